@@ -1,0 +1,77 @@
+# The Makefile is the interface: install, train, run, shell, test, lint, eval, bench.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+RASA := $(BIN)/rasa
+MODEL := models/wallet.tar.gz
+SPACY_MODEL := models/spacy_zh/meta.json
+INSTALLED := $(VENV)/.installed
+
+RASA_PORT ?= 5005
+ACTION_PORT ?= 5055
+export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONWARNINGS := ignore
+
+TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
+
+.PHONY: help install spacy-model train run shell actions test lint eval clean
+
+help:
+	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
+	@echo "make test   - set everything up and run all tests"
+	@echo "make shell  - chat with the assistant in the terminal"
+	@echo "make eval   - score the held-out NLU test set"
+	@echo "make lint   - ruff and mypy"
+
+$(INSTALLED): requirements.lock pyproject.toml
+	@scripts/ensure-venv.sh $(VENV)
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(INSTALLED)
+
+$(SPACY_MODEL): $(INSTALLED) bot/nlu/spacy_pipeline.py bot/nlu/lexicon.py bot/nlu/amounts.py data/lexicon.yml data/jieba/wallet_dict.txt
+	rm -rf models/spacy_zh
+	$(PY) -m bot.nlu.spacy_pipeline models/spacy_zh
+
+spacy-model: $(SPACY_MODEL)
+
+$(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
+	$(RASA) train --fixed-model-name wallet --out models
+	@touch $@
+
+train: $(MODEL)
+
+actions: $(INSTALLED)
+	$(RASA) run actions --port $(ACTION_PORT) --actions actions
+
+run: $(MODEL)
+	@trap 'kill 0' EXIT; \
+	$(RASA) run actions --port $(ACTION_PORT) --actions actions & \
+	$(RASA) run --model $(MODEL) --enable-api --cors "*" --port $(RASA_PORT) --credentials credentials.yml --endpoints endpoints.yml
+
+shell: $(MODEL)
+	@trap 'kill 0' EXIT; \
+	$(RASA) run actions --port $(ACTION_PORT) --actions actions >/dev/null 2>&1 & \
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+
+test: $(MODEL)
+	$(BIN)/pytest
+
+eval: $(MODEL)
+	$(PY) -m scripts.evaluate_nlu --model $(MODEL) --data tests/nlu/heldout.yml
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check bot actions tests scripts
+	$(BIN)/ruff format --check bot actions tests scripts
+	$(BIN)/mypy
+
+clean:
+	rm -rf models/spacy_zh $(MODEL) results

@@ -1,0 +1,1 @@
+"""IM wallet support assistant: channels, NLU components, handoff and wallet backends."""
