@@ -10,6 +10,10 @@ MODEL := models/wallet.tar.gz
 SPACY_MODEL := models/spacy_zh/meta.json
 INSTALLED := $(VENV)/.installed
 
+# Operator settings: the environment, or a .env file (see .env.example).
+-include .env
+export SUPPORT_HOURS SUPPORT_TIMEZONE
+
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
@@ -20,7 +24,7 @@ export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 
-.PHONY: help install spacy-model train run shell actions test lint eval clean
+.PHONY: help install spacy-model train run shell actions test lint eval time-training clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -64,6 +68,9 @@ shell: $(MODEL)
 
 test: $(MODEL)
 	$(BIN)/pytest
+
+time-training: $(INSTALLED)
+	@scripts/time-training.sh
 
 eval: $(MODEL)
 	$(PY) -m scripts.evaluate_nlu --model $(MODEL) --data tests/nlu/heldout.yml

@@ -1,4 +1,4 @@
-"""When human agents work, from SUPPORT_HOURS ("09:00-21:00") and SUPPORT_TIMEZONE ("Asia/Shanghai")."""
+"""When human agents work: SUPPORT_HOURS ("09:00-21:00") in SUPPORT_TIMEZONE ("Asia/Shanghai")."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ class SupportHours:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> SupportHours:
-        raw_hours = env.get("SUPPORT_HOURS", DEFAULT_HOURS)
-        raw_zone = env.get("SUPPORT_TIMEZONE", DEFAULT_TIMEZONE)
+        raw_hours = env.get("SUPPORT_HOURS") or DEFAULT_HOURS
+        raw_zone = env.get("SUPPORT_TIMEZONE") or DEFAULT_TIMEZONE
         try:
             start, end = (time.fromisoformat(part.strip()) for part in raw_hours.split("-"))
         except ValueError as error:
-            raise ConfigError(f"SUPPORT_HOURS must look like 09:00-21:00, got {raw_hours!r}") from error
+            raise ConfigError(
+                f"SUPPORT_HOURS must look like 09:00-21:00, got {raw_hours!r}"
+            ) from error
         if start >= end:
             raise ConfigError(f"SUPPORT_HOURS must open before it closes, got {raw_hours!r}")
         try:

@@ -33,22 +33,21 @@ class Scores:
     oos_recall: float
     in_scope_false_fallback: float
     entity_recall: float
-    errors: list[dict[str, object]]
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], entity_hits: tuple[int, int]) -> Scores:
     """Accuracy, macro-F1 (fallback counted as out_of_scope), OOS recall and false fallback rate."""
     normalised = [OUT_OF_SCOPE if p in NOT_DOMAIN else p for p in predicted]
-    correct = [g == p for g, p in zip(gold, normalised)]
+    correct = [g == p for g, p in zip(gold, normalised, strict=True)]
     labels = sorted(set(gold))
     f1s = []
     for label in labels:
-        tp = sum(g == label and p == label for g, p in zip(gold, normalised))
-        fp = sum(g != label and p == label for g, p in zip(gold, normalised))
-        fn = sum(g == label and p != label for g, p in zip(gold, normalised))
+        tp = sum(g == label and p == label for g, p in zip(gold, normalised, strict=True))
+        fp = sum(g != label and p == label for g, p in zip(gold, normalised, strict=True))
+        fn = sum(g == label and p != label for g, p in zip(gold, normalised, strict=True))
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    oos = [p for g, p in zip(gold, normalised) if g == OUT_OF_SCOPE]
-    in_scope = [p for g, p in zip(gold, normalised) if g != OUT_OF_SCOPE]
+    oos = [p for g, p in zip(gold, normalised, strict=True) if g == OUT_OF_SCOPE]
+    in_scope = [p for g, p in zip(gold, normalised, strict=True) if g != OUT_OF_SCOPE]
     found, expected = entity_hits
     return Scores(
         examples=len(gold),
@@ -57,12 +56,11 @@ def score(gold: Sequence[str], predicted: Sequence[str], entity_hits: tuple[int,
         oos_recall=sum(p == OUT_OF_SCOPE for p in oos) / max(len(oos), 1),
         in_scope_false_fallback=sum(p == OUT_OF_SCOPE for p in in_scope) / max(len(in_scope), 1),
         entity_recall=found / expected if expected else 1.0,
-        errors=[],
     )
 
 
-async def evaluate(model: Path, data: Path) -> tuple[Scores, list[dict[str, object]]]:
-    agent = Agent.load(str(model))
+async def evaluate(agent: Agent, data: Path) -> tuple[Scores, list[dict[str, object]]]:
+    """Parses every held-out example with ``agent`` and scores the predictions."""
     examples = [m for m in load_data(str(data)).intent_examples]
     gold, predicted, errors = [], [], []
     entities_found = entities_expected = 0
@@ -98,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("tests/nlu/heldout.yml"))
     parser.add_argument("--errors", type=Path, default=Path("results/heldout_errors.json"))
     args = parser.parse_args(argv)
-    scores, errors = asyncio.run(evaluate(args.model, args.data))
+    scores, errors = asyncio.run(evaluate(Agent.load(str(args.model)), args.data))
     args.errors.parent.mkdir(parents=True, exist_ok=True)
     args.errors.write_text(json.dumps(errors, ensure_ascii=False, indent=1), encoding="utf-8")
     print(f"held-out examples:        {scores.examples}")

@@ -37,7 +37,9 @@ def candidate_intents(
     return [name for name in names if name in labels.titles][:limit]
 
 
-def clarify_buttons(ranking: Iterable[Mapping[str, Any]], labels: IntentLabels) -> list[dict[str, str]]:
+def clarify_buttons(
+    ranking: Iterable[Mapping[str, Any]], labels: IntentLabels
+) -> list[dict[str, str]]:
     """Buttons for the likely topics, each sending its intent, then "none of these" (deny)."""
     buttons = [
         {"title": labels.titles[name], "payload": f"/{name}"}

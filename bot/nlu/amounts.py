@@ -7,17 +7,20 @@ from decimal import Decimal, InvalidOperation
 
 ARABIC_NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)"
 MAGNITUDE_SUFFIX = r"[kKwW千万]"
-CHINESE_NUMBER = r"[零〇一二两三四五六七八九十百千万亿]+"
+CHINESE_NUMERALS = "零〇一二两三四五六七八九十百千万亿"
+CHINESE_NUMBER = rf"[{CHINESE_NUMERALS}]+"
 
-_ARABIC = re.compile(rf"^(?P<number>{ARABIC_NUMBER})(?P<magnitude>{MAGNITUDE_SUFFIX})?(?P<rest>.*)$")
+_ARABIC = re.compile(
+    rf"^(?P<number>{ARABIC_NUMBER})(?P<magnitude>{MAGNITUDE_SUFFIX})?(?P<rest>.*)$"
+)
 _MAGNITUDES = {"k": 1000, "K": 1000, "千": 1000, "w": 10_000, "W": 10_000, "万": 10_000}
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
 _LARGE_UNITS = {"万": 10_000, "亿": 100_000_000}
 
 
 def split_amount(token: str) -> tuple[Decimal, str] | None:
-    """Splits "500U" into (500, "U"), "1.5w" into (15000, ""), "两千" into (2000, ""); None if no number."""
+    """Splits "500U" into (500, "U") and "1.5w" into (15000, ""); None if there is no number."""
     match = _ARABIC.match(token)
     if match:
         try:
@@ -29,8 +32,8 @@ def split_amount(token: str) -> tuple[Decimal, str] | None:
         return value, match["rest"]
     chinese = re.match(rf"^({CHINESE_NUMBER})(.*)$", token)
     if chinese:
-        value = parse_chinese_number(chinese[1])
-        return (value, chinese[2]) if value is not None else None
+        spoken = parse_chinese_number(chinese[1])
+        return (spoken, chinese[2]) if spoken is not None else None
     return None
 
 
@@ -42,11 +45,12 @@ def parse_chinese_number(text: str) -> Decimal | None:
     last_unit = 0
     zero_seen = False
     for char in text:
-        if char in _DIGITS:
+        if char in "零〇":
+            zero_seen = True  # a placeholder: "一百零五" is 105, not 150
+        elif char in _DIGITS:
             if digit is not None and _DIGITS[char] != 0:
                 return None  # "一二" is not a number
             digit = _DIGITS[char]
-            zero_seen = zero_seen or digit == 0
         elif char in _SMALL_UNITS:
             unit = _SMALL_UNITS[char]
             section += (1 if digit is None else digit) * unit

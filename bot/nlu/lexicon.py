@@ -28,7 +28,9 @@ class Lexicon:
 
     def all_terms(self) -> list[str]:
         """Every synonym, for the tokenizer's user dictionary."""
-        terms = [t for table in (self.currencies, self.chains) for syns in table.values() for t in syns]
+        terms = [
+            t for table in (self.currencies, self.chains) for syns in table.values() for t in syns
+        ]
         return sorted(set(terms))
 
 

@@ -16,11 +16,12 @@ import jieba
 import spacy
 import srsly
 from spacy.language import Language
+from spacy.pipeline import EntityRuler
 from spacy.tokens import Doc
 from spacy.util import get_words_and_spaces
 from spacy.vocab import Vocab
 
-from bot.nlu.amounts import ARABIC_NUMBER, CHINESE_NUMBER, MAGNITUDE_SUFFIX
+from bot.nlu.amounts import ARABIC_NUMBER, CHINESE_NUMBER, CHINESE_NUMERALS, MAGNITUDE_SUFFIX
 from bot.nlu.lexicon import DEFAULT_LEXICON, Lexicon, load_lexicon
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ UserWord = tuple[str, "int | None"]
 
 
 class JiebaSegmenter:
-    """spaCy tokenizer backed by a private jieba instance that carries the wallet user dictionary."""
+    """spaCy tokenizer backed by a private jieba instance carrying the wallet user dictionary."""
 
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
@@ -69,7 +70,7 @@ class JiebaSegmenter:
 
 @spacy.registry.tokenizers(TOKENIZER_NAME)
 def create_jieba_segmenter(segmenter: str = "jieba") -> Any:
-    """Registry entry for the tokenizer; ``segmenter`` is kept from spaCy's zh config and must be jieba."""
+    """Registry entry for the tokenizer; ``segmenter`` comes from spaCy's zh config: jieba only."""
     if segmenter != "jieba":
         raise ValueError(f"{TOKENIZER_NAME} only segments with jieba, not {segmenter!r}")
 
@@ -100,20 +101,23 @@ def entity_patterns(lexicon: Lexicon) -> list[dict[str, Any]]:
     ]
     currency_words = sorted({s.casefold() for syns in lexicon.currencies.values() for s in syns})
     ascii_currencies = "|".join(re.escape(w) for w in currency_words if w.isascii())
-    number = {"TEXT": {"REGEX": rf"^{ARABIC_NUMBER}{MAGNITUDE_SUFFIX}?$"}}
-    # A standalone Chinese numeral only counts as money with a magnitude ("两千"), not "三十" minutes.
-    chinese = {"TEXT": {"REGEX": rf"^{CHINESE_NUMBER}$"}}
-    large_chinese = {"TEXT": {"REGEX": rf"^{CHINESE_NUMBER[:-1]}*[百千万亿]{CHINESE_NUMBER}?$"}}
+    units = "|".join(map(re.escape, [*lexicon.money_units, *FIAT_UNITS]))
+    fiat = "|".join(map(re.escape, FIAT_UNITS))
+    # jieba sometimes fuses a number with its unit ("五百块", "一百零五个"): allow the unit inside.
+    number = {
+        "TEXT": {"REGEX": rf"^({ARABIC_NUMBER}{MAGNITUDE_SUFFIX}?|{CHINESE_NUMBER})({units})?$"}
+    }
+    # A standalone Chinese numeral is money only with a magnitude ("两千"), not "三十" minutes.
+    large_chinese = {"TEXT": {"REGEX": rf"^[{CHINESE_NUMERALS}]*[百千万亿][{CHINESE_NUMERALS}]*$"}}
     magnitude = {"LOWER": {"IN": ["k", "w", "千", "万"]}}
     unit = {"TEXT": {"IN": list(lexicon.money_units)}, "OP": "?"}
     currency = {"LOWER": {"IN": currency_words}}
     amount_shapes: Sequence[list[dict[str, Any]]] = (
         [number, unit, currency],
         [number, magnitude, unit, {**currency, "OP": "?"}],
-        [chinese, unit, currency],
         [{"TEXT": {"REGEX": rf"(?i)^{ARABIC_NUMBER}{MAGNITUDE_SUFFIX}?({ascii_currencies})$"}}],
+        [{"TEXT": {"REGEX": rf"^({ARABIC_NUMBER}{MAGNITUDE_SUFFIX}?|{CHINESE_NUMBER})({fiat})$"}}],
         [number, {"TEXT": {"IN": list(FIAT_UNITS)}}],
-        [chinese, {"TEXT": {"IN": list(FIAT_UNITS)}}],
         [large_chinese],
     )
     patterns += [{"label": "amount", "pattern": shape} for shape in amount_shapes]
@@ -124,8 +128,11 @@ def build_pipeline(lexicon: Lexicon, user_words: Iterable[UserWord]) -> Language
     """A blank zh pipeline with the jieba segmenter, the wallet dictionary and the entity ruler."""
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"@tokenizers": TOKENIZER_NAME}}})
     terms = [*lexicon.all_terms(), *lexicon.money_units, *FIAT_UNITS]
-    nlp.tokenizer.add_words([*user_words, *((term, None) for term in terms)])
-    ruler = nlp.add_pipe("entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True})
+    tokenizer: JiebaSegmenter = nlp.tokenizer  # type: ignore[assignment]
+    tokenizer.add_words([*user_words, *((term, None) for term in terms)])
+    ruler: EntityRuler = nlp.add_pipe(  # type: ignore[assignment]
+        "entity_ruler", config={"phrase_matcher_attr": "LOWER", "validate": True}
+    )
     ruler.add_patterns(entity_patterns(lexicon))
     return nlp
 

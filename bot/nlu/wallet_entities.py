@@ -1,6 +1,6 @@
 """Rasa component that runs the spaCy wallet pipeline and emits normalised entities.
 
-currency and chain come out as codes ("以太坊" -> "ETH"), amount as a plain decimal ("两千" -> "2000");
+currency and chain come out as codes ("以太坊" -> "ETH"), amount as a plain decimal ("2000");
 an amount written with its currency ("500U", "0.5个ETH") also yields that currency.
 """
 
@@ -28,6 +28,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from spacy.language import Language
+from spacy.pipeline import EntityRuler
 from spacy.tokens import Span
 
 import bot.nlu.spacy_pipeline  # noqa: F401  registers the jieba tokenizer with spaCy
@@ -38,9 +39,7 @@ logger = logging.getLogger(__name__)
 SPACY_MODEL_KEY = "spacy_model"
 
 
-@DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True
-)
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=True)
 class WalletEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Extracts currency, chain and amount entities with the spaCy pipeline built in ``models/``."""
 
@@ -55,7 +54,7 @@ class WalletEntityExtractor(GraphComponent, EntityExtractorMixin):
     @classmethod
     def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
         """Retrains when the spaCy pipeline on disk changes, not only when the config does."""
-        root = Path(config[SPACY_MODEL_KEY])
+        root = Path({**cls.get_default_config(), **config}[SPACY_MODEL_KEY])
         digest = hashlib.sha256()
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             digest.update(path.relative_to(root).as_posix().encode())
@@ -99,7 +98,7 @@ class WalletEntityExtractor(GraphComponent, EntityExtractorMixin):
         return cls(config, model_storage, resource, nlp)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Takes the pipeline from ``models/`` into the trained model so the model is self-contained."""
+        """Copies the pipeline from ``models/`` into the trained model (self-contained)."""
         path = Path(self._config[SPACY_MODEL_KEY])
         if not (path / "config.cfg").is_file():
             raise FileNotFoundError(
@@ -149,14 +148,19 @@ class WalletEntityExtractor(GraphComponent, EntityExtractorMixin):
             found.append(_entity("currency", currency, last.idx, last.idx + len(last)))
         elif rest.casefold() in self._currency_codes:
             found.append(
-                _entity("currency", self._currency_codes[rest.casefold()], span.start_char, span.end_char)
+                _entity(
+                    "currency",
+                    self._currency_codes[rest.casefold()],
+                    span.start_char,
+                    span.end_char,
+                )
             )
         return found
 
 
 def _currency_codes(nlp: Language) -> dict[str, str]:
     """Lower-cased currency synonym -> code, read from the entity ruler's own patterns."""
-    ruler = nlp.get_pipe("entity_ruler")
+    ruler: EntityRuler = nlp.get_pipe("entity_ruler")  # type: ignore[assignment]
     return {
         str(p["pattern"]).casefold(): str(p["id"])
         for p in ruler.patterns

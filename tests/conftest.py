@@ -1,0 +1,152 @@
+"""Shared fixtures: the trained model, a real action server and conversations through the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.utils.endpoints import EndpointConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "wallet.tar.gz"
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="session")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    event_loop = asyncio.new_event_loop()
+    yield event_loop
+    event_loop.close()
+
+
+@pytest.fixture(scope="session")
+def run(loop: asyncio.AbstractEventLoop) -> Any:
+    """Runs a coroutine on the session's event loop."""
+
+    def runner(coroutine: Coroutine[Any, Any, T]) -> T:
+        return loop.run_until_complete(coroutine)
+
+    return runner
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    if not MODEL.exists():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` (`make test` does it)")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The project's action server, started as `make run` starts it, on a free port."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("action-server") / "actions.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rasa_sdk", "--port", str(port), "--actions", "actions"],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/health")
+        yield f"http://127.0.0.1:{port}/webhook"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def agent(model_path: Path, action_server: str) -> Agent:
+    return Agent.load(str(model_path), action_endpoint=EndpointConfig(url=action_server))
+
+
+@dataclass
+class Reply:
+    """One bot message as the user sees it, with the response it came from."""
+
+    response: str | None
+    text: str
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Conversation:
+    """A conversation with the assistant through Rasa's agent and the real action server."""
+
+    counter = 0
+
+    def __init__(self, agent: Agent, run: Any) -> None:
+        Conversation.counter += 1
+        self.sender_id = f"test-{os.getpid()}-{Conversation.counter}"
+        self._agent = agent
+        self._run = run
+
+    def say(self, text: str) -> list[Reply]:
+        """Sends ``text`` and returns the bot's replies to it."""
+        existing = self._run(self._agent.tracker_store.retrieve(self.sender_id))
+        before = len(existing.events) if existing else 0
+        self._run(self._agent.handle_text(text, sender_id=self.sender_id))
+        new_events = list(self.tracker().events)[before:]
+        return [
+            Reply(e.metadata.get("utter_action"), e.text or "", list(e.data.get("buttons") or []))
+            for e in new_events
+            if isinstance(e, BotUttered)
+        ]
+
+    def responses(self, text: str) -> list[str | None]:
+        return [reply.response for reply in self.say(text)]
+
+    def last_intent(self) -> str:
+        user_events = [e for e in self.tracker().events if isinstance(e, UserUttered)]
+        return str(user_events[-1].intent_name)
+
+    def tracker(self) -> Any:
+        """The stored tracker, read after the first message so that Rasa starts the session."""
+        tracker = self._run(self._agent.tracker_store.retrieve(self.sender_id))
+        assert tracker is not None, "no conversation yet"
+        return tracker
+
+
+@pytest.fixture
+def conversation(agent: Agent, run: Any) -> Conversation:
+    return Conversation(agent, run)
+
+
+@pytest.fixture(scope="session")
+def parse(agent: Agent, run: Any) -> Any:
+    """Parses a message with the trained NLU pipeline."""
+
+    def parser(text: str) -> dict[str, Any]:
+        return run(agent.parse_message(text))
+
+    return parser
