@@ -47,6 +47,14 @@ class SupportHours:
         local = now.astimezone(self.timezone).time()
         return self.opens <= local < self.closes
 
+    def response_values(self, now: datetime) -> dict[str, str]:
+        """The variables responses quote: agent_open, agent_close, agent_timezone."""
+        return {
+            "agent_open": self.opens.strftime("%H:%M"),
+            "agent_close": self.closes.strftime("%H:%M"),
+            "agent_timezone": self.utc_offset_label(now),
+        }
+
     def utc_offset_label(self, now: datetime) -> str:
         """The zone as users read it, e.g. "UTC+8" or "UTC+5:30"."""
         offset = now.astimezone(self.timezone).utcoffset()

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import pytest
 from rasa.core.agent import Agent
 from rasa.shared.core.events import BotUttered, UserUttered
-from rasa.utils.endpoints import EndpointConfig
+from rasa.core.utils import read_endpoints_from_path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "wallet.tar.gz"
@@ -88,7 +88,10 @@ def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def agent(model_path: Path, action_server: str) -> Agent:
-    return Agent.load(str(model_path), action_endpoint=EndpointConfig(url=action_server))
+    """The trained model with the project's endpoints.yml, as `make run` loads it."""
+    os.environ["ACTION_ENDPOINT_URL"] = action_server
+    endpoints = read_endpoints_from_path(ROOT / "endpoints.yml")
+    return Agent.load(str(model_path), generator=endpoints.nlg, action_endpoint=endpoints.action)
 
 
 @dataclass
