@@ -11,15 +11,23 @@ import time
 import urllib.request
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from rasa.core.agent import Agent
-from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.utils import read_endpoints_from_path
+from rasa.shared.core.events import BotUttered, UserUttered
+
+from bot.identity import IDENTITY_FIELD, sign_identity
+from bot.wallet import demo_data
+from bot.wallet.sql import SqlWalletService
 
 ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+IDENTITY_SECRET = "conversation-test-secret"
 MODEL = ROOT / "models" / "wallet.tar.gz"
 T = TypeVar("T")
 
@@ -66,24 +74,45 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def action_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The project's action server, started as `make run` starts it, on a free port."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("action-server") / "actions.log").open("w")
-    process = subprocess.Popen(
+def conversation_wallet_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The action server's wallet store for conversation tests: demo data seeded now."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('wallet') / 'wallet.db'}"
+    demo_data.seed(SqlWalletService.from_url(url))
+    return url
+
+
+def start_action_server(log_path: Path, port: int, wallet_url: str) -> subprocess.Popen[bytes]:
+    """The project's action server, started as `make run` starts it."""
+    env = {
+        **os.environ,
+        "PYTHONWARNINGS": "ignore",
+        "WALLET_DB_URL": wallet_url,
+        "IDENTITY_SECRET": IDENTITY_SECRET,
+    }
+    env.pop("DEV_ACCOUNT_ID", None)
+    return subprocess.Popen(
         [sys.executable, "-m", "rasa_sdk", "--port", str(port), "--actions", "actions"],
         cwd=ROOT,
-        stdout=log,
+        stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env=env,
     )
+
+
+@pytest.fixture(scope="session")
+def action_server(
+    tmp_path_factory: pytest.TempPathFactory, conversation_wallet_url: str
+) -> Iterator[str]:
+    """A running action server on a free port, for the whole test session."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("action-server") / "actions.log"
+    process = start_action_server(log, port, conversation_wallet_url)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health")
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
         process.terminate()
         process.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="session")
@@ -114,11 +143,19 @@ class Conversation:
         self._agent = agent
         self._run = run
 
-    def say(self, text: str) -> list[Reply]:
-        """Sends ``text`` and returns the bot's replies to it."""
+    def say(self, text: str, account: str | None = None) -> list[Reply]:
+        """Sends ``text``, as the proven owner of ``account`` if given; returns the replies."""
         existing = self._run(self._agent.tracker_store.retrieve(self.sender_id))
         before = len(existing.events) if existing else 0
-        self._run(self._agent.handle_text(text, sender_id=self.sender_id))
+        metadata = (
+            {IDENTITY_FIELD: sign_identity(IDENTITY_SECRET.encode(), account, self.sender_id)}
+            if account
+            else None
+        )
+        message = UserMessage(
+            text, CollectingOutputChannel(), self.sender_id, input_channel="rest", metadata=metadata
+        )
+        self._run(self._agent.handle_message(message))
         new_events = list(self.tracker().events)[before:]
         return [
             Reply(e.metadata.get("utter_action"), e.text or "", list(e.data.get("buttons") or []))
@@ -126,8 +163,8 @@ class Conversation:
             if isinstance(e, BotUttered)
         ]
 
-    def responses(self, text: str) -> list[str | None]:
-        return [reply.response for reply in self.say(text)]
+    def responses(self, text: str, account: str | None = None) -> list[str | None]:
+        return [reply.response for reply in self.say(text, account)]
 
     def last_intent(self) -> str:
         user_events = [e for e in self.tracker().events if isinstance(e, UserUttered)]
@@ -153,3 +190,11 @@ def parse(agent: Agent, run: Any) -> Any:
         return run(agent.parse_message(text))
 
     return parser
+
+
+@pytest.fixture
+def sql_wallet(tmp_path: Path) -> SqlWalletService:
+    """A real temporary SQLite wallet store seeded with the demo accounts as of NOW."""
+    service = SqlWalletService.from_url(f"sqlite:///{tmp_path / 'wallet.db'}")
+    demo_data.seed(service, NOW)
+    return service

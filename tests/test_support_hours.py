@@ -39,7 +39,9 @@ def test_bad_settings_name_the_variable(env: dict[str, str], variable: str) -> N
 
 
 def test_responses_quote_the_configured_hours() -> None:
-    hours = SupportHours.from_env({"SUPPORT_HOURS": "10:00-18:30", "SUPPORT_TIMEZONE": "Europe/Berlin"})
+    hours = SupportHours.from_env(
+        {"SUPPORT_HOURS": "10:00-18:30", "SUPPORT_TIMEZONE": "Europe/Berlin"}
+    )
     assert hours.response_values(datetime(2026, 7, 1, tzinfo=timezone.utc)) == {
         "agent_open": "10:00",
         "agent_close": "18:30",

@@ -7,17 +7,38 @@ import re
 import subprocess
 from pathlib import Path
 
+import yaml
+
+from bot.wallet.records import FailureReason, TicketState
 from tests.conftest import ROOT
 
 RASA = str(Path(ROOT) / ".venv" / "bin" / "rasa")
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
 # Responses Rasa's validator cannot see in rules because something other than a rule utters them.
 BUILT_IN_RESPONSES = {"utter_default"}  # Rasa's action_default_fallback
+# Responses named from a state: f"utter_failure_{reason}", f"utter_ticket_{state}".
+FAMILIES = {
+    "utter_failure_": [*(reason.value for reason in FailureReason), "unknown"],
+    "utter_ticket_": [state.value for state in TicketState],
+}
 
 
-def responses_uttered_by_actions() -> set[str]:
-    source = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py"))
-    return set(re.findall(r'response="(utter_\w+)"', source))
+def responses_named_in_code() -> set[str]:
+    """Every response the actions, the dialogue helpers or the policies utter by name."""
+    files = [*(ROOT / "actions").glob("*.py"), *(ROOT / "bot").rglob("*.py")]
+    source = "".join(path.read_text(encoding="utf-8") for path in files)
+    named = set(re.findall(r'"(utter_[a-z_]+[a-z])"', source))
+    return named | {prefix + value for prefix, values in FAMILIES.items() for value in values}
+
+
+def form_questions() -> set[str]:
+    """The utter_ask_<slot> responses Rasa's forms use for their required slots."""
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    return {
+        f"utter_ask_{slot}"
+        for form in domain.get("forms", {}).values()
+        for slot in form["required_slots"]
+    }
 
 
 def test_rasa_data_validate_finds_nothing_but_action_responses() -> None:
@@ -27,7 +48,7 @@ def test_rasa_data_validate_finds_nothing_but_action_responses() -> None:
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     unused = set(re.findall(r"The utterance '(\w+)' is not used in any story or rule", output))
-    assert unused <= responses_uttered_by_actions() | BUILT_IN_RESPONSES
+    assert unused <= responses_named_in_code() | form_questions() | BUILT_IN_RESPONSES
     other_warnings = [
         line
         for line in re.findall(r"UserWarning: (.*)", output)

@@ -7,13 +7,17 @@ import pytest
 from bot.dialogue.clarify import load_intent_labels
 from tests.conftest import Conversation
 
-# Phrasings written for these tests, not taken from the training data.
+# Phrasings written for these tests, not taken from the training data. Without a proven
+# identity, account questions get general guidance and how to log in.
+ACCOUNT_QUESTIONS = [
+    ("登录密码想不起来了咋整", ["utter_password_reset"]),
+    ("从火币提的U到现在都没到", ["utter_transfer_pending", "utter_login_to_check"]),
+    ("怎么让我的钱包更安全一点", ["utter_account_security", "utter_login_for_checkup"]),
+    ("钱包里的币全被人转走了", ["utter_account_compromised", "utter_login_to_freeze"]),
+    ("我要投诉你们，太坑了", ["utter_complaint", "utter_ask_complaint_category"]),
+    ("我的投诉处理得怎么样了", ["utter_no_tickets"]),
+]
 FAQ = [
-    ("登录密码想不起来了咋整", "utter_password_reset"),
-    ("从火币提的U到现在都没到", "utter_transfer_pending"),
-    ("怎么让我的钱包更安全一点", "utter_account_security"),
-    ("钱包里的币全被人转走了", "utter_account_compromised"),
-    ("我要投诉你们，太坑了", "utter_complaint"),
     ("建议加个深色模式", "utter_feedback"),
     ("帮我转人工", "utter_request_human"),
     ("你们客服电话是多少", "utter_contact_channels"),
@@ -33,6 +37,13 @@ FAQ = [
 
 # Vague messages that give the classifier nothing to hold on to.
 UNCLEAR = ["怎么回事", "什么意思"]
+
+
+@pytest.mark.parametrize(("text", "responses"), ACCOUNT_QUESTIONS)
+def test_account_questions_without_identity_get_general_help(
+    conversation: Conversation, text: str, responses: list[str]
+) -> None:
+    assert conversation.responses(text) == responses
 
 
 @pytest.mark.parametrize(("text", "response"), FAQ)

@@ -1,0 +1,115 @@
+"""Complaints: the form that collects them, the ticket it files, and status questions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.wallet_action import WalletAction, send
+from bot.dialogue.complaints import (
+    MAX_DESCRIPTION,
+    MIN_DESCRIPTION,
+    OTHER,
+    load_categories,
+    ticket_replies,
+)
+from bot.dialogue.replies import Reply
+from bot.wallet.records import Priority, TicketDraft, TicketKind
+
+SHOWN_TICKETS = 3
+
+
+class ActionAskComplaintCategory(Action):
+    """Asks for the complaint category with one button per category."""
+
+    def name(self) -> str:
+        return "action_ask_complaint_category"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_ask_complaint_category", buttons=load_categories().buttons()
+        )
+        return []
+
+
+class ValidateComplaintForm(FormValidationAction):
+    """A category typed in free text counts as "other" and, if long enough, as the description."""
+
+    def name(self) -> str:
+        return "validate_complaint_form"
+
+    def validate_complaint_category(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        code = load_categories().code_for(text)
+        if code is not None:
+            return {"complaint_category": code}
+        if len(text) >= MIN_DESCRIPTION:
+            return {"complaint_category": OTHER, "complaint_description": text[:MAX_DESCRIPTION]}
+        return {"complaint_category": OTHER}
+
+    def validate_complaint_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "").strip()
+        if len(text) < MIN_DESCRIPTION:
+            dispatcher.utter_message(response="utter_complaint_description_too_short")
+            return {"complaint_description": None}
+        return {"complaint_description": text[:MAX_DESCRIPTION]}
+
+
+class ActionSubmitComplaint(WalletAction):
+    """Files the complaint ticket and gives the user its number."""
+
+    def name(self) -> str:
+        return "action_submit_complaint"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        draft = TicketDraft(
+            kind=TicketKind.COMPLAINT,
+            category=tracker.get_slot("complaint_category") or OTHER,
+            description=tracker.get_slot("complaint_description") or "",
+            priority=Priority.NORMAL,
+            conversation_id=tracker.sender_id,
+            account_id=account_id,
+        )
+        ticket = await self.call(self.wallet.create_ticket, draft)
+        send(dispatcher, [Reply("utter_complaint_filed", {"ticket_number": ticket.number})])
+        return [SlotSet("complaint_category", None), SlotSet("complaint_description", None)]
+
+
+class ActionTicketStatus(WalletAction):
+    """Reports the user's complaints and incidents (the account's, or this conversation's)."""
+
+    def name(self) -> str:
+        return "action_ticket_status"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        owned = []
+        for kind in (TicketKind.COMPLAINT, TicketKind.INCIDENT):
+            owned += await self.call(
+                self.wallet.tickets,
+                account_id=account_id,
+                conversation_id=tracker.sender_id,
+                kind=kind,
+                limit=SHOWN_TICKETS,
+            )
+        asked = next(tracker.get_latest_entity_values("ticket_number"), None)
+        if asked is not None:
+            owned = [ticket for ticket in owned if ticket.number == asked.upper()]
+        owned.sort(key=lambda ticket: ticket.created_at, reverse=True)
+        send(
+            dispatcher, ticket_replies(owned[:SHOWN_TICKETS], load_categories(), self.display_zone)
+        )
+        return []

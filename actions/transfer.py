@@ -1,0 +1,54 @@
+"""Transfer check (transfer_pending): the state of the user's own transfer, and what to do."""
+
+from __future__ import annotations
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.wallet_action import WalletAction, send
+from bot.dialogue.replies import Reply
+from bot.dialogue.transfer_check import TransferCheckSettings, transfer_buttons, transfer_replies
+from bot.privacy import mask_hash
+from bot.wallet.errors import NotFound, TransactionNotFound
+from bot.wallet.records import Direction
+
+RECENT_TRANSFERS = 4
+
+
+class ActionCheckTransfer(WalletAction):
+    """Looks up the hash in the message, or offers the recent outgoing transfers to pick from."""
+
+    def name(self) -> str:
+        return "action_check_transfer"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        if account_id is None:
+            send(dispatcher, [Reply("utter_transfer_pending"), Reply("utter_login_to_check")])
+            return []
+        await self.call(self.wallet.account, account_id)  # unknown accounts get an apology
+        tx_hash = next(tracker.get_latest_entity_values("tx_hash"), None)
+        if tx_hash is None:
+            recent = await self.call(
+                self.wallet.transactions, account_id, Direction.OUT, RECENT_TRANSFERS
+            )
+            if not recent:
+                send(dispatcher, [Reply("utter_no_recent_transfers")])
+            else:
+                buttons = transfer_buttons(recent, self.display_zone)
+                send(dispatcher, [Reply("utter_choose_transfer", buttons=buttons)])
+            return []
+        try:
+            tx = await self.call(self.wallet.transaction, account_id, tx_hash)
+        except TransactionNotFound:
+            send(dispatcher, [Reply("utter_transfer_unknown_hash", {"tx": mask_hash(tx_hash)})])
+            return []
+        try:
+            fee = await self.call(self.wallet.network_fee, tx.chain)
+        except NotFound:
+            fee = None
+        settings = TransferCheckSettings.from_env()
+        send(dispatcher, transfer_replies(tx, fee, self.clock(), settings))
+        return []

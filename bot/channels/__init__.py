@@ -1,0 +1,1 @@
+"""Input channels: REST now; the widget, Telegram, WeChat and the agent console later."""

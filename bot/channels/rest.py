@@ -1,0 +1,66 @@
+"""REST channel: Rasa's request/response webhook, with a reply guaranteed for every message.
+
+Unlike Rasa's own REST channel, a client cannot name its input channel, and a message that
+produced no reply gets the apology from ``reply_guard``. Metadata is passed on untrusted: an
+identity in it counts only with a valid signature (``bot.identity``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.reply_guard import ensure_reply
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDER_LENGTH = 128
+
+
+class RestChannel(InputChannel):
+    """POST /webhooks/rest/webhook {"sender": "...", "message": "..."} -> the bot's messages."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("im_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            body = request.json if request.body else None
+            if not isinstance(body, dict):
+                return response.json({"error": "expected a JSON object"}, status=400)
+            sender, text = body.get("sender"), body.get("message")
+            if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_LENGTH:
+                return response.json({"error": "sender must be a non-empty string"}, status=400)
+            if not isinstance(text, str):
+                return response.json({"error": "message must be a string"}, status=400)
+            metadata = body.get("metadata")
+            collector = CollectingOutputChannel()
+            message = UserMessage(
+                text,
+                collector,
+                sender,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else None,
+            )
+            try:
+                await on_new_message(message)
+            except Exception:
+                logger.exception("processing failed in conversation %s", sender)
+            await ensure_reply(request.app.ctx.agent, sender, collector)
+            return response.json(collector.messages)
+
+        return webhook

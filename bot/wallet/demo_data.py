@@ -1,0 +1,315 @@
+"""Demo accounts covering every case the assistant handles; `make run` seeds them on first start.
+
+python -m bot.wallet.demo_data [--db URL] [--if-empty]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.wallet.factory import default_db_url
+from bot.wallet.records import Direction, FailureReason, TxStatus
+from bot.wallet.sql import (
+    SqlWalletService,
+    accounts,
+    logins,
+    network_fees,
+    transactions,
+)
+
+ALICE = "demo-alice"  # 2FA off, a new-device login, transfers in every state
+BOB = "demo-bob"  # locked after five wrong passwords, 2FA on
+CAROL = "demo-carol"  # everything in order
+
+ALICE_ETH = "0x" + "a1" * 20
+ALICE_TRON = "TAL1ceDem0WaLLetAddre55xxxxxxxxxxx"[:34]
+EXCHANGE_ETH = "0x" + "e7" * 20
+EXCHANGE_TRON = "TExchangeDep0sitAddre55yyyyyyyyyyy"[:34]
+ALICE_BTC = "bc1qalicedem0wa11etaddre55zzzzzzzzzzzzzzz"
+
+
+def demo_hash(name: str, prefix: str = "0x") -> str:
+    """A stable, realistic-looking transaction hash for a demo case."""
+    return prefix + hashlib.sha256(name.encode()).hexdigest()
+
+
+TX_PENDING_LOW_FEE = demo_hash("pending-low-fee")
+TX_PENDING_LONG = demo_hash("pending-long", prefix="")
+TX_PENDING_FRESH = demo_hash("pending-fresh", prefix="")
+TX_FAILED_OUT_OF_GAS = demo_hash("failed-out-of-gas")
+TX_FAILED_WRONG_NETWORK = demo_hash("failed-wrong-network", prefix="")
+TX_FAILED_REVERTED = demo_hash("failed-reverted")
+TX_CONFIRMED = demo_hash("confirmed", prefix="")
+TX_DROPPED = demo_hash("dropped")
+TX_INCOMING = demo_hash("incoming", prefix="")
+
+
+def seed(service: SqlWalletService, now: datetime | None = None) -> None:
+    """Replaces the demo accounts' data with a fresh copy relative to ``now``."""
+    now = now or datetime.now(timezone.utc)
+    demo_ids = [ALICE, BOB, CAROL]
+    with service.engine.begin() as connection:
+        for table in (transactions, logins):
+            connection.execute(table.delete().where(table.c.account_id.in_(demo_ids)))
+        connection.execute(accounts.delete().where(accounts.c.account_id.in_(demo_ids)))
+        connection.execute(network_fees.delete())
+        connection.execute(accounts.insert(), _accounts(now))
+        connection.execute(logins.insert(), _logins(now))
+        connection.execute(transactions.insert(), _transactions(now))
+        connection.execute(network_fees.insert(), _fees(now))
+
+
+def is_seeded(service: SqlWalletService) -> bool:
+    with service.engine.connect() as connection:
+        query = sa.select(sa.func.count()).where(accounts.c.account_id == ALICE)
+        return bool(connection.execute(query).scalar())
+
+
+def _accounts(now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "account_id": ALICE,
+            "phone": "13812345678",
+            "email": "alice@example.com",
+            "two_factor_enabled": False,
+            "locked_until": None,
+            "frozen": False,
+        },
+        {
+            "account_id": BOB,
+            "phone": None,
+            "email": "bob.wang@example.com",
+            "two_factor_enabled": True,
+            "locked_until": now + timedelta(minutes=18),
+            "frozen": False,
+        },
+        {
+            "account_id": CAROL,
+            "phone": "13900001111",
+            "email": None,
+            "two_factor_enabled": True,
+            "locked_until": None,
+            "frozen": False,
+        },
+    ]
+
+
+def _logins(now: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "account_id": ALICE,
+            "device": "iPhone 15",
+            "location": "上海",
+            "logged_in_at": now - timedelta(days=3),
+            "new_device": False,
+        },
+        {
+            "account_id": ALICE,
+            "device": "Windows PC",
+            "location": "Lagos, NG",
+            "logged_in_at": now - timedelta(hours=20),
+            "new_device": True,
+        },
+        {
+            "account_id": CAROL,
+            "device": "Pixel 8",
+            "location": "深圳",
+            "logged_in_at": now - timedelta(days=1),
+            "new_device": False,
+        },
+    ]
+
+
+def _tx(name: str, tx_hash: str, now: datetime, minutes_ago: int, **values: Any) -> dict[str, Any]:
+    created = now - timedelta(minutes=minutes_ago)
+    base = {
+        "tx_hash": tx_hash,
+        "account_id": ALICE,
+        "direction": Direction.OUT.value,
+        "from_address": ALICE_ETH,
+        "to_address": EXCHANGE_ETH,
+        "confirmations": 0,
+        "failure_reason": None,
+        "created_at": created,
+        "updated_at": created,
+    }
+    return base | values
+
+
+def _transactions(now: datetime) -> list[dict[str, Any]]:
+    pending, confirmed, failed = (
+        TxStatus.PENDING.value,
+        TxStatus.CONFIRMED.value,
+        TxStatus.FAILED.value,
+    )
+    tron = {"chain": "TRON", "from_address": ALICE_TRON, "to_address": EXCHANGE_TRON}
+    return [
+        _tx(
+            "pending-low-fee",
+            TX_PENDING_LOW_FEE,
+            now,
+            25,
+            chain="ETH",
+            currency="ETH",
+            amount=Decimal("0.5"),
+            fee=Decimal("0.00021"),
+            fee_currency="ETH",
+            status=pending,
+        ),
+        _tx(
+            "pending-long",
+            TX_PENDING_LONG,
+            now,
+            190,
+            chain="BTC",
+            currency="BTC",
+            amount=Decimal("0.012"),
+            fee=Decimal("0.00003"),
+            fee_currency="BTC",
+            status=pending,
+            from_address=ALICE_BTC,
+            to_address="bc1qexchangedep0sitaddre55wwwwwwwwwwwwwww",
+        ),
+        _tx(
+            "pending-fresh",
+            TX_PENDING_FRESH,
+            now,
+            2,
+            currency="USDT",
+            amount=Decimal("200"),
+            fee=Decimal("6.5"),
+            fee_currency="TRX",
+            status=pending,
+            **tron,
+        ),
+        _tx(
+            "failed-out-of-gas",
+            TX_FAILED_OUT_OF_GAS,
+            now,
+            300,
+            chain="ETH",
+            currency="USDT",
+            amount=Decimal("1000"),
+            fee=Decimal("0.0012"),
+            fee_currency="ETH",
+            status=failed,
+            failure_reason=FailureReason.OUT_OF_GAS.value,
+        ),
+        _tx(
+            "failed-wrong-network",
+            TX_FAILED_WRONG_NETWORK,
+            now,
+            600,
+            currency="USDT",
+            amount=Decimal("300"),
+            fee=Decimal("0"),
+            fee_currency="TRX",
+            status=failed,
+            failure_reason=FailureReason.WRONG_NETWORK.value,
+            **tron,
+        ),
+        _tx(
+            "failed-reverted",
+            TX_FAILED_REVERTED,
+            now,
+            1440,
+            chain="ETH",
+            currency="USDC",
+            amount=Decimal("50"),
+            fee=Decimal("0.0009"),
+            fee_currency="ETH",
+            status=failed,
+            failure_reason=FailureReason.REVERTED.value,
+        ),
+        _tx(
+            "confirmed",
+            TX_CONFIRMED,
+            now,
+            40,
+            currency="USDT",
+            amount=Decimal("500"),
+            fee=Decimal("13.4"),
+            fee_currency="TRX",
+            status=confirmed,
+            confirmations=25,
+            **tron,
+        ),
+        _tx(
+            "dropped",
+            TX_DROPPED,
+            now,
+            2880,
+            chain="ETH",
+            currency="ETH",
+            amount=Decimal("0.2"),
+            fee=Decimal("0"),
+            fee_currency="ETH",
+            status=TxStatus.DROPPED.value,
+        ),
+        _tx(
+            "incoming",
+            TX_INCOMING,
+            now,
+            4320,
+            currency="USDT",
+            amount=Decimal("800"),
+            fee=Decimal("0"),
+            fee_currency="TRX",
+            status=confirmed,
+            confirmations=12000,
+            direction=Direction.IN.value,
+            from_address=EXCHANGE_TRON,
+            to_address=ALICE_TRON,
+            chain="TRON",
+        ),
+    ]
+
+
+def _fees(now: datetime) -> list[dict[str, Any]]:
+    quotes = [
+        ("ETH", "ETH", "0.0008"),
+        ("BTC", "BTC", "0.00002"),
+        ("TRON", "TRX", "6.5"),
+        ("BSC", "BNB", "0.0002"),
+        ("POLYGON", "MATIC", "0.01"),
+        ("LTC", "LTC", "0.0001"),
+        ("SOLANA", "SOL", "0.000005"),
+    ]
+    return [
+        {"chain": chain, "fee_currency": currency, "typical_fee": Decimal(fee), "updated_at": now}
+        for chain, currency, fee in quotes
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument(
+        "--db", default=None, help="SQLAlchemy URL (default: WALLET_DB_URL or var/wallet.db)"
+    )
+    parser.add_argument(
+        "--if-empty", action="store_true", help="only seed a database without demo data"
+    )
+    args = parser.parse_args(argv)
+    import os
+
+    service = SqlWalletService.from_url(
+        args.db or os.environ.get("WALLET_DB_URL") or default_db_url()
+    )
+    if args.if_empty and is_seeded(service):
+        print("demo data already present")
+        return
+    seed(service)
+    print(f"demo accounts {ALICE}, {BOB}, {CAROL} seeded")
+
+
+if __name__ == "__main__":
+    main()

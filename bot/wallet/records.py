@@ -1,0 +1,130 @@
+"""Typed records that cross the wallet port: accounts, logins, transactions, fees and tickets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+
+
+class TxStatus(str, Enum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    DROPPED = "dropped"
+
+
+class Direction(str, Enum):
+    IN = "in"
+    OUT = "out"
+
+
+class FailureReason(str, Enum):
+    OUT_OF_GAS = "out_of_gas"
+    FEE_TOO_LOW = "fee_too_low"
+    WRONG_ADDRESS = "wrong_address"
+    WRONG_NETWORK = "wrong_network"
+    REVERTED = "reverted"
+
+
+class TicketKind(str, Enum):
+    COMPLAINT = "complaint"
+    INCIDENT = "incident"
+
+
+class TicketState(str, Enum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+
+
+class Priority(str, Enum):
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+@dataclass(frozen=True)
+class Account:
+    """An app account (not a wallet: keys never leave the user's phone)."""
+
+    account_id: str
+    phone: str | None
+    email: str | None
+    two_factor_enabled: bool
+    locked_until: datetime | None
+    frozen: bool
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+@dataclass(frozen=True)
+class Login:
+    """One sign-in to the app account."""
+
+    account_id: str
+    device: str
+    location: str
+    logged_in_at: datetime
+    new_device: bool
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """An on-chain transfer from or to one of the account's wallets."""
+
+    tx_hash: str
+    account_id: str
+    chain: str
+    currency: str
+    amount: Decimal
+    direction: Direction
+    from_address: str
+    to_address: str
+    fee: Decimal
+    fee_currency: str
+    status: TxStatus
+    confirmations: int
+    failure_reason: FailureReason | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NetworkFee:
+    """The fee a standard transfer needs on a chain right now."""
+
+    chain: str
+    fee_currency: str
+    typical_fee: Decimal
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    """What a new ticket says; the backend assigns number, state and times."""
+
+    kind: TicketKind
+    category: str
+    description: str
+    priority: Priority
+    conversation_id: str
+    account_id: str | None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A complaint or security incident in the support ticket system."""
+
+    number: str
+    kind: TicketKind
+    category: str
+    description: str
+    priority: Priority
+    state: TicketState
+    conversation_id: str
+    account_id: str | None
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from actions.transfer import ActionCheckTransfer
+from bot.wallet import demo_data
+from bot.wallet.sql import SqlWalletService, metadata
+from tests.actions.conftest import IDENTITY, fixed_clock, run_action
+
+
+def check(sql_wallet: SqlWalletService) -> ActionCheckTransfer:
+    return ActionCheckTransfer(wallet=sql_wallet, identity=IDENTITY, clock=fixed_clock)
+
+
+def test_without_identity_only_general_guidance(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(check(sql_wallet), entities=[("tx_hash", demo_data.TX_PENDING_LOW_FEE)])
+    assert outcome.responses == ["utter_transfer_pending", "utter_login_to_check"]
+
+
+def test_metadata_a_client_wrote_itself_proves_nothing(sql_wallet: SqlWalletService) -> None:
+    forged = {
+        "im_identity": {"account_id": demo_data.ALICE, "issued_at": 0, "signature": "00" * 32}
+    }
+    outcome = run_action(
+        check(sql_wallet),
+        claimed_metadata=forged,
+        entities=[("tx_hash", demo_data.TX_PENDING_LOW_FEE)],
+    )
+    assert outcome.responses == ["utter_transfer_pending", "utter_login_to_check"]
+
+
+def test_pending_with_low_fee(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(
+        check(sql_wallet),
+        account=demo_data.ALICE,
+        entities=[("tx_hash", demo_data.TX_PENDING_LOW_FEE)],
+    )
+    assert outcome.responses == ["utter_transfer_pending_status", "utter_transfer_fee_too_low"]
+    assert outcome.values("utter_transfer_fee_too_low")["fee_now"] == "0.0008"
+    assert outcome.events == []
+
+
+def test_failed_out_of_gas(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(
+        check(sql_wallet),
+        account=demo_data.ALICE,
+        entities=[("tx_hash", demo_data.TX_FAILED_OUT_OF_GAS)],
+    )
+    assert outcome.responses == [
+        "utter_transfer_failed",
+        "utter_failure_out_of_gas",
+        "utter_transfer_failed_fee_spent",
+    ]
+    assert outcome.values("utter_transfer_failed_fee_spent")["fee_paid"] == "0.0012"
+
+
+def test_confirmed(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_CONFIRMED)]
+    )
+    assert outcome.responses == ["utter_transfer_confirmed_out"]
+    assert outcome.values("utter_transfer_confirmed_out")["confirmations"] == 25
+
+
+def test_unknown_hash(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", "0x" + "9" * 64)]
+    )
+    assert outcome.responses == ["utter_transfer_unknown_hash"]
+
+
+def test_someone_elses_hash_is_unknown(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.BOB, entities=[("tx_hash", demo_data.TX_CONFIRMED)]
+    )
+    assert outcome.responses == ["utter_transfer_unknown_hash"]
+
+
+def test_without_a_hash_recent_outgoing_transfers_become_buttons(
+    sql_wallet: SqlWalletService,
+) -> None:
+    outcome = run_action(check(sql_wallet), account=demo_data.ALICE)
+    assert outcome.responses == ["utter_choose_transfer"]
+    buttons = outcome.messages[0]["buttons"]
+    assert len(buttons) == 4
+    assert buttons[0]["payload"] == f'/transfer_pending{{"tx_hash":"{demo_data.TX_PENDING_FRESH}"}}'
+    assert demo_data.EXCHANGE_TRON not in buttons[0]["title"]
+    assert "200 USDT" in buttons[0]["title"]
+
+
+def test_no_recent_transfers(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(check(sql_wallet), account=demo_data.CAROL)
+    assert outcome.responses == ["utter_no_recent_transfers"]
+
+
+def test_unknown_account_gets_an_apology_and_a_human(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(check(sql_wallet), account="ghost")
+    assert outcome.responses == ["utter_account_not_found"]
+
+
+def test_backend_down_gets_an_apology_and_a_human(sql_wallet: SqlWalletService) -> None:
+    metadata.drop_all(sql_wallet.engine)
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_CONFIRMED)]
+    )
+    assert outcome.responses == ["utter_backend_unavailable"]

@@ -1,0 +1,98 @@
+"""Each wallet path through the trained model and the real action server, as a proven owner."""
+
+from __future__ import annotations
+
+from bot.wallet import demo_data
+from tests.conftest import Conversation
+
+
+def test_pending_transfer_with_low_fee(conversation: Conversation) -> None:
+    replies = conversation.say(
+        f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}", demo_data.ALICE
+    )
+    assert [r.response for r in replies] == [
+        "utter_transfer_pending_status",
+        "utter_transfer_fee_too_low",
+    ]
+    assert "0.00021 ETH" in replies[1].text and "0.0008 ETH" in replies[1].text
+    assert demo_data.TX_PENDING_LOW_FEE not in replies[0].text
+
+
+def test_failed_transfer(conversation: Conversation) -> None:
+    replies = conversation.say(
+        f"{demo_data.TX_FAILED_OUT_OF_GAS}这笔失败了怎么回事", demo_data.ALICE
+    )
+    assert [r.response for r in replies] == [
+        "utter_transfer_failed",
+        "utter_failure_out_of_gas",
+        "utter_transfer_failed_fee_spent",
+    ]
+
+
+def test_confirmed_transfer(conversation: Conversation) -> None:
+    replies = conversation.say(
+        f"转到交易所的U没到账 txid {demo_data.TX_CONFIRMED}", demo_data.ALICE
+    )
+    assert [r.response for r in replies] == ["utter_transfer_confirmed_out"]
+    assert "25 个确认" in replies[0].text
+
+
+def test_unknown_hash(conversation: Conversation) -> None:
+    assert conversation.responses(f"查一下 0x{'5' * 64} 到哪了", demo_data.ALICE) == [
+        "utter_transfer_unknown_hash",
+    ]
+
+
+def test_picking_a_recent_transfer_from_the_buttons(conversation: Conversation) -> None:
+    (choose,) = conversation.say("我转的币一直没到账", demo_data.ALICE)
+    assert choose.response == "utter_choose_transfer"
+    payload = choose.buttons[1]["payload"]
+    assert demo_data.TX_PENDING_LOW_FEE in payload
+    assert conversation.responses(payload, demo_data.ALICE)[0] == "utter_transfer_pending_status"
+
+
+def test_no_identity_gets_general_help_only(conversation: Conversation) -> None:
+    assert conversation.responses(f"{demo_data.TX_CONFIRMED} 没到账") == [
+        "utter_transfer_pending",
+        "utter_login_to_check",
+    ]
+
+
+def test_locked_account(conversation: Conversation) -> None:
+    replies = conversation.say("密码输错好几次登不上了", demo_data.BOB)
+    assert replies[0].response == "utter_account_locked"
+    assert "b***@example.com" in replies[1].text
+
+
+def test_freeze_declined_then_confirmed(conversation: Conversation) -> None:
+    assert conversation.responses("我的助记词泄露了", demo_data.CAROL) == [
+        "utter_account_compromised",
+        "utter_ask_freeze",
+    ]
+    assert conversation.responses("/deny", demo_data.CAROL) == ["utter_freeze_declined"]
+    conversation.say("快帮我冻结账户", demo_data.CAROL)
+    replies = conversation.say("/affirm", demo_data.CAROL)
+    assert [r.response for r in replies] == ["utter_account_frozen"]
+    assert "S20" in replies[0].text
+
+
+def test_complaint_filed_then_queried(conversation: Conversation) -> None:
+    assert conversation.responses("我要投诉", demo_data.ALICE) == [
+        "utter_complaint",
+        "utter_ask_complaint_category",
+    ]
+    assert conversation.responses("费用问题", demo_data.ALICE) == [
+        "utter_ask_complaint_description"
+    ]
+    replies = conversation.say("转账手续费比页面上显示的多扣了", demo_data.ALICE)
+    assert [r.response for r in replies] == ["utter_complaint_filed"]
+    number = replies[0].text.split("工单号 ")[1][:14]
+    status = conversation.say("我的投诉处理得怎么样了", demo_data.ALICE)
+    assert [r.response for r in status] == ["utter_ticket_open"]
+    assert number in status[0].text and "费用问题" in status[0].text
+
+
+def test_complaint_can_be_cancelled(conversation: Conversation) -> None:
+    conversation.say("我要投诉你们")
+    assert conversation.responses("算了不投诉了") == ["utter_complaint_cancelled"]
+    assert conversation.responses("你好") == ["utter_greet"]
