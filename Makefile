@@ -12,7 +12,9 @@ INSTALLED := $(VENV)/.installed
 
 # Operator settings: the environment, or a .env file (see .env.example).
 -include .env
-export SUPPORT_HOURS SUPPORT_TIMEZONE
+export SUPPORT_HOURS SUPPORT_TIMEZONE PENDING_ALERT_MINUTES IDENTITY_SECRET
+export WALLET_DB_URL WALLET_BACKEND_URL WALLET_BACKEND_TOKEN WALLET_BACKEND_TIMEOUT WALLET_BACKEND_RETRIES
+SHELL_ACCOUNT ?= demo-alice
 
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
@@ -24,7 +26,7 @@ export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 
-.PHONY: help install spacy-model train run shell actions test lint eval time-training clean
+.PHONY: help install spacy-model train seed run shell actions test lint eval bench time-training clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -53,21 +55,28 @@ $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
 
 train: $(MODEL)
 
+seed: $(INSTALLED)
+	@$(PY) -m bot.wallet.demo_data --if-empty
+
 actions: $(INSTALLED)
 	$(RASA) run actions --port $(ACTION_PORT) --actions actions
 
-run: $(MODEL)
+run: $(MODEL) seed
 	@trap 'kill 0' EXIT; \
 	$(RASA) run actions --port $(ACTION_PORT) --actions actions & \
-	$(RASA) run --model $(MODEL) --enable-api --cors "*" --port $(RASA_PORT) --credentials credentials.yml --endpoints endpoints.yml
+	$(RASA) run --model $(MODEL) --port $(RASA_PORT) --credentials credentials.yml --endpoints endpoints.yml
 
-shell: $(MODEL)
+# The shell's own action server treats the terminal user as SHELL_ACCOUNT (a demo account).
+shell: $(MODEL) seed
 	@trap 'kill 0' EXIT; \
-	$(RASA) run actions --port $(ACTION_PORT) --actions actions >/dev/null 2>&1 & \
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml
+	DEV_ACCOUNT_ID=$(SHELL_ACCOUNT) $(RASA) run actions --port $(ACTION_PORT) --actions actions >/dev/null 2>&1 & \
+	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --interface 127.0.0.1 --port $(RASA_PORT)
 
 test: $(MODEL)
 	$(BIN)/pytest
+
+bench: $(MODEL)
+	$(PY) -m scripts.bench_lookup
 
 time-training: $(INSTALLED)
 	@scripts/time-training.sh

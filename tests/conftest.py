@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -24,29 +19,18 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
+from scripts.local_stack import (
+    MODEL,
+    ROOT,
+    free_port,
+    start_action_server,
+    stop,
+    wait_for_http,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 IDENTITY_SECRET = "conversation-test-secret"
-MODEL = ROOT / "models" / "wallet.tar.gz"
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
 @pytest.fixture(scope="session")
@@ -81,24 +65,6 @@ def conversation_wallet_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def start_action_server(log_path: Path, port: int, wallet_url: str) -> subprocess.Popen[bytes]:
-    """The project's action server, started as `make run` starts it."""
-    env = {
-        **os.environ,
-        "PYTHONWARNINGS": "ignore",
-        "WALLET_DB_URL": wallet_url,
-        "IDENTITY_SECRET": IDENTITY_SECRET,
-    }
-    env.pop("DEV_ACCOUNT_ID", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--port", str(port), "--actions", "actions"],
-        cwd=ROOT,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-
-
 @pytest.fixture(scope="session")
 def action_server(
     tmp_path_factory: pytest.TempPathFactory, conversation_wallet_url: str
@@ -106,13 +72,12 @@ def action_server(
     """A running action server on a free port, for the whole test session."""
     port = free_port()
     log = tmp_path_factory.mktemp("action-server") / "actions.log"
-    process = start_action_server(log, port, conversation_wallet_url)
+    process = start_action_server(log, port, conversation_wallet_url, IDENTITY_SECRET)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/health")
         yield f"http://127.0.0.1:{port}/webhook"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -39,7 +40,10 @@ class RestChannel(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            body = request.json if request.body else None
+            try:
+                body = request.json if request.body else None
+            except InvalidUsage:
+                body = None
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
             sender, text = body.get("sender"), body.get("message")

@@ -14,6 +14,7 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
+from bot.dialogue import action_validation
 from bot.support_hours import SupportHours
 
 
@@ -23,6 +24,7 @@ class SupportNLG(TemplatedNaturalLanguageGenerator):
     def __init__(self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None):
         super().__init__((domain or Domain.empty()).responses)
         self._hours = SupportHours.from_env()
+        action_validation.install()  # the NLG is built once per server: our start-up hook
 
     async def generate(
         self,

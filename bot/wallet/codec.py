@@ -36,7 +36,7 @@ def from_json(record_type: type[R], data: Any) -> R:
             for field in dataclasses.fields(record_type)  # type: ignore[arg-type]
         }
     except (KeyError, ValueError, TypeError, InvalidOperation) as error:
-        raise WalletUnavailable(f"malformed {record_type.__name__}: {error!r}") from error
+        raise WalletUnavailable(f"malformed {record_type.__name__}") from error
     return record_type(**values)
 
 
@@ -62,12 +62,21 @@ def _decode(hint: Any, value: Any) -> Any:
     if hint is Decimal:
         if not isinstance(value, str):
             raise TypeError("decimals travel as strings")
-        return Decimal(value)
+        number = Decimal(value)
+        if not number.is_finite():
+            raise ValueError("not a finite decimal")
+        return number
     if hint is datetime:
+        if not isinstance(value, str):
+            raise TypeError("datetimes travel as ISO 8601 strings")
+        if value[-1:] in ("Z", "z"):
+            value = value[:-1] + "+00:00"  # fromisoformat accepts "Z" only from Python 3.11
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
-            raise ValueError(f"datetime without offset: {value}")
+            raise ValueError("datetime without offset")
         return parsed
+    if hint is int and isinstance(value, bool):
+        raise TypeError("expected int, got bool")
     if hint in (str, int, bool) and not isinstance(value, hint):
         raise TypeError(f"expected {hint.__name__}, got {type(value).__name__}")
     return value

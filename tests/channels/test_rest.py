@@ -1,0 +1,138 @@
+"""The REST channel of a running Rasa server: replies always, trusts no client identity."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.wallet import demo_data
+from scripts.local_stack import (
+    free_port,
+    start_action_server,
+    start_rasa_server,
+    stop,
+    wait_for_http,
+)
+from tests.conftest import IDENTITY_SECRET
+
+
+def post(url: str, body: Any) -> tuple[int, Any]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A Rasa server whose action server is not running yet."""
+    logs = tmp_path_factory.mktemp("rest")
+    rasa_port, action_port = free_port(), free_port()
+    action_url = f"http://127.0.0.1:{action_port}/webhook"
+    process = start_rasa_server(logs / "rasa.log", rasa_port, action_url)
+    try:
+        wait_for_http(f"http://127.0.0.1:{rasa_port}/", timeout=120)
+        yield {
+            "url": f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
+            "action_port": action_port,
+            "logs": logs,
+        }
+    finally:
+        stop(process)
+
+
+def texts(messages: list[dict[str, Any]]) -> list[str]:
+    return [m.get("text", "") for m in messages]
+
+
+def test_action_server_down_gets_an_apology_then_service_returns(
+    server: dict[str, Any], conversation_wallet_url: str
+) -> None:
+    status, messages = post(server["url"], {"sender": "outage-1", "message": "我要投诉"})
+    assert status == 200
+    # utter_complaint comes from Rasa; the form's question needs the action server.
+    assert any("系统开了个小差" in t for t in texts(messages))
+    status, messages = post(
+        server["url"], {"sender": "outage-2", "message": "我的U转出去一直没到账"}
+    )
+    assert texts(messages) and "系统开了个小差" in texts(messages)[0]
+    assert messages[0]["buttons"][0]["payload"] == "/request_human"
+
+    actions = start_action_server(
+        Path(server["logs"]) / "actions.log",
+        server["action_port"],
+        conversation_wallet_url,
+        IDENTITY_SECRET,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{server['action_port']}/health")
+        status, messages = post(
+            server["url"], {"sender": "outage-3", "message": "我的U转出去一直没到账"}
+        )
+        assert status == 200
+        assert "系统开了个小差" not in " ".join(texts(messages))
+        assert "交易记录" in texts(messages)[0]
+    finally:
+        stop(actions)
+
+
+def test_faq_answers_do_not_need_the_action_server(server: dict[str, Any]) -> None:
+    status, messages = post(server["url"], {"sender": "faq-1", "message": "人工客服几点上班"})
+    assert status == 200
+    assert "09:00–21:00" in texts(messages)[0]
+
+
+def test_a_client_cannot_claim_the_shell_channel_or_an_account(
+    server: dict[str, Any], conversation_wallet_url: str
+) -> None:
+    actions = start_action_server(
+        Path(server["logs"]) / "actions2.log",
+        server["action_port"],
+        conversation_wallet_url,
+        IDENTITY_SECRET,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{server['action_port']}/health")
+        body = {
+            "sender": "spoof-1",
+            "message": f"{demo_data.TX_CONFIRMED} 没到账",
+            "input_channel": "cmdline",
+            "metadata": {
+                "im_identity": {
+                    "account_id": demo_data.ALICE,
+                    "issued_at": 1,
+                    "signature": "0" * 64,
+                },
+                "account_id": demo_data.ALICE,
+            },
+        }
+        status, messages = post(server["url"], body)
+        assert status == 200
+        joined = " ".join(texts(messages))
+        assert "登录" in joined and "25 个确认" not in joined
+    finally:
+        stop(actions)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[]",
+        {"message": "hi"},
+        {"sender": "", "message": "hi"},
+        {"sender": "a", "message": 5},
+    ],
+)
+def test_malformed_requests_get_a_clear_400(server: dict[str, Any], body: Any) -> None:
+    status, answer = post(server["url"], body)
+    assert status == 400
+    assert "error" in answer
