@@ -13,12 +13,15 @@ INSTALLED := $(VENV)/.installed
 # Operator settings: the environment, or a .env file (see .env.example).
 -include .env
 export SUPPORT_HOURS SUPPORT_TIMEZONE PENDING_ALERT_MINUTES IDENTITY_SECRET
+export HANDOFF_DB_URL HANDOFF_MINUTES_PER_TICKET HANDOFF_PICKUP_MINUTES HANDOFF_WATCH_SECONDS AGENT_SESSION_HOURS
 export WALLET_DB_URL WALLET_BACKEND_URL WALLET_BACKEND_TOKEN WALLET_BACKEND_TIMEOUT WALLET_BACKEND_RETRIES
 SHELL_ACCOUNT ?= demo-alice
 
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
+export TRACKER_DIALECT ?= sqlite
+export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -26,7 +29,7 @@ export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 
-.PHONY: help install spacy-model train seed run shell actions test lint eval bench time-training clean
+.PHONY: help install spacy-model train seed agent run shell actions test lint eval bench time-training clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -56,7 +59,13 @@ $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
 train: $(MODEL)
 
 seed: $(INSTALLED)
+	@mkdir -p var
 	@$(PY) -m bot.wallet.demo_data --if-empty
+
+# make agent AGENT=li [AGENT_NAME=小李]: creates a console login (password asked, or AGENT_PASSWORD).
+agent: $(INSTALLED)
+	@mkdir -p var
+	@$(PY) -m bot.handoff.agents $(AGENT) $(if $(AGENT_NAME),--name $(AGENT_NAME))
 
 actions: $(INSTALLED)
 	$(RASA) run actions --port $(ACTION_PORT) --actions actions

@@ -20,13 +20,7 @@ from pathlib import Path
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from scripts.local_stack import (
-    free_port,
-    start_action_server,
-    start_rasa_server,
-    stop,
-    wait_for_http,
-)
+from scripts.local_stack import LocalStack
 
 SECRET = "benchmark-identity-secret"
 
@@ -64,26 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=200, help="turns of each kind")
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-lookup-"))
-    wallet_url = f"sqlite:///{workdir / 'wallet.db'}"
-    service = SqlWalletService.from_url(wallet_url)
-    demo_data.seed(service)
-    rasa_port, action_port = free_port(), free_port()
-    actions = start_action_server(workdir / "actions.log", action_port, wallet_url, SECRET)
-    rasa = start_rasa_server(
-        workdir / "rasa.log", rasa_port, f"http://127.0.0.1:{action_port}/webhook"
-    )
+    stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-lookup-")), identity_secret=SECRET)
+    stack.seed()
     try:
-        wait_for_http(f"http://127.0.0.1:{action_port}/health")
-        wait_for_http(f"http://127.0.0.1:{rasa_port}/", timeout=120)
-        url = f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook"
+        stack.start_actions()
+        stack.start_rasa()
         faq, lookup = [], []
         for turn in range(-20, args.turns):  # 20 warm-up turns
             sender = f"bench-lookup-{turn}"
             identity = sign_identity(SECRET.encode(), demo_data.ALICE, sender)
-            faq_ms = timed_post(url, {"sender": f"bench-faq-{turn}", "message": "人工客服几点上班"})
+            faq_body = {"sender": f"bench-faq-{turn}", "message": "人工客服几点上班"}
+            faq_ms = timed_post(stack.rest_url, faq_body)
             lookup_ms = timed_post(
-                url,
+                stack.rest_url,
                 {
                     "sender": sender,
                     "message": f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}",
@@ -94,8 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 faq.append(faq_ms)
                 lookup.append(lookup_ms)
     finally:
-        stop(rasa)
-        stop(actions)
+        stack.stop_all()
+    service = SqlWalletService.from_url(stack.wallet_url)
     port = port_only(service, 1000)
     added = statistics.median(lookup) - statistics.median(faq)
     print(f"turns of each kind:            {args.turns}")

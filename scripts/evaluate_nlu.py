@@ -104,7 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"macro-F1:                 {scores.macro_f1:.3f}")
     print(f"out-of-scope recall:      {scores.oos_recall:.3f}   (target >= 0.85)")
     print(f"in-scope false fallback:  {scores.in_scope_false_fallback:.3f}   (target <= 0.05)")
-    print(f"entity recall:            {scores.entity_recall:.3f}   (tx_hash, address, ticket_number)")
+    print(
+        f"entity recall:            {scores.entity_recall:.3f}   (tx_hash, address, ticket_number)"
+    )
     print(f"misclassified examples written to {args.errors}")
     counts = Counter(f"{e['gold']} -> {e['predicted']}" for e in errors)
     for pair, count in counts.most_common(12):

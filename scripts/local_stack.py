@@ -1,4 +1,8 @@
-"""Starts the assistant's processes on loopback for tests and benchmarks, as `make run` does."""
+"""Starts the assistant's processes on loopback for tests and benchmarks, as `make run` does.
+
+A ``LocalStack`` keeps every store (wallet, handoff, tracker) in its own work directory, so a
+test or benchmark never touches ``var/``.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bot.wallet import demo_data
+from bot.wallet.sql import SqlWalletService
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "wallet.tar.gz"
@@ -33,50 +41,117 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
-def start_action_server(
-    log_path: Path, port: int, wallet_url: str, identity_secret: str
-) -> subprocess.Popen[bytes]:
-    """The action server on ``port`` with its wallet store and identity secret."""
-    env = {**os.environ, **QUIET, "WALLET_DB_URL": wallet_url, "IDENTITY_SECRET": identity_secret}
-    env.pop("DEV_ACCOUNT_ID", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "rasa_sdk", "--port", str(port), "--actions", "actions"],
-        cwd=ROOT,
-        stdout=log_path.open("w"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-
-
-def start_rasa_server(
-    log_path: Path, port: int, action_url: str, extra_env: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    """`rasa run` with credentials.yml and endpoints.yml, bound to loopback."""
-    env = {**os.environ, **QUIET, "ACTION_ENDPOINT_URL": action_url, **(extra_env or {})}
-    command = [
-        str(ROOT / ".venv" / "bin" / "rasa"),
-        "run",
-        "--model",
-        str(MODEL),
-        "--port",
-        str(port),
-        "--interface",
-        "127.0.0.1",
-        "--credentials",
-        "credentials.yml",
-        "--endpoints",
-        "endpoints.yml",
-    ]
-    return subprocess.Popen(
-        command, cwd=ROOT, stdout=log_path.open("w"), stderr=subprocess.STDOUT, env=env
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes] | None) -> None:
     """Terminates ``process``, killing it if it does not stop within 15 s."""
+    if process is None or process.poll() is not None:
+        return
     process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@dataclass
+class LocalStack:
+    """A Rasa server and an action server with their stores in ``workdir``."""
+
+    workdir: Path
+    identity_secret: str = "local-stack-identity-secret"
+    settings: dict[str, str] = field(default_factory=dict)
+    rasa_port: int = field(default_factory=free_port)
+    action_port: int = field(default_factory=free_port)
+    rasa: subprocess.Popen[bytes] | None = None
+    actions: subprocess.Popen[bytes] | None = None
+
+    @property
+    def wallet_url(self) -> str:
+        return f"sqlite:///{self.workdir / 'wallet.db'}"
+
+    @property
+    def handoff_url(self) -> str:
+        return f"sqlite:///{self.workdir / 'handoff.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def rest_url(self) -> str:
+        return f"{self.base_url}/webhooks/rest/webhook"
+
+    def env(self) -> dict[str, str]:
+        """The settings both servers share, as `make run` exports them."""
+        values = {
+            **os.environ,
+            **QUIET,
+            "WALLET_DB_URL": self.wallet_url,
+            "HANDOFF_DB_URL": self.handoff_url,
+            "TRACKER_DIALECT": "sqlite",
+            "TRACKER_DB": str(self.workdir / "tracker.db"),
+            "IDENTITY_SECRET": self.identity_secret,
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+            **self.settings,
+        }
+        values.pop("DEV_ACCOUNT_ID", None)
+        return values
+
+    def seed(self) -> None:
+        """Demo wallet data, as of now."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        demo_data.seed(SqlWalletService.from_url(self.wallet_url))
+
+    def start_actions(self) -> None:
+        self.actions = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rasa_sdk",
+                "--port",
+                str(self.action_port),
+                "--actions",
+                "actions",
+            ],
+            cwd=ROOT,
+            stdout=(self.workdir / "actions.log").open("a"),
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        wait_for_http(f"http://127.0.0.1:{self.action_port}/health")
+
+    def start_rasa(self) -> None:
+        command = [
+            str(ROOT / ".venv" / "bin" / "rasa"),
+            "run",
+            "--model",
+            str(MODEL),
+            "--port",
+            str(self.rasa_port),
+            "--interface",
+            "127.0.0.1",
+            "--credentials",
+            "credentials.yml",
+            "--endpoints",
+            "endpoints.yml",
+        ]
+        self.rasa = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=(self.workdir / "rasa.log").open("a"),
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        wait_for_http(f"{self.base_url}/", timeout=120)
+
+    def stop_actions(self) -> None:
+        stop(self.actions)
+        self.actions = None
+
+    def stop_rasa(self) -> None:
+        stop(self.rasa)
+        self.rasa = None
+
+    def stop_all(self) -> None:
+        self.stop_rasa()
+        self.stop_actions()

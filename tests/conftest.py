@@ -19,14 +19,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from scripts.local_stack import (
-    MODEL,
-    ROOT,
-    free_port,
-    start_action_server,
-    stop,
-    wait_for_http,
-)
+from scripts.local_stack import MODEL, ROOT, LocalStack
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 IDENTITY_SECRET = "conversation-test-secret"
@@ -58,26 +51,20 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def conversation_wallet_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The action server's wallet store for conversation tests: demo data seeded now."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('wallet') / 'wallet.db'}"
-    demo_data.seed(SqlWalletService.from_url(url))
-    return url
+def action_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A running action server with demo wallet data, for the whole test session."""
+    stack = LocalStack(tmp_path_factory.mktemp("action-stack"), identity_secret=IDENTITY_SECRET)
+    stack.seed()
+    stack.start_actions()
+    try:
+        yield stack
+    finally:
+        stack.stop_all()
 
 
 @pytest.fixture(scope="session")
-def action_server(
-    tmp_path_factory: pytest.TempPathFactory, conversation_wallet_url: str
-) -> Iterator[str]:
-    """A running action server on a free port, for the whole test session."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("action-server") / "actions.log"
-    process = start_action_server(log, port, conversation_wallet_url, IDENTITY_SECRET)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/health")
-        yield f"http://127.0.0.1:{port}/webhook"
-    finally:
-        stop(process)
+def action_server(action_stack: LocalStack) -> str:
+    return f"http://127.0.0.1:{action_stack.action_port}/webhook"
 
 
 @pytest.fixture(scope="session")

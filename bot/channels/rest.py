@@ -1,8 +1,9 @@
 """REST channel: Rasa's request/response webhook, with a reply guaranteed for every message.
 
 Unlike Rasa's own REST channel, a client cannot name its input channel, and a message that
-produced no reply gets the apology from ``reply_guard``. Metadata is passed on untrusted: an
-identity in it counts only with a valid signature (``bot.identity``).
+produced no reply gets the apology from ``reply_guard``. Messages sent later (an agent's reply
+during a handoff) wait in the outbox and come back with the user's next request. Metadata is
+passed on untrusted: an identity in it counts only with a valid signature (``bot.identity``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.reply_guard import ensure_reply
+from bot.channels.turn_end import finish_turn
+from bot.handoff.delivery import OutboxOutputChannel
+from bot.handoff.store import handoff_store
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ class RestChannel(InputChannel):
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    def get_output_channel(self) -> OutboxOutputChannel:
+        """REST cannot push: later messages wait in the outbox for the next request."""
+        return OutboxOutputChannel(handoff_store())
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("im_rest_webhook", __name__)
@@ -64,7 +71,9 @@ class RestChannel(InputChannel):
                 await on_new_message(message)
             except Exception:
                 logger.exception("processing failed in conversation %s", sender)
-            await ensure_reply(request.app.ctx.agent, sender, collector)
-            return response.json(collector.messages)
+            store = handoff_store()
+            await finish_turn(request.app.ctx.agent, store, sender, collector)
+            # Agent messages written since the user's last request come first.
+            return response.json(store.collect(sender) + collector.messages)
 
         return webhook

@@ -11,14 +11,7 @@ from typing import Any
 import pytest
 
 from bot.wallet import demo_data
-from scripts.local_stack import (
-    free_port,
-    start_action_server,
-    start_rasa_server,
-    stop,
-    wait_for_http,
-)
-from tests.conftest import IDENTITY_SECRET
+from scripts.local_stack import LocalStack
 
 
 def post(url: str, body: Any) -> tuple[int, Any]:
@@ -31,76 +24,54 @@ def post(url: str, body: Any) -> tuple[int, Any]:
         return error.code, json.loads(error.read() or b"null")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """A Rasa server whose action server is not running yet."""
-    logs = tmp_path_factory.mktemp("rest")
-    rasa_port, action_port = free_port(), free_port()
-    action_url = f"http://127.0.0.1:{action_port}/webhook"
-    process = start_rasa_server(logs / "rasa.log", rasa_port, action_url)
-    try:
-        wait_for_http(f"http://127.0.0.1:{rasa_port}/", timeout=120)
-        yield {
-            "url": f"http://127.0.0.1:{rasa_port}/webhooks/rest/webhook",
-            "action_port": action_port,
-            "logs": logs,
-        }
-    finally:
-        stop(process)
-
-
 def texts(messages: list[dict[str, Any]]) -> list[str]:
     return [m.get("text", "") for m in messages]
 
 
-def test_action_server_down_gets_an_apology_then_service_returns(
-    server: dict[str, Any], conversation_wallet_url: str
-) -> None:
-    status, messages = post(server["url"], {"sender": "outage-1", "message": "我要投诉"})
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """A Rasa server whose action server is not running yet."""
+    local = LocalStack(Path(tmp_path_factory.mktemp("rest")))
+    local.seed()
+    local.start_rasa()
+    try:
+        yield local
+    finally:
+        local.stop_all()
+
+
+def test_action_server_down_gets_an_apology_then_service_returns(stack: LocalStack) -> None:
+    status, messages = post(stack.rest_url, {"sender": "outage-1", "message": "我要投诉"})
     assert status == 200
     # utter_complaint comes from Rasa; the form's question needs the action server.
     assert any("系统开了个小差" in t for t in texts(messages))
     status, messages = post(
-        server["url"], {"sender": "outage-2", "message": "我的U转出去一直没到账"}
+        stack.rest_url, {"sender": "outage-2", "message": "我的U转出去一直没到账"}
     )
     assert texts(messages) and "系统开了个小差" in texts(messages)[0]
     assert messages[0]["buttons"][0]["payload"] == "/request_human"
 
-    actions = start_action_server(
-        Path(server["logs"]) / "actions.log",
-        server["action_port"],
-        conversation_wallet_url,
-        IDENTITY_SECRET,
-    )
+    stack.start_actions()
     try:
-        wait_for_http(f"http://127.0.0.1:{server['action_port']}/health")
         status, messages = post(
-            server["url"], {"sender": "outage-3", "message": "我的U转出去一直没到账"}
+            stack.rest_url, {"sender": "outage-3", "message": "我的U转出去一直没到账"}
         )
         assert status == 200
         assert "系统开了个小差" not in " ".join(texts(messages))
         assert "交易记录" in texts(messages)[0]
     finally:
-        stop(actions)
+        stack.stop_actions()
 
 
-def test_faq_answers_do_not_need_the_action_server(server: dict[str, Any]) -> None:
-    status, messages = post(server["url"], {"sender": "faq-1", "message": "人工客服几点上班"})
+def test_faq_answers_do_not_need_the_action_server(stack: LocalStack) -> None:
+    status, messages = post(stack.rest_url, {"sender": "faq-1", "message": "人工客服几点上班"})
     assert status == 200
     assert "09:00–21:00" in texts(messages)[0]
 
 
-def test_a_client_cannot_claim_the_shell_channel_or_an_account(
-    server: dict[str, Any], conversation_wallet_url: str
-) -> None:
-    actions = start_action_server(
-        Path(server["logs"]) / "actions2.log",
-        server["action_port"],
-        conversation_wallet_url,
-        IDENTITY_SECRET,
-    )
+def test_a_client_cannot_claim_the_shell_channel_or_an_account(stack: LocalStack) -> None:
+    stack.start_actions()
     try:
-        wait_for_http(f"http://127.0.0.1:{server['action_port']}/health")
         body = {
             "sender": "spoof-1",
             "message": f"{demo_data.TX_CONFIRMED} 没到账",
@@ -114,12 +85,12 @@ def test_a_client_cannot_claim_the_shell_channel_or_an_account(
                 "account_id": demo_data.ALICE,
             },
         }
-        status, messages = post(server["url"], body)
+        status, messages = post(stack.rest_url, body)
         assert status == 200
         joined = " ".join(texts(messages))
         assert "登录" in joined and "25 个确认" not in joined
     finally:
-        stop(actions)
+        stack.stop_actions()
 
 
 @pytest.mark.parametrize(
@@ -132,7 +103,7 @@ def test_a_client_cannot_claim_the_shell_channel_or_an_account(
         {"sender": "a", "message": 5},
     ],
 )
-def test_malformed_requests_get_a_clear_400(server: dict[str, Any], body: Any) -> None:
-    status, answer = post(server["url"], body)
+def test_malformed_requests_get_a_clear_400(stack: LocalStack, body: Any) -> None:
+    status, answer = post(stack.rest_url, body)
     assert status == 400
     assert "error" in answer

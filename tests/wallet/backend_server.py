@@ -126,8 +126,8 @@ class BackendServer:
             canned = self._canned.pop(0) if self._canned else None
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        if self.delay:
-            self._stopping.wait(self.delay)
+        if self.delay and self._stopping.wait(self.delay):
+            return  # stopping: drop the request rather than touch a database being removed
         if canned is not None:
             _send(handler, *canned)
             return

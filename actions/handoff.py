@@ -1,0 +1,78 @@
+"""Handoff to a human agent, and the rating after the agent closes the conversation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.wallet_action import WalletAction, send
+from bot.dialogue.ratings import rating_from
+from bot.dialogue.replies import Reply
+from bot.handoff.records import Reason
+from bot.handoff.settings import HandoffSettings
+from bot.handoff.store import handoff_store
+from bot.handoff.summary import build_summary
+from bot.support_hours import SupportHours
+
+FALLBACK_INTENTS = {"nlu_fallback", "deny"}
+
+
+class ActionHandoff(WalletAction):
+    """Queues the conversation for a human agent, tells the user the wait, and pauses the bot."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        reason = self._reason(tracker)
+        store = handoff_store()
+        summary = build_summary(tracker.events, account_id)
+        channel = tracker.get_latest_input_channel() or "unknown"
+        ticket = await self.call(store.open_ticket, tracker.sender_id, channel, reason, summary)
+        hours = SupportHours.from_env()
+        if not hours.is_open(self.clock()):
+            send(dispatcher, [Reply("utter_handoff_after_hours")])
+        else:
+            position = max(await self.call(store.position, ticket), 1)
+            per_ticket = HandoffSettings.from_env().minutes_per_ticket
+            wait = timedelta(minutes=position * per_ticket)
+            minutes = int(wait.total_seconds() // 60)
+            send(
+                dispatcher,
+                [Reply("utter_handoff_queued", {"position": position, "eta_minutes": minutes})],
+            )
+        return [SlotSet("handoff_reason", None), ConversationPaused()]
+
+    @staticmethod
+    def _reason(tracker: Tracker) -> Reason:
+        preset = tracker.get_slot("handoff_reason")
+        if preset in {reason.value for reason in Reason}:
+            return Reason(preset)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return Reason.FALLBACK if intent in FALLBACK_INTENTS else Reason.REQUESTED
+
+
+class ActionSaveRating(WalletAction):
+    """Stores the user's 1–5 rating of the human service they just had."""
+
+    def name(self) -> str:
+        return "action_save_rating"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        entity = next(tracker.get_latest_entity_values("rating"), None)
+        rating = rating_from(
+            str(entity) if entity is not None else tracker.latest_message.get("text") or ""
+        )
+        if rating is None:
+            send(dispatcher, [Reply("utter_ask_rating")])
+            return []
+        ticket = await self.call(handoff_store().rate, tracker.sender_id, rating)
+        send(dispatcher, [Reply("utter_thanks_for_rating" if ticket else "utter_anything_else")])
+        return []

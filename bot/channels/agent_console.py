@@ -1,0 +1,219 @@
+"""The agent console: a web page and a JSON API, served by the assistant's own server.
+
+    GET  /webhooks/agent/console                  the page
+    POST /webhooks/agent/api/login                {username, password} -> {token, agent}
+    POST /webhooks/agent/api/logout
+    GET  /webhooks/agent/api/queue                open tickets, most urgent then longest waiting
+    GET  /webhooks/agent/api/tickets/<id>         ticket, summary and transcript
+    POST /webhooks/agent/api/tickets/<id>/claim
+    POST /webhooks/agent/api/tickets/<id>/reply   {text}
+    POST /webhooks/agent/api/tickets/<id>/close   {note}
+
+Every API call but login needs ``Authorization: Bearer <token>``. A background task tells users
+whose ticket nobody claimed within HANDOFF_PICKUP_MINUTES and offers e-mail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import Blueprint, Sanic, response
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.handoff.delivery import Delivery
+from bot.handoff.records import State, Ticket
+from bot.handoff.settings import HandoffSettings
+from bot.handoff.store import HandoffStore, handoff_store
+
+logger = logging.getLogger(__name__)
+
+PAGE = Path(__file__).resolve().parent / "static" / "agent_console.html"
+MAX_REPLY_LENGTH = 2000
+
+
+def ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.ticket_id,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+        "reason": ticket.reason.value,
+        "urgency": ticket.urgency.value,
+        "state": ticket.state.value,
+        "created_at": ticket.created_at.isoformat(),
+        "waiting_seconds": int((now - ticket.created_at).total_seconds()),
+        "agent": ticket.agent,
+        "summary": ticket.summary.as_dict(),
+        "close_note": ticket.close_note,
+        "rating": ticket.rating,
+    }
+
+
+def transcript(events: Any) -> list[dict[str, Any]]:
+    """User, bot and agent messages of a conversation, oldest first."""
+    lines = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text:
+            lines.append({"role": "user", "text": event.text})
+        elif isinstance(event, BotUttered) and event.text:
+            agent = (event.metadata or {}).get("handoff_agent")
+            lines.append({"role": "agent" if agent else "bot", "text": event.text, "agent": agent})
+        else:
+            continue
+        lines[-1]["at"] = datetime.fromtimestamp(event.timestamp, timezone.utc).isoformat()
+    return lines
+
+
+class AgentConsole(InputChannel):
+    """Human agents take over conversations here; registered in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "agent"
+
+    def __init__(self, store: HandoffStore | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> HandoffStore:
+        return self._store or handoff_store()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        console = Blueprint("im_agent_console", __name__)
+        settings = HandoffSettings.from_env()
+
+        def delivery(request: Request) -> Delivery:
+            return Delivery(request.app.ctx.agent, request.app.ctx.input_channels, self.store)
+
+        def authenticated(request: Request) -> str | None:
+            header = request.headers.get("Authorization", "")
+            token = header[7:] if header.startswith("Bearer ") else ""
+            return self.store.agent_for(token) if token else None
+
+        def body(request: Request) -> dict[str, Any]:
+            try:
+                parsed = request.json if request.body else {}
+            except InvalidUsage:
+                return {}
+            return parsed if isinstance(parsed, dict) else {}
+
+        def denied() -> HTTPResponse:
+            return response.json({"error": "login required"}, status=401)
+
+        @console.route("/console", methods=["GET"])
+        async def page(_: Request) -> HTTPResponse:
+            return response.html(PAGE.read_text(encoding="utf-8"))
+
+        @console.route("/api/login", methods=["POST"])
+        async def login(request: Request) -> HTTPResponse:
+            data = body(request)
+            username, password = data.get("username"), data.get("password")
+            if not isinstance(username, str) or not isinstance(password, str):
+                return response.json({"error": "username and password required"}, status=400)
+            lifetime = timedelta(hours=settings.session_hours)
+            token = await asyncio.to_thread(self.store.login, username, password, lifetime)
+            if token is None:
+                logger.warning("failed agent login for %s", username[:64])
+                return response.json({"error": "wrong username or password"}, status=401)
+            return response.json({"token": token, "agent": {"username": username}})
+
+        @console.route("/api/logout", methods=["POST"])
+        async def logout(request: Request) -> HTTPResponse:
+            if authenticated(request) is None:
+                return denied()
+            self.store.logout(request.headers["Authorization"][7:])
+            return response.empty()
+
+        @console.route("/api/queue", methods=["GET"])
+        async def queue(request: Request) -> HTTPResponse:
+            if authenticated(request) is None:
+                return denied()
+            now = datetime.now(timezone.utc)
+            return response.json({"tickets": [ticket_json(t, now) for t in self.store.queue()]})
+
+        @console.route("/api/tickets/<ticket_id:int>", methods=["GET"])
+        async def ticket(request: Request, ticket_id: int) -> HTTPResponse:
+            if authenticated(request) is None:
+                return denied()
+            found = self.store.ticket(ticket_id)
+            if found is None:
+                return response.json({"error": "no such ticket"}, status=404)
+            agent: Agent = request.app.ctx.agent
+            tracker = await agent.tracker_store.retrieve(found.conversation_id)
+            lines = transcript(tracker.events) if tracker else []
+            now = datetime.now(timezone.utc)
+            return response.json({"ticket": ticket_json(found, now), "transcript": lines})
+
+        @console.route("/api/tickets/<ticket_id:int>/claim", methods=["POST"])
+        async def claim(request: Request, ticket_id: int) -> HTTPResponse:
+            agent_name = authenticated(request)
+            if agent_name is None:
+                return denied()
+            claimed = self.store.claim(ticket_id, agent_name)
+            if claimed is None:
+                return response.json({"error": "ticket is not waiting in the queue"}, status=409)
+            await delivery(request).send_response(
+                claimed.conversation_id, "utter_agent_joined", agent_name=agent_name
+            )
+            return response.json({"ticket": ticket_json(claimed, datetime.now(timezone.utc))})
+
+        @console.route("/api/tickets/<ticket_id:int>/reply", methods=["POST"])
+        async def reply(request: Request, ticket_id: int) -> HTTPResponse:
+            agent_name = authenticated(request)
+            if agent_name is None:
+                return denied()
+            text = body(request).get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_LENGTH:
+                return response.json({"error": "text must be 1-2000 characters"}, status=400)
+            found = self.store.ticket(ticket_id)
+            if found is None or found.state is not State.ASSIGNED or found.agent != agent_name:
+                return response.json({"error": "claim the ticket first"}, status=409)
+            await delivery(request).send_text(found.conversation_id, text.strip(), agent_name)
+            return response.json({"ok": True})
+
+        @console.route("/api/tickets/<ticket_id:int>/close", methods=["POST"])
+        async def close(request: Request, ticket_id: int) -> HTTPResponse:
+            agent_name = authenticated(request)
+            if agent_name is None:
+                return denied()
+            note = body(request).get("note")
+            closed = self.store.close(ticket_id, agent_name, note if isinstance(note, str) else "")
+            if closed is None:
+                return response.json(
+                    {"error": "only your assigned ticket can be closed"}, status=409
+                )
+            await delivery(request).send_response(
+                closed.conversation_id, "utter_ask_rating", resume=True
+            )
+            return response.json({"ticket": ticket_json(closed, datetime.now(timezone.utc))})
+
+        @console.listener("after_server_start")
+        async def start_watchdog(app: Sanic, _: Any) -> None:
+            app.add_task(self._watch_pickups(app, settings))
+
+        return console
+
+    async def _watch_pickups(self, app: Sanic, settings: HandoffSettings) -> None:
+        """Tells users nobody picked up within the pickup time, once per ticket."""
+        while True:
+            await asyncio.sleep(settings.watch_seconds)
+            agent = getattr(app.ctx, "agent", None)
+            if agent is None:
+                continue
+            try:
+                late = self.store.claim_timeouts(timedelta(minutes=settings.pickup_minutes))
+                for ticket in late:
+                    await Delivery(agent, app.ctx.input_channels, self.store).send_response(
+                        ticket.conversation_id, "utter_handoff_no_agent"
+                    )
+            except Exception:
+                logger.exception("pickup watchdog failed; trying again next round")

@@ -1,0 +1,1 @@
+"""Human handoff: tickets, the queue and its store, agents and their sessions."""

@@ -1,0 +1,94 @@
+"""Sends agent messages and handoff notices to a user on the channel they last wrote from.
+
+Runs in the Rasa server. The message enters the tracker as a ``BotUttered`` (an agent's carries
+``handoff_agent`` in its metadata), then goes out through that channel's output channel: pushed
+at once where the channel can push (socket.io, Telegram, WeChat), kept in the store's outbox for
+request/response channels (REST), which hand it over with the user's next request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel
+from rasa.shared.core.events import BotUttered, ConversationResumed, Event
+
+from bot.handoff.store import HandoffStore
+
+logger = logging.getLogger(__name__)
+
+
+class OutboxOutputChannel(CollectingOutputChannel):
+    """Keeps messages in the handoff outbox until the user's next request collects them."""
+
+    def __init__(self, store: HandoffStore) -> None:
+        super().__init__()
+        self._store = store
+
+    @classmethod
+    def name(cls) -> str:
+        return "outbox"
+
+    async def _persist_message(self, message: dict[str, Any]) -> None:
+        await super()._persist_message(message)
+        self._store.post(message["recipient_id"], message)
+
+
+class Delivery:
+    """Writes handoff messages into conversations and onto their channels."""
+
+    def __init__(self, agent: Agent, input_channels: Sequence[InputChannel], store: HandoffStore):
+        self._agent = agent
+        self._channels = {channel.name(): channel for channel in input_channels}
+        self._store = store
+
+    async def send_text(self, conversation_id: str, text: str, agent_name: str) -> None:
+        """An agent's reply."""
+        event = BotUttered(text, metadata={"handoff_agent": agent_name})
+        channel = await self._append(conversation_id, [event])
+        await self.output_for(channel).send_text_message(conversation_id, text)
+
+    async def send_response(
+        self, conversation_id: str, response: str, resume: bool = False, **values: Any
+    ) -> None:
+        """A domain response rendered by the server's NLG; ``resume`` hands back to the bot."""
+        tracker = await self._agent.tracker_store.get_or_create_tracker(conversation_id)
+        channel = tracker.get_latest_input_channel()
+        message = await self._agent.nlg.generate(response, tracker, channel or "", **values)
+        if message is None:
+            raise KeyError(f"no response {response} in the domain")
+        events: list[Event] = [ConversationResumed()] if resume else []
+        events.append(
+            BotUttered(
+                message.get("text"),
+                {
+                    key: message.get(key)
+                    for key in ("buttons", "image", "custom")
+                    if message.get(key)
+                },
+                metadata={"utter_action": response},
+            )
+        )
+        await self._append(conversation_id, events)
+        await self.output_for(channel).send_response(conversation_id, message)
+
+    async def resume(self, conversation_id: str) -> None:
+        """Hands the conversation back to the bot without saying anything."""
+        await self._append(conversation_id, [ConversationResumed()])
+
+    def output_for(self, channel_name: str | None) -> OutputChannel:
+        """The channel's push output, or the outbox when it cannot push."""
+        channel = self._channels.get(channel_name or "")
+        output = channel.get_output_channel() if channel is not None else None
+        return output if output is not None else OutboxOutputChannel(self._store)
+
+    async def _append(self, conversation_id: str, events: Sequence[Event]) -> str | None:
+        async with self._agent.lock_store.lock(conversation_id):
+            tracker = await self._agent.tracker_store.get_or_create_tracker(conversation_id)
+            for event in events:
+                tracker.update(event)
+            await self._agent.tracker_store.save(tracker)
+        return tracker.get_latest_input_channel()
