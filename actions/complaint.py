@@ -18,6 +18,7 @@ from bot.dialogue.complaints import (
     ticket_replies,
 )
 from bot.dialogue.replies import Reply
+from bot.handoff.records import Reason
 from bot.wallet.records import Priority, TicketDraft, TicketKind
 
 SHOWN_TICKETS = 3
@@ -84,7 +85,11 @@ class ActionSubmitComplaint(WalletAction):
         )
         ticket = await self.call(self.wallet.create_ticket, draft)
         send(dispatcher, [Reply("utter_complaint_filed", {"ticket_number": ticket.number})])
-        return [SlotSet("complaint_category", None), SlotSet("complaint_description", None)]
+        return [
+            SlotSet("complaint_category", None),
+            SlotSet("complaint_description", None),
+            SlotSet("handoff_reason", Reason.COMPLAINT.value),
+        ]
 
 
 class ActionTicketStatus(WalletAction):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wallet_action import WalletAction, send
 from bot.dialogue.replies import Reply
+from bot.handoff.records import Reason
 
 FREEZE_REASON = "user reported compromise in support chat"
 
@@ -53,4 +54,4 @@ class ActionFreezeAccount(WalletAction):
             self.wallet.freeze_account, account_id, FREEZE_REASON, tracker.sender_id
         )
         send(dispatcher, [Reply("utter_account_frozen", {"ticket_number": ticket.number})])
-        return []
+        return [SlotSet("handoff_reason", Reason.COMPROMISED.value)]

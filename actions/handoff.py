@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from abc import ABC
 from datetime import timedelta
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import ConversationPaused, EventType, SlotSet
@@ -13,14 +15,26 @@ from bot.dialogue.ratings import rating_from
 from bot.dialogue.replies import Reply
 from bot.handoff.records import Reason
 from bot.handoff.settings import HandoffSettings
-from bot.handoff.store import handoff_store
+from bot.handoff.store import HandoffStore, handoff_store
 from bot.handoff.summary import build_summary
 from bot.support_hours import SupportHours
 
 FALLBACK_INTENTS = {"nlu_fallback", "deny"}
 
 
-class ActionHandoff(WalletAction):
+class HandoffAction(WalletAction, ABC):
+    """An action that uses the handoff store; tests pass a store in."""
+
+    def __init__(self, store: HandoffStore | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._store = store
+
+    @property
+    def store(self) -> HandoffStore:
+        return self._store or handoff_store()
+
+
+class ActionHandoff(HandoffAction):
     """Queues the conversation for a human agent, tells the user the wait, and pauses the bot."""
 
     def name(self) -> str:
@@ -30,7 +44,7 @@ class ActionHandoff(WalletAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
         reason = self._reason(tracker)
-        store = handoff_store()
+        store = self.store
         summary = build_summary(tracker.events, account_id)
         channel = tracker.get_latest_input_channel() or "unknown"
         ticket = await self.call(store.open_ticket, tracker.sender_id, channel, reason, summary)
@@ -57,7 +71,7 @@ class ActionHandoff(WalletAction):
         return Reason.FALLBACK if intent in FALLBACK_INTENTS else Reason.REQUESTED
 
 
-class ActionSaveRating(WalletAction):
+class ActionSaveRating(HandoffAction):
     """Stores the user's 1–5 rating of the human service they just had."""
 
     def name(self) -> str:
@@ -73,6 +87,6 @@ class ActionSaveRating(WalletAction):
         if rating is None:
             send(dispatcher, [Reply("utter_ask_rating")])
             return []
-        ticket = await self.call(handoff_store().rate, tracker.sender_id, rating)
+        ticket = await self.call(self.store.rate, tracker.sender_id, rating)
         send(dispatcher, [Reply("utter_thanks_for_rating" if ticket else "utter_anything_else")])
         return []

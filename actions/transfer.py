@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wallet_action import WalletAction, send
 from bot.dialogue.replies import Reply
 from bot.dialogue.transfer_check import TransferCheckSettings, transfer_buttons, transfer_replies
+from bot.handoff.records import Reason
 from bot.privacy import mask_hash
 from bot.wallet.errors import NotFound, TransactionNotFound
 from bot.wallet.records import Direction
@@ -50,5 +51,8 @@ class ActionCheckTransfer(WalletAction):
         except NotFound:
             fee = None
         settings = TransferCheckSettings.from_env()
-        send(dispatcher, transfer_replies(tx, fee, self.clock(), settings))
+        replies = transfer_replies(tx, fee, self.clock(), settings)
+        send(dispatcher, replies)
+        if any(reply.response == "utter_transfer_pending_long" for reply in replies):
+            return [SlotSet("handoff_reason", Reason.PENDING_TRANSFER.value)]
         return []

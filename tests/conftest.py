@@ -23,6 +23,7 @@ from scripts.local_stack import MODEL, ROOT, LocalStack
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 IDENTITY_SECRET = "conversation-test-secret"
+ALWAYS_OPEN = "00:00-23:59:59"  # agents on duty, so handoffs queue instead of waiting for morning
 T = TypeVar("T")
 
 
@@ -53,7 +54,11 @@ def model_path() -> Path:
 @pytest.fixture(scope="session")
 def action_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """A running action server with demo wallet data, for the whole test session."""
-    stack = LocalStack(tmp_path_factory.mktemp("action-stack"), identity_secret=IDENTITY_SECRET)
+    stack = LocalStack(
+        tmp_path_factory.mktemp("action-stack"),
+        identity_secret=IDENTITY_SECRET,
+        settings={"SUPPORT_HOURS": ALWAYS_OPEN},
+    )
     stack.seed()
     stack.start_actions()
     try:
@@ -63,14 +68,11 @@ def action_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStac
 
 
 @pytest.fixture(scope="session")
-def action_server(action_stack: LocalStack) -> str:
-    return f"http://127.0.0.1:{action_stack.action_port}/webhook"
-
-
-@pytest.fixture(scope="session")
-def agent(model_path: Path, action_server: str) -> Agent:
-    """The trained model with the project's endpoints.yml, as `make run` loads it."""
-    os.environ["ACTION_ENDPOINT_URL"] = action_server
+def agent(model_path: Path, action_stack: LocalStack) -> Agent:
+    """The trained model with the project's endpoints.yml (in-memory trackers), as `make run` does."""
+    stack_env = action_stack.env()
+    for name in ("ACTION_ENDPOINT_URL", "TRACKER_DIALECT", "TRACKER_DB", "HANDOFF_DB_URL"):
+        os.environ[name] = stack_env[name]
     endpoints = read_endpoints_from_path(ROOT / "endpoints.yml")
     return Agent.load(str(model_path), generator=endpoints.nlg, action_endpoint=endpoints.action)
 

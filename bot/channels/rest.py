@@ -72,7 +72,8 @@ class RestChannel(InputChannel):
             except Exception:
                 logger.exception("processing failed in conversation %s", sender)
             store = handoff_store()
-            await finish_turn(request.app.ctx.agent, store, sender, collector)
+            app = request.app
+            await finish_turn(app.ctx.agent, app.ctx.input_channels, store, sender, collector)
             # Agent messages written since the user's last request come first.
             return response.json(store.collect(sender) + collector.messages)
 

@@ -19,7 +19,9 @@ MIN_PASSWORD = 8
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("username")
     parser.add_argument("--name", help="display name (default: the username)")
     args = parser.parse_args(argv)

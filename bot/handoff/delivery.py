@@ -14,7 +14,8 @@ from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel
-from rasa.shared.core.events import BotUttered, ConversationResumed, Event
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event
 
 from bot.handoff.store import HandoffStore
 
@@ -60,24 +61,15 @@ class Delivery:
         message = await self._agent.nlg.generate(response, tracker, channel or "", **values)
         if message is None:
             raise KeyError(f"no response {response} in the domain")
-        events: list[Event] = [ConversationResumed()] if resume else []
-        events.append(
-            BotUttered(
-                message.get("text"),
-                {
-                    key: message.get(key)
-                    for key in ("buttons", "image", "custom")
-                    if message.get(key)
-                },
-                metadata={"utter_action": response},
-            )
+        data = {key: message.get(key) for key in ("buttons", "image", "custom") if message.get(key)}
+        said = BotUttered(message.get("text"), data, metadata={"utter_action": response})
+        # Back with the bot, it waits for the user as after any bot turn: without the
+        # action_listen the policies would read the next message as part of the paused turn.
+        events = (
+            [ConversationResumed(), said, ActionExecuted(ACTION_LISTEN_NAME)] if resume else [said]
         )
         await self._append(conversation_id, events)
         await self.output_for(channel).send_response(conversation_id, message)
-
-    async def resume(self, conversation_id: str) -> None:
-        """Hands the conversation back to the bot without saying anything."""
-        await self._append(conversation_id, [ConversationResumed()])
 
     def output_for(self, channel_name: str | None) -> OutputChannel:
         """The channel's push output, or the outbox when it cannot push."""

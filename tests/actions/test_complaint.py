@@ -45,6 +45,7 @@ def test_filed_complaint_gets_a_number_and_clears_the_form(sql_wallet: SqlWallet
     assert {e["name"]: e["value"] for e in outcome.events} == {
         "complaint_category": None,
         "complaint_description": None,
+        "handoff_reason": "complaint",
     }
     status = run_action(
         ActionTicketStatus(wallet=sql_wallet, identity=IDENTITY), account=demo_data.CAROL

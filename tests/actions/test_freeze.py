@@ -28,6 +28,9 @@ def test_confirmed_freeze_freezes_and_reports_an_urgent_incident(
     )
     assert incident.priority is Priority.URGENT
     assert outcome.values("utter_account_frozen")["ticket_number"] == incident.number
+    assert outcome.events == [
+        {"event": "slot", "timestamp": None, "name": "handoff_reason", "value": "compromised"}
+    ]
 
 
 def test_a_frozen_account_is_not_frozen_twice(sql_wallet: SqlWalletService) -> None:

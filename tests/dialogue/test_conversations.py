@@ -19,7 +19,6 @@ ACCOUNT_QUESTIONS = [
 ]
 FAQ = [
     ("建议加个深色模式", "utter_feedback"),
-    ("帮我转人工", "utter_request_human"),
     ("你们客服电话是多少", "utter_contact_channels"),
     ("人工客服几点上班", "utter_service_hours"),
     ("怎么用银行卡买USDT", "utter_deposit_withdraw"),
@@ -78,18 +77,24 @@ def test_clicking_an_offered_topic_answers_it(conversation: Conversation) -> Non
     assert conversation.responses("/network_fee") == ["utter_network_fee"]
 
 
-def test_second_fallback_in_a_row_tells_how_to_reach_a_human(conversation: Conversation) -> None:
+def test_second_fallback_in_a_row_hands_off_to_a_human(conversation: Conversation) -> None:
     assert conversation.responses(UNCLEAR[0]) == ["utter_clarify"]
     replies = conversation.say(UNCLEAR[1])
     assert conversation.last_intent() == "nlu_fallback"
-    assert [r.response for r in replies] == ["utter_human_contact"]
-    assert "人工客服" in replies[0].text
+    assert [r.response for r in replies] == ["utter_handoff_queued"]
+    assert "人工客服" in replies[0].text and "第 1 位" in replies[0].text
+    # A human owns the conversation now: the bot stays silent.
+    assert conversation.say("还在吗") == []
 
 
-def test_none_of_these_tells_how_to_reach_a_human(conversation: Conversation) -> None:
+def test_none_of_these_hands_off_to_a_human(conversation: Conversation) -> None:
     conversation.say(UNCLEAR[0])
-    assert conversation.responses("/deny") == ["utter_human_contact"]
-    assert conversation.responses("都不是") == ["utter_anything_else"]
+    assert conversation.responses("/deny") == ["utter_handoff_queued"]
+
+
+def test_asking_for_a_human_hands_off(conversation: Conversation) -> None:
+    assert conversation.responses("帮我转人工") == ["utter_handoff_queued"]
+    assert conversation.tracker().is_paused()
 
 
 def test_a_plain_yes_to_the_offered_topics_asks_to_pick_one(conversation: Conversation) -> None:

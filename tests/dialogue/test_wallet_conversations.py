@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from rasa.core.agent import Agent
+
 from bot.wallet import demo_data
 from tests.conftest import Conversation
 
@@ -72,11 +76,11 @@ def test_freeze_declined_then_confirmed(conversation: Conversation) -> None:
     assert conversation.responses("/deny", demo_data.CAROL) == ["utter_freeze_declined"]
     conversation.say("快帮我冻结账户", demo_data.CAROL)
     replies = conversation.say("/affirm", demo_data.CAROL)
-    assert [r.response for r in replies] == ["utter_account_frozen"]
+    assert [r.response for r in replies] == ["utter_account_frozen", "utter_handoff_queued"]
     assert "S20" in replies[0].text
 
 
-def test_complaint_filed_then_queried(conversation: Conversation) -> None:
+def test_complaint_filed_then_queried(conversation: Conversation, agent: Agent, run: Any) -> None:
     assert conversation.responses("我要投诉", demo_data.ALICE) == [
         "utter_complaint",
         "utter_ask_complaint_category",
@@ -85,9 +89,10 @@ def test_complaint_filed_then_queried(conversation: Conversation) -> None:
         "utter_ask_complaint_description"
     ]
     replies = conversation.say("转账手续费比页面上显示的多扣了", demo_data.ALICE)
-    assert [r.response for r in replies] == ["utter_complaint_filed"]
+    assert [r.response for r in replies] == ["utter_complaint_filed", "utter_handoff_queued"]
     number = replies[0].text.split("工单号 ")[1][:14]
-    status = conversation.say("我的投诉处理得怎么样了", demo_data.ALICE)
+    # The complaint went to a human; later, in another conversation, the user asks about it.
+    status = Conversation(agent, run).say("我的投诉处理得怎么样了", demo_data.ALICE)
     assert [r.response for r in status] == ["utter_ticket_open"]
     assert number in status[0].text and "费用问题" in status[0].text
 

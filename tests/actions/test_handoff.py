@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from actions.handoff import ActionHandoff, ActionSaveRating
+from bot.handoff.records import Reason, Summary, Urgency
+from bot.handoff.store import HandoffStore
+from bot.wallet import demo_data
+from tests.actions.conftest import CONVERSATION, IDENTITY, run_action
+
+IN_HOURS = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 11:00 Beijing
+AFTER_HOURS = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # 23:00 Beijing
+
+
+@pytest.fixture
+def store(tmp_path) -> HandoffStore:  # type: ignore[no-untyped-def]
+    return HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
+
+
+def handoff(store: HandoffStore, now: datetime) -> ActionHandoff:
+    return ActionHandoff(store=store, identity=IDENTITY, clock=lambda: now)
+
+
+def test_in_hours_the_user_hears_position_and_wait_and_the_bot_pauses(store: HandoffStore) -> None:
+    store.open_ticket("someone-else", "rest", Reason.REQUESTED, Summary())
+    outcome = run_action(handoff(store, IN_HOURS), account=demo_data.ALICE)
+    assert outcome.responses == ["utter_handoff_queued"]
+    values = outcome.values("utter_handoff_queued")
+    assert (values["position"], values["eta_minutes"]) == (2, 10)
+    assert [event["event"] for event in outcome.events] == ["slot", "pause"]
+    ticket = store.open_ticket_for(CONVERSATION)
+    assert ticket is not None and ticket.summary.account == "dem***"
+
+
+def test_after_hours_the_ticket_stays_open(store: HandoffStore) -> None:
+    outcome = run_action(handoff(store, AFTER_HOURS))
+    assert outcome.responses == ["utter_handoff_after_hours"]
+    assert store.open_ticket_for(CONVERSATION) is not None
+
+
+def test_reason_set_by_a_previous_action_sets_the_urgency(store: HandoffStore) -> None:
+    run_action(handoff(store, IN_HOURS), slots={"handoff_reason": "compromised"})
+    ticket = store.open_ticket_for(CONVERSATION)
+    assert ticket is not None and ticket.reason is Reason.COMPROMISED
+    assert ticket.urgency is Urgency.URGENT
+
+
+def test_rating_is_stored_on_the_closed_ticket(store: HandoffStore) -> None:
+    ticket = store.open_ticket(CONVERSATION, "rest", Reason.REQUESTED, Summary())
+    store.claim(ticket.ticket_id, "li")
+    store.close(ticket.ticket_id, "li", "ok")
+    rate = ActionSaveRating(store=store, identity=IDENTITY)
+    assert run_action(rate, entities=[("rating", "4")]).responses == ["utter_thanks_for_rating"]
+    assert store.last_closed_for(CONVERSATION).rating == 4  # type: ignore[union-attr]
+
+
+def test_a_rating_without_a_number_asks_again(store: HandoffStore) -> None:
+    rate = ActionSaveRating(store=store, identity=IDENTITY)
+    assert run_action(rate, text="还行吧").responses == ["utter_ask_rating"]
