@@ -29,7 +29,7 @@ export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 
-.PHONY: help install spacy-model train seed agent run shell actions test lint eval bench time-training clean
+.PHONY: help install spacy-model train seed agent run shell actions test system-deps lint eval bench time-training clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -81,8 +81,12 @@ shell: $(MODEL) seed
 	DEV_ACCOUNT_ID=$(SHELL_ACCOUNT) $(RASA) run actions --port $(ACTION_PORT) --actions actions >/dev/null 2>&1 & \
 	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --interface 127.0.0.1 --port $(RASA_PORT)
 
-test: $(MODEL)
+test: $(MODEL) system-deps
 	$(BIN)/pytest
+
+# Debian packages the browser tests need (chromium, a CJK font); installs what is missing.
+system-deps:
+	@scripts/ensure-system-packages.sh
 
 bench: $(MODEL)
 	$(PY) -m scripts.bench_lookup

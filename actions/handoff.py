@@ -72,7 +72,7 @@ class ActionHandoff(HandoffAction):
 
 
 class ActionSaveRating(HandoffAction):
-    """Stores the user's 1–5 rating of the human service they just had."""
+    """Thanks the user for a 1–5 rating, storing it on the ticket when a human served them."""
 
     def name(self) -> str:
         return "action_save_rating"
@@ -87,6 +87,7 @@ class ActionSaveRating(HandoffAction):
         if rating is None:
             send(dispatcher, [Reply("utter_ask_rating")])
             return []
-        ticket = await self.call(self.store.rate, tracker.sender_id, rating)
-        send(dispatcher, [Reply("utter_thanks_for_rating" if ticket else "utter_anything_else")])
+        # After a handoff the rating goes onto the ticket; every rating also stays in the tracker.
+        await self.call(self.store.rate, tracker.sender_id, rating)
+        send(dispatcher, [Reply("utter_thanks_for_rating")])
         return []

@@ -124,7 +124,8 @@ class AgentConsole(InputChannel):
             if token is None:
                 logger.warning("failed agent login for %s", username[:64])
                 return response.json({"error": "wrong username or password"}, status=401)
-            return response.json({"token": token, "agent": {"username": username}})
+            agent = {"username": username, "display_name": self.store.display_name(username)}
+            return response.json({"token": token, "agent": agent})
 
         @console.route("/api/logout", methods=["POST"])
         async def logout(request: Request) -> HTTPResponse:
@@ -162,7 +163,9 @@ class AgentConsole(InputChannel):
             if claimed is None:
                 return response.json({"error": "ticket is not waiting in the queue"}, status=409)
             await delivery(request).send_response(
-                claimed.conversation_id, "utter_agent_joined", agent_name=agent_name
+                claimed.conversation_id,
+                "utter_agent_joined",
+                agent_name=self.store.display_name(agent_name),
             )
             return response.json({"ticket": ticket_json(claimed, datetime.now(timezone.utc))})
 

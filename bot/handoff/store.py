@@ -245,6 +245,14 @@ class HandoffStore:
             if not updated.rowcount:
                 connection.execute(agents.insert().values(username=username, **values))
 
+    def display_name(self, username: str) -> str:
+        """The name users see for an agent (the username if there is none)."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(agents.c.display_name).where(agents.c.username == username)
+            ).first()
+        return str(row[0]) if row else username
+
     def login(self, username: str, password: str, lifetime: timedelta) -> str | None:
         """A new session token for valid credentials, else None."""
         with self._engine.begin() as connection:

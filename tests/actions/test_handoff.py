@@ -59,3 +59,9 @@ def test_rating_is_stored_on_the_closed_ticket(store: HandoffStore) -> None:
 def test_a_rating_without_a_number_asks_again(store: HandoffStore) -> None:
     rate = ActionSaveRating(store=store, identity=IDENTITY)
     assert run_action(rate, text="还行吧").responses == ["utter_ask_rating"]
+
+
+def test_a_rating_of_a_bot_only_conversation_is_thanked_too(store: HandoffStore) -> None:
+    rate = ActionSaveRating(store=store, identity=IDENTITY)
+    assert run_action(rate, entities=[("rating", "5")]).responses == ["utter_thanks_for_rating"]
+    assert store.last_closed_for(CONVERSATION) is None

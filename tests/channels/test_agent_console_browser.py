@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api
 
 from bot.handoff.records import State, Ticket
 from bot.handoff.store import HandoffStore
 from scripts.local_stack import ROOT, LocalStack
-
-sync_api = pytest.importorskip("playwright.sync_api")
+from tests.conftest import ALWAYS_OPEN
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -30,12 +30,13 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "results" / "screenshots"
 WAIT_MS = 15_000
-ALWAYS_OPEN = "00:00-23:59:59"  # agents on duty, so handoffs queue instead of waiting for morning
 AGENT, AGENT_NAME, PASSWORD = "li", "小李", "a-long-password"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-if not CHROMIUM.exists():
-    pytest.skip(f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh", allow_module_level=True)
+# `make test` installs Debian's chromium first; without it this test fails rather than skips.
+assert CHROMIUM.exists(), (
+    f"{CHROMIUM} is missing: run scripts/ensure-system-packages.sh (make test does)"
+)
 
 expect = sync_api.expect
 

@@ -136,7 +136,7 @@ def test_fallback_twice_to_agent_and_back_with_a_rating(stack: LocalStack) -> No
     # bot itself says nothing while the agent owns the conversation.
     replies = user.say("我的U提到交易所没到")
     assert replies == [
-        "人工客服 li 已接入，请问有什么可以帮您？",
+        "人工客服 小李 已接入，请问有什么可以帮您？",
         "您好，我是小李，请问遇到什么问题？",
     ]
     transcript = console.get(f"/tickets/{ticket['ticket_id']}")["transcript"]
