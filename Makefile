@@ -13,6 +13,7 @@ INSTALLED := $(VENV)/.installed
 # Operator settings: the environment, or a .env file (see .env.example).
 -include .env
 export SUPPORT_HOURS SUPPORT_TIMEZONE PENDING_ALERT_MINUTES IDENTITY_SECRET
+export WIDGET_JWT_SECRET WIDGET_JWT_PUBLIC_KEY WIDGET_JWT_AUDIENCE WIDGET_DEMO_ACCOUNT BINDING_DB_URL
 export HANDOFF_DB_URL HANDOFF_MINUTES_PER_TICKET HANDOFF_PICKUP_MINUTES HANDOFF_WATCH_SECONDS AGENT_SESSION_HOURS
 export WALLET_DB_URL WALLET_BACKEND_URL WALLET_BACKEND_TOKEN WALLET_BACKEND_TIMEOUT WALLET_BACKEND_RETRIES
 SHELL_ACCOUNT ?= demo-alice
@@ -38,10 +39,11 @@ help:
 	@echo "make eval   - score the held-out NLU test set"
 	@echo "make lint   - ruff and mypy"
 
-$(INSTALLED): requirements.lock pyproject.toml
+$(INSTALLED): requirements.lock pyproject.toml web/package-lock.json
 	@scripts/ensure-venv.sh $(VENV)
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
+	npm ci --prefix web --no-audit --no-fund --silent
 	@touch $@
 
 install: $(INSTALLED)
@@ -71,9 +73,7 @@ actions: $(INSTALLED)
 	$(RASA) run actions --port $(ACTION_PORT) --actions actions
 
 run: $(MODEL) seed
-	@trap 'kill 0' EXIT; \
-	$(RASA) run actions --port $(ACTION_PORT) --actions actions & \
-	$(RASA) run --model $(MODEL) --port $(RASA_PORT) --credentials credentials.yml --endpoints endpoints.yml
+	@RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh
 
 # The shell's own action server treats the terminal user as SHELL_ACCOUNT (a demo account).
 shell: $(MODEL) seed

@@ -20,6 +20,7 @@ from bot.wallet.sql import SqlWalletService
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "wallet.tar.gz"
+WIDGET_SECRET = "local-stack-widget-secret"
 QUIET = {"PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
 
 
@@ -91,6 +92,8 @@ class LocalStack:
             "TRACKER_DIALECT": "sqlite",
             "TRACKER_DB": str(self.workdir / "tracker.db"),
             "IDENTITY_SECRET": self.identity_secret,
+            "WIDGET_JWT_SECRET": WIDGET_SECRET,
+            "BINDING_DB_URL": f"sqlite:///{self.workdir / 'bindings.db'}",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
             **self.settings,
         }

@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 import socketio
 
+from bot.channels.widget import conversation_of
+from bot.channels.widget_auth import mint
 from bot.handoff.records import Reason, State
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import LocalStack
+from bot.wallet import demo_data
+from scripts.local_stack import WIDGET_SECRET, LocalStack
 from tests.conftest import ALWAYS_OPEN
 
 PASSWORD = "a-long-agent-password"
@@ -207,17 +210,22 @@ def test_agent_replies_are_pushed_to_socketio_users_at_once(stack: LocalStack) -
             if message.get("text") == "推送给网页用户":
                 got_reply.set()
 
-        await client.connect(stack.base_url, socketio_path="/socket.io", transports=["polling"])
-        await client.emit("session_request", {"session_id": "socket-user-1"})
-        await client.emit("user_uttered", {"message": "帮我转人工", "session_id": "socket-user-1"})
+        token = mint(WIDGET_SECRET, demo_data.CAROL, minutes=10)
+        await client.connect(
+            stack.base_url,
+            socketio_path="/socket.io",
+            transports=["polling"],
+            auth={"token": token},
+        )
+        await client.emit("user_uttered", {"message": "帮我转人工"})
         for _ in range(50):
             if any("转接人工客服" in text for text in received):
                 break
             await asyncio.sleep(0.2)
         assert any("转接人工客服" in text for text in received), "bot replies must reach socket.io"
         console = await asyncio.to_thread(Console, stack)
-        ticket = await asyncio.to_thread(console.ticket_of, "socket-user-1")
-        assert ticket["channel"] == "socketio"
+        ticket = await asyncio.to_thread(console.ticket_of, conversation_of(demo_data.CAROL))
+        assert ticket["channel"] == "widget"
         await asyncio.to_thread(console.post, f"/tickets/{ticket['ticket_id']}/claim")
         await asyncio.to_thread(
             console.post, f"/tickets/{ticket['ticket_id']}/reply", {"text": "推送给网页用户"}
