@@ -1,0 +1,613 @@
+"""The Telegram channel of a running Rasa server and action server, with a local HTTP server
+standing in for the Bot API. Updates have the shapes of https://core.telegram.org/bots/api#update."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sqlite3
+import subprocess
+import threading
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.channels.binding import BindingStore
+from bot.channels.telegram import BindingAttempts, TelegramSettings, TelegramStore, set_webhook
+from bot.handoff.store import HandoffStore
+from bot.wallet import demo_data
+from scripts.local_stack import MODEL, ROOT, LocalStack, wait_for_http
+from tests.channels.test_handoff_api import PASSWORD, Console
+from tests.conftest import ALWAYS_OPEN
+
+TOKEN = "123456:TEST-bot-token"
+SECRET = "webhook-secret_0123456789"
+CONFIRMED_STATE = "25 个确认"
+update_ids = itertools.count(700_000_000)
+user_ids = itertools.count(9_100_000_001)
+
+
+class FakeBotApi:
+    """Records Bot API calls (POST /bot<token>/<method>) and answers them as Telegram does."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.wrong_token_calls = 0
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                prefix, _, method = self.path.lstrip("/").partition("/")
+                with fake._lock:
+                    if prefix == f"bot{TOKEN}":
+                        fake.calls.append((method, body))
+                    else:
+                        fake.wrong_token_calls += 1
+                answer = json.dumps({"ok": True, "result": True}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def calls_for(self, chat_id: int, method: str = "sendMessage") -> list[dict[str, Any]]:
+        with self._lock:
+            return [b for m, b in self.calls if m == method and b.get("chat_id") == chat_id]
+
+    def answered_queries(self) -> list[str]:
+        with self._lock:
+            return [b["callback_query_id"] for m, b in self.calls if m == "answerCallbackQuery"]
+
+
+@dataclass
+class TelegramStack(LocalStack):
+    """The local stack with the Telegram channel configured by environment variables alone."""
+
+    credentials: Path = field(default=Path("credentials.yml"))
+
+    def start_rasa(self) -> None:
+        # As LocalStack.start_rasa, with our own credentials file (REST, agent console, Telegram
+        # with an empty entry, so the channel reads its settings from the environment).
+        channels = {
+            "bot.channels.rest.RestChannel": None,
+            "bot.channels.agent_console.AgentConsole": None,
+            "bot.channels.telegram.TelegramChannel": None,
+        }
+        self.credentials.write_text(yaml.safe_dump(channels), encoding="utf-8")
+        command = [
+            str(ROOT / ".venv" / "bin" / "rasa"),
+            "run",
+            "--model",
+            str(MODEL),
+            "--port",
+            str(self.rasa_port),
+            "--interface",
+            "127.0.0.1",
+            "--credentials",
+            str(self.credentials),
+            "--endpoints",
+            "endpoints.yml",
+        ]
+        self.rasa = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=(self.workdir / "rasa.log").open("a"),
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        wait_for_http(f"{self.base_url}/", timeout=120)
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base_url}/webhooks/telegram/webhook"
+
+    @property
+    def binding_url(self) -> str:
+        return self.settings["BINDING_DB_URL"]
+
+
+@pytest.fixture(scope="module")
+def bot_api() -> Iterator[FakeBotApi]:
+    fake = FakeBotApi()
+    fake.thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, bot_api: FakeBotApi) -> Iterator[TelegramStack]:
+    workdir = tmp_path_factory.mktemp("telegram")
+    local = TelegramStack(
+        workdir,
+        settings={
+            "SUPPORT_HOURS": ALWAYS_OPEN,
+            "TELEGRAM_TOKEN": TOKEN,
+            "TELEGRAM_SECRET_TOKEN": SECRET,
+            "TELEGRAM_API_URL": bot_api.url,
+            "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}",
+        },
+        credentials=workdir / "credentials.yml",
+    )
+    local.seed()
+    HandoffStore.from_url(local.handoff_url).add_agent("li", "小李", PASSWORD)
+    local.start_actions()
+    local.start_rasa()
+    try:
+        yield local
+    finally:
+        local.stop_all()
+
+
+def post(
+    stack: TelegramStack, body: Any, secret: str | None = SECRET, raw: bytes | None = None
+) -> int:
+    """POSTs an update to the webhook as Telegram does; the HTTP status."""
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+    data = raw if raw is not None else json.dumps(body).encode()
+    request = urllib.request.Request(stack.webhook_url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def person(user_id: int) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "is_bot": False,
+        "first_name": "Alice",
+        "username": f"alice{user_id}",
+        "language_code": "zh-hans",
+    }
+
+
+def private_message(user_id: int, **content: Any) -> dict[str, Any]:
+    """A Message in the private chat with ``user_id``, as in the Bot API docs."""
+    return {
+        "message_id": next(update_ids) % 100_000,
+        "from": person(user_id),
+        "chat": {
+            "id": user_id,
+            "first_name": "Alice",
+            "username": f"alice{user_id}",
+            "type": "private",
+        },
+        "date": 1_763_900_000,
+        **content,
+    }
+
+
+def update(**content: Any) -> dict[str, Any]:
+    return {"update_id": next(update_ids), **content}
+
+
+def events_in_tracker(stack: TelegramStack, sender_id: str) -> int:
+    with sqlite3.connect(stack.workdir / "tracker.db") as db:
+        return int(
+            db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (sender_id,)).fetchone()[
+                0
+            ]
+        )
+
+
+class TelegramUser:
+    """A user writing to the bot in a private chat."""
+
+    def __init__(self, stack: TelegramStack, bot_api: FakeBotApi) -> None:
+        self.stack, self.bot_api = stack, bot_api
+        self.user_id = next(user_ids)
+        self.sender_id = f"telegram:{self.user_id}"
+
+    def received(self) -> list[dict[str, Any]]:
+        return self.bot_api.calls_for(self.user_id)
+
+    def send(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Posts an update; the sendMessage calls it caused."""
+        before = len(self.received())
+        assert post(self.stack, body) == 200
+        return self.received()[before:]
+
+    def say(self, text: str) -> list[str]:
+        return [
+            m["text"] for m in self.send(update(message=private_message(self.user_id, text=text)))
+        ]
+
+    def press(self, callback_data: str) -> list[dict[str, Any]]:
+        query = {
+            "id": f"4382bfdwdsb323b2d9{next(update_ids)}",
+            "from": person(self.user_id),
+            "message": private_message(self.user_id, text="您是想问下面哪个问题吗？"),
+            "chat_instance": "-5371938740185432120",
+            "data": callback_data,
+        }
+        sent = self.send(update(callback_query=query))
+        assert query["id"] in self.bot_api.answered_queries()
+        return sent
+
+    def bind(self) -> None:
+        code = BindingStore.from_url(self.stack.binding_url).issue_code(
+            demo_data.ALICE, timedelta(minutes=10)
+        )
+        assert any("绑定成功" in text for text in self.say(f"绑定 {code}"))
+
+
+def test_a_text_message_is_answered_in_the_private_chat(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    sent = user.send(update(message=private_message(user.user_id, text="你好")))
+    assert sent and "您好，我是IM钱包智能客服" in sent[0]["text"]
+    assert all(m["chat_id"] == user.user_id and "parse_mode" not in m for m in sent)
+    assert bot_api.wrong_token_calls == 0
+    assert events_in_tracker(stack, user.sender_id) > 0
+
+
+def test_start_gets_the_welcome(stack: TelegramStack, bot_api: FakeBotApi) -> None:
+    user = TelegramUser(stack, bot_api)
+    start = private_message(
+        user.user_id, text="/start", entities=[{"offset": 0, "length": 6, "type": "bot_command"}]
+    )
+    sent = user.send(update(message=start))
+    assert len(sent) == 1 and "欢迎关注IM钱包官方客服" in sent[0]["text"]
+
+
+@pytest.mark.parametrize("secret", [None, "", "forged-secret", SECRET + "x", SECRET.upper()])
+def test_calls_without_the_secret_token_are_refused_without_effect(
+    stack: TelegramStack, bot_api: FakeBotApi, secret: str | None
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    body = update(message=private_message(user.user_id, text="你好"))
+    assert post(stack, body, secret=secret) == 403
+    assert user.received() == []
+    assert events_in_tracker(stack, user.sender_id) == 0
+    # Refused updates are not recorded: the genuine delivery is still processed.
+    assert len(user.send(body)) == 1
+
+
+def test_a_redelivered_update_is_processed_once(stack: TelegramStack, bot_api: FakeBotApi) -> None:
+    user = TelegramUser(stack, bot_api)
+    body = update(message=private_message(user.user_id, text="矿工费怎么算"))
+    first = user.send(body)
+    assert len(first) == 1 and "矿工费" in first[0]["text"]
+    assert user.send(body) == []
+    assert user.send(body) == []
+
+
+def test_a_redelivery_after_a_restart_is_still_processed_once(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    body = update(message=private_message(user.user_id, text="人工客服几点上班"))
+    assert len(user.send(body)) == 1
+    stack.stop_rasa()
+    stack.start_rasa()
+    assert user.send(body) == []
+    assert len(user.say("人工客服几点上班")) == 1
+
+
+def test_edited_messages_groups_and_channels_are_ignored(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    edited = private_message(user.user_id, text="我的U没到账", edit_date=1_763_900_100)
+    group = {
+        **private_message(user.user_id, text="转人工"),
+        "chat": {"id": -1001234567890, "title": "IM钱包交流群", "type": "supergroup"},
+    }
+    small_group = {**group, "chat": {"id": -4012345678, "title": "朋友", "type": "group"}}
+    channel_post = {
+        "message_id": 7,
+        "sender_chat": {"id": -1009876543210, "title": "公告", "type": "channel"},
+        "chat": {"id": -1009876543210, "title": "公告", "type": "channel"},
+        "date": 1_763_900_000,
+        "text": "公告",
+    }
+    for body in (
+        update(edited_message=edited),
+        update(message=group),
+        update(message=small_group),
+        update(channel_post=channel_post),
+        update(my_chat_member={"chat": group["chat"], "from": person(user.user_id), "date": 1}),
+    ):
+        assert post(stack, body) == 200
+    with bot_api._lock:
+        assert all(
+            b.get("chat_id") not in (user.user_id, -1001234567890, -4012345678)
+            for _, b in bot_api.calls
+        )
+    assert events_in_tracker(stack, user.sender_id) == 0
+
+
+def test_stickers_photos_and_voice_get_a_polite_reply(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    sticker = {
+        "file_id": "CAACAgIAAxkBAAEBQ2Zl",
+        "file_unique_id": "AgADsQADVp29Cg",
+        "type": "regular",
+        "width": 512,
+        "height": 512,
+        "is_animated": False,
+        "is_video": False,
+        "emoji": "👍",
+    }
+    photo = [
+        {
+            "file_id": "AgACAgUAAxkBAAIBY2",
+            "file_unique_id": "AQADe7Ex",
+            "width": 90,
+            "height": 67,
+            "file_size": 1254,
+        },
+        {
+            "file_id": "AgACAgUAAxkBAAIBY3",
+            "file_unique_id": "AQADe7Ey",
+            "width": 800,
+            "height": 600,
+            "file_size": 60211,
+        },
+    ]
+    voice = {
+        "file_id": "AwACAgUAAxkBAAIBZG",
+        "file_unique_id": "AgADpQ",
+        "duration": 3,
+        "mime_type": "audio/ogg",
+    }
+    for content in (
+        {"sticker": sticker},
+        {"photo": photo, "caption": "这个截图"},
+        {"voice": voice},
+    ):
+        sent = user.send(update(message=private_message(user.user_id, **content)))
+        assert len(sent) == 1 and "只能看懂文字" in sent[0]["text"]
+
+
+def test_buttons_are_inline_keyboards_and_presses_are_processed(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    sent = user.send(update(message=private_message(user.user_id, text="怎么回事")))
+    question = next(m for m in sent if "reply_markup" in m)
+    keyboard = [button for row in question["reply_markup"]["inline_keyboard"] for button in row]
+    assert {"text": "都不是", "callback_data": "/deny"} in keyboard
+    answer = user.press("/network_fee")
+    assert answer and "矿工费" in answer[0]["text"]
+
+
+def test_unbound_users_get_general_help_and_bound_users_their_state(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    question = f"{demo_data.TX_CONFIRMED} 这笔怎么还没到"
+    unbound = " ".join(user.say(question))
+    assert CONFIRMED_STATE not in unbound and "绑定" in unbound
+
+    store = BindingStore.from_url(stack.binding_url)
+    code = store.issue_code(demo_data.ALICE, timedelta(minutes=10))
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    assert any("绑定码不正确" in text for text in user.say(f"绑定 {wrong}"))
+    assert any("绑定成功" in text for text in user.say(f"绑定 {code}"))
+    # The code and the binding command never reach Rasa.
+    with sqlite3.connect(stack.workdir / "tracker.db") as db:
+        rows = db.execute(
+            "SELECT data FROM events WHERE sender_id = ?", (user.sender_id,)
+        ).fetchall()
+    assert rows and not any(code in row[0] for row in rows)
+    assert CONFIRMED_STATE in " ".join(user.say(question))
+
+    other = TelegramUser(stack, bot_api)
+    assert any("绑定码不正确" in text for text in other.say(f"绑定 {code}"))  # single use
+    assert CONFIRMED_STATE not in " ".join(other.say(question))
+
+
+def test_long_button_payloads_fit_telegram_and_still_work(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    user.bind()
+    sent = user.send(update(message=private_message(user.user_id, text="我的转账一直没到账")))
+    choice = next(m for m in sent if "reply_markup" in m)
+    keyboard = [button for row in choice["reply_markup"]["inline_keyboard"] for button in row]
+    assert keyboard and all(len(b["callback_data"].encode()) <= 64 for b in keyboard)
+    stored = [b["callback_data"] for b in keyboard if b["callback_data"].startswith("#")]
+    assert stored, "transfer buttons carry a hash: longer than Telegram's 64 bytes"
+    answer = user.press(stored[0])
+    assert answer and not any("系统开了个小差" in m["text"] for m in answer)
+    # Another user cannot use someone else's stored button.
+    other = TelegramUser(stack, bot_api)
+    assert other.press(stored[0]) == []
+
+
+def test_too_many_wrong_codes_block_binding_for_a_while(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    guesser = TelegramUser(stack, bot_api)
+    code = BindingStore.from_url(stack.binding_url).issue_code(
+        demo_data.ALICE, timedelta(minutes=10)
+    )
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        assert any("绑定码不正确" in text for text in guesser.say(f"绑定 {wrong}"))
+    assert any("绑定码不正确" in text for text in guesser.say(f"绑定 {code}"))
+    owner = TelegramUser(stack, bot_api)
+    assert any("绑定成功" in text for text in owner.say(f"绑定 {code}"))  # the code was not spent
+
+
+def test_an_agents_reply_reaches_the_telegram_user(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    assert any("已为您转接人工客服" in text for text in user.say("我要人工客服"))
+    console = Console(stack)
+    ticket = console.ticket_of(user.sender_id)
+    assert ticket["channel"] == "telegram"
+    before = len(user.received())
+    assert console.post(f"/tickets/{ticket['ticket_id']}/claim")[0] == 200
+    assert (
+        console.post(f"/tickets/{ticket['ticket_id']}/reply", {"text": "您好，我是小李"})[0] == 200
+    )
+    pushed = [m["text"] for m in user.received()[before:]]
+    assert pushed == ["人工客服 小李 已接入，请问有什么可以帮您？", "您好，我是小李"]
+    assert user.say("我的U提到交易所没到") == []  # the agent owns the conversation
+    transcript = console.get(f"/tickets/{ticket['ticket_id']}")["transcript"]
+    assert transcript[-1]["text"] == "我的U提到交易所没到"
+    console.post(f"/tickets/{ticket['ticket_id']}/close", {"note": "telegram"})
+    assert any("打个分" in m["text"] for m in user.received()[before:])
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"",
+        b"[]",
+        b'"update"',
+        b'{"message": {"text": "hi"}}',
+        b'{"update_id": "1", "message": {}}',
+        b'{"update_id": true}',
+    ],
+)
+def test_malformed_bodies_get_a_clear_400(stack: TelegramStack, raw: bytes) -> None:
+    assert post(stack, None, raw=raw) == 400
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {},
+        {"message": "text"},
+        {"message": None},
+        {"message": {}},
+        {"message": {"text": "你好", "chat": {"type": "private"}}},
+        {"message": {"text": "你好", "from": {"id": "1"}, "chat": {"id": 1, "type": "private"}}},
+        {"message": {"text": "你好", "from": {"id": 1.5}, "chat": {"id": 1, "type": "private"}}},
+        {
+            "message": {
+                "text": 5,
+                "from": person(9_000_000_001),
+                "chat": {"id": 9_000_000_001, "type": "private"},
+            }
+        },
+        {
+            "message": {
+                "text": "你好",
+                "from": {**person(9_000_000_002), "is_bot": True},
+                "chat": {"type": "private"},
+            }
+        },
+        {"message": {"text": "你好", "from": person(9_000_000_003), "chat": "private"}},
+        {"callback_query": {"id": 5, "from": person(9_000_000_004)}},
+        {
+            "callback_query": {
+                "id": "q1",
+                "from": person(9_000_000_005),
+                "data": {"x": 1},
+                "message": {},
+            }
+        },
+        {
+            "callback_query": {
+                "id": "q2",
+                "from": person(9_000_000_006),
+                "data": "#unknown-key",
+                "message": {"chat": {"id": 9_000_000_006, "type": "private"}},
+            }
+        },
+        {"edited_message": "x"},
+    ],
+)
+def test_updates_with_missing_or_wrong_fields_are_acknowledged(
+    stack: TelegramStack, bot_api: FakeBotApi, content: dict[str, Any]
+) -> None:
+    with bot_api._lock:
+        before = [c for c in bot_api.calls if c[0] == "sendMessage"]
+    assert post(stack, update(**content)) == 200
+    with bot_api._lock:
+        assert [c for c in bot_api.calls if c[0] == "sendMessage"] == before
+
+
+def test_a_huge_body_is_refused_and_the_channel_keeps_working(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    huge = update(message=private_message(user.user_id, text="你" * 400_000))
+    assert post(stack, huge) == 413
+    assert user.received() == []
+    assert len(user.say("你好")) == 1
+
+
+def test_settings_come_from_credentials_or_the_environment() -> None:
+    env = {"TELEGRAM_TOKEN": "t", "TELEGRAM_SECRET_TOKEN": "s", "TELEGRAM_API_URL": "http://x/"}
+    assert TelegramSettings.from_credentials(None, env) == TelegramSettings("t", "s", "http://x")
+    given = {"access_token": "a", "secret_token": "b", "api_url": None}
+    assert TelegramSettings.from_credentials(given, {}) == TelegramSettings(
+        "a", "b", "https://api.telegram.org"
+    )
+
+
+def test_update_ids_are_remembered_across_store_instances(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bindings.db'}"
+    assert TelegramStore.from_url(url).claim_update(42)
+    assert not TelegramStore.from_url(url).claim_update(42)
+    store = TelegramStore.from_url(url)
+    assert store.button_data("1", "/deny") == "/deny"
+    long_payload = '/transfer_pending{"tx_hash":"0x' + "ab" * 32 + '"}'
+    data = store.button_data("1", long_payload)
+    assert len(data) <= 64 and store.button_data("1", long_payload) == data
+    assert store.payload_for("1", data) == long_payload
+    assert store.payload_for("2", data) is None
+    assert store.payload_for("1", "#nothing") is None
+
+
+def test_binding_attempts_are_limited_per_user_and_window() -> None:
+    attempts = BindingAttempts()
+    for moment in range(5):
+        assert not attempts.blocked("u", now=float(moment))
+        attempts.failed("u", now=float(moment))
+    assert attempts.blocked("u", now=10.0) and not attempts.blocked("v", now=10.0)
+    assert not attempts.blocked("u", now=10.0 + 15 * 60)
+    attempts.succeeded("u")
+    assert not attempts.blocked("u", now=10.0)
+
+
+def test_set_webhook_registers_the_secret_token(bot_api: FakeBotApi) -> None:
+    settings = TelegramSettings(TOKEN, SECRET, bot_api.url)
+    url = "https://bot.example.com/webhooks/telegram/webhook"
+    assert asyncio.run(set_webhook(settings, url))
+    with bot_api._lock:
+        method, params = bot_api.calls[-1]
+    assert method == "setWebhook"
+    assert params == {
+        "url": url,
+        "secret_token": SECRET,
+        "allowed_updates": ["message", "callback_query"],
+    }
