@@ -14,6 +14,7 @@ INSTALLED := $(VENV)/.installed
 -include .env
 export SUPPORT_HOURS SUPPORT_TIMEZONE PENDING_ALERT_MINUTES IDENTITY_SECRET
 export TELEGRAM_TOKEN TELEGRAM_SECRET_TOKEN TELEGRAM_API_URL
+export WECHAT_TOKEN WECHAT_APP_ID WECHAT_APP_SECRET WECHAT_AES_KEY WECHAT_API_URL WECHAT_REPLY_SECONDS
 export WIDGET_JWT_SECRET WIDGET_JWT_PUBLIC_KEY WIDGET_JWT_AUDIENCE WIDGET_DEMO_ACCOUNT BINDING_DB_URL
 export HANDOFF_DB_URL HANDOFF_MINUTES_PER_TICKET HANDOFF_PICKUP_MINUTES HANDOFF_WATCH_SECONDS AGENT_SESSION_HOURS
 export WALLET_DB_URL WALLET_BACKEND_URL WALLET_BACKEND_TOKEN WALLET_BACKEND_TIMEOUT WALLET_BACKEND_RETRIES
@@ -31,7 +32,7 @@ export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 
-.PHONY: help install spacy-model train seed agent run shell actions test system-deps lint eval bench time-training clean
+.PHONY: help install spacy-model train seed agent run shell actions test system-deps lint eval bench report time-training clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -91,6 +92,10 @@ system-deps:
 
 bench: $(MODEL)
 	$(PY) -m scripts.bench_lookup
+
+# make report [DAYS=7]: the support insight report (results/report.html) and a text summary.
+report: $(INSTALLED) system-deps
+	$(PY) -m bot.insight.report $(if $(DAYS),--days $(DAYS))
 
 time-training: $(INSTALLED)
 	@scripts/time-training.sh

@@ -8,6 +8,8 @@
     POST /webhooks/agent/api/tickets/<id>/claim
     POST /webhooks/agent/api/tickets/<id>/reply   {text}
     POST /webhooks/agent/api/tickets/<id>/close   {note}
+    GET  /webhooks/agent/dashboard                support figures for the lead (bot/insight)
+    GET  /webhooks/agent/api/insight              the figures as JSON
 
 Every API call but login needs ``Authorization: Bearer <token>``. A background task tells users
 whose ticket nobody claimed within HANDOFF_PICKUP_MINUTES and offers e-mail.
@@ -34,10 +36,12 @@ from bot.handoff.delivery import Delivery
 from bot.handoff.records import State, Ticket
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import HandoffStore, handoff_store
+from bot.insight.figures import InsightError, InsightSources
 
 logger = logging.getLogger(__name__)
 
 PAGE = Path(__file__).resolve().parent / "static" / "agent_console.html"
+DASHBOARD = Path(__file__).resolve().parent / "static" / "agent_dashboard.html"
 MAX_REPLY_LENGTH = 2000
 
 
@@ -198,6 +202,21 @@ class AgentConsole(InputChannel):
                 closed.conversation_id, "utter_ask_rating", resume=True
             )
             return response.json({"ticket": ticket_json(closed, datetime.now(timezone.utc))})
+
+        @console.route("/dashboard", methods=["GET"])
+        async def dashboard(_: Request) -> HTTPResponse:
+            return response.html(DASHBOARD.read_text(encoding="utf-8"))
+
+        @console.route("/api/insight", methods=["GET"])
+        async def insight(request: Request) -> HTTPResponse:
+            if authenticated(request) is None:
+                return denied()
+            try:
+                figures = await asyncio.to_thread(InsightSources.from_env().figures)
+            except InsightError:
+                logger.exception("support figures unavailable")
+                return response.json({"error": "figures unavailable"}, status=503)
+            return response.json(figures.as_dict())
 
         @console.listener("after_server_start")
         async def start_watchdog(app: Sanic, _: Any) -> None:

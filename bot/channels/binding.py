@@ -123,11 +123,16 @@ class BindingStore:
         return str(row[0]) if row else None
 
 
-@lru_cache(maxsize=1)
-def binding_store() -> BindingStore:
-    """The process-wide store, from BINDING_DB_URL (default var/bindings.db)."""
+def binding_db_url() -> str:
+    """The channels' database: BINDING_DB_URL, default var/bindings.db (SQLite)."""
     url = os.environ.get("BINDING_DB_URL")
     if not url:
         DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
         url = f"sqlite:///{DEFAULT_DB_PATH}"
-    return BindingStore.from_url(url)
+    return url
+
+
+@lru_cache(maxsize=1)
+def binding_store() -> BindingStore:
+    """The process-wide store, in the channels' database."""
+    return BindingStore.from_url(binding_db_url())

@@ -18,6 +18,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.metrics import observe_turn
 from bot.channels.turn_end import finish_turn
 from bot.handoff.delivery import OutboxOutputChannel
 from bot.handoff.store import handoff_store
@@ -68,7 +69,7 @@ class RestChannel(InputChannel):
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
             try:
-                await on_new_message(message)
+                await observe_turn(on_new_message, message, request.app.ctx.agent)
             except Exception:
                 logger.exception("processing failed in conversation %s", sender)
             store = handoff_store()

@@ -47,7 +47,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
-from bot.channels.binding import DEFAULT_DB_PATH, bind_code_in, binding_store
+from bot.channels.binding import bind_code_in, binding_db_url, binding_store
+from bot.channels.metrics import observe_turn
 from bot.channels.turn_end import finish_turn
 from bot.handoff.store import handoff_store
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
@@ -287,11 +288,7 @@ class TelegramStore:
 @lru_cache(maxsize=1)
 def telegram_store() -> TelegramStore:
     """The process-wide store, in the binding database (BINDING_DB_URL, default var/bindings.db)."""
-    url = os.environ.get("BINDING_DB_URL")
-    if not url:
-        DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{DEFAULT_DB_PATH}"
-    return TelegramStore.from_url(url)
+    return TelegramStore.from_url(binding_db_url())
 
 
 class BindingAttempts:
@@ -582,7 +579,7 @@ class TelegramChannel(InputChannel):
             metadata=self._identity_metadata(user_id, sender_id),
         )
         try:
-            await on_new_message(message)
+            await observe_turn(on_new_message, message, app.ctx.agent)
         except Exception:
             logger.exception("processing failed in conversation %s", sender_id)
         await finish_turn(app.ctx.agent, app.ctx.input_channels, handoff_store(), sender_id, output)

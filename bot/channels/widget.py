@@ -29,6 +29,7 @@ from socketio import AsyncServer
 from socketio import exceptions as socketio_errors
 
 from bot.channels.binding import binding_store
+from bot.channels.metrics import observe_turn
 from bot.channels.turn_end import finish_turn
 from bot.channels.widget_auth import TokenRejected, WidgetAuth
 from bot.handoff.store import handoff_store
@@ -167,7 +168,7 @@ class WidgetChannel(InputChannel):
                 metadata=metadata,
             )
             try:
-                await on_new_message(message)
+                await observe_turn(on_new_message, message, server["app"].ctx.agent)
             except Exception:
                 logger.exception("processing failed in conversation %s", conversation)
             app = server["app"]

@@ -15,28 +15,14 @@ from playwright import sync_api
 
 from bot.handoff.records import State, Ticket
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import ROOT, LocalStack
+from scripts.local_stack import LocalStack
+from tests.browser import ARGS, CHROMIUM, SCREENSHOTS
 from tests.conftest import ALWAYS_OPEN
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = ROOT / "results" / "screenshots"
 WAIT_MS = 15_000
 AGENT, AGENT_NAME, PASSWORD = "li", "小李", "a-long-password"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
-# `make test` installs Debian's chromium first; without it this test fails rather than skips.
-assert CHROMIUM.exists(), (
-    f"{CHROMIUM} is missing: run scripts/ensure-system-packages.sh (make test does)"
-)
 
 expect = sync_api.expect
 
@@ -94,7 +80,7 @@ def browser() -> Iterator[Any]:
             profile,
             executable_path=str(CHROMIUM),
             headless=True,
-            args=CHROMIUM_ARGS,
+            args=ARGS,
             viewport={"width": 1280, "height": 800},
             locale="zh-CN",
             timezone_id="Asia/Shanghai",

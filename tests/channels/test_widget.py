@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -14,7 +13,6 @@ import pytest
 import socketio
 from playwright.sync_api import Page, expect
 
-from bot.channels.binding import BindingStore
 from bot.channels.widget import conversation_of
 from bot.channels.widget_auth import mint
 from bot.wallet import demo_data

@@ -1,0 +1,228 @@
+"""Prometheus metrics of the assistant, served at ``GET /metrics`` on the Rasa server.
+
+    im_messages_total{channel}           user messages handled
+    im_fallbacks_total{channel}          of which the classifier was unsure (nlu_fallback)
+    im_handoffs_total{reason}            turns that handed the conversation to a human
+    im_reply_latency_seconds             histogram: time from a message to the bot's reply
+    im_handoff_queue_length              tickets waiting for an agent (read at scrape time)
+    im_handoff_assigned_tickets          tickets an agent owns (read at scrape time)
+
+The counters live in this process (``REGISTRY``) and are fed by the channels through
+``observe_turn``; Prometheus expects them to restart from zero with the server. The endpoint
+shows counts only, no conversation ids or text; expose it to the monitoring network only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.shared.core.events import ConversationPaused, UserUttered
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.handoff.records import State
+from bot.handoff.store import HandoffStore, handoff_store
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+FALLBACK_INTENT = "nlu_fallback"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+UNKNOWN = "unknown"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """Open handoff tickets by state, read from the store when Prometheus scrapes."""
+
+    queued: int
+    assigned: int
+
+
+class Registry:
+    """The counters and the latency histogram of this server process."""
+
+    def __init__(self, buckets: Sequence[float] = LATENCY_BUCKETS) -> None:
+        self._lock = threading.Lock()
+        self._buckets = tuple(sorted(buckets))
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._messages: Counter[str] = Counter()
+            self._fallbacks: Counter[str] = Counter()
+            self._handoffs: Counter[str] = Counter()
+            self._latency_counts = [0] * len(self._buckets)
+            self._latency_sum = 0.0
+            self._latency_count = 0
+
+    def record_turn(
+        self, channel: str, seconds: float, fallback: bool, handoff_reason: str | None
+    ) -> None:
+        """One user message handled on ``channel`` in ``seconds``."""
+        with self._lock:
+            self._messages[channel] += 1
+            if fallback:
+                self._fallbacks[channel] += 1
+            if handoff_reason is not None:
+                self._handoffs[handoff_reason] += 1
+            for index, bound in enumerate(self._buckets):
+                if seconds <= bound:
+                    self._latency_counts[index] += 1
+            self._latency_sum += seconds
+            self._latency_count += 1
+
+    def render(self, queue: QueueSnapshot | None) -> str:
+        """Everything in Prometheus' text format; the queue gauges only when it could be read."""
+        with self._lock:
+            lines = [
+                *_counter("im_messages_total", "User messages handled.", "channel", self._messages),
+                *_counter(
+                    "im_fallbacks_total",
+                    "User messages the classifier was unsure about (nlu_fallback).",
+                    "channel",
+                    self._fallbacks,
+                ),
+                *_counter(
+                    "im_handoffs_total",
+                    "Turns that handed the conversation to a human agent.",
+                    "reason",
+                    self._handoffs,
+                ),
+                "# HELP im_reply_latency_seconds Time from a user message to the bot's reply.",
+                "# TYPE im_reply_latency_seconds histogram",
+            ]
+            for bound, count in zip(self._buckets, self._latency_counts, strict=True):
+                lines.append(f'im_reply_latency_seconds_bucket{{le="{_number(bound)}"}} {count}')
+            lines += [
+                f'im_reply_latency_seconds_bucket{{le="+Inf"}} {self._latency_count}',
+                f"im_reply_latency_seconds_sum {_number(self._latency_sum)}",
+                f"im_reply_latency_seconds_count {self._latency_count}",
+            ]
+        if queue is not None:
+            lines += [
+                "# HELP im_handoff_queue_length Handoff tickets waiting for an agent.",
+                "# TYPE im_handoff_queue_length gauge",
+                f"im_handoff_queue_length {queue.queued}",
+                "# HELP im_handoff_assigned_tickets Handoff tickets an agent is working on.",
+                "# TYPE im_handoff_assigned_tickets gauge",
+                f"im_handoff_assigned_tickets {queue.assigned}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _counter(name: str, help_text: str, label: str, values: Counter[str]) -> Iterable[str]:
+    yield f"# HELP {name} {help_text}"
+    yield f"# TYPE {name} counter"
+    for key in sorted(values):
+        yield f'{name}{{{label}="{_label(key)}"}} {values[key]}'
+
+
+REGISTRY = Registry()
+
+
+def queue_snapshot(store: HandoffStore) -> QueueSnapshot:
+    states = Counter(ticket.state for ticket in store.queue())
+    return QueueSnapshot(queued=states[State.QUEUED], assigned=states[State.ASSIGNED])
+
+
+async def observe_turn(
+    handle: Callable[[UserMessage], Awaitable[Any]],
+    message: UserMessage,
+    agent: Agent,
+    registry: Registry = REGISTRY,
+    store: HandoffStore | None = None,
+) -> None:
+    """Hands ``message`` to Rasa (``handle``) and records the turn: latency, fallback, handoff.
+
+    Exceptions from ``handle`` propagate after the turn is recorded; a failure to record is
+    logged and never reaches the user.
+    """
+    started = time.perf_counter()
+    try:
+        await handle(message)
+    finally:
+        seconds = time.perf_counter() - started
+        try:
+            fallback, reason = await _outcome(agent, store, message.sender_id)
+        except Exception:
+            logger.exception("could not read the turn's outcome in %s", message.sender_id)
+            fallback, reason = False, None
+        registry.record_turn(message.input_channel or UNKNOWN, seconds, fallback, reason)
+
+
+async def _outcome(
+    agent: Agent, store: HandoffStore | None, sender_id: str
+) -> tuple[bool, str | None]:
+    """Whether the latest user message fell back, and the reason if the turn handed off."""
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        return False, None
+    events = list(tracker.events)
+    last_user = max(
+        (index for index, event in enumerate(events) if isinstance(event, UserUttered)),
+        default=None,
+    )
+    if last_user is None:
+        return False, None
+    latest = events[last_user]
+    assert isinstance(latest, UserUttered)
+    paused = any(isinstance(event, ConversationPaused) for event in events[last_user + 1 :])
+    if not paused:
+        # A message written while an agent owns the conversation is not the bot's to understand.
+        to_bot = not tracker.is_paused()
+        return to_bot and latest.intent_name == FALLBACK_INTENT, None
+    fallback = latest.intent_name == FALLBACK_INTENT
+    ticket = await asyncio.to_thread((store or handoff_store()).open_ticket_for, sender_id)
+    return fallback, ticket.reason.value if ticket is not None else UNKNOWN
+
+
+class MetricsChannel(InputChannel):
+    """Serves ``GET /metrics`` at the server's root; registered in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "metrics"
+
+    def __init__(self, store: HandoffStore | None = None, registry: Registry = REGISTRY) -> None:
+        self._store = store
+        self._registry = registry
+
+    def url_prefix(self) -> str:
+        # Rasa mounts channels at urljoin("/webhooks/", prefix): "/" puts /metrics at the root.
+        return "/"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        metrics = Blueprint("im_metrics", __name__)
+
+        @metrics.route("/metrics", methods=["GET"])
+        async def scrape(_: Request) -> HTTPResponse:
+            try:
+                queue = await asyncio.to_thread(queue_snapshot, self._store or handoff_store())
+            except Exception:
+                logger.exception("could not read the handoff queue for /metrics")
+                queue = None
+            return response.text(self._registry.render(queue), content_type=CONTENT_TYPE)
+
+        return metrics

@@ -1,0 +1,788 @@
+"""WeChat Official Account (微信公众号) channel: callbacks in; passive replies and pushes out.
+
+    GET  /webhooks/wechat/webhook   URL verification: echoes ``echostr`` for a valid signature
+    POST /webhooks/wechat/webhook   a user's message or event (plaintext, or AES safe mode)
+
+Every request must carry a valid signature over a fresh timestamp (``wechat_crypto``); with
+WECHAT_AES_KEY set only encrypted messages are accepted, since the plaintext signature does not
+cover the body. WeChat waits 5 seconds for an answer and then redelivers the message, three
+times in all: each message (MsgId, for events sender + time) is processed once, recorded in the
+binding store's database so a restart keeps the record. A turn ready within
+WECHAT_REPLY_SECONDS is answered in the HTTP response (one text: the turn's messages joined,
+buttons as a list answered by number or title); a slower one gets "success" and its
+messages follow through the customer-service API (/cgi-bin/message/custom/send), which also
+carries agents' replies during a handoff. Users bind their wallet account with a one-time code
+from the app ("绑定 123456"); until then they get general help only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any
+from xml.parsers import expat
+
+import aiohttp
+import sqlalchemy as sa
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import (
+    CollectingOutputChannel,
+    InputChannel,
+    OutputChannel,
+    UserMessage,
+)
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from bot.channels.binding import bind_code_in, binding_db_url, binding_store
+from bot.channels.metrics import observe_turn
+from bot.channels.turn_end import finish_turn
+from bot.channels.wechat_crypto import InvalidPayload, MessageCrypto, request_valid
+from bot.handoff.store import handoff_store
+from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
+from bot.privacy import mask_account_id
+from bot.wallet.sql import UtcDateTime
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "wechat"
+SENDER_PREFIX = "wechat:"
+DEFAULT_API_URL = "https://api.weixin.qq.com"
+DEFAULT_REPLY_SECONDS = 4.5
+WECHAT_DEADLINE_SECONDS = 5.0
+MAX_BODY_BYTES = 64 * 1024
+MAX_XML_DEPTH = 8
+MAX_OPENID_LENGTH = 128
+MAX_TEXT_BYTES = 2048  # WeChat's limit for one text message
+API_TIMEOUT_SECONDS = 5.0
+TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat says the token expires
+TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: fetch a new one
+TURN_MEMORY_SECONDS = 120  # WeChat's redeliveries come within about 15 s
+RECEIVED_KEEP = timedelta(days=2)
+BIND_FAILURES_ALLOWED = 5
+BIND_FAILURE_WINDOW_SECONDS = 600
+MAX_TRACKED_BINDERS = 10_000
+MAX_BUTTON_ANSWER = 32
+DIGITS = tuple("0123456789")
+SUCCESS = "success"  # WeChat's "received, no passive reply"
+
+WELCOME = "utter_welcome"
+UNSUPPORTED = "utter_unsupported_message"
+BOUND = "utter_binding_done"
+NOT_BOUND = "utter_binding_failed"
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    """The Official Account's developer settings (credentials.yml, else WECHAT_* variables)."""
+
+    token: str
+    app_id: str
+    app_secret: str
+    aes_key: str | None = None
+    api_url: str = DEFAULT_API_URL
+    reply_seconds: float = DEFAULT_REPLY_SECONDS
+
+    @classmethod
+    def from_credentials(
+        cls, credentials: Mapping[str, Any] | None, env: Mapping[str, str] = os.environ
+    ) -> WeChatSettings:
+        given = credentials or {}
+
+        def value(key: str, variable: str) -> str:
+            raw = given.get(key)
+            if raw is None or str(raw).strip() == "":
+                raw = env.get(variable, "")
+            return str(raw).strip()
+
+        reply = value("reply_seconds", "WECHAT_REPLY_SECONDS") or str(DEFAULT_REPLY_SECONDS)
+        try:
+            reply_seconds = float(reply)
+        except ValueError:
+            raise ValueError("WECHAT_REPLY_SECONDS must be a number of seconds") from None
+        if not 0 < reply_seconds < WECHAT_DEADLINE_SECONDS:
+            raise ValueError("WECHAT_REPLY_SECONDS must be between 0 and 5 (WeChat's limit)")
+        return cls(
+            token=value("token", "WECHAT_TOKEN"),
+            app_id=value("app_id", "WECHAT_APP_ID"),
+            app_secret=value("app_secret", "WECHAT_APP_SECRET"),
+            aes_key=value("aes_key", "WECHAT_AES_KEY") or None,
+            api_url=(value("api_url", "WECHAT_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            reply_seconds=reply_seconds,
+        )
+
+
+# --- messages: safe XML in, text replies out -------------------------------------------------
+
+
+class XmlRejected(ValueError):
+    """A request body that is not a WeChat message we are willing to parse."""
+
+
+def parse_xml(data: bytes) -> dict[str, str]:
+    """The fields of a flat ``<xml>`` message; DTDs and entities (XML bombs, XXE) are refused."""
+    if len(data) > MAX_BODY_BYTES:
+        raise XmlRejected("too large")
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    fields: dict[str, str] = {}
+    chunks: list[str] = []
+    depth = 0
+
+    def start(name: str, _: Any) -> None:
+        nonlocal depth
+        depth += 1
+        if depth == 1 and name != "xml":
+            raise XmlRejected("the root element is not <xml>")
+        if depth > MAX_XML_DEPTH:
+            raise XmlRejected("nested too deep")
+        if depth == 2:
+            chunks.clear()
+
+    def end(name: str) -> None:
+        nonlocal depth
+        if depth == 2:
+            fields[name] = "".join(chunks).strip()
+        depth -= 1
+
+    def characters(text: str) -> None:
+        if depth == 2:
+            chunks.append(text)
+
+    def forbidden(*_: Any) -> None:
+        raise XmlRejected("DTDs and entities are not accepted")
+
+    def external(*_: Any) -> int:
+        raise XmlRejected("external entities are not accepted")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.StartDoctypeDeclHandler = forbidden
+    parser.EntityDeclHandler = forbidden
+    parser.UnparsedEntityDeclHandler = forbidden
+    parser.ExternalEntityRefHandler = external
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as error:
+        raise XmlRejected("malformed XML") from error
+    return fields
+
+
+def cdata(value: str) -> str:
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
+
+
+def text_reply_xml(to_user: str, from_user: str, text: str, created: int) -> str:
+    """A passive text reply."""
+    return (
+        f"<xml><ToUserName>{cdata(to_user)}</ToUserName>"
+        f"<FromUserName>{cdata(from_user)}</FromUserName>"
+        f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content>{cdata(text)}</Content></xml>"
+    )
+
+
+def encrypted_reply_xml(crypto: MessageCrypto, xml: str, timestamp: int) -> str:
+    """A passive reply in safe mode: the encrypted reply with its msg_signature."""
+    encrypted = crypto.encrypt(xml)
+    nonce = str(secrets.randbelow(10**10))
+    signature = crypto.signature(str(timestamp), nonce, encrypted)
+    return (
+        f"<xml><Encrypt>{cdata(encrypted)}</Encrypt>"
+        f"<MsgSignature>{cdata(signature)}</MsgSignature>"
+        f"<TimeStamp>{timestamp}</TimeStamp><Nonce>{cdata(nonce)}</Nonce></xml>"
+    )
+
+
+def message_key(fields: Mapping[str, str]) -> str:
+    """What identifies one delivery: MsgId, for events sender + creation time (WeChat's advice)."""
+    if fields.get("MsgId"):
+        return f"msg:{fields['MsgId']}"
+    parts = (fields.get(name, "") for name in ("FromUserName", "CreateTime", "Event"))
+    return ":".join(("event", *parts))
+
+
+def _clean(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def numbered(buttons: Iterable[Mapping[str, Any]]) -> bool:
+    """Whether to number buttons: not when titles start with a number themselves ("5分"),
+    where a user answering "5" means the title, not the fifth line."""
+    return not any(_clean(str(b.get("title", ""))).startswith(DIGITS) for b in buttons)
+
+
+def render(messages: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Each bot message as WeChat text; buttons become one list across the turn."""
+    messages = list(messages)
+    use_numbers = numbered(b for m in messages for b in m.get("buttons") or [])
+    texts, number = [], 1
+    for message in messages:
+        lines = [str(message["text"])] if message.get("text") else []
+        for button in message.get("buttons") or []:
+            title = button.get("title", "")
+            lines.append(f"{number}. {title}" if use_numbers else f"· {title}")
+            number += 1
+        if message.get("image"):
+            lines.append(str(message["image"]))
+        if message.get("attachment"):
+            lines.append(str(message["attachment"]))
+        if lines:
+            texts.append("\n".join(lines))
+    return texts
+
+
+def chosen_payload(text: str, buttons: list[dict[str, Any]]) -> str | None:
+    """The payload of the button a typed answer picks: its title, or its number in the list."""
+    choice = _clean(text).rstrip(".、。")
+    picked = [b for b in buttons if _clean(str(b.get("title", ""))).casefold() == choice.casefold()]
+    if not picked and choice.isascii() and choice.isdigit():
+        if numbered(buttons):
+            index = int(choice)
+            picked = [buttons[index - 1]] if 1 <= index <= len(buttons) else []
+        else:
+            leading = re.compile(rf"{choice}(?!\d)")
+            picked = [b for b in buttons if leading.match(_clean(str(b.get("title", ""))))]
+    payload = picked[0].get("payload") if len(picked) == 1 else None
+    return payload if isinstance(payload, str) and payload else None
+
+
+def offered_buttons(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
+    """The buttons shown since the user's last message, in the order ``render`` lists them."""
+    offered: list[list[dict[str, Any]]] = []
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered) and event.data.get("buttons"):
+            offered.append(list(event.data["buttons"]))
+    return [button for buttons in reversed(offered) for button in buttons]
+
+
+def openid_of(recipient_id: str) -> str | None:
+    return recipient_id[len(SENDER_PREFIX) :] if recipient_id.startswith(SENDER_PREFIX) else None
+
+
+# --- redelivery: each message once, across restarts -----------------------------------------
+
+received_metadata = sa.MetaData()
+
+received = sa.Table(
+    "wechat_received_messages",
+    received_metadata,
+    sa.Column("message_key", sa.String(64), primary_key=True),
+    sa.Column("received_at", UtcDateTime, nullable=False, index=True),
+)
+
+
+class ReceivedMessages:
+    """Keys of the WeChat messages already taken for processing."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._pruned_at = 0.0
+
+    @classmethod
+    def from_url(cls, url: str) -> ReceivedMessages:
+        engine = sa.create_engine(url, future=True)
+        received_metadata.create_all(engine)
+        return cls(engine)
+
+    def claim(self, key: str) -> bool:
+        """True the first time ``key`` is seen, False for a redelivery."""
+        now = datetime.now(timezone.utc)
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        try:
+            with self._engine.begin() as connection:
+                if time.monotonic() - self._pruned_at > 3600:
+                    connection.execute(
+                        received.delete().where(received.c.received_at < now - RECEIVED_KEEP)
+                    )
+                    self._pruned_at = time.monotonic()
+                connection.execute(received.insert().values(message_key=digest, received_at=now))
+        except IntegrityError:
+            return False
+        return True
+
+
+@lru_cache(maxsize=1)
+def received_messages() -> ReceivedMessages:
+    """The process-wide record, in the binding store's database (BINDING_DB_URL)."""
+    return ReceivedMessages.from_url(binding_db_url())
+
+
+# --- the WeChat API: access token and customer-service messages ------------------------------
+
+
+class WeChatApiError(Exception):
+    """WeChat refused a call or could not be reached."""
+
+    def __init__(self, reason: str, errcode: int | None = None) -> None:
+        super().__init__(reason)
+        self.errcode = errcode
+
+
+class WeChatApi:
+    """Customer-service messages through WeChat's API, with the access token cached."""
+
+    def __init__(self, settings: WeChatSettings) -> None:
+        self._settings = settings
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    async def _call(
+        self, method: str, path: str, params: Mapping[str, str], body: Any = None
+    ) -> dict[str, Any]:
+        url = f"{self._settings.api_url}{path}"
+        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        headers = {"Content-Type": "application/json; charset=utf-8"} if data else {}
+        timeout = aiohttp.ClientTimeout(total=API_TIMEOUT_SECONDS)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.request(
+                    method, url, params=dict(params), data=data, headers=headers
+                ) as answer,
+            ):
+                if answer.status != 200:
+                    raise WeChatApiError(f"HTTP {answer.status} from {path}")
+                result = await answer.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+            raise WeChatApiError(f"{path} failed: {type(error).__name__}") from error
+        if not isinstance(result, dict):
+            raise WeChatApiError(f"unexpected answer from {path}")
+        errcode = result.get("errcode") or 0
+        if errcode:
+            raise WeChatApiError(f"{path} errcode {errcode}", int(errcode))
+        return result
+
+    async def access_token(self, refresh: bool = False) -> str:
+        """The cached token, fetched again when it is about to expire or WeChat rejected it."""
+        async with self._token_lock:
+            if refresh or self._token is None or time.monotonic() >= self._token_expires:
+                if not (self._settings.app_id and self._settings.app_secret):
+                    raise WeChatApiError("WECHAT_APP_ID and WECHAT_APP_SECRET are not set")
+                result = await self._call(
+                    "GET",
+                    "/cgi-bin/token",
+                    {
+                        "grant_type": "client_credential",
+                        "appid": self._settings.app_id,
+                        "secret": self._settings.app_secret,
+                    },
+                )
+                token, lifetime = result.get("access_token"), result.get("expires_in", 7200)
+                if not isinstance(token, str) or not token:
+                    raise WeChatApiError("no access_token in the answer")
+                margin = min(TOKEN_MARGIN_SECONDS, float(lifetime) / 2)
+                self._token = token
+                self._token_expires = time.monotonic() + float(lifetime) - margin
+                logger.info("fetched a WeChat access token valid for %ss", lifetime)
+            return self._token
+
+    async def send_text(self, openid: str, text: str) -> bool:
+        """Sends a customer-service text message; False (logged) when WeChat did not take it."""
+        body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
+        for attempt in range(2):
+            try:
+                token = await self.access_token(refresh=attempt > 0)
+                await self._call(
+                    "POST", "/cgi-bin/message/custom/send", {"access_token": token}, body
+                )
+                return True
+            except WeChatApiError as error:
+                if error.errcode in TOKEN_ERRORS and attempt == 0:
+                    continue
+                # 45015: the user has not written within 48 hours, WeChat allows no push.
+                logger.error("customer-service message to wechat:%s failed: %s", openid, error)
+                return False
+        return False
+
+
+class WeChatCollector(CollectingOutputChannel):
+    """Collects a turn's messages for the passive reply; named so responses pick their
+    "wechat" variation (Rasa chooses variations by the output channel's name)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return PLATFORM
+
+
+class WeChatOutput(OutputChannel):
+    """Pushes messages to a WeChat user (slow turns, handoff agents, handoff notices)."""
+
+    def __init__(self, api: WeChatApi) -> None:
+        self._api = api
+
+    @classmethod
+    def name(cls) -> str:
+        return PLATFORM
+
+    async def _push(self, recipient_id: str, texts: list[str]) -> None:
+        openid = openid_of(recipient_id)
+        if openid is None:
+            logger.error("conversation %s is not a WeChat conversation", recipient_id)
+            return
+        for text in texts:
+            await self._api.send_text(openid, text)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        # One push per response: the base class would split paragraphs into separate messages.
+        await self._push(recipient_id, render([message]))
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        await self._push(recipient_id, render([{"text": text}]))
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        await self._push(recipient_id, render([{"text": text, "buttons": buttons}]))
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self._push(recipient_id, [image])
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self._push(recipient_id, [attachment])
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        logger.debug("custom message to %s not shown on WeChat", recipient_id)
+
+
+# --- the channel -----------------------------------------------------------------------------
+
+
+class Rejected(Exception):
+    """A request answered with a 4xx and no side effect."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+@dataclass
+class Turn:
+    """One message being answered; a redelivery of it waits for the same result."""
+
+    task: asyncio.Task[list[dict[str, Any]] | None]
+    started: float = field(default_factory=time.monotonic)
+    push: asyncio.Task[None] | None = None  # set once the messages go out through the API
+
+
+class BindAttempts:
+    """Failed binding codes per user, so nobody can try codes until one fits."""
+
+    def __init__(self) -> None:
+        self._failures: dict[str, list[float]] = {}
+
+    def blocked(self, user: str) -> bool:
+        recent = [
+            t
+            for t in self._failures.get(user, [])
+            if time.monotonic() - t < BIND_FAILURE_WINDOW_SECONDS
+        ]
+        self._failures[user] = recent
+        if not recent:
+            del self._failures[user]
+        return len(recent) >= BIND_FAILURES_ALLOWED
+
+    def failed(self, user: str) -> None:
+        if len(self._failures) > MAX_TRACKED_BINDERS:
+            for other in list(self._failures):
+                self.blocked(other)  # drops users without recent failures
+        self._failures.setdefault(user, []).append(time.monotonic())
+
+
+class WeChatChannel(InputChannel):
+    """The WeChat Official Account webhook; registered in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return PLATFORM
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatChannel:
+        return cls(WeChatSettings.from_credentials(credentials))
+
+    def __init__(
+        self, settings: WeChatSettings, received_store: ReceivedMessages | None = None
+    ) -> None:
+        self._settings = settings
+        self._crypto = (
+            MessageCrypto(settings.token, settings.aes_key, settings.app_id)
+            if settings.aes_key
+            else None
+        )
+        self._api = WeChatApi(settings)
+        self._received = received_store
+        self._identity_secret = IdentitySettings.from_env().secret
+        self._turns: dict[str, Turn] = {}
+        self._bind_attempts = BindAttempts()
+        if not settings.token:
+            logger.warning("WECHAT_TOKEN is not set: the WeChat webhook answers 503")
+
+    def get_output_channel(self) -> WeChatOutput:
+        return WeChatOutput(self._api)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = Blueprint("im_wechat_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            if not self._settings.token:
+                return response.text("not configured", status=503)
+            args = request.args
+            valid = request_valid(
+                self._settings.token,
+                args.get("timestamp"),
+                args.get("nonce"),
+                args.get("signature"),
+            )
+            if not valid or not args.get("echostr"):
+                logger.warning("rejected a WeChat URL verification")
+                return response.text("forbidden", status=403)
+            return response.text(args.get("echostr"))
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            started = time.monotonic()
+            if not self._settings.token:
+                return response.text("not configured", status=503)
+            try:
+                fields = self._open(request)
+            except Rejected as rejected:
+                logger.warning("rejected a WeChat callback: %s", rejected.reason)
+                return response.text(rejected.reason, status=rejected.status)
+            try:
+                text = await self._answer(fields, request.app, on_new_message, started)
+                if text is None:
+                    return response.text(SUCCESS)
+                return response.text(self._reply_xml(fields, text), content_type="application/xml")
+            except Exception:
+                # WeChat shows users an error for anything but an answer: never a 500.
+                logger.exception("WeChat callback failed for wechat:%s", fields["FromUserName"])
+                return response.text(SUCCESS)
+
+        return webhook
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _open(self, request: Request) -> dict[str, str]:
+        """The authenticated message of a callback; Rejected before any side effect."""
+        body = request.body or b""
+        if len(body) > MAX_BODY_BYTES:
+            raise Rejected(413, "too large")
+        args = request.args
+        timestamp, nonce = args.get("timestamp"), args.get("nonce")
+        token = self._settings.token
+        try:
+            if self._crypto is None:
+                if args.get("encrypt_type", "raw") != "raw":
+                    raise Rejected(400, "safe mode is not configured")
+                if not request_valid(token, timestamp, nonce, args.get("signature")):
+                    raise Rejected(403, "bad or stale signature")
+                fields = parse_xml(body)
+            else:
+                # The plaintext signature does not cover the body: in safe mode accept only
+                # encrypted messages, whose msg_signature does.
+                if args.get("encrypt_type") != "aes":
+                    raise Rejected(403, "encrypted messages only")
+                encrypted = parse_xml(body).get("Encrypt")
+                if not encrypted:
+                    raise Rejected(400, "no Encrypt element")
+                if not request_valid(token, timestamp, nonce, args.get("msg_signature"), encrypted):
+                    raise Rejected(403, "bad or stale signature")
+                fields = parse_xml(self._crypto.decrypt(encrypted).encode())
+        except XmlRejected as error:
+            raise Rejected(400, f"not a WeChat message ({error})") from None
+        except InvalidPayload as error:
+            raise Rejected(400, f"cannot decrypt ({error})") from None
+        openid = fields.get("FromUserName", "")
+        if not 0 < len(openid) <= MAX_OPENID_LENGTH or not fields.get("MsgType"):
+            raise Rejected(400, "FromUserName and MsgType are required")
+        return fields
+
+    def _reply_xml(self, fields: Mapping[str, str], text: str) -> str:
+        now = int(time.time())
+        xml = text_reply_xml(fields["FromUserName"], fields.get("ToUserName", ""), text, now)
+        return encrypted_reply_xml(self._crypto, xml, now) if self._crypto else xml
+
+    async def _answer(
+        self,
+        fields: Mapping[str, str],
+        app: Sanic,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+        started: float,
+    ) -> str | None:
+        """The passive reply text, or None: "success", with the messages pushed when ready."""
+        self._forget_old_turns()
+        key = message_key(fields)
+        turn = self._turns.get(key)
+        if turn is None:
+            # Registered before any await, so a redelivery arriving meanwhile joins this turn.
+            turn = Turn(asyncio.create_task(self._process(key, fields, app, on_new_message)))
+            self._turns[key] = turn
+        else:
+            logger.info("redelivery of a message from wechat:%s", fields["FromUserName"])
+        if turn.push is not None:
+            return None
+        remaining = started + self._settings.reply_seconds - time.monotonic()
+        try:
+            messages = await asyncio.wait_for(asyncio.shield(turn.task), max(remaining, 0.0))
+        except asyncio.TimeoutError:
+            self._push_later(turn, fields["FromUserName"])
+            return None
+        texts = render(messages or [])
+        joined = "\n\n".join(texts)
+        if not joined or turn.push is not None:
+            return None
+        if len(joined.encode()) > MAX_TEXT_BYTES:
+            self._push_later(turn, fields["FromUserName"])
+            return None
+        return joined
+
+    def _push_later(self, turn: Turn, openid: str) -> None:
+        if turn.push is None:
+            turn.push = asyncio.create_task(self._push_when_done(turn.task, openid))
+
+    async def _push_when_done(
+        self, task: asyncio.Task[list[dict[str, Any]] | None], openid: str
+    ) -> None:
+        texts = render(await task or [])
+        joined = "\n\n".join(texts)
+        for text in [joined] if len(joined.encode()) <= MAX_TEXT_BYTES else texts:
+            if text:
+                await self._api.send_text(openid, text)
+
+    def _forget_old_turns(self) -> None:
+        now = time.monotonic()
+        for key, turn in list(self._turns.items()):
+            finished = turn.task.done() and (turn.push is None or turn.push.done())
+            if finished and now - turn.started > TURN_MEMORY_SECONDS:
+                del self._turns[key]
+
+    # -- processing ----------------------------------------------------------------------------
+
+    async def _process(
+        self,
+        key: str,
+        fields: Mapping[str, str],
+        app: Sanic,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> list[dict[str, Any]] | None:
+        """The bot's messages for a new message; None when it was processed before a restart."""
+        sender_id = SENDER_PREFIX + fields["FromUserName"]
+        try:
+            store = self._received or received_messages()
+            if not await asyncio.to_thread(store.claim, key):
+                logger.info("message from %s was already processed", sender_id)
+                return None
+        except SQLAlchemyError:
+            # Answering twice beats not answering at all.
+            logger.exception("cannot record WeChat message of %s", sender_id)
+        try:
+            return await self._handle(fields, sender_id, app, on_new_message)
+        except Exception:
+            logger.exception("WeChat message of %s failed", sender_id)
+            return []
+
+    async def _handle(
+        self,
+        fields: Mapping[str, str],
+        sender_id: str,
+        app: Sanic,
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> list[dict[str, Any]]:
+        agent: Agent = app.ctx.agent
+        openid = fields["FromUserName"]
+        kind = fields["MsgType"]
+        if kind == "event":
+            if fields.get("Event", "").lower() == "subscribe":
+                return [await self._response(agent, sender_id, WELCOME)]
+            return []  # unsubscribe, menu clicks, location reports: nothing to say
+        if kind != "text":
+            return [await self._response(agent, sender_id, UNSUPPORTED)]
+        text = fields.get("Content", "")
+        code = bind_code_in(text)
+        if code is not None:
+            return [await self._bind(agent, openid, sender_id, code)]
+        collector = WeChatCollector()
+        message = UserMessage(
+            await self._button_choice(agent, sender_id, text),
+            collector,
+            sender_id,
+            input_channel=self.name(),
+            message_id=fields.get("MsgId") or None,
+            metadata=await self._identity(openid, sender_id),
+        )
+        try:
+            await observe_turn(on_new_message, message, agent)
+        except Exception:
+            logger.exception("processing failed in conversation %s", sender_id)
+        await finish_turn(agent, app.ctx.input_channels, handoff_store(), sender_id, collector)
+        return collector.messages
+
+    async def _response(self, agent: Agent, sender_id: str, name: str) -> dict[str, Any]:
+        """A domain response rendered for this channel, outside any Rasa turn."""
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        if tracker is None:
+            tracker = agent.tracker_store.init_tracker(sender_id)
+        message = await agent.nlg.generate(name, tracker, self.name())
+        if message is None:
+            raise KeyError(f"no response {name} in the domain")
+        return {"recipient_id": sender_id, **{k: v for k, v in message.items() if v}}
+
+    async def _bind(self, agent: Agent, openid: str, sender_id: str, code: str) -> dict[str, Any]:
+        if self._bind_attempts.blocked(openid):
+            logger.warning("binding attempts of %s blocked after repeated failures", sender_id)
+            return await self._response(agent, sender_id, NOT_BOUND)
+        account = await asyncio.to_thread(binding_store().redeem, code, PLATFORM, openid)
+        if account is None:
+            self._bind_attempts.failed(openid)
+            logger.warning("wrong or expired binding code from %s", sender_id)
+            return await self._response(agent, sender_id, NOT_BOUND)
+        logger.info("bound %s to account %s", sender_id, mask_account_id(account))
+        return await self._response(agent, sender_id, BOUND)
+
+    async def _identity(self, openid: str, sender_id: str) -> dict[str, Any] | None:
+        """The signed identity of a bound user, for the actions."""
+        if not self._identity_secret:
+            return None
+        account = await asyncio.to_thread(binding_store().account_for, PLATFORM, openid)
+        if account is None:
+            return None
+        return {IDENTITY_FIELD: sign_identity(self._identity_secret, account, sender_id)}
+
+    async def _button_choice(self, agent: Agent, sender_id: str, text: str) -> str:
+        """A typed answer to a list of buttons becomes that button's payload."""
+        if len(text) > MAX_BUTTON_ANSWER:
+            return text
+        tracker = await agent.tracker_store.retrieve(sender_id)
+        buttons = offered_buttons(tracker) if tracker is not None else []
+        return (chosen_payload(text, buttons) if buttons else None) or text

@@ -1,0 +1,667 @@
+"""The WeChat Official Account channel of a running Rasa server and action server, with a local
+HTTP server standing in for WeChat's API (access token, customer-service messages).
+
+Three servers: plaintext mode and safe (AES) mode with WeChat's 5-second passive replies, and a
+plaintext one whose reply window is too short for any Rasa turn, so replies go through the API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.channels.binding import BindingStore
+from bot.channels.wechat import ReceivedMessages, parse_xml
+from bot.channels.wechat_crypto import MessageCrypto, sha1_signature
+from bot.handoff.store import HandoffStore
+from bot.wallet import demo_data
+from scripts.local_stack import MODEL, ROOT, LocalStack, wait_for_http
+from tests.channels.test_handoff_api import PASSWORD, Console
+from tests.conftest import ALWAYS_OPEN
+
+TOKEN = "wechat-test-token"
+APP_ID = "wx2c2769f8efd9abc2"
+APP_SECRET = "wechat-test-app-secret"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+ACCOUNT = "gh_10f6c3c3ac5a"  # the Official Account's original id (ToUserName)
+
+# Message formats as in WeChat's documentation (接收普通消息 / 接收事件推送).
+TEXT_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+    "<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
+    "<MsgDataId>xxxx</MsgDataId><Idx>xxxx</Idx></xml>"
+)
+IMAGE_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+    "<PicUrl><![CDATA[http://mmbiz.qpic.cn/pic]]></PicUrl><MediaId><![CDATA[media_id]]></MediaId>"
+    "<MsgId>{msg_id}</MsgId></xml>"
+)
+VOICE_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+    "<MediaId><![CDATA[media_id]]></MediaId><Format><![CDATA[amr]]></Format>"
+    "<MsgId>{msg_id}</MsgId></xml>"
+)
+EVENT_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+    "<Event><![CDATA[{event}]]></Event></xml>"
+)
+_msg_ids = iter(range(6054768590064713728, 6054768590064813728))
+
+
+# --- the stand-in for WeChat's API -----------------------------------------------------------
+
+
+@dataclass
+class ApiCall:
+    path: str
+    query: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeWeChatApi:
+    """api.weixin.qq.com on loopback: issues access tokens, takes customer-service messages."""
+
+    calls: list[ApiCall] = field(default_factory=list)
+    valid_tokens: set[str] = field(default_factory=set)
+    issued: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_: Any) -> None:
+                pass
+
+            def answer(self, body: dict[str, Any]) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")  # as WeChat does
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def handle_call(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                query = dict(urllib.parse.parse_qsl(url.query))
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw.decode("utf-8")) if raw else None
+                with api.lock:
+                    api.calls.append(ApiCall(url.path, query, body))
+                    if url.path == "/cgi-bin/token":
+                        if query.get("appid") != APP_ID or query.get("secret") != APP_SECRET:
+                            self.answer({"errcode": 40013, "errmsg": "invalid appid"})
+                            return
+                        api.issued += 1
+                        token = f"access-token-{api.issued}"
+                        api.valid_tokens.add(token)
+                        self.answer({"access_token": token, "expires_in": 7200})
+                    elif url.path == "/cgi-bin/message/custom/send":
+                        if query.get("access_token") not in api.valid_tokens:
+                            self.answer({"errcode": 40001, "errmsg": "invalid credential"})
+                        else:
+                            self.answer({"errcode": 0, "errmsg": "ok"})
+                    else:
+                        self.answer({"errcode": 404, "errmsg": "unknown api"})
+
+            do_GET = handle_call
+            do_POST = handle_call
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def snapshot(self) -> list[ApiCall]:
+        with self.lock:
+            return list(self.calls)
+
+    def token_calls(self) -> list[ApiCall]:
+        return [c for c in self.snapshot() if c.path == "/cgi-bin/token"]
+
+    def sent(self, openid: str) -> list[ApiCall]:
+        return [
+            c
+            for c in self.snapshot()
+            if c.path == "/cgi-bin/message/custom/send" and c.body and c.body["touser"] == openid
+        ]
+
+    def texts(self, openid: str) -> list[str]:
+        return [c.body["text"]["content"] for c in self.sent(openid)]
+
+    def wait_for_text(self, openid: str, fragment: str, timeout: float = 30) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = self.texts(openid)
+            if any(fragment in text for text in texts):
+                return texts
+            time.sleep(0.1)
+        raise AssertionError(f"no message with {fragment!r} for {openid}: {self.texts(openid)}")
+
+    def revoke_tokens(self) -> None:
+        """As when another server fetched a new token: the old one is refused with 40001."""
+        with self.lock:
+            self.valid_tokens.clear()
+
+
+# --- the servers -----------------------------------------------------------------------------
+
+
+@dataclass
+class WeChatServer:
+    """A LocalStack whose Rasa server also serves the WeChat channel, and its fake WeChat API."""
+
+    stack: LocalStack
+    api: FakeWeChatApi
+    aes: bool
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.stack.base_url}/webhooks/wechat/webhook"
+
+    @property
+    def binding_url(self) -> str:
+        return self.stack.env()["BINDING_DB_URL"]
+
+    def user_events(self, sender_id: str) -> list[str]:
+        """Texts of the user messages stored in the tracker of ``sender_id``."""
+        database = self.stack.workdir / "tracker.db"
+        if not database.exists():
+            return []
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute(
+                "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'", (sender_id,)
+            ).fetchall()
+        return [json.loads(row[0]).get("text") for row in rows]
+
+    def has_tracker(self, sender_id: str) -> bool:
+        database = self.stack.workdir / "tracker.db"
+        if not database.exists():
+            return False
+        with sqlite3.connect(database) as connection:
+            (count,) = connection.execute(
+                "SELECT COUNT(*) FROM events WHERE sender_id = ?", (sender_id,)
+            ).fetchone()
+        return bool(count)
+
+
+def start_rasa(stack: LocalStack, channel_settings: dict[str, str]) -> None:
+    """Starts Rasa as LocalStack does, with the repo's channels plus the WeChat channel."""
+    credentials = stack.workdir / "credentials.yml"
+    channels = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
+    channels["bot.channels.wechat.WeChatChannel"] = channel_settings or None
+    credentials.write_text(yaml.safe_dump(channels, allow_unicode=True), encoding="utf-8")
+    command = [
+        str(ROOT / ".venv" / "bin" / "rasa"),
+        "run",
+        "--model",
+        str(MODEL),
+        "--port",
+        str(stack.rasa_port),
+        "--interface",
+        "127.0.0.1",
+        "--credentials",
+        str(credentials),
+        "--endpoints",
+        "endpoints.yml",
+    ]
+    stack.rasa = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=(stack.workdir / "rasa.log").open("a"),
+        stderr=subprocess.STDOUT,
+        env=stack.env(),
+    )
+    wait_for_http(f"{stack.base_url}/", timeout=180)
+
+
+def launch(
+    workdir: Path, aes: bool, reply_seconds: str | None = None, by_env: bool = True
+) -> WeChatServer:
+    api = FakeWeChatApi()
+    api.start()
+    settings = {
+        "token": TOKEN,
+        "app_id": APP_ID,
+        "app_secret": APP_SECRET,
+        "api_url": api.url,
+        **({"aes_key": AES_KEY} if aes else {}),
+        **({"reply_seconds": reply_seconds} if reply_seconds else {}),
+    }
+    env = {"SUPPORT_HOURS": ALWAYS_OPEN, "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}"}
+    if by_env:  # an empty credentials entry: the channel reads WECHAT_* from the environment
+        env.update({f"WECHAT_{key.upper()}": value for key, value in settings.items()})
+        env["WECHAT_API_URL"] = api.url
+    stack = LocalStack(workdir, settings=env)
+    stack.seed()
+    HandoffStore.from_url(stack.handoff_url).add_agent("li", "小李", PASSWORD)
+    try:
+        stack.start_actions()
+        start_rasa(stack, {} if by_env else settings)
+    except Exception:
+        stack.stop_all()
+        api.stop()
+        raise
+    return WeChatServer(stack, api, aes)
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, WeChatServer]]:
+    """Started side by side: each Rasa server takes a while to load the model."""
+    plans = {
+        "plain": {"aes": False},
+        "safe": {"aes": True, "by_env": False},
+        "slow": {"aes": False, "reply_seconds": "0.001"},
+    }
+    started: dict[str, WeChatServer] = {}
+    with ThreadPoolExecutor(len(plans)) as pool:
+        futures = {
+            name: pool.submit(launch, tmp_path_factory.mktemp(f"wechat-{name}"), **plan)  # type: ignore[arg-type]
+            for name, plan in plans.items()
+        }
+        errors = []
+        for name, future in futures.items():
+            try:
+                started[name] = future.result()
+            except Exception as error:
+                errors.append(error)
+    try:
+        if errors:
+            raise errors[0]
+        yield started
+    finally:
+        for server in started.values():
+            server.stack.stop_all()
+            server.api.stop()
+
+
+@pytest.fixture(scope="module")
+def plain(servers: dict[str, WeChatServer]) -> WeChatServer:
+    return servers["plain"]
+
+
+@pytest.fixture(scope="module")
+def safe(servers: dict[str, WeChatServer]) -> WeChatServer:
+    return servers["safe"]
+
+
+@pytest.fixture(scope="module")
+def slow(servers: dict[str, WeChatServer]) -> WeChatServer:
+    return servers["slow"]
+
+
+# --- WeChat's side of the conversation -------------------------------------------------------
+
+
+def signed_query(
+    *, timestamp: int | None = None, nonce: str = "1320562132", encrypted: str | None = None
+) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    query = {"signature": sha1_signature(TOKEN, stamp, nonce), "timestamp": stamp, "nonce": nonce}
+    if encrypted is not None:
+        query["encrypt_type"] = "aes"
+        query["msg_signature"] = sha1_signature(TOKEN, stamp, nonce, encrypted)
+    return query
+
+
+def http(
+    url: str, query: dict[str, str], body: bytes | None = None, timeout: float = 30
+) -> tuple[int, str]:
+    request = urllib.request.Request(
+        f"{url}?{urllib.parse.urlencode(query)}",
+        data=body,
+        headers={"Content-Type": "text/xml"} if body is not None else {},
+        method="POST" if body is not None else "GET",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+class WeChatUser:
+    """A follower of the Official Account, as WeChat's servers deliver their messages."""
+
+    def __init__(self, server: WeChatServer, openid: str) -> None:
+        self.server, self.openid = server, openid
+        self.crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
+
+    @property
+    def sender_id(self) -> str:
+        return f"wechat:{self.openid}"
+
+    def xml(self, template: str, **values: Any) -> str:
+        return template.format(
+            account=ACCOUNT, openid=self.openid, created=int(time.time()), **values
+        )
+
+    def deliver(self, xml: str, query: dict[str, str] | None = None) -> tuple[int, str]:
+        """POSTs the message as WeChat does in the server's mode; the raw HTTP answer."""
+        if self.server.aes:
+            encrypted = self.crypto.encrypt(xml)
+            body = (
+                f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName>"
+                f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+            )
+            return http(
+                self.server.webhook,
+                signed_query(encrypted=encrypted) if query is None else query,
+                body.encode(),
+            )
+        return http(self.server.webhook, signed_query() if query is None else query, xml.encode())
+
+    def reply_of(self, status: int, answer: str) -> str | None:
+        """The text of a passive reply; None for "success"."""
+        assert status == 200, answer
+        if answer in ("success", ""):
+            return None
+        fields = parse_xml(answer.encode())
+        if self.server.aes:
+            expected = sha1_signature(
+                TOKEN, fields["TimeStamp"], fields["Nonce"], fields["Encrypt"]
+            )
+            assert fields["MsgSignature"] == expected
+            fields = parse_xml(self.crypto.decrypt(fields["Encrypt"]).encode())
+        assert fields["ToUserName"] == self.openid and fields["FromUserName"] == ACCOUNT
+        assert fields["MsgType"] == "text"
+        return fields["Content"]
+
+    def say(self, content: str, msg_id: int | None = None) -> str | None:
+        xml = self.xml(TEXT_XML, content=content, msg_id=msg_id or next(_msg_ids))
+        return self.reply_of(*self.deliver(xml))
+
+    def event(self, event: str) -> str | None:
+        return self.reply_of(*self.deliver(self.xml(EVENT_XML, event=event)))
+
+
+def no_side_effect(server: WeChatServer, user: WeChatUser, calls_before: int) -> None:
+    assert not server.has_tracker(user.sender_id)
+    assert len(server.api.snapshot()) == calls_before
+
+
+# --- URL verification ------------------------------------------------------------------------
+
+
+def test_url_verification_echoes_only_for_a_valid_signature(plain: WeChatServer) -> None:
+    assert http(plain.webhook, {**signed_query(), "echostr": "5183795486548"}) == (
+        200,
+        "5183795486548",
+    )
+    forged = {**signed_query(), "signature": "0" * 40, "echostr": "5183795486548"}
+    assert http(plain.webhook, forged)[0] == 403
+    stale = {**signed_query(timestamp=int(time.time()) - 3600), "echostr": "1"}
+    assert http(plain.webhook, stale)[0] == 403
+    assert http(plain.webhook, {"echostr": "1"})[0] == 403
+
+
+# --- plaintext mode: passive replies ---------------------------------------------------------
+
+
+def test_text_gets_a_passive_reply(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainUser0000000000000001")
+    reply = user.say("矿工费怎么算")
+    assert reply is not None and "矿工费" in reply
+    assert plain.user_events(user.sender_id) == ["矿工费怎么算"]
+    assert plain.api.sent(user.openid) == []  # answered in the HTTP response, no push
+
+
+def test_forged_or_stale_requests_are_refused_without_side_effects(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainForger00000000000001")
+    before = len(plain.api.snapshot())
+    xml = user.xml(TEXT_XML, content="转人工", msg_id=next(_msg_ids))
+    forged = {**signed_query(), "signature": hashlib.sha1(b"guess").hexdigest()}
+    assert user.deliver(xml, forged)[0] == 403
+    assert user.deliver(xml, {**signed_query(), "signature": "签名"})[0] == 403
+    old = int(time.time()) - 600
+    assert user.deliver(xml, signed_query(timestamp=old))[0] == 403  # a replayed request
+    assert user.deliver(xml, signed_query(timestamp=int(time.time()) + 600))[0] == 403
+    assert user.deliver(xml, {})[0] == 403
+    time.sleep(1)
+    no_side_effect(plain, user, before)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not xml at all",
+        b"<xml><FromUserName>x</FromUserName>",
+        b'<!DOCTYPE x [<!ENTITY a "aaaa">]><xml><FromUserName>&a;</FromUserName></xml>',
+        b"<xml><ToUserName>gh</ToUserName></xml>",
+        b"<html><MsgType>text</MsgType></html>",
+    ],
+)
+def test_malformed_bodies_get_a_clear_400(plain: WeChatServer, body: bytes) -> None:
+    assert http(plain.webhook, signed_query(), body)[0] == 400
+
+
+def test_oversized_bodies_are_refused(plain: WeChatServer) -> None:
+    assert http(plain.webhook, signed_query(), b"<xml>" + b" " * 70_000 + b"</xml>")[0] == 413
+
+
+def test_subscribe_gets_the_welcome(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainFollower000000000001")
+    welcome = user.event("subscribe")
+    assert welcome is not None and "欢迎关注IM钱包" in welcome
+    assert user.event("unsubscribe") is None
+
+
+def test_images_and_voice_get_a_polite_reply(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainMedia000000000000001")
+    for template in (IMAGE_XML, VOICE_XML):
+        reply = user.reply_of(*user.deliver(user.xml(template, msg_id=next(_msg_ids))))
+        assert reply is not None and "文字" in reply
+    assert plain.user_events(user.sender_id) == []
+
+
+def test_a_redelivered_message_is_processed_once(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainRetry000000000000001")
+    xml = user.xml(TEXT_XML, content="手续费为什么这么贵", msg_id=next(_msg_ids))
+    # WeChat redelivers while the first delivery is still being answered, and after it.
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: user.reply_of(*user.deliver(xml)), range(3)))
+    answers.append(user.reply_of(*user.deliver(xml)))
+    assert answers[0] is not None and "矿工费" in answers[0]
+    assert set(answers) == {answers[0]}  # whichever delivery WeChat takes, the same reply
+    assert plain.user_events(user.sender_id) == ["手续费为什么这么贵"]
+
+
+def test_redelivery_after_a_restart_is_still_recognised(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bindings.db'}"
+    assert ReceivedMessages.from_url(url).claim("msg:6054768590064713728")
+    restarted = ReceivedMessages.from_url(url)
+    assert not restarted.claim("msg:6054768590064713728")
+    assert restarted.claim("msg:6054768590064713729")
+
+
+def test_unbound_users_get_general_help_and_bound_users_their_account(
+    plain: WeChatServer,
+) -> None:
+    question = f"{demo_data.TX_CONFIRMED} 没到账"
+    stranger = WeChatUser(plain, "oPlainStranger000000000001")
+    general = stranger.say(question)
+    assert general is not None and "25 个确认" not in general and "绑定" in general
+
+    alice = WeChatUser(plain, "oPlainAlice000000000000001")
+    store = BindingStore.from_url(plain.binding_url)
+    assert "不正确" in (alice.say("绑定 000000") or "")
+    assert "25 个确认" not in (alice.say(question) or "")
+    code = store.issue_code(demo_data.ALICE, timedelta(minutes=10))
+    assert "绑定成功" in (alice.say(f"绑定 {code}") or "")
+    assert "25 个确认" in (alice.say(question) or "")
+    # The code was single-use; binding commands never reach the bot.
+    assert "不正确" in (stranger.say(f"绑定 {code}") or "")
+    assert "25 个确认" not in (stranger.say(question) or "")
+    assert f"绑定 {code}" not in plain.user_events(alice.sender_id)
+    assert store.account_for("wechat", alice.openid) == demo_data.ALICE
+
+
+def test_numbered_buttons_are_answered_by_number(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainButtons0000000000001")
+    question = user.say("怎么回事")
+    assert question is not None and "您是想问" in question and "\n1. " in question
+    user.say("1")
+    events = plain.user_events(user.sender_id)
+    assert events[-1].startswith("/")  # the first button's payload, not the digit
+
+
+# --- safe mode -------------------------------------------------------------------------------
+
+
+def test_crypto_matches_wechat_sample() -> None:
+    """The sample of WeChat's own encryption demo (WXBizMsgCrypt)."""
+    crypto = MessageCrypto("spamtest", AES_KEY, "wx2c2769f8efd9abc2")
+    encrypted = (
+        "hyzAe4OzmOMbd6TvGdIOO6uBmdJoD0Fk53REIHvxYtJlE2B655HuD0m8KUePWB3+LrPXo87wzQ1QLvbeUgmBM4x6F8PGHQ"
+        "HFVAFmOD2LdJF9FrXpbUAh0B5GIItb52sn896wVsMSHGuPE328HnRGBcrS7C41IzDWyWNlZkyyXwon8T332jisa+h6tE"
+        "DYsVticbSnyU8dKOIbgU6ux5VTjg3yt+WGzjlpKn6NPhRjpA912xMezR4kw6KWwMrCVKSVCZciVGCgavjIQ6X8tCOp3yZ"
+        "bGpy0VxpAe+77TszTfRd5RJSVO/HTnifJpXgCSUdUue1v6h0EIBYYI1BD1DlD+C0CR8e6OewpusjZ4uBl9FyJvnhvQl+"
+        "q5rv1ixrcpCumEPo5MJSgM9ehVsNPfUM669WuMyVWQLCzpu9GhglF2PE="
+    )
+    assert crypto.signature("1409735669", "1320562132", encrypted) == (
+        "5d197aaffba7e9b25a30732f161a50dee96bd5fa"
+    )
+    fields = parse_xml(crypto.decrypt(encrypted).encode())
+    assert fields["Content"] == "abcdteT" and fields["MsgId"] == "6054768590064713728"
+    other = MessageCrypto("pamtest", AES_KEY, "wxb11529c136998cb6")
+    assert other.encrypt("我是中文abcd123", b"aaaabbbbccccdddd") == (
+        "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg=="
+    )
+
+
+def test_encrypted_text_gets_an_encrypted_passive_reply(safe: WeChatServer) -> None:
+    user = WeChatUser(safe, "oSafeUser00000000000000001")
+    reply = user.say("矿工费怎么算")
+    assert reply is not None and "矿工费" in reply
+    welcome = user.event("subscribe")
+    assert welcome is not None and "欢迎关注" in welcome
+    assert safe.user_events(user.sender_id) == ["矿工费怎么算"]
+
+
+def test_safe_mode_refuses_plaintext_forgeries_and_foreign_payloads(safe: WeChatServer) -> None:
+    user = WeChatUser(safe, "oSafeForger000000000000001")
+    before = len(safe.api.snapshot())
+    xml = user.xml(TEXT_XML, content="转人工", msg_id=next(_msg_ids))
+    # The plaintext signature does not cover the body: refused in safe mode.
+    assert http(safe.webhook, signed_query(), xml.encode())[0] == 403
+    encrypted = user.crypto.encrypt(xml)
+    body = f"<xml><ToUserName><![CDATA[{ACCOUNT}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    tampered = {**signed_query(encrypted=encrypted), "msg_signature": "0" * 40}
+    assert http(safe.webhook, tampered, body.encode())[0] == 403
+    stale = signed_query(timestamp=int(time.time()) - 900, encrypted=encrypted)
+    assert http(safe.webhook, stale, body.encode())[0] == 403
+    foreign = MessageCrypto(TOKEN, AES_KEY, "wx0000000000000000").encrypt(xml)
+    foreign_body = f"<xml><Encrypt><![CDATA[{foreign}]]></Encrypt></xml>"
+    assert http(safe.webhook, signed_query(encrypted=foreign), foreign_body.encode())[0] == 400
+    time.sleep(1)
+    no_side_effect(safe, user, before)
+
+
+# --- slow turns: "success", then the customer-service API ------------------------------------
+
+
+def test_a_slow_turn_answers_success_then_pushes_the_reply(slow: WeChatServer) -> None:
+    user = WeChatUser(slow, "oSlowUser00000000000000001")
+    assert user.say("矿工费怎么算") is None  # "success" within the reply window
+    texts = slow.api.wait_for_text(user.openid, "矿工费")
+    assert len(texts) == 1  # the turn's messages in one customer-service message
+    call = slow.api.sent(user.openid)[0]
+    assert call.body["msgtype"] == "text"
+    assert call.query["access_token"].startswith("access-token-")
+
+
+def test_the_access_token_is_fetched_once_and_refreshed_when_refused(slow: WeChatServer) -> None:
+    user = WeChatUser(slow, "oSlowToken0000000000000001")
+    for question in ("矿工费怎么算", "支持哪些币"):
+        user.say(question)
+        time.sleep(0.2)
+    slow.api.wait_for_text(user.openid, "矿工费")
+    deadline = time.monotonic() + 30
+    while len(slow.api.texts(user.openid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    tokens = slow.api.token_calls()
+    assert len(tokens) == 1, "one token for every push"
+    assert {c.query["access_token"] for c in slow.api.sent(user.openid)} == {"access-token-1"}
+
+    slow.api.revoke_tokens()
+    user.say("人工客服几点上班")
+    slow.api.wait_for_text(user.openid, "人工")
+    assert len(slow.api.token_calls()) == 2
+    assert slow.api.sent(user.openid)[-1].query["access_token"] == "access-token-2"
+
+
+def test_agent_replies_during_a_handoff_go_through_the_api(slow: WeChatServer) -> None:
+    user = WeChatUser(slow, "oSlowHandoff00000000000001")
+    assert user.say("我要人工客服") is None
+    slow.api.wait_for_text(user.openid, "人工客服")
+    console = Console(slow.stack)
+    ticket = console.ticket_of(user.sender_id)
+    assert ticket["channel"] == "wechat"
+    console.post(f"/tickets/{ticket['ticket_id']}/claim")
+    slow.api.wait_for_text(user.openid, "小李 已接入")
+    status, _ = console.post(
+        f"/tickets/{ticket['ticket_id']}/reply", {"text": "您好，我是小李，请问遇到什么问题？"}
+    )
+    assert status == 200
+    slow.api.wait_for_text(user.openid, "您好，我是小李，请问遇到什么问题？")
+    pushed = len(slow.api.texts(user.openid))
+    assert user.say("我的U提到交易所没到") is None  # the agent owns the conversation
+    time.sleep(2)
+    assert len(slow.api.texts(user.openid)) == pushed  # the bot stays silent
+    console.post(f"/tickets/{ticket['ticket_id']}/close", {"note": "done"})
+    rating = next(t for t in slow.api.wait_for_text(user.openid, "打个分") if "打个分" in t)
+    # Titles that are numbers themselves are not numbered: "5" means "5分", not the 5th line.
+    assert "· 5分 非常满意" in rating and "1. " not in rating
+    user.say("5")
+    slow.api.wait_for_text(user.openid, "感谢您的评价")
+    closed = HandoffStore.from_url(slow.stack.handoff_url).last_closed_for(user.sender_id)
+    assert closed is not None and closed.rating == 5
+
+
+def test_a_message_redelivered_after_a_restart_is_not_processed_again(slow: WeChatServer) -> None:
+    user = WeChatUser(slow, "oSlowRestart00000000000001")
+    msg_id = next(_msg_ids)
+    assert user.say("矿工费怎么算", msg_id) is None
+    slow.api.wait_for_text(user.openid, "矿工费")
+    slow.stack.stop_rasa()
+    start_rasa(slow.stack, {})
+    assert user.say("矿工费怎么算", msg_id) is None
+    time.sleep(2)
+    assert len(slow.api.texts(user.openid)) == 1
+    assert slow.user_events(user.sender_id) == ["矿工费怎么算"]

@@ -1,0 +1,305 @@
+"""Prometheus metrics: the registry and the turn recorder directly, then ``GET /metrics`` on a
+running Rasa server with the metrics channel registered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import cast
+from urllib.parse import urljoin
+
+import pytest
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ConversationPaused, Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.channels.metrics import (
+    CONTENT_TYPE,
+    MetricsChannel,
+    QueueSnapshot,
+    Registry,
+    observe_turn,
+    queue_snapshot,
+)
+from bot.handoff.records import Reason, Summary
+from bot.handoff.store import HandoffStore
+from scripts.local_stack import ROOT, LocalStack, wait_for_http
+from tests.conftest import ALWAYS_OPEN
+
+CHANNEL_CLASS = "bot.channels.metrics.MetricsChannel"
+
+
+def sample(text: str, name: str, labels: str = "") -> float:
+    """The value of one sample in Prometheus' text format."""
+    wanted = f"{name}{{{labels}}}" if labels else name
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        key, _, value = line.rpartition(" ")
+        if key == wanted:
+            return float(value)
+    raise KeyError(wanted)
+
+
+def test_an_empty_registry_renders_zero_counts_and_the_queue() -> None:
+    text = Registry(buckets=(0.1, 1.0)).render(QueueSnapshot(queued=3, assigned=1))
+    assert text == (
+        "# HELP im_messages_total User messages handled.\n"
+        "# TYPE im_messages_total counter\n"
+        "# HELP im_fallbacks_total User messages the classifier was unsure about (nlu_fallback).\n"
+        "# TYPE im_fallbacks_total counter\n"
+        "# HELP im_handoffs_total Turns that handed the conversation to a human agent.\n"
+        "# TYPE im_handoffs_total counter\n"
+        "# HELP im_reply_latency_seconds Time from a user message to the bot's reply.\n"
+        "# TYPE im_reply_latency_seconds histogram\n"
+        'im_reply_latency_seconds_bucket{le="0.1"} 0\n'
+        'im_reply_latency_seconds_bucket{le="1"} 0\n'
+        'im_reply_latency_seconds_bucket{le="+Inf"} 0\n'
+        "im_reply_latency_seconds_sum 0\n"
+        "im_reply_latency_seconds_count 0\n"
+        "# HELP im_handoff_queue_length Handoff tickets waiting for an agent.\n"
+        "# TYPE im_handoff_queue_length gauge\n"
+        "im_handoff_queue_length 3\n"
+        "# HELP im_handoff_assigned_tickets Handoff tickets an agent is working on.\n"
+        "# TYPE im_handoff_assigned_tickets gauge\n"
+        "im_handoff_assigned_tickets 1\n"
+    )
+
+
+def test_turns_are_counted_by_channel_and_reason_with_a_cumulative_histogram() -> None:
+    registry = Registry(buckets=(0.1, 1.0))
+    registry.record_turn("rest", 0.05, fallback=False, handoff_reason=None)
+    registry.record_turn("rest", 0.5, fallback=True, handoff_reason=None)
+    registry.record_turn("socketio", 2.0, fallback=True, handoff_reason="fallback")
+    registry.record_turn('we"ird\\', 0.1, fallback=False, handoff_reason="requested")
+
+    text = registry.render(None)
+    assert sample(text, "im_messages_total", 'channel="rest"') == 2
+    assert sample(text, "im_messages_total", 'channel="socketio"') == 1
+    assert sample(text, "im_messages_total", 'channel="we\\"ird\\\\"') == 1
+    assert sample(text, "im_fallbacks_total", 'channel="rest"') == 1
+    assert sample(text, "im_fallbacks_total", 'channel="socketio"') == 1
+    assert sample(text, "im_handoffs_total", 'reason="fallback"') == 1
+    assert sample(text, "im_handoffs_total", 'reason="requested"') == 1
+    assert sample(text, "im_reply_latency_seconds_bucket", 'le="0.1"') == 2
+    assert sample(text, "im_reply_latency_seconds_bucket", 'le="1"') == 3
+    assert sample(text, "im_reply_latency_seconds_bucket", 'le="+Inf"') == 4
+    assert sample(text, "im_reply_latency_seconds_count") == 4
+    assert sample(text, "im_reply_latency_seconds_sum") == pytest.approx(2.65)
+    assert "im_handoff_queue_length" not in text  # the store could not be read
+
+
+def test_the_queue_gauges_come_from_the_handoff_store(tmp_path: Path) -> None:
+    store = HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
+    assert queue_snapshot(store) == QueueSnapshot(0, 0)
+    for conversation in ("q1", "q2", "q3"):
+        store.open_ticket(conversation, "rest", Reason.REQUESTED, Summary())
+    claimed = store.open_ticket_for("q1")
+    assert claimed is not None and store.claim(claimed.ticket_id, "li") is not None
+    assert store.cancel("q2") is not None
+    assert queue_snapshot(store) == QueueSnapshot(queued=1, assigned=1)
+
+
+@dataclass
+class FakeRasa:
+    """Plays Rasa's part in a turn: stores the events the message would have produced."""
+
+    store: InMemoryTrackerStore
+    events: list[Event]
+    fail: bool = False
+
+    async def __call__(self, message: UserMessage) -> None:
+        tracker = await self.store.get_or_create_tracker(message.sender_id)
+        for event in self.events:
+            tracker.update(event)
+        await self.store.save(tracker)
+        if self.fail:
+            raise RuntimeError("processing failed")
+
+
+def run_turn(
+    tracker_store: InMemoryTrackerStore,
+    handoffs: HandoffStore,
+    registry: Registry,
+    sender: str,
+    events: list[Event],
+    fail: bool = False,
+) -> None:
+    agent = cast(Agent, type("AgentStub", (), {"tracker_store": tracker_store})())
+    message = UserMessage("…", CollectingOutputChannel(), sender, input_channel="rest")
+    asyncio.run(
+        observe_turn(FakeRasa(tracker_store, events, fail), message, agent, registry, handoffs)
+    )
+
+
+def user(intent: str) -> UserUttered:
+    return UserUttered("…", intent={"name": intent, "confidence": 0.5})
+
+
+def test_observe_turn_records_fallbacks_handoffs_and_latency(tmp_path: Path) -> None:
+    tracker_store = InMemoryTrackerStore(Domain.empty())
+    handoffs = HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
+    registry = Registry()
+
+    run_turn(tracker_store, handoffs, registry, "u1", [user("network_fee")])
+    run_turn(tracker_store, handoffs, registry, "u1", [user("nlu_fallback")])
+    # The second unclear turn hands off: the action opened a ticket and paused.
+    handoffs.open_ticket("u1", "rest", Reason.FALLBACK, Summary())
+    run_turn(tracker_store, handoffs, registry, "u1", [user("nlu_fallback"), ConversationPaused()])
+    # Written to the agent: neither a fallback of the bot nor another handoff.
+    run_turn(tracker_store, handoffs, registry, "u1", [user("nlu_fallback")])
+    with pytest.raises(RuntimeError, match="processing failed"):
+        run_turn(tracker_store, handoffs, registry, "u2", [user("greet")], fail=True)
+
+    text = registry.render(None)
+    assert sample(text, "im_messages_total", 'channel="rest"') == 5
+    assert sample(text, "im_fallbacks_total", 'channel="rest"') == 2
+    assert sample(text, "im_handoffs_total", 'reason="fallback"') == 1
+    assert sample(text, "im_reply_latency_seconds_count") == 5
+    assert sample(text, "im_reply_latency_seconds_sum") > 0
+
+
+def test_observe_turn_survives_an_unreadable_tracker(tmp_path: Path) -> None:
+    class Broken(InMemoryTrackerStore):
+        async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+            raise OSError("tracker store down")
+
+    async def answered(_: UserMessage) -> None:
+        return None
+
+    registry = Registry()
+    agent = cast(Agent, type("AgentStub", (), {"tracker_store": Broken(Domain.empty())})())
+    message = UserMessage("…", CollectingOutputChannel(), "u1", input_channel="rest")
+    handoffs = HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
+    asyncio.run(observe_turn(answered, message, agent, registry, handoffs))
+    assert sample(registry.render(None), "im_messages_total", 'channel="rest"') == 1
+
+
+def test_the_channel_mounts_at_the_server_root() -> None:
+    channel = MetricsChannel()
+    assert channel.name() == "metrics"
+    # Rasa registers channel blueprints with url_prefix=urljoin("/webhooks/", url_prefix()).
+    assert urljoin("/webhooks/", channel.url_prefix()) == "/"
+
+
+# Against a running server
+
+
+def credentials_with_metrics(workdir: Path) -> Path:
+    """The project's credentials.yml, with the metrics channel added if it is not there yet."""
+    text = (ROOT / "credentials.yml").read_text(encoding="utf-8")
+    if CHANNEL_CLASS not in text:
+        text = f"{CHANNEL_CLASS}:\n\n{text}"
+    path = workdir / "credentials.yml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@dataclass
+class MetricsStack(LocalStack):
+    """A LocalStack whose Rasa server reads the given credentials file."""
+
+    credentials: Path | None = None
+
+    def start_rasa(self) -> None:
+        assert self.credentials is not None
+        self.rasa = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "rasa"),
+                "run",
+                "--model",
+                str(ROOT / "models" / "wallet.tar.gz"),
+                "--port",
+                str(self.rasa_port),
+                "--interface",
+                "127.0.0.1",
+                "--credentials",
+                str(self.credentials),
+                "--endpoints",
+                "endpoints.yml",
+            ],
+            cwd=ROOT,
+            stdout=(self.workdir / "rasa.log").open("a"),
+            stderr=subprocess.STDOUT,
+            env=self.env(),
+        )
+        wait_for_http(f"{self.base_url}/", timeout=120)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsStack]:
+    workdir = tmp_path_factory.mktemp("metrics")
+    local = MetricsStack(
+        workdir,
+        settings={"SUPPORT_HOURS": ALWAYS_OPEN},
+        credentials=credentials_with_metrics(workdir),
+    )
+    local.seed()
+    try:
+        local.start_actions()
+        local.start_rasa()
+        yield local
+    finally:
+        local.stop_all()
+
+
+def scrape(stack: LocalStack) -> tuple[str, str]:
+    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=30) as response:
+        return response.headers["Content-Type"], response.read().decode()
+
+
+def say(stack: LocalStack, sender: str, text: str) -> None:
+    request = urllib.request.Request(
+        stack.rest_url,
+        data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+
+
+def test_metrics_are_served_at_the_root_with_the_queue_length(stack: MetricsStack) -> None:
+    content_type, text = scrape(stack)
+    assert content_type == CONTENT_TYPE
+    assert sample(text, "im_handoff_queue_length") == 0
+    HandoffStore.from_url(stack.handoff_url).open_ticket(
+        "metrics-queued", "rest", Reason.REQUESTED, Summary()
+    )
+    assert sample(scrape(stack)[1], "im_handoff_queue_length") == 1
+    # Not also under /webhooks/.
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(f"{stack.base_url}/webhooks/metrics", timeout=10)
+
+
+def test_rest_turns_are_counted(stack: MetricsStack) -> None:
+    before = scrape(stack)[1]
+    say(stack, "metrics-user", "矿工费怎么算")
+    say(stack, "metrics-user", "怎么回事")
+    say(stack, "metrics-user", "什么意思")  # the second unclear turn hands off
+    say(stack, "metrics-user", "有人吗")  # to the agent: no fallback of the bot
+
+    text = scrape(stack)[1]
+
+    def grew(name: str, labels: str = "") -> float:
+        try:
+            old = sample(before, name, labels)
+        except KeyError:
+            old = 0
+        return sample(text, name, labels) - old
+
+    assert grew("im_messages_total", 'channel="rest"') == 4
+    assert grew("im_fallbacks_total", 'channel="rest"') == 2
+    assert grew("im_handoffs_total", 'reason="fallback"') == 1
+    assert grew("im_reply_latency_seconds_count") == 4
+    assert re.search(r'^im_reply_latency_seconds_bucket\{le="\+Inf"\} \d+$', text, re.M)
+    assert sample(text, "im_handoff_queue_length") >= 1
