@@ -61,6 +61,7 @@ class LocalStack:
     workdir: Path
     identity_secret: str = "local-stack-identity-secret"
     settings: dict[str, str] = field(default_factory=dict)
+    credentials: Path = ROOT / "credentials.yml"
     rasa_port: int = field(default_factory=free_port)
     action_port: int = field(default_factory=free_port)
     rasa: subprocess.Popen[bytes] | None = None
@@ -134,7 +135,7 @@ class LocalStack:
             "--interface",
             "127.0.0.1",
             "--credentials",
-            "credentials.yml",
+            str(self.credentials),
             "--endpoints",
             "endpoints.yml",
         ]
@@ -145,7 +146,7 @@ class LocalStack:
             stderr=subprocess.STDOUT,
             env=self.env(),
         )
-        wait_for_http(f"{self.base_url}/", timeout=120)
+        wait_for_http(f"{self.base_url}/", timeout=180)
 
     def stop_actions(self) -> None:
         stop(self.actions)

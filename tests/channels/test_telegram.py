@@ -7,11 +7,10 @@ import asyncio
 import itertools
 import json
 import sqlite3
-import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +23,7 @@ from bot.channels.binding import BindingStore
 from bot.channels.telegram import BindingAttempts, TelegramSettings, TelegramStore, set_webhook
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
-from scripts.local_stack import MODEL, ROOT, LocalStack, wait_for_http
+from scripts.local_stack import LocalStack
 from tests.channels.test_handoff_api import PASSWORD, Console
 from tests.conftest import ALWAYS_OPEN
 
@@ -84,8 +83,6 @@ class FakeBotApi:
 class TelegramStack(LocalStack):
     """The local stack with the Telegram channel configured by environment variables alone."""
 
-    credentials: Path = field(default=Path("credentials.yml"))
-
     def start_rasa(self) -> None:
         # As LocalStack.start_rasa, with our own credentials file (REST, agent console, Telegram
         # with an empty entry, so the channel reads its settings from the environment).
@@ -95,28 +92,7 @@ class TelegramStack(LocalStack):
             "bot.channels.telegram.TelegramChannel": None,
         }
         self.credentials.write_text(yaml.safe_dump(channels), encoding="utf-8")
-        command = [
-            str(ROOT / ".venv" / "bin" / "rasa"),
-            "run",
-            "--model",
-            str(MODEL),
-            "--port",
-            str(self.rasa_port),
-            "--interface",
-            "127.0.0.1",
-            "--credentials",
-            str(self.credentials),
-            "--endpoints",
-            "endpoints.yml",
-        ]
-        self.rasa = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=(self.workdir / "rasa.log").open("a"),
-            stderr=subprocess.STDOUT,
-            env=self.env(),
-        )
-        wait_for_http(f"{self.base_url}/", timeout=120)
+        super().start_rasa()
 
     @property
     def webhook_url(self) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import subprocess
 import threading
 import time
 import urllib.error
@@ -32,7 +31,7 @@ from bot.channels.wechat import ReceivedMessages, parse_xml
 from bot.channels.wechat_crypto import MessageCrypto, sha1_signature
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
-from scripts.local_stack import MODEL, ROOT, LocalStack, wait_for_http
+from scripts.local_stack import ROOT, LocalStack
 from tests.channels.test_handoff_api import PASSWORD, Console
 from tests.conftest import ALWAYS_OPEN
 
@@ -227,28 +226,8 @@ def start_rasa(stack: LocalStack, channel_settings: dict[str, str]) -> None:
     channels = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
     channels["bot.channels.wechat.WeChatChannel"] = channel_settings or None
     credentials.write_text(yaml.safe_dump(channels, allow_unicode=True), encoding="utf-8")
-    command = [
-        str(ROOT / ".venv" / "bin" / "rasa"),
-        "run",
-        "--model",
-        str(MODEL),
-        "--port",
-        str(stack.rasa_port),
-        "--interface",
-        "127.0.0.1",
-        "--credentials",
-        str(credentials),
-        "--endpoints",
-        "endpoints.yml",
-    ]
-    stack.rasa = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=(stack.workdir / "rasa.log").open("a"),
-        stderr=subprocess.STDOUT,
-        env=stack.env(),
-    )
-    wait_for_http(f"{stack.base_url}/", timeout=180)
+    stack.credentials = credentials
+    stack.start_rasa()
 
 
 def launch(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from bot.channels.metrics import (
 )
 from bot.handoff.records import Reason, Summary
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import ROOT, LocalStack, wait_for_http
+from scripts.local_stack import ROOT, LocalStack
 from tests.conftest import ALWAYS_OPEN
 
 CHANNEL_CLASS = "bot.channels.metrics.MetricsChannel"
@@ -205,41 +204,10 @@ def credentials_with_metrics(workdir: Path) -> Path:
     return path
 
 
-@dataclass
-class MetricsStack(LocalStack):
-    """A LocalStack whose Rasa server reads the given credentials file."""
-
-    credentials: Path | None = None
-
-    def start_rasa(self) -> None:
-        assert self.credentials is not None
-        self.rasa = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "rasa"),
-                "run",
-                "--model",
-                str(ROOT / "models" / "wallet.tar.gz"),
-                "--port",
-                str(self.rasa_port),
-                "--interface",
-                "127.0.0.1",
-                "--credentials",
-                str(self.credentials),
-                "--endpoints",
-                "endpoints.yml",
-            ],
-            cwd=ROOT,
-            stdout=(self.workdir / "rasa.log").open("a"),
-            stderr=subprocess.STDOUT,
-            env=self.env(),
-        )
-        wait_for_http(f"{self.base_url}/", timeout=120)
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MetricsStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     workdir = tmp_path_factory.mktemp("metrics")
-    local = MetricsStack(
+    local = LocalStack(
         workdir,
         settings={"SUPPORT_HOURS": ALWAYS_OPEN},
         credentials=credentials_with_metrics(workdir),
@@ -268,7 +236,7 @@ def say(stack: LocalStack, sender: str, text: str) -> None:
         assert response.status == 200
 
 
-def test_metrics_are_served_at_the_root_with_the_queue_length(stack: MetricsStack) -> None:
+def test_metrics_are_served_at_the_root_with_the_queue_length(stack: LocalStack) -> None:
     content_type, text = scrape(stack)
     assert content_type == CONTENT_TYPE
     assert sample(text, "im_handoff_queue_length") == 0
@@ -281,7 +249,7 @@ def test_metrics_are_served_at_the_root_with_the_queue_length(stack: MetricsStac
         urllib.request.urlopen(f"{stack.base_url}/webhooks/metrics", timeout=10)
 
 
-def test_rest_turns_are_counted(stack: MetricsStack) -> None:
+def test_rest_turns_are_counted(stack: LocalStack) -> None:
     before = scrape(stack)[1]
     say(stack, "metrics-user", "矿工费怎么算")
     say(stack, "metrics-user", "怎么回事")
