@@ -169,6 +169,7 @@ class AgentConsole(InputChannel):
             await delivery(request).send_response(
                 claimed.conversation_id,
                 "utter_agent_joined",
+                channel=claimed.channel,
                 agent_name=self.store.display_name(agent_name),
             )
             return response.json({"ticket": ticket_json(claimed, datetime.now(timezone.utc))})
@@ -184,7 +185,9 @@ class AgentConsole(InputChannel):
             found = self.store.ticket(ticket_id)
             if found is None or found.state is not State.ASSIGNED or found.agent != agent_name:
                 return response.json({"error": "claim the ticket first"}, status=409)
-            await delivery(request).send_text(found.conversation_id, text.strip(), agent_name)
+            await delivery(request).send_text(
+                found.conversation_id, text.strip(), agent_name, found.channel
+            )
             return response.json({"ok": True})
 
         @console.route("/api/tickets/<ticket_id:int>/close", methods=["POST"])
@@ -199,7 +202,7 @@ class AgentConsole(InputChannel):
                     {"error": "only your assigned ticket can be closed"}, status=409
                 )
             await delivery(request).send_response(
-                closed.conversation_id, "utter_ask_rating", resume=True
+                closed.conversation_id, "utter_ask_rating", resume=True, channel=closed.channel
             )
             return response.json({"ticket": ticket_json(closed, datetime.now(timezone.utc))})
 
@@ -235,7 +238,7 @@ class AgentConsole(InputChannel):
                 late = self.store.claim_timeouts(timedelta(minutes=settings.pickup_minutes))
                 for ticket in late:
                     await Delivery(agent, app.ctx.input_channels, self.store).send_response(
-                        ticket.conversation_id, "utter_handoff_no_agent"
+                        ticket.conversation_id, "utter_handoff_no_agent", channel=ticket.channel
                     )
             except Exception:
                 logger.exception("pickup watchdog failed; trying again next round")

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.wallet.sql import UtcDateTime
 
+MAX_DRAWS = 20
 DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "var" / "bindings.db"
 BIND_COMMAND = re.compile(r"^\s*(?:绑定|綁定|/bind|bind)\s*[:：]?\s*(\d{6})\s*$", re.IGNORECASE)
 
@@ -67,17 +68,20 @@ class BindingStore:
         return cls(engine)
 
     def issue_code(self, account_id: str, lifetime: timedelta) -> str:
-        """A fresh single-use code for the account's owner."""
+        """A fresh single-use code for the account's owner, replacing its earlier ones."""
         now = datetime.now(timezone.utc)
         with self._engine.begin() as connection:
-            connection.execute(codes.delete().where(codes.c.expires_at <= now))
-            while True:
+            stale = (codes.c.expires_at <= now) | (codes.c.account_id == account_id)
+            connection.execute(codes.delete().where(stale))
+            for _ in range(MAX_DRAWS):
                 code = f"{secrets.randbelow(1_000_000):06d}"
                 exists = connection.execute(
                     sa.select(codes.c.code_hash).where(codes.c.code_hash == _hash(code))
                 ).first()
                 if exists is None:
                     break
+            else:
+                raise RuntimeError("no free binding code: too many codes in circulation")
             connection.execute(
                 codes.insert().values(
                     code_hash=_hash(code), account_id=account_id, expires_at=now + lifetime

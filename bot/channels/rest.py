@@ -57,6 +57,10 @@ class RestChannel(InputChannel):
             sender, text = body.get("sender"), body.get("message")
             if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_LENGTH:
                 return response.json({"error": "sender must be a non-empty string"}, status=400)
+            if ":" in sender:
+                # Other channels' conversations are "widget:…", "telegram:…", "wechat:…": a REST
+                # client must never be able to write into one of them.
+                return response.json({"error": "sender must not contain ':'"}, status=400)
             if not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
             metadata = body.get("metadata")

@@ -11,9 +11,11 @@ identity. On (re)connect the page gets the conversation's recent history.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import inspect
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -52,9 +54,9 @@ MAX_MESSAGE_LENGTH = 2000
 BINDING_CODE_MINUTES = 10
 
 
-def conversation_of(account_id: str) -> str:
-    """The one widget conversation of an account (a digest, so the id itself is not exposed)."""
-    return "widget:" + hashlib.sha256(account_id.encode()).hexdigest()[:24]
+def conversation_of(account_id: str, secret: bytes) -> str:
+    """The one widget conversation of an account: keyed, so it can be neither read nor guessed."""
+    return "widget:" + hmac.new(secret, account_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class WidgetOutput(OutputChannel):
@@ -113,7 +115,18 @@ class WidgetChannel(InputChannel):
         self.sio = sio
         widget = SocketBlueprint(sio, "/socket.io", "im_widget", __name__)
         server: dict[str, Any] = {}  # the Sanic app, once it starts
-        sessions: dict[str, str] = {}  # socket id -> account id
+        sessions: dict[str, tuple[str, int]] = {}  # socket id -> (account id, token expiry)
+        conversation_key = identity_secret or auth.key.encode()
+
+        def account_for(sid: str) -> str | None:
+            """The socket's account while its token is valid; an expired one is dropped."""
+            session = sessions.get(sid)
+            if session is None:
+                return None
+            if session[1] <= time.time():
+                sessions.pop(sid, None)
+                return None
+            return session[0]
 
         @widget.listener("before_server_start")
         async def remember_app(app: Any, _: Any) -> None:
@@ -131,12 +144,12 @@ class WidgetChannel(InputChannel):
         async def connect(sid: str, environ: Any, auth_data: Any = None) -> None:
             token = auth_data.get("token") if isinstance(auth_data, dict) else None
             try:
-                account_id = auth.account_of(token)
+                account_id, expires = auth.account_of(token)
             except TokenRejected as error:
                 logger.info("widget connection refused: %s", error)
                 raise socketio_errors.ConnectionRefusedError(str(error)) from None
-            sessions[sid] = account_id
-            conversation = conversation_of(account_id)
+            sessions[sid] = (account_id, expires)
+            conversation = conversation_of(account_id, conversation_key)
             entered = sio.enter_room(sid, conversation)
             if inspect.isawaitable(entered):
                 await entered
@@ -149,11 +162,15 @@ class WidgetChannel(InputChannel):
 
         @sio.on("user_uttered")
         async def user_uttered(sid: str, data: Any) -> None:
-            account_id = sessions.get(sid)
-            text = data.get("message") if isinstance(data, dict) else None
-            if account_id is None or not isinstance(text, str) or not text.strip():
+            account_id = account_for(sid)
+            if account_id is None:
+                await sio.emit("refused", "token expired", to=sid)
+                await sio.disconnect(sid)
                 return
-            conversation = conversation_of(account_id)
+            text = data.get("message") if isinstance(data, dict) else None
+            if not isinstance(text, str) or not text.strip():
+                return
+            conversation = conversation_of(account_id, conversation_key)
             metadata = (
                 {IDENTITY_FIELD: sign_identity(identity_secret, account_id, conversation)}
                 if identity_secret
@@ -178,12 +195,13 @@ class WidgetChannel(InputChannel):
 
         @sio.on("binding_code_request")
         async def binding_code(sid: str, _: Any = None) -> None:
-            account_id = sessions.get(sid)
+            account_id = account_for(sid)
             if account_id is None:
                 return
             code = binding_store().issue_code(account_id, timedelta(minutes=BINDING_CODE_MINUTES))
             agent = server["app"].ctx.agent
-            tracker = await agent.tracker_store.get_or_create_tracker(conversation_of(account_id))
+            conversation = conversation_of(account_id, conversation_key)
+            tracker = await agent.tracker_store.get_or_create_tracker(conversation)
             rendered = await agent.nlg.generate(
                 "utter_binding_code", tracker, self.name(), code=code, minutes=BINDING_CODE_MINUTES
             )

@@ -43,8 +43,8 @@ class WidgetAuth:
             return cls(env["WIDGET_JWT_SECRET"], "HS256", audience)
         raise ConfigError("set WIDGET_JWT_SECRET (HS256) or WIDGET_JWT_PUBLIC_KEY (RS256)")
 
-    def account_of(self, token: object) -> str:
-        """The wallet account id (``sub``) of a valid token."""
+    def account_of(self, token: object) -> tuple[str, int]:
+        """The wallet account id (``sub``) of a valid token, and when the token expires."""
         if not isinstance(token, str) or not token:
             raise TokenRejected("missing token")
         try:
@@ -62,7 +62,7 @@ class WidgetAuth:
         subject = claims.get("sub")
         if not isinstance(subject, str) or not subject:
             raise TokenRejected("token has no subject")
-        return subject
+        return subject, int(claims["exp"])
 
 
 def mint(secret: str, account_id: str, minutes: int, audience: str | None = None) -> str:

@@ -46,18 +46,25 @@ class Delivery:
         self._channels = {channel.name(): channel for channel in input_channels}
         self._store = store
 
-    async def send_text(self, conversation_id: str, text: str, agent_name: str) -> None:
-        """An agent's reply."""
+    async def send_text(
+        self, conversation_id: str, text: str, agent_name: str, channel: str
+    ) -> None:
+        """An agent's reply, on the channel the ticket was opened from."""
         event = BotUttered(text, metadata={"handoff_agent": agent_name})
-        channel = await self._append(conversation_id, [event])
+        await self._append(conversation_id, [event])
         await self.output_for(channel).send_text_message(conversation_id, text)
 
     async def send_response(
-        self, conversation_id: str, response: str, resume: bool = False, **values: Any
+        self,
+        conversation_id: str,
+        response: str,
+        resume: bool = False,
+        channel: str | None = None,
+        **values: Any,
     ) -> None:
         """A domain response rendered by the server's NLG; ``resume`` hands back to the bot."""
         tracker = await self._agent.tracker_store.get_or_create_tracker(conversation_id)
-        channel = tracker.get_latest_input_channel()
+        channel = channel or tracker.get_latest_input_channel()
         message = await self._agent.nlg.generate(response, tracker, channel or "", **values)
         if message is None:
             raise KeyError(f"no response {response} in the domain")

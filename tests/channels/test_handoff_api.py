@@ -224,7 +224,9 @@ def test_agent_replies_are_pushed_to_socketio_users_at_once(stack: LocalStack) -
             await asyncio.sleep(0.2)
         assert any("转接人工客服" in text for text in received), "bot replies must reach socket.io"
         console = await asyncio.to_thread(Console, stack)
-        ticket = await asyncio.to_thread(console.ticket_of, conversation_of(demo_data.CAROL))
+        ticket = await asyncio.to_thread(
+            console.ticket_of, conversation_of(demo_data.CAROL, stack.identity_secret.encode())
+        )
         assert ticket["channel"] == "widget"
         await asyncio.to_thread(console.post, f"/tickets/{ticket['ticket_id']}/claim")
         await asyncio.to_thread(

@@ -101,6 +101,9 @@ def test_a_client_cannot_claim_the_shell_channel_or_an_account(stack: LocalStack
         {"message": "hi"},
         {"sender": "", "message": "hi"},
         {"sender": "a", "message": 5},
+        # other channels' conversations are out of a REST client's reach
+        {"sender": "telegram:42", "message": "不用了"},
+        {"sender": "widget:0123abcd", "message": "你好"},
     ],
 )
 def test_malformed_requests_get_a_clear_400(stack: LocalStack, body: Any) -> None:

@@ -105,12 +105,15 @@ def test_a_client_cannot_pick_another_users_conversation(stack: LocalStack) -> N
             transports=["polling"],
             auth={"token": token},
         )
-        await client.emit("session_request", {"session_id": conversation_of(demo_data.ALICE)})
+        await client.emit(
+            "session_request",
+            {"session_id": conversation_of(demo_data.ALICE, stack.identity_secret.encode())},
+        )
         await client.emit(
             "user_uttered",
             {
                 "message": f"{demo_data.TX_CONFIRMED} 没到账",
-                "session_id": conversation_of(demo_data.ALICE),
+                "session_id": conversation_of(demo_data.ALICE, stack.identity_secret.encode()),
             },
         )
         for _ in range(50):
@@ -125,3 +128,34 @@ def test_a_client_cannot_pick_another_users_conversation(stack: LocalStack) -> N
     assert received, "the bot answered"
     assert "25 个确认" not in " ".join(received)  # Alice's transfer stays Alice's
     assert any("没有找到这笔交易" in text for text in received)  # Bob's own lookup
+
+
+def test_a_socket_whose_token_expires_is_cut_off(stack: LocalStack) -> None:
+    """The token is checked at every message, not only at connect."""
+    events: list[str] = []
+
+    async def scenario() -> None:
+        client = socketio.AsyncClient()
+        client.on("refused", lambda reason: events.append(f"refused:{reason}"))
+        client.on("bot_uttered", lambda message: events.append("bot"))
+        token = jwt.encode(
+            {"sub": demo_data.ALICE, "exp": int(time.time()) + 3}, WIDGET_SECRET, algorithm="HS256"
+        )
+        await client.connect(
+            stack.base_url,
+            socketio_path="/socket.io",
+            transports=["polling"],
+            auth={"token": token},
+        )
+        await asyncio.sleep(4)
+        await client.emit("user_uttered", {"message": "你好"})
+        for _ in range(30):
+            if events:
+                break
+            await asyncio.sleep(0.2)
+        if client.connected:
+            await client.disconnect()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result(timeout=60)
+    assert events == ["refused:token expired"]
