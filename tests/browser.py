@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import BrowserContext, sync_playwright
 
 from scripts.local_stack import ROOT
 
@@ -24,15 +25,25 @@ ARGS = [
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
-    """A headless chromium; fails (not skips) when it is missing."""
+def chromium(width: int, height: int) -> Iterator[BrowserContext]:
+    """A headless chromium with a fresh profile, Chinese locale and Beijing time; fails (not
+    skips) when chromium is missing."""
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run scripts/ensure-system-packages.sh"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=ARGS
+    with (
+        tempfile.TemporaryDirectory(prefix="chromium-") as profile,
+        sync_playwright() as playwright,
+    ):
+        context = playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=ARGS,
+            viewport={"width": width, "height": height},
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
         )
         try:
-            yield browser
+            yield context
         finally:
-            browser.close()
+            context.close()

@@ -48,9 +48,13 @@ def turn_failed(tracker: DialogueStateTracker, domain: Domain) -> bool:
     return not any(isinstance(event, BotUttered) for event in turn)
 
 
-async def ensure_reply(agent: Agent, sender_id: str, output_channel: OutputChannel) -> None:
-    """Sends the apology when the latest user message of ``sender_id`` was not answered."""
-    tracker = await agent.tracker_store.retrieve(sender_id)
+async def ensure_reply(
+    agent: Agent,
+    tracker: DialogueStateTracker | None,
+    sender_id: str,
+    output_channel: OutputChannel,
+) -> None:
+    """Sends the apology when the turn in ``tracker`` (as the turn left it) was not answered."""
     if tracker is not None and not turn_failed(tracker, agent.domain):
         return
     logger.error("sending %s in conversation %s", APOLOGY, sender_id)

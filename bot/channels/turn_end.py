@@ -39,4 +39,4 @@ async def finish_turn(
             delivery = Delivery(agent, input_channels, store)
             await delivery.send_response(sender_id, CANCELLED, resume=True)
         return
-    await ensure_reply(agent, sender_id, output_channel)
+    await ensure_reply(agent, tracker, sender_id, output_channel)

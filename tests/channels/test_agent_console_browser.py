@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from playwright import sync_api
 from bot.handoff.records import State, Ticket
 from bot.handoff.store import HandoffStore
 from scripts.local_stack import LocalStack
-from tests.browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.browser import SCREENSHOTS, chromium
 from tests.conftest import ALWAYS_OPEN
 
 WAIT_MS = 15_000
@@ -72,23 +71,8 @@ def store(stack: LocalStack) -> HandoffStore:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="console-chromium-") as profile,
-        sync_api.sync_playwright() as playwright,
-    ):
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=ARGS,
-            viewport={"width": 1280, "height": 800},
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium(1280, 800) as context:
+        yield context
 
 
 @pytest.fixture

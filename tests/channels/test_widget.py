@@ -36,12 +36,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with chromium() as launched:
+    with chromium(390, 844) as launched:  # a phone
         yield launched
 
 
 def open_widget(browser: Any, stack: LocalStack, token: str) -> Page:
-    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page = browser.new_page()
     page.goto(f"{stack.base_url}/webhooks/widget/chat#token={token}")
     return page
 

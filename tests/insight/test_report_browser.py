@@ -8,7 +8,6 @@ Screenshots go to results/screenshots/ (report.png, agent_dashboard.png).
 from __future__ import annotations
 
 import json
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -33,7 +32,7 @@ from bot.insight.figures import (
 )
 from bot.insight.report import render_html, summary_text, write_report
 from scripts.local_stack import LocalStack
-from tests.browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.browser import SCREENSHOTS, chromium
 from tests.insight.test_figures import ZONE, known_sources
 
 WAIT_MS = 15_000
@@ -58,23 +57,8 @@ expect = sync_api.expect
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="insight-chromium-") as profile,
-        sync_api.sync_playwright() as playwright,
-    ):
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=ARGS,
-            viewport={"width": 1100, "height": 900},
-            locale="zh-CN",
-            timezone_id="Asia/Shanghai",
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+    with chromium(1100, 900) as context:
+        yield context
 
 
 @pytest.fixture
