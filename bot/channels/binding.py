@@ -14,15 +14,13 @@ import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.wallet.sql import UtcDateTime
+from bot.database import UtcDateTime, open_database, sqlite_in_var
 
 MAX_DRAWS = 20
-DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "var" / "bindings.db"
 BIND_COMMAND = re.compile(r"^\s*(?:绑定|綁定|/bind|bind)\s*[:：]?\s*(\d{6})\s*$", re.IGNORECASE)
 
 metadata = sa.MetaData()
@@ -63,9 +61,7 @@ class BindingStore:
 
     @classmethod
     def from_url(cls, url: str) -> BindingStore:
-        engine = sa.create_engine(url, future=True)
-        metadata.create_all(engine)
-        return cls(engine)
+        return cls(open_database(url, metadata))
 
     def issue_code(self, account_id: str, lifetime: timedelta) -> str:
         """A fresh single-use code for the account's owner, replacing its earlier ones."""
@@ -129,11 +125,7 @@ class BindingStore:
 
 def binding_db_url() -> str:
     """The channels' database: BINDING_DB_URL, default var/bindings.db (SQLite)."""
-    url = os.environ.get("BINDING_DB_URL")
-    if not url:
-        DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite:///{DEFAULT_DB_PATH}"
-    return url
+    return os.environ.get("BINDING_DB_URL") or sqlite_in_var("bindings.db")
 
 
 @lru_cache(maxsize=1)

@@ -50,10 +50,10 @@ from sqlalchemy.engine import Engine
 from bot.channels.binding import bind_code_in, binding_db_url, binding_store
 from bot.channels.metrics import observe_turn
 from bot.channels.turn_end import finish_turn
+from bot.database import UtcDateTime, open_database
 from bot.handoff.store import handoff_store
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
 from bot.privacy import mask_account_id
-from bot.wallet.sql import UtcDateTime
 
 logger = logging.getLogger(__name__)
 
@@ -215,9 +215,7 @@ class TelegramStore:
 
     @classmethod
     def from_url(cls, url: str) -> TelegramStore:
-        engine = sa.create_engine(url, future=True)
-        metadata.create_all(engine)
-        return cls(engine)
+        return cls(open_database(url, metadata))
 
     def claim_update(self, update_id: int) -> bool:
         """True the first time ``update_id`` is seen, False for a redelivery."""

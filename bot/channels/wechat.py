@@ -54,10 +54,10 @@ from bot.channels.binding import bind_code_in, binding_db_url, binding_store
 from bot.channels.metrics import observe_turn
 from bot.channels.turn_end import finish_turn
 from bot.channels.wechat_crypto import InvalidPayload, MessageCrypto, request_valid
+from bot.database import UtcDateTime, open_database
 from bot.handoff.store import handoff_store
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
 from bot.privacy import mask_account_id
-from bot.wallet.sql import UtcDateTime
 
 logger = logging.getLogger(__name__)
 
@@ -304,9 +304,7 @@ class ReceivedMessages:
 
     @classmethod
     def from_url(cls, url: str) -> ReceivedMessages:
-        engine = sa.create_engine(url, future=True)
-        received_metadata.create_all(engine)
-        return cls(engine)
+        return cls(open_database(url, received_metadata))
 
     def claim(self, key: str) -> bool:
         """True the first time ``key`` is seen, False for a redelivery."""

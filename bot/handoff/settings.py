@@ -5,11 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
+from bot.database import sqlite_in_var
 from bot.support_hours import ConfigError
-
-DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "var" / "handoff.db"
 
 
 def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
@@ -36,10 +34,7 @@ class HandoffSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> HandoffSettings:
-        url = env.get("HANDOFF_DB_URL")
-        if not url:
-            DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-            url = f"sqlite:///{DEFAULT_DB_PATH}"
+        url = env.get("HANDOFF_DB_URL") or sqlite_in_var("handoff.db")
         return cls(
             db_url=url,
             minutes_per_ticket=_minutes(env, "HANDOFF_MINUTES_PER_TICKET", 5),

@@ -17,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from bot.database import UtcDateTime, open_database
 from bot.handoff.passwords import hash_password, verify_password
 from bot.handoff.records import URGENCY_OF, Reason, State, Summary, Ticket, Urgency
 from bot.handoff.settings import HandoffSettings
-from bot.wallet.sql import UtcDateTime
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +92,7 @@ class HandoffStore:
 
     @classmethod
     def from_url(cls, url: str) -> HandoffStore:
-        engine = sa.create_engine(url, future=True)
-        metadata.create_all(engine)
-        return cls(engine)
+        return cls(open_database(url, metadata))
 
     # Tickets
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
 
+from bot.database import sqlite_in_var
 from bot.support_hours import ConfigError
 from bot.wallet.service import WalletService
 
-DEFAULT_DB_PATH = Path(__file__).resolve().parents[2] / "var" / "wallet.db"
-
 
 def default_db_url() -> str:
-    DEFAULT_DB_PATH.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_DB_PATH}"
+    """The embedded wallet store, var/wallet.db."""
+    return sqlite_in_var("wallet.db")
 
 
 def wallet_service_from_env(env: Mapping[str, str]) -> WalletService:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.database import UtcDateTime, open_database
 from bot.wallet.errors import AccountNotFound, NotFound, TransactionNotFound, WalletUnavailable
 from bot.wallet.records import (
     Account,
@@ -44,23 +45,6 @@ class DecimalText(sa.types.TypeDecorator):
 
     def process_result_value(self, value: str | None, dialect: Any) -> Decimal | None:
         return None if value is None else Decimal(value)
-
-
-class UtcDateTime(sa.types.TypeDecorator):
-    """Aware datetimes stored as UTC (SQLite drops offsets)."""
-
-    impl = sa.DateTime()
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=timezone.utc)
 
 
 metadata = sa.MetaData()
@@ -146,9 +130,7 @@ class SqlWalletService(WalletService):
     @classmethod
     def from_url(cls, url: str) -> SqlWalletService:
         """An adapter on ``url``, creating the tables if they are missing."""
-        engine = sa.create_engine(url, future=True)
-        metadata.create_all(engine)
-        return cls(engine)
+        return cls(open_database(url, metadata))
 
     @property
     def engine(self) -> Engine:
