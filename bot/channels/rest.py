@@ -18,8 +18,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.metrics import observe_turn
-from bot.channels.turn_end import finish_turn
+from bot.channels.intake import take_turn
 from bot.handoff.delivery import OutboxOutputChannel
 from bot.handoff.store import handoff_store
 
@@ -72,14 +71,8 @@ class RestChannel(InputChannel):
                 input_channel=self.name(),
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
-            try:
-                await observe_turn(on_new_message, message, request.app.ctx.agent)
-            except Exception:
-                logger.exception("processing failed in conversation %s", sender)
-            store = handoff_store()
-            app = request.app
-            await finish_turn(app.ctx.agent, app.ctx.input_channels, store, sender, collector)
+            await take_turn(request.app, on_new_message, message)
             # Agent messages written since the user's last request come first.
-            return response.json(store.collect(sender) + collector.messages)
+            return response.json(handoff_store().collect(sender) + collector.messages)
 
         return webhook

@@ -48,10 +48,9 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
 from bot.channels.binding import bind_code_in, binding_db_url, binding_store
-from bot.channels.metrics import observe_turn
-from bot.channels.turn_end import finish_turn
+from bot.channels.intake import take_turn
+from bot.channels.responses import say
 from bot.database import UtcDateTime, open_database
-from bot.handoff.store import handoff_store
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
 from bot.privacy import mask_account_id
 
@@ -531,7 +530,7 @@ class TelegramChannel(InputChannel):
             return  # groups and channels are not served; nobody there is told anything
         text = message.get("text")
         if isinstance(text, str) and text.strip():
-            await self._on_text(app, user_id, text[:MAX_TEXT_LENGTH], on_new_message)
+            await self._on_text(app, user_id, text, on_new_message)
         elif UNSUPPORTED_CONTENT.intersection(message):
             await self._say(app, f"{PLATFORM}:{user_id}", "utter_unsupported_message")
 
@@ -576,11 +575,7 @@ class TelegramChannel(InputChannel):
             input_channel=self.name(),
             metadata=self._identity_metadata(user_id, sender_id),
         )
-        try:
-            await observe_turn(on_new_message, message, app.ctx.agent)
-        except Exception:
-            logger.exception("processing failed in conversation %s", sender_id)
-        await finish_turn(app.ctx.agent, app.ctx.input_channels, handoff_store(), sender_id, output)
+        await take_turn(app, on_new_message, message)
 
     def _identity_metadata(self, user_id: int, sender_id: str) -> dict[str, Any] | None:
         try:
@@ -615,13 +610,7 @@ class TelegramChannel(InputChannel):
 
     async def _say(self, app: Sanic, sender_id: str, response_name: str) -> None:
         """A domain response the channel answers itself, rendered by the server's NLG."""
-        agent = app.ctx.agent
-        tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
-        message = await agent.nlg.generate(response_name, tracker, self.name())
-        if message is None:
-            logger.error("no response %s in the domain", response_name)
-            return
-        await self.get_output_channel().send_response(sender_id, dict(message))
+        await say(app.ctx.agent, self.get_output_channel(), sender_id, response_name, self.name())
 
 
 async def set_webhook(settings: TelegramSettings, url: str) -> bool:

@@ -50,12 +50,11 @@ from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from bot.channels import responses
 from bot.channels.binding import bind_code_in, binding_db_url, binding_store
-from bot.channels.metrics import observe_turn
-from bot.channels.turn_end import finish_turn
+from bot.channels.intake import take_turn
 from bot.channels.wechat_crypto import InvalidPayload, MessageCrypto, request_valid
 from bot.database import UtcDateTime, open_database
-from bot.handoff.store import handoff_store
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
 from bot.privacy import mask_account_id
 
@@ -739,22 +738,15 @@ class WeChatChannel(InputChannel):
             message_id=fields.get("MsgId") or None,
             metadata=await self._identity(openid, sender_id),
         )
-        try:
-            await observe_turn(on_new_message, message, agent)
-        except Exception:
-            logger.exception("processing failed in conversation %s", sender_id)
-        await finish_turn(agent, app.ctx.input_channels, handoff_store(), sender_id, collector)
+        await take_turn(app, on_new_message, message)
         return collector.messages
 
     async def _response(self, agent: Agent, sender_id: str, name: str) -> dict[str, Any]:
         """A domain response rendered for this channel, outside any Rasa turn."""
-        tracker = await agent.tracker_store.retrieve(sender_id)
-        if tracker is None:
-            tracker = agent.tracker_store.init_tracker(sender_id)
-        message = await agent.nlg.generate(name, tracker, self.name())
-        if message is None:
-            raise KeyError(f"no response {name} in the domain")
-        return {"recipient_id": sender_id, **{k: v for k, v in message.items() if v}}
+        return {
+            "recipient_id": sender_id,
+            **await responses.render(agent, sender_id, name, self.name()),
+        }
 
     async def _bind(self, agent: Agent, openid: str, sender_id: str, code: str) -> dict[str, Any]:
         if self._bind_attempts.blocked(openid):

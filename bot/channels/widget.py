@@ -31,10 +31,9 @@ from socketio import AsyncServer
 from socketio import exceptions as socketio_errors
 
 from bot.channels.binding import binding_store
-from bot.channels.metrics import observe_turn
-from bot.channels.turn_end import finish_turn
+from bot.channels.intake import take_turn
+from bot.channels.responses import render
 from bot.channels.widget_auth import TokenRejected, WidgetAuth
-from bot.handoff.store import handoff_store
 from bot.identity import IDENTITY_FIELD, sign_identity
 
 logger = logging.getLogger(__name__)
@@ -50,7 +49,6 @@ SOCKET_CLIENT = (
 )
 BOT_EVENT = "bot_uttered"
 HISTORY_LENGTH = 40
-MAX_MESSAGE_LENGTH = 2000
 BINDING_CODE_MINUTES = 10
 
 
@@ -168,7 +166,7 @@ class WidgetChannel(InputChannel):
                 await sio.disconnect(sid)
                 return
             text = data.get("message") if isinstance(data, dict) else None
-            if not isinstance(text, str) or not text.strip():
+            if not isinstance(text, str):
                 return
             conversation = conversation_of(account_id, conversation_key)
             metadata = (
@@ -178,20 +176,9 @@ class WidgetChannel(InputChannel):
             )
             output = WidgetOutput(sio)
             message = UserMessage(
-                text.strip()[:MAX_MESSAGE_LENGTH],
-                output,
-                conversation,
-                input_channel=self.name(),
-                metadata=metadata,
+                text, output, conversation, input_channel=self.name(), metadata=metadata
             )
-            try:
-                await observe_turn(on_new_message, message, server["app"].ctx.agent)
-            except Exception:
-                logger.exception("processing failed in conversation %s", conversation)
-            app = server["app"]
-            await finish_turn(
-                app.ctx.agent, app.ctx.input_channels, handoff_store(), conversation, output
-            )
+            await take_turn(server["app"], on_new_message, message)
 
         @sio.on("binding_code_request")
         async def binding_code(sid: str, _: Any = None) -> None:
@@ -199,13 +186,15 @@ class WidgetChannel(InputChannel):
             if account_id is None:
                 return
             code = binding_store().issue_code(account_id, timedelta(minutes=BINDING_CODE_MINUTES))
-            agent = server["app"].ctx.agent
-            conversation = conversation_of(account_id, conversation_key)
-            tracker = await agent.tracker_store.get_or_create_tracker(conversation)
-            rendered = await agent.nlg.generate(
-                "utter_binding_code", tracker, self.name(), code=code, minutes=BINDING_CODE_MINUTES
+            rendered = await render(
+                server["app"].ctx.agent,
+                conversation_of(account_id, conversation_key),
+                "utter_binding_code",
+                self.name(),
+                code=code,
+                minutes=BINDING_CODE_MINUTES,
             )
-            await sio.emit(BOT_EVENT, {"text": (rendered or {}).get("text", "")}, to=sid)
+            await sio.emit(BOT_EVENT, {"text": rendered.get("text", "")}, to=sid)
 
         return widget
 

@@ -1,0 +1,45 @@
+"""The channel intake: cleaning, limits and the per-sender rate limit."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.channels.intake import IntakeSettings, RateLimiter, clean
+from bot.support_hours import ConfigError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_control_characters_zero_width_and_broken_surrogates_are_removed() -> None:
+    assert clean("  转账\x00没到\u200b账\ud800\x1b[31m  \n") == "转账没到账[31m"
+    assert clean("第一行\n第二行\t完") == "第一行\n第二行\t完"
+    assert clean("\u200b \x07\n") == ""
+
+
+def test_a_sender_gets_the_burst_then_one_polite_refusal_then_silence() -> None:
+    clock = Clock()
+    limiter = RateLimiter(IntakeSettings(burst=3, per_minute=6), clock)
+    assert [limiter.admit("a") for _ in range(3)] == [(True, False)] * 3
+    assert limiter.admit("a") == (False, True)
+    assert limiter.admit("a") == (False, False)
+    assert limiter.admit("b") == (True, False), "other senders are not affected"
+    clock.now += 10  # 6 per minute: one message back every 10 seconds
+    assert limiter.admit("a") == (True, False)
+    assert limiter.admit("a") == (False, True), "a new streak is answered again"
+
+
+def test_settings_come_from_the_environment_and_bad_values_are_clear() -> None:
+    settings = IntakeSettings.from_env(
+        {"MAX_MESSAGE_CHARS": "200", "RATE_LIMIT_BURST": "5", "RATE_LIMIT_PER_MINUTE": "12"}
+    )
+    assert settings == IntakeSettings(max_chars=200, burst=5, per_minute=12.0)
+    assert IntakeSettings.from_env({}) == IntakeSettings()
+    for bad in ({"MAX_MESSAGE_CHARS": "many"}, {"RATE_LIMIT_BURST": "0"}):
+        with pytest.raises(ConfigError):
+            IntakeSettings.from_env(bad)
