@@ -23,6 +23,12 @@ SHELL_ACCOUNT ?= demo-alice
 RASA_PORT ?= 5005
 ACTION_PORT ?= 5055
 export ACTION_ENDPOINT_URL ?= http://localhost:$(ACTION_PORT)/webhook
+# Both servers on loopback unless configured otherwise. An empty secret means none; it is still
+# exported because endpoints.yml refuses an unset ${ACTION_SERVER_SECRET}.
+export RASA_INTERFACE ?= 127.0.0.1
+export RASA_API_JWT_SECRET ?=
+export ACTION_INTERFACE ?= 127.0.0.1
+export ACTION_SERVER_SECRET ?=
 export TRACKER_DIALECT ?= sqlite
 export TRACKER_DB ?= $(CURDIR)/var/tracker.db
 export RASA_TELEMETRY_ENABLED := false
@@ -72,15 +78,17 @@ agent: $(INSTALLED)
 	@$(PY) -m bot.handoff.agents $(AGENT) $(if $(AGENT_NAME),--name $(AGENT_NAME))
 
 actions: $(INSTALLED)
-	$(RASA) run actions --port $(ACTION_PORT) --actions actions
+	$(PY) -m bot.action_server --port $(ACTION_PORT)
 
 run: $(MODEL) seed
 	@RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh
 
-# The shell's own action server treats the terminal user as SHELL_ACCOUNT (a demo account).
+# The shell's own action server treats the terminal user as SHELL_ACCOUNT (a demo account), so it
+# stays on loopback whatever ACTION_INTERFACE says.
 shell: $(MODEL) seed
 	@trap 'kill 0' EXIT; \
-	DEV_ACCOUNT_ID=$(SHELL_ACCOUNT) $(RASA) run actions --port $(ACTION_PORT) --actions actions >/dev/null 2>&1 & \
+	ACTION_INTERFACE=127.0.0.1 DEV_ACCOUNT_ID=$(SHELL_ACCOUNT) \
+	$(PY) -m bot.action_server --port $(ACTION_PORT) >/dev/null 2>&1 & \
 	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --interface 127.0.0.1 --port $(RASA_PORT)
 
 test: $(MODEL) system-deps

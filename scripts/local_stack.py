@@ -21,6 +21,7 @@ from bot.wallet.sql import SqlWalletService
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "wallet.tar.gz"
 WIDGET_SECRET = "local-stack-widget-secret"
+ACTION_SECRET = "local-stack-action-secret"
 QUIET = {"PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
 
 
@@ -62,6 +63,10 @@ class LocalStack:
     identity_secret: str = "local-stack-identity-secret"
     settings: dict[str, str] = field(default_factory=dict)
     credentials: Path = ROOT / "credentials.yml"
+    # Set: Rasa's HTTP API is enabled, for HS256 JWTs signed with it (as RASA_API_JWT_SECRET).
+    api_jwt_secret: str | None = None
+    # Every log line, Rasa's and the action server's, in workdir/rasa.log and workdir/actions.log.
+    debug: bool = False
     rasa_port: int = field(default_factory=free_port)
     action_port: int = field(default_factory=free_port)
     rasa: subprocess.Popen[bytes] | None = None
@@ -96,6 +101,8 @@ class LocalStack:
             "WIDGET_JWT_SECRET": WIDGET_SECRET,
             "BINDING_DB_URL": f"sqlite:///{self.workdir / 'bindings.db'}",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
+            "ACTION_INTERFACE": "127.0.0.1",
+            "ACTION_SERVER_SECRET": ACTION_SECRET,
             **self.settings,
         }
         values.pop("DEV_ACCOUNT_ID", None)
@@ -107,16 +114,11 @@ class LocalStack:
         demo_data.seed(SqlWalletService.from_url(self.wallet_url))
 
     def start_actions(self) -> None:
+        command = [sys.executable, "-m", "bot.action_server", "--port", str(self.action_port)]
+        if self.debug:
+            command.append("--debug")
         self.actions = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rasa_sdk",
-                "--port",
-                str(self.action_port),
-                "--actions",
-                "actions",
-            ],
+            command,
             cwd=ROOT,
             stdout=(self.workdir / "actions.log").open("a"),
             stderr=subprocess.STDOUT,
@@ -139,6 +141,16 @@ class LocalStack:
             "--endpoints",
             "endpoints.yml",
         ]
+        if self.api_jwt_secret:
+            command += [
+                "--enable-api",
+                "--jwt-secret",
+                self.api_jwt_secret,
+                "--jwt-method",
+                "HS256",
+            ]
+        if self.debug:
+            command.append("--debug")
         self.rasa = subprocess.Popen(
             command,
             cwd=ROOT,

@@ -3,16 +3,25 @@
 # Development mode, when no widget key is configured: local secrets in var/dev-secrets.env and a
 # widget link for a demo account. A production configuration sets WIDGET_JWT_SECRET or
 # WIDGET_JWT_PUBLIC_KEY and IDENTITY_SECRET itself, and nothing is minted.
+# Both servers listen on loopback unless RASA_INTERFACE / ACTION_INTERFACE say otherwise;
+# production sets RASA_INTERFACE=0.0.0.0 behind its reverse proxy, so that the channels' webhooks
+# are reachable. Rasa's HTTP API is on only with RASA_API_JWT_SECRET, for HS256 JWTs; never
+# --auth-token, whose ?token= query parameter ends up in access logs.
 set -euo pipefail
 bin=.venv/bin
+new_secret() { $bin/python -c 'import secrets; print(secrets.token_urlsafe(32))'; }
 if [[ -z "${WIDGET_JWT_SECRET:-}${WIDGET_JWT_PUBLIC_KEY:-}" ]]; then
   mkdir -p var
   if [[ ! -f var/dev-secrets.env ]]; then
     umask 077
     {
-      echo "WIDGET_JWT_SECRET=$($bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')"
-      echo "IDENTITY_SECRET=$($bin/python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+      echo "WIDGET_JWT_SECRET=$(new_secret)"
+      echo "IDENTITY_SECRET=$(new_secret)"
     } > var/dev-secrets.env
+  fi
+  # Files minted before the action server had a secret lack it.
+  if ! grep -q '^ACTION_SERVER_SECRET=' var/dev-secrets.env; then
+    echo "ACTION_SERVER_SECRET=$(new_secret)" >> var/dev-secrets.env
   fi
   set -a; source var/dev-secrets.env; set +a
   token=$($bin/python -m bot.channels.widget_auth "${WIDGET_DEMO_ACCOUNT:-demo-alice}" --minutes 720)
@@ -23,7 +32,16 @@ if [[ -z "${IDENTITY_SECRET:-}" ]]; then
   echo "error: IDENTITY_SECRET must be set when the widget key is configured" >&2
   exit 1
 fi
+rasa_interface="${RASA_INTERFACE:-127.0.0.1}"
+api=()
+if [[ -n "${RASA_API_JWT_SECRET:-}" ]]; then
+  api=(--enable-api --jwt-secret "$RASA_API_JWT_SECRET" --jwt-method HS256)
+  case "$rasa_interface" in
+    127.* | ::1 | localhost) ;;
+    *) echo "warning: Rasa's HTTP API is enabled on $rasa_interface, not on loopback only" >&2 ;;
+  esac
+fi
 trap 'kill 0' EXIT
-$bin/rasa run actions --port "${ACTION_PORT}" --actions actions &
-$bin/rasa run --model models/wallet.tar.gz --port "${RASA_PORT}" \
-  --credentials credentials.yml --endpoints endpoints.yml
+$bin/python -m bot.action_server --port "${ACTION_PORT}" &
+$bin/rasa run --model models/wallet.tar.gz --interface "$rasa_interface" --port "${RASA_PORT}" \
+  --credentials credentials.yml --endpoints endpoints.yml "${api[@]}"

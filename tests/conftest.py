@@ -71,7 +71,13 @@ def action_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStac
 def agent(model_path: Path, action_stack: LocalStack) -> Agent:
     """The trained model with the project's endpoints.yml (in-memory trackers), as `make run` does."""
     stack_env = action_stack.env()
-    for name in ("ACTION_ENDPOINT_URL", "TRACKER_DIALECT", "TRACKER_DB", "HANDOFF_DB_URL"):
+    for name in (
+        "ACTION_ENDPOINT_URL",
+        "ACTION_SERVER_SECRET",
+        "TRACKER_DIALECT",
+        "TRACKER_DB",
+        "HANDOFF_DB_URL",
+    ):
         os.environ[name] = stack_env[name]
     endpoints = read_endpoints_from_path(ROOT / "endpoints.yml")
     return Agent.load(str(model_path), generator=endpoints.nlg, action_endpoint=endpoints.action)
