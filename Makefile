@@ -29,8 +29,8 @@ export RASA_INTERFACE ?= 127.0.0.1
 export RASA_API_JWT_SECRET ?=
 export ACTION_INTERFACE ?= 127.0.0.1
 export ACTION_SERVER_SECRET ?=
-export TRACKER_DIALECT ?= sqlite
-export TRACKER_DB ?= $(CURDIR)/var/tracker.db
+export TRACKER_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
+export REDIS_URL
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1

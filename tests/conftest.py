@@ -74,8 +74,7 @@ def agent(model_path: Path, action_stack: LocalStack) -> Agent:
     for name in (
         "ACTION_ENDPOINT_URL",
         "ACTION_SERVER_SECRET",
-        "TRACKER_DIALECT",
-        "TRACKER_DB",
+        "TRACKER_DB_URL",
         "HANDOFF_DB_URL",
     ):
         os.environ[name] = stack_env[name]

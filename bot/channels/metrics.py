@@ -3,6 +3,7 @@
     im_messages_total{channel}           user messages handled
     im_fallbacks_total{channel}          of which the classifier was unsure (nlu_fallback)
     im_handoffs_total{reason}            turns that handed the conversation to a human
+    im_failed_turns_total{reason}        messages not processed: store or lock store down, a bug
     im_reply_latency_seconds             histogram: time from a message to the bot's reply
     im_handoff_queue_length              tickets waiting for an agent (read at scrape time)
     im_handoff_assigned_tickets          tickets an agent owns (read at scrape time)
@@ -33,6 +34,7 @@ from sanic.response import HTTPResponse
 
 from bot.handoff.records import State
 from bot.handoff.store import HandoffStore, handoff_store
+from bot.tracking import turn_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class Registry:
             self._messages: Counter[str] = Counter()
             self._fallbacks: Counter[str] = Counter()
             self._handoffs: Counter[str] = Counter()
+            self._failures: Counter[str] = Counter()
             self._latency_counts = [0] * len(self._buckets)
             self._latency_sum = 0.0
             self._latency_count = 0
@@ -93,6 +96,11 @@ class Registry:
             self._latency_sum += seconds
             self._latency_count += 1
 
+    def record_failure(self, reason: str) -> None:
+        """A message that could not be processed (the user got an apology)."""
+        with self._lock:
+            self._failures[reason] += 1
+
     def render(self, queue: QueueSnapshot | None) -> str:
         """Everything in Prometheus' text format; the queue gauges only when it could be read."""
         with self._lock:
@@ -109,6 +117,12 @@ class Registry:
                     "Turns that handed the conversation to a human agent.",
                     "reason",
                     self._handoffs,
+                ),
+                *_counter(
+                    "im_failed_turns_total",
+                    "User messages that could not be processed (the user got an apology).",
+                    "reason",
+                    self._failures,
                 ),
                 "# HELP im_reply_latency_seconds Time from a user message to the bot's reply.",
                 "# TYPE im_reply_latency_seconds histogram",
@@ -176,7 +190,7 @@ async def _outcome(
     agent: Agent, store: HandoffStore | None, sender_id: str
 ) -> tuple[bool, str | None]:
     """Whether the latest user message fell back, and the reason if the turn handed off."""
-    tracker = await agent.tracker_store.retrieve(sender_id)
+    tracker = await turn_tracker(agent, sender_id)
     if tracker is None:
         return False, None
     events = list(tracker.events)

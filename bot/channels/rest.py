@@ -28,7 +28,11 @@ MAX_SENDER_LENGTH = 128
 
 
 class RestChannel(InputChannel):
-    """POST /webhooks/rest/webhook {"sender": "...", "message": "..."} -> the bot's messages."""
+    """POST /webhooks/rest/webhook {"sender", "message"[, "message_id"]} -> the bot's messages.
+
+    A client that did not get the answer resends the message with the same ``message_id`` (to
+    any server): it gets the first answer again, and the message is processed once.
+    """
 
     @classmethod
     def name(cls) -> str:
@@ -62,6 +66,11 @@ class RestChannel(InputChannel):
                 return response.json({"error": "sender must not contain ':'"}, status=400)
             if not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
+            message_id = body.get("message_id")
+            if message_id is not None and (
+                not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_SENDER_LENGTH
+            ):
+                return response.json({"error": "message_id must be a short string"}, status=400)
             metadata = body.get("metadata")
             collector = CollectingOutputChannel()
             message = UserMessage(
@@ -69,9 +78,10 @@ class RestChannel(InputChannel):
                 collector,
                 sender,
                 input_channel=self.name(),
+                message_id=message_id,
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
-            await take_turn(request.app, on_new_message, message)
+            await take_turn(request.app, message, resendable=message_id is not None)
             # Agent messages written since the user's last request come first.
             return response.json(handoff_store().collect(sender) + collector.messages)
 

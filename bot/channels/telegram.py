@@ -575,7 +575,7 @@ class TelegramChannel(InputChannel):
             input_channel=self.name(),
             metadata=self._identity_metadata(user_id, sender_id),
         )
-        await take_turn(app, on_new_message, message)
+        await take_turn(app, message)
 
     def _identity_metadata(self, user_id: int, sender_id: str) -> dict[str, Any] | None:
         try:

@@ -16,6 +16,7 @@ from rasa.core.channels.channel import InputChannel, OutputChannel
 from bot.channels.reply_guard import ensure_reply
 from bot.handoff.delivery import Delivery
 from bot.handoff.store import HandoffStore
+from bot.tracking import turn_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +25,23 @@ CANCELLED = "utter_handoff_cancelled"
 
 
 async def finish_turn(
-    agent: Agent,
-    input_channels: Sequence[InputChannel],
-    store: HandoffStore,
-    sender_id: str,
-    output_channel: OutputChannel,
-) -> None:
-    tracker = await agent.tracker_store.retrieve(sender_id)
+    agent: Agent, store: HandoffStore, sender_id: str, output_channel: OutputChannel
+) -> bool:
+    """Under the conversation's lock: True when the user left the queue (see ``hand_back``)."""
+    tracker = await turn_tracker(agent, sender_id)
     if tracker is not None and tracker.is_paused():
         latest = tracker.latest_message
         intent = (latest.intent or {}).get("name") if latest else None
         if intent in CANCEL_INTENTS and store.cancel(sender_id) is not None:
             logger.info("user cancelled the handoff in conversation %s", sender_id)
-            delivery = Delivery(agent, input_channels, store)
-            await delivery.send_response(sender_id, CANCELLED, resume=True)
-        return
+            return True
+        return False
     await ensure_reply(agent, tracker, sender_id, output_channel)
+    return False
+
+
+async def hand_back(
+    agent: Agent, input_channels: Sequence[InputChannel], store: HandoffStore, sender_id: str
+) -> None:
+    """After the lock is released: the bot takes the conversation back and says so."""
+    await Delivery(agent, input_channels, store).send_response(sender_id, CANCELLED, resume=True)

@@ -738,7 +738,7 @@ class WeChatChannel(InputChannel):
             message_id=fields.get("MsgId") or None,
             metadata=await self._identity(openid, sender_id),
         )
-        await take_turn(app, on_new_message, message)
+        await take_turn(app, message)
         return collector.messages
 
     async def _response(self, agent: Agent, sender_id: str, name: str) -> dict[str, Any]:

@@ -5,7 +5,10 @@ A wallet app opens ``/webhooks/widget/chat`` in a WebView and the page connects 
 or expired one is refused with the reason. The conversation is chosen by the server from the
 token's subject, so a client cannot write into anyone else's conversation (Rasa's own socket.io
 channel lets a client pick any session id), and every message carries the account's signed
-identity. On (re)connect the page gets the conversation's recent history.
+identity. On (re)connect the page gets the conversation's recent history. Behind a load balancer
+with several servers, REDIS_URL makes the socket.io rooms shared (python-socketio's Redis
+manager): a reply or an agent's message produced on one server reaches the widget connected to
+another, without sticky sessions.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import inspect
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +30,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 from socketio import exceptions as socketio_errors
 
 from bot.channels.binding import binding_store
@@ -48,8 +51,15 @@ SOCKET_CLIENT = (
     / "socket.io.min.js"
 )
 BOT_EVENT = "bot_uttered"
+ROOMS_CHANNEL = "im-widget"
 HISTORY_LENGTH = 40
 BINDING_CODE_MINUTES = 10
+
+
+def shared_rooms(env: Mapping[str, str] = os.environ) -> AsyncRedisManager | None:
+    """With REDIS_URL, a message for a conversation reaches its widget on whichever server."""
+    url = env.get("REDIS_URL")
+    return AsyncRedisManager(url, channel=ROOMS_CHANNEL) if url else None
 
 
 def conversation_of(account_id: str, secret: bytes) -> str:
@@ -109,7 +119,9 @@ class WidgetChannel(InputChannel):
         identity_secret = os.environ.get("IDENTITY_SECRET", "").encode()
         if not identity_secret:
             logger.warning("IDENTITY_SECRET is not set: widget users will get general help only")
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        sio = AsyncServer(
+            async_mode="sanic", cors_allowed_origins=[], client_manager=shared_rooms()
+        )
         self.sio = sio
         widget = SocketBlueprint(sio, "/socket.io", "im_widget", __name__)
         server: dict[str, Any] = {}  # the Sanic app, once it starts
@@ -178,7 +190,7 @@ class WidgetChannel(InputChannel):
             message = UserMessage(
                 text, output, conversation, input_channel=self.name(), metadata=metadata
             )
-            await take_turn(server["app"], on_new_message, message)
+            await take_turn(server["app"], message)
 
         @sio.on("binding_code_request")
         async def binding_code(sid: str, _: Any = None) -> None:

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from bot.database import sqlite_in_var
 from bot.dialogue.ratings import rating_from
 from bot.handoff.records import Reason
 from bot.handoff.settings import HandoffSettings
@@ -44,8 +45,6 @@ from bot.support_hours import SupportHours
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TRACKER_DB = ROOT / "var" / "tracker.db"
 FALLBACK_INTENT = "nlu_fallback"
 RATE_INTENT = "rate"
 UNKNOWN_CHANNEL = "unknown"
@@ -551,10 +550,8 @@ def load_handoffs(engine: Engine, since: datetime | None = None) -> list[Handoff
 
 
 def tracker_url_from_env(env: Mapping[str, str] = os.environ) -> str:
-    """The tracker store's URL from TRACKER_DIALECT and TRACKER_DB, as Rasa builds it."""
-    dialect = env.get("TRACKER_DIALECT") or "sqlite"
-    database = env.get("TRACKER_DB") or str(DEFAULT_TRACKER_DB)
-    return str(sa.engine.URL.create(dialect, database=database))
+    """The tracker store's URL, TRACKER_DB_URL (var/tracker.db by default)."""
+    return env.get("TRACKER_DB_URL") or sqlite_in_var("tracker.db")
 
 
 @lru_cache(maxsize=8)
@@ -565,7 +562,7 @@ def _engine(url: str) -> Engine:
     # SQLite would create an empty file for a mistyped path and report nothing.
     if on_disk and not Path(str(database)).exists():
         raise InsightError(
-            f"no SQLite database at {database} (check the URL, TRACKER_DB or HANDOFF_DB_URL)"
+            f"no SQLite database at {database} (check TRACKER_DB_URL or HANDOFF_DB_URL)"
         )
     return sa.create_engine(url, future=True)
 
@@ -579,7 +576,7 @@ class InsightSources:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InsightSources:
-        """The stores the servers use: TRACKER_DIALECT/TRACKER_DB and HANDOFF_DB_URL."""
+        """The stores the servers use: TRACKER_DB_URL and HANDOFF_DB_URL."""
         return cls(tracker_url_from_env(env), HandoffSettings.from_env(env).db_url)
 
     def figures(self, since: datetime | None = None, zone: tzinfo | None = None) -> Figures:

@@ -3,7 +3,7 @@
     python -m bot.insight.report [--tracker-url URL] [--handoff-url URL]
                                  [--out results/report.html] [--days N] [--font PATH]
 
-The stores default to the ones the servers use (TRACKER_DIALECT/TRACKER_DB, HANDOFF_DB_URL).
+The stores default to the ones the servers use (TRACKER_DB_URL, HANDOFF_DB_URL).
 Charts are PNGs drawn by matplotlib with a CJK font and embedded as base64, so the page can be
 mailed or archived as it is; it loads nothing and runs no script.
 """

@@ -1,10 +1,10 @@
-"""The channel intake: cleaning, limits and the per-sender rate limit."""
+"""What the channel intake accepts: cleaning, limits and the per-sender rate limit."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.channels.intake import IntakeSettings, RateLimiter, clean
+from bot.channels.limits import IntakeSettings, RateLimiter, clean
 from bot.support_hours import ConfigError
 
 

@@ -484,13 +484,12 @@ def test_a_missing_sqlite_file_is_an_error_not_an_empty_database(tmp_path: Path)
 
 
 def test_sources_default_to_the_servers_settings(tmp_path: Path) -> None:
-    env = {"TRACKER_DIALECT": "sqlite", "TRACKER_DB": "/srv/tracker.db"}
+    env = {"TRACKER_DB_URL": "postgresql://support@db/rasa"}
     env["HANDOFF_DB_URL"] = "postgresql://support@db/handoff"
     sources = InsightSources.from_env(env)
-    assert sources.tracker_url == "sqlite:////srv/tracker.db"
+    assert sources.tracker_url == "postgresql://support@db/rasa"
     assert sources.handoff_url == "postgresql://support@db/handoff"
-    postgres = InsightSources.from_env({"TRACKER_DIALECT": "postgresql", "TRACKER_DB": "rasa"})
-    assert postgres.tracker_url == "postgresql:///rasa"
+    assert InsightSources.from_env({}).tracker_url.endswith("/var/tracker.db")
 
 
 @pytest.mark.parametrize(

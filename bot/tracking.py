@@ -1,0 +1,196 @@
+"""The conversation store: Rasa's SQL tracker store on a URL, flat on long talks, loud on failure.
+
+Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker.db``; production:
+``postgresql://…``). Three things differ from Rasa's ``SQLTrackerStore``:
+
+- Hot trackers. Rasa rebuilds the tracker from every event of the session for each message, so
+  replies slow down as a conversation grows. The tracker this process saved last is kept (a few
+  thousand conversations, least recently used first out) with the id of the last event it wrote;
+  a read checks with one indexed query that no other process or server wrote since, and otherwise
+  loads from the database as Rasa does. The kept tracker is handed out, not copied: the reader
+  owns it until it saves, and a turn that fails before saving leaves nothing behind.
+- ``last_saved`` gives the channels the tracker their own turn just saved, without a read.
+- Failures are loud. Rasa wraps every tracker store in a ``FailSafeTrackerStore`` that, when the
+  database fails, returns an empty conversation and keeps writes in memory: context lost without
+  a word, and servers diverging. ``fail_loudly`` removes the wrapper, so the error reaches the
+  channel, which apologises, logs it and counts it (``im_store_errors_total``).
+
+SQLite runs in WAL mode with ``synchronous=NORMAL``: a write survives a killed process, and
+readers never wait for it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from rasa.core.agent import Agent
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+from sqlalchemy.engine import Engine, make_url
+
+from bot.database import sqlite_in_var
+
+logger = logging.getLogger(__name__)
+
+HOT_TRACKERS = 5000
+
+
+def default_tracker_url() -> str:
+    """The embedded conversation store, var/tracker.db."""
+    return sqlite_in_var("tracker.db")
+
+
+class SupportTrackerStore(SQLTrackerStore):
+    """Rasa's SQL tracker store on ``url`` (any SQLAlchemy URL), with hot trackers."""
+
+    def __init__(
+        self,
+        domain: Domain | None = None,
+        host: str | None = None,
+        event_broker: EventBroker | None = None,
+        hot_trackers: int = HOT_TRACKERS,
+        **kwargs: Any,
+    ) -> None:
+        url = host or default_tracker_url()
+        if make_url(url).get_backend_name() == "sqlite":
+            Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
+        if make_url(url).get_backend_name() == "sqlite":
+            # Rasa opens a new SQLite connection for every query; one kept open is much cheaper.
+            self.engine.dispose()
+            self.engine: Engine = sa.create_engine(url, poolclass=sa.pool.SingletonThreadPool)
+            _tune_sqlite_on_connect(self.engine)
+            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        self._hot: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
+        self._last_saved: OrderedDict[str, DialogueStateTracker] = OrderedDict()
+        self._capacity = hot_trackers
+        self._lock = threading.Lock()
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        with self._lock:
+            hot = self._hot.pop(sender_id, None)
+        if hot is not None:
+            last_event_id, tracker = hot
+            if self._last_event_id(sender_id) == last_event_id:
+                return tracker
+            logger.debug("conversation %s changed elsewhere: reloading it", sender_id)
+        return await super().retrieve(sender_id)
+
+    async def peek(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation for reading, kept hot for the turn that follows."""
+        # Read before the events: a write in between makes the kept tracker stale, never wrong.
+        last_event_id = self._last_event_id(sender_id)
+        tracker = await self.retrieve(sender_id)
+        if tracker is not None:
+            with self._lock:
+                self._remember(self._hot, sender_id, (last_event_id, tracker))
+        return tracker
+
+    def last_saved(self, sender_id: str) -> DialogueStateTracker | None:
+        """The tracker this process saved last for ``sender_id``, as it was saved; None if none.
+
+        For reading only, right after a turn: it is the object the next turn may continue.
+        """
+        with self._lock:
+            return self._last_saved.get(sender_id)
+
+    def forget_saved(self, sender_id: str) -> None:
+        """Before a turn: ``last_saved`` then tells whether this turn saved anything."""
+        with self._lock:
+            self._last_saved.pop(sender_id, None)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            new_events = self._additional_events(session, tracker)
+            rows = [self._row(tracker.sender_id, event.as_dict()) for event in new_events]
+            session.add_all(rows)
+            session.flush()
+            written = [row.id for row in rows]
+            session.commit()
+        last_event_id = max(written) if written else self._last_event_id(tracker.sender_id)
+        with self._lock:
+            self._remember(self._hot, tracker.sender_id, (last_event_id, tracker))
+            self._remember(self._last_saved, tracker.sender_id, tracker)
+
+    def _row(self, sender_id: str, data: dict[str, Any]) -> SQLTrackerStore.SQLEvent:
+        return self.SQLEvent(
+            sender_id=sender_id,
+            type_name=data["event"],
+            timestamp=data.get("timestamp"),
+            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            action_name=data.get("name"),
+            data=json.dumps(data),
+        )
+
+    def _remember(self, table: OrderedDict[str, Any], sender_id: str, value: Any) -> None:
+        table.pop(sender_id, None)
+        table[sender_id] = value
+        while len(table) > self._capacity:
+            table.popitem(last=False)
+
+    def _last_event_id(self, sender_id: str) -> int | None:
+        with self.session_scope() as session:
+            return (
+                session.query(sa.func.max(self.SQLEvent.id))
+                .filter(self.SQLEvent.sender_id == sender_id)
+                .scalar()
+            )
+
+
+def _tune_sqlite_on_connect(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def tune(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def fail_loudly(agent: Agent) -> None:
+    """Removes Rasa's fail-safe wrapper, so a database failure reaches the channel."""
+    store = agent.tracker_store
+    if isinstance(store, FailSafeTrackerStore):
+        inner = store._tracker_store
+        agent.tracker_store = inner
+        if agent.processor is not None:
+            agent.processor.tracker_store = inner
+
+
+def _support_store(agent: Agent) -> SupportTrackerStore | None:
+    store = agent.tracker_store
+    if isinstance(store, FailSafeTrackerStore):
+        store = store._tracker_store
+    return store if isinstance(store, SupportTrackerStore) else None
+
+
+def begin_turn(agent: Agent, sender_id: str) -> None:
+    """Marks the start of a turn, for ``turn_tracker``."""
+    store = _support_store(agent)
+    if store is not None:
+        store.forget_saved(sender_id)
+
+
+async def peek_tracker(agent: Agent, sender_id: str) -> DialogueStateTracker | None:
+    """The conversation for reading only, without making the next turn read it again."""
+    store = _support_store(agent)
+    if store is not None:
+        return await store.peek(sender_id)
+    return await agent.tracker_store.retrieve(sender_id)
+
+
+async def turn_tracker(agent: Agent, sender_id: str) -> DialogueStateTracker | None:
+    """The conversation as the turn since ``begin_turn`` left it: without a read if it saved."""
+    store = _support_store(agent)
+    saved = store.last_saved(sender_id) if store is not None else None
+    return saved if saved is not None else await agent.tracker_store.retrieve(sender_id)

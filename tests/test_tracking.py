@@ -1,0 +1,104 @@
+"""The conversation store: hot trackers stay correct when another server writes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from rasa.core.tracker_store import FailSafeTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+
+from bot.tracking import SupportTrackerStore, begin_turn, fail_loudly, turn_tracker
+
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [greet]
+slots:
+  note:
+    type: text
+    mappings: [{type: custom}]
+"""
+)
+
+
+def store_on(path: Path) -> SupportTrackerStore:
+    return SupportTrackerStore(DOMAIN, host=f"sqlite:///{path}")
+
+
+def test_a_tracker_read_again_is_the_one_saved_until_another_server_writes(
+    tmp_path: Path,
+) -> None:
+    server_a, server_b = store_on(tmp_path / "t.db"), store_on(tmp_path / "t.db")
+
+    async def scenario() -> None:
+        tracker = await server_a.get_or_create_tracker("u1")
+        tracker.update(UserUttered("你好", {"name": "greet", "confidence": 1.0}))
+        await server_a.save(tracker)
+        assert await server_a.retrieve("u1") is tracker, "served without rebuilding"
+        await server_a.save(tracker)
+
+        other = await server_b.retrieve("u1")
+        assert other is not None and other is not tracker
+        other.update(SlotSet("note", "written by b"))
+        await server_b.save(other)
+
+        reloaded = await server_a.retrieve("u1")
+        assert reloaded is not tracker
+        assert reloaded is not None and reloaded.get_slot("note") == "written by b"
+        assert len(reloaded.events) == len(other.events)
+
+    asyncio.run(scenario())
+
+
+def test_a_turn_that_failed_before_saving_leaves_nothing_behind(tmp_path: Path) -> None:
+    store = store_on(tmp_path / "t.db")
+
+    async def scenario() -> None:
+        tracker = await store.get_or_create_tracker("u2")
+        await store.save(tracker)
+        owned = await store.retrieve("u2")
+        assert owned is not None
+        owned.update(ActionExecuted("action_that_crashed"))  # never saved
+        fresh = await store.retrieve("u2")
+        assert fresh is not None and fresh is not owned
+        assert "action_that_crashed" not in [getattr(e, "action_name", None) for e in fresh.events]
+
+    asyncio.run(scenario())
+
+
+def test_the_turn_tracker_is_read_only_when_the_turn_saved_nothing(tmp_path: Path) -> None:
+    store = store_on(tmp_path / "t.db")
+    agent: Any = SimpleNamespace(tracker_store=FailSafeTrackerStore(store), processor=None)
+
+    async def scenario() -> None:
+        tracker = await store.get_or_create_tracker("u3")
+        begin_turn(agent, "u3")
+        tracker.update(SlotSet("note", "this turn"))
+        await store.save(tracker)
+        assert await turn_tracker(agent, "u3") is tracker
+        begin_turn(agent, "u3")
+        read = await turn_tracker(agent, "u3")
+        assert read is not None and read.get_slot("note") == "this turn"
+
+    asyncio.run(scenario())
+
+
+def test_a_database_failure_reaches_the_caller_instead_of_an_empty_conversation(
+    tmp_path: Path,
+) -> None:
+    store = store_on(tmp_path / "t.db")
+    processor = SimpleNamespace(tracker_store=None)
+    agent: Any = SimpleNamespace(tracker_store=FailSafeTrackerStore(store), processor=processor)
+    fail_loudly(agent)
+    assert agent.tracker_store is store and processor.tracker_store is store
+    store.engine.dispose()
+    (tmp_path / "t.db").unlink()
+    (tmp_path / "t.db").mkdir()  # the database file is gone and cannot be recreated
+
+    with pytest.raises(Exception, match="unable to open database"):
+        asyncio.run(agent.tracker_store.retrieve("u4"))
