@@ -1,0 +1,75 @@
+"""Guards Rasa's own HTTP API when it is enabled (RASA_API_JWT_SECRET): bad bodies, secrets.
+
+Rasa answers an unparsable body on its API with a 500, and stores whatever text a message added
+through the API carries. This channel has no routes of its own: when the server starts it adds a
+request middleware to the whole app that answers a write to the API without a JSON body with a
+400, and hides secrets (as the channel intake does) in the text of a message or event before
+Rasa reads it. The channels' webhooks are not touched: they check their own bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, Sanic, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.secret_guard import find_secrets, redact
+
+logger = logging.getLogger(__name__)
+
+API_WRITES = re.compile(
+    r"^/(model/parse|conversations/[^/]+/(messages|tracker/events|trigger_intent|execute|predict))$"
+)
+
+
+def hide_secrets(value: Any) -> bool:
+    """Hides secrets in the ``text`` of a message, an event or a list of events; True if any."""
+    if isinstance(value, list):
+        return any([hide_secrets(item) for item in value])
+    if isinstance(value, dict) and isinstance(value.get("text"), str):
+        findings = find_secrets(value["text"])
+        if findings:
+            value["text"] = redact(value["text"], findings)
+            return True
+    return False
+
+
+async def guard(request: Request) -> HTTPResponse | None:
+    """The request middleware: None lets the request through to Rasa."""
+    if request.method not in ("POST", "PUT") or not API_WRITES.match(request.path):
+        return None
+    if request.route is None:
+        return None  # the API is disabled: Rasa answers 404
+    try:
+        body = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return response.json({"error": "expected a JSON body"}, status=400)
+    if hide_secrets(body):
+        logger.warning("hid a secret in a call to %s", request.path)
+        request.body = json.dumps(body).encode()
+        request.parsed_json = None
+    return None
+
+
+class RasaApiGuard(InputChannel):
+    """Adds ``guard`` to the server; registered in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "api_guard"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        blueprint = Blueprint("im_api_guard", __name__)
+
+        @blueprint.listener("before_server_start")
+        async def install(app: Sanic, _: Any) -> None:
+            app.register_middleware(guard, "request")
+
+        return blueprint
