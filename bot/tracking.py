@@ -33,6 +33,7 @@ from rasa.core.agent import Agent
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import Engine, make_url
@@ -72,6 +73,8 @@ class SupportTrackerStore(SQLTrackerStore):
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._hot: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         self._last_saved: OrderedDict[str, DialogueStateTracker] = OrderedDict()
+        # How many events of a tracker object are in the database, so a save needs no count.
+        self._stored: OrderedDict[str, tuple[DialogueStateTracker, int]] = OrderedDict()
         self._capacity = hot_trackers
         self._lock = threading.Lock()
 
@@ -83,7 +86,11 @@ class SupportTrackerStore(SQLTrackerStore):
             if self._last_event_id(sender_id) == last_event_id:
                 return tracker
             logger.debug("conversation %s changed elsewhere: reloading it", sender_id)
-        return await super().retrieve(sender_id)
+        tracker = await super().retrieve(sender_id)
+        if tracker is not None:
+            with self._lock:
+                self._remember(self._stored, sender_id, (tracker, len(tracker.events)))
+        return tracker
 
     async def peek(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation for reading, kept hot for the turn that follows."""
@@ -110,17 +117,30 @@ class SupportTrackerStore(SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        with self._lock:
+            known = self._stored.get(sender_id)
         with self.session_scope() as session:
-            new_events = self._additional_events(session, tracker)
-            rows = [self._row(tracker.sender_id, event.as_dict()) for event in new_events]
+            if known is not None and known[0] is tracker:
+                new_events = list(tracker.events)[known[1] :]
+            else:
+                new_events = list(self._additional_events(session, tracker))
+            rows = [self._row(sender_id, event.as_dict()) for event in new_events]
             session.add_all(rows)
             session.flush()
             written = [row.id for row in rows]
             session.commit()
-        last_event_id = max(written) if written else self._last_event_id(tracker.sender_id)
+        # A tracker that started a new session still holds the old one, which a read from the
+        # database would not: such a tracker is not kept.
+        starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
+        one_session = not starts or starts[-1] <= 1
         with self._lock:
-            self._remember(self._hot, tracker.sender_id, (last_event_id, tracker))
-            self._remember(self._last_saved, tracker.sender_id, tracker)
+            self._remember(self._stored, sender_id, (tracker, len(tracker.events)))
+            self._remember(self._last_saved, sender_id, tracker)
+            if written and one_session:
+                self._remember(self._hot, sender_id, (max(written), tracker))
+            else:
+                self._hot.pop(sender_id, None)
 
     def _row(self, sender_id: str, data: dict[str, Any]) -> SQLTrackerStore.SQLEvent:
         return self.SQLEvent(

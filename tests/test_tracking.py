@@ -8,9 +8,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 
 from bot.tracking import SupportTrackerStore, begin_turn, fail_loudly, turn_tracker
 
@@ -102,3 +103,31 @@ def test_a_database_failure_reaches_the_caller_instead_of_an_empty_conversation(
 
     with pytest.raises(Exception, match="unable to open database"):
         asyncio.run(agent.tracker_store.retrieve("u4"))
+
+
+def test_a_new_session_is_stored_once_and_read_back_on_its_own(tmp_path: Path) -> None:
+    store = store_on(tmp_path / "t.db")
+
+    async def scenario() -> None:
+        tracker = await store.get_or_create_tracker("u5")
+        tracker.update(UserUttered("昨天的问题", {"name": "greet", "confidence": 1.0}))
+        await store.save(tracker)
+        old_events = len(tracker.events)
+        same = await store.retrieve("u5")
+        assert same is tracker
+        for event in (
+            ActionExecuted("action_session_start"),
+            SessionStarted(),
+            ActionExecuted("action_listen"),
+            UserUttered("今天的问题", {"name": "greet", "confidence": 1.0}),
+        ):
+            same.update(event)
+        await store.save(same)
+        with store.engine.connect() as connection:
+            stored = connection.execute(sa.text("SELECT count(*) FROM events")).scalar()
+        assert stored == old_events + 4
+        fresh = await store.retrieve("u5")
+        assert fresh is not None and fresh is not same
+        assert [e.text for e in fresh.events if isinstance(e, UserUttered)] == ["今天的问题"]
+
+    asyncio.run(scenario())

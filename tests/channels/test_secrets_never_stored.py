@@ -1,0 +1,474 @@
+"""Secrets users paste are hidden in every channel and leave no trace in any file; a client
+cannot claim an account in any channel.
+
+One stack serves REST, the widget, Telegram (fake Bot API), WeChat (fake WeChat API, plaintext
+mode) and the agent console, with every log line of both servers in its work directory. Each
+sample secret goes through each channel from a user with a proven identity; one goes to an agent
+during a handoff. The last test stops the servers and scans the raw bytes of every file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import socketio
+import yaml
+
+from bot.channels.binding import BindingStore
+from bot.channels.widget import conversation_of
+from bot.channels.widget_auth import mint
+from bot.handoff.store import HandoffStore
+from bot.identity import IDENTITY_FIELD, sign_identity
+from bot.wallet import demo_data
+from scripts.local_stack import WIDGET_SECRET, LocalStack
+from tests.channels import test_telegram as telegram
+from tests.channels import test_wechat as wechat
+from tests.channels.secret_samples import (
+    SAMPLES,
+    Hit,
+    Sample,
+    scan,
+    shown,
+    sqlite_rows_with,
+    traces_of,
+)
+from tests.channels.test_handoff_api import PASSWORD, Console
+from tests.channels.test_rest import post, texts
+from tests.conftest import ALWAYS_OPEN
+
+IDENTITY_SECRET = "secrets-test-identity-secret"
+CHANNELS = ("rest", "widget", "telegram", "wechat")
+WARNING = "已被隐藏"
+ALICE_CONFIRMED = "25 个确认"  # Alice's confirmed 500 USDT transfer, as the bot states it
+ALICE_AMOUNT = "500 USDT"
+NOT_FOUND = "没有找到这笔交易"
+CONTROL = Sample(
+    "own_transfer_hash", "control", f"{demo_data.TX_CONFIRMED} 没到账", (demo_data.TX_CONFIRMED,)
+)
+REPLY_SECONDS = 30
+
+
+@dataclass
+class SecretStack(telegram.TelegramStack):
+    """The local stack with every user channel and the agent console."""
+
+    def start_rasa(self) -> None:
+        channels = {
+            "bot.channels.rest.RestChannel": None,
+            "bot.channels.agent_console.AgentConsole": None,
+            "bot.channels.widget.WidgetChannel": None,
+            "bot.channels.telegram.TelegramChannel": None,
+            "bot.channels.wechat.WeChatChannel": None,
+        }
+        self.credentials.write_text(yaml.safe_dump(channels), encoding="utf-8")
+        LocalStack.start_rasa(self)
+
+
+@pytest.fixture(scope="module")
+def bot_api() -> Iterator[telegram.FakeBotApi]:
+    fake = telegram.FakeBotApi()
+    fake.thread.start()
+    try:
+        yield fake
+    finally:
+        fake.server.shutdown()
+        fake.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def wechat_api() -> Iterator[wechat.FakeWeChatApi]:
+    fake = wechat.FakeWeChatApi()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    bot_api: telegram.FakeBotApi,
+    wechat_api: wechat.FakeWeChatApi,
+) -> Iterator[SecretStack]:
+    workdir = tmp_path_factory.mktemp("secrets")
+    local = SecretStack(
+        workdir,
+        identity_secret=IDENTITY_SECRET,
+        settings={
+            "SUPPORT_HOURS": ALWAYS_OPEN,
+            # One user per channel sends every sample: more than a person's usual burst.
+            "RATE_LIMIT_BURST": "100",
+            "RATE_LIMIT_PER_MINUTE": "1000",
+            # Every log line reaches the file at once, whatever way a server stops.
+            "PYTHONUNBUFFERED": "1",
+            "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}",
+            "TELEGRAM_TOKEN": telegram.TOKEN,
+            "TELEGRAM_SECRET_TOKEN": telegram.SECRET,
+            "TELEGRAM_API_URL": bot_api.url,
+            "WECHAT_TOKEN": wechat.TOKEN,
+            "WECHAT_APP_ID": wechat.APP_ID,
+            "WECHAT_APP_SECRET": wechat.APP_SECRET,
+            "WECHAT_API_URL": wechat_api.url,
+        },
+        credentials=workdir / "credentials.yml",
+        debug=True,
+    )
+    local.seed()
+    HandoffStore.from_url(local.handoff_url).add_agent("li", "小李", PASSWORD)
+    try:
+        local.start_actions()
+        local.start_rasa()
+        yield local
+    finally:
+        local.stop_all()
+
+
+# --- the users of each channel ---------------------------------------------------------------
+
+
+def stored_user_texts(stack: LocalStack, sender_id: str) -> list[str]:
+    """The texts of the user messages in the tracker store, oldest first."""
+    with sqlite3.connect(stack.workdir / "tracker.db") as db:
+        rows = db.execute(
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id",
+            (sender_id,),
+        ).fetchall()
+    return [json.loads(row[0]).get("text") or "" for row in rows]
+
+
+def widget_say(
+    stack: LocalStack, account_id: str, payload: dict[str, Any], quiet: float = 1.5
+) -> list[str]:
+    """Connects with ``account_id``'s token, emits ``payload``; the bot's texts until it is quiet."""
+
+    async def scenario() -> list[str]:
+        received: list[str] = []
+        connected = asyncio.Event()
+        client = socketio.AsyncClient()
+        client.on("history", lambda _: connected.set())
+        client.on("bot_uttered", lambda message: received.append(message.get("text", "")))
+        await client.connect(
+            stack.base_url,
+            socketio_path="/socket.io",
+            transports=["polling"],
+            auth={"token": mint(WIDGET_SECRET, account_id, minutes=10)},
+        )
+        try:
+            await asyncio.wait_for(connected.wait(), REPLY_SECONDS)
+            await client.emit("user_uttered", payload)
+            deadline = time.monotonic() + REPLY_SECONDS
+            count, changed = 0, time.monotonic()
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                if len(received) != count:
+                    count, changed = len(received), time.monotonic()
+                elif count and time.monotonic() - changed >= quiet:
+                    break
+        finally:
+            await client.disconnect()
+        return received
+
+    return asyncio.run(scenario())
+
+
+def wechat_say(user: wechat.WeChatUser, text: str) -> list[str]:
+    """The passive reply, or the messages pushed through the API when the turn took longer."""
+    api = user.server.api
+    before = len(api.texts(user.openid))
+    reply = user.say(text)
+    if reply is not None:
+        return [reply]
+    deadline = time.monotonic() + REPLY_SECONDS
+    while time.monotonic() < deadline and len(api.texts(user.openid)) == before:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    return api.texts(user.openid)[before:]
+
+
+@dataclass
+class Outcome:
+    """What a user saw after one message, and the text stored for it."""
+
+    replies: list[str]
+    stored: str
+
+
+@dataclass
+class Users:
+    """One proven Alice per channel; each sample is sent once and its outcome remembered."""
+
+    stack: SecretStack
+    bot_api: telegram.FakeBotApi
+    wechat_api: wechat.FakeWeChatApi
+    outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)
+    _telegram: telegram.TelegramUser | None = None
+    _wechat: wechat.WeChatUser | None = None
+
+    @property
+    def rest_sender(self) -> str:
+        return "secrets-rest-alice"
+
+    def rest_say(self, text: str, sender: str | None = None) -> list[str]:
+        sender = sender or self.rest_sender
+        metadata = {
+            IDENTITY_FIELD: sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, sender)
+        }
+        status, messages = post(
+            self.stack.rest_url, {"sender": sender, "message": text, "metadata": metadata}
+        )
+        assert status == 200, messages
+        return texts(messages)
+
+    @property
+    def telegram(self) -> telegram.TelegramUser:
+        if self._telegram is None:
+            self._telegram = telegram.TelegramUser(self.stack, self.bot_api)
+            self._telegram.bind()
+        return self._telegram
+
+    @property
+    def wechat(self) -> wechat.WeChatUser:
+        if self._wechat is None:
+            server = wechat.WeChatServer(self.stack, self.wechat_api, aes=False)
+            self._wechat = wechat.WeChatUser(server, "oSecretsAlice0000000000001")
+            code = BindingStore.from_url(server.binding_url).issue_code(
+                demo_data.ALICE, timedelta(minutes=10)
+            )
+            assert any("绑定成功" in text for text in wechat_say(self._wechat, f"绑定 {code}"))
+        return self._wechat
+
+    def sender(self, channel: str) -> str:
+        if channel == "rest":
+            return self.rest_sender
+        if channel == "widget":
+            return conversation_of(demo_data.ALICE, IDENTITY_SECRET.encode())
+        return self.telegram.sender_id if channel == "telegram" else self.wechat.sender_id
+
+    def say(self, channel: str, text: str) -> list[str]:
+        if channel == "rest":
+            return self.rest_say(text)
+        if channel == "widget":
+            return widget_say(self.stack, demo_data.ALICE, {"message": text})
+        if channel == "telegram":
+            return self.telegram.say(text)
+        return wechat_say(self.wechat, text)
+
+    def send(self, channel: str, sample: Sample) -> Outcome:
+        key = (channel, sample.name)
+        if key not in self.outcomes:
+            replies = self.say(channel, sample.message)
+            stored = stored_user_texts(self.stack, self.sender(channel))
+            self.outcomes[key] = Outcome(replies, stored[-1] if stored else "")
+        return self.outcomes[key]
+
+
+@pytest.fixture(scope="module")
+def users(
+    stack: SecretStack, bot_api: telegram.FakeBotApi, wechat_api: wechat.FakeWeChatApi
+) -> Users:
+    return Users(stack, bot_api, wechat_api)
+
+
+# --- every sample through every channel ------------------------------------------------------
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: sample.name)
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_a_secret_is_hidden_and_the_user_warned(users: Users, channel: str, sample: Sample) -> None:
+    outcome = users.send(channel, sample)
+    # Booleans, so that a failure never prints a secret; shown() stars out any trace.
+    replies = [shown(reply) for reply in outcome.replies]
+    warned = any(WARNING in reply for reply in outcome.replies)
+    assert warned, replies
+    echoed = any(sample.traced_in(reply) for reply in outcome.replies)
+    assert not echoed, f"the bot echoed the {sample.kind}: {replies}"
+    marked = sample.marker in outcome.stored
+    assert marked, f"stored user text: {shown(outcome.stored)!r}"
+    stored = sample.traced_in(outcome.stored)
+    assert not stored, f"{sample.kind} stored in the tracker: {shown(outcome.stored)!r}"
+
+
+@dataclass
+class Handoff:
+    """A conversation an agent owns, in which the user sent a mnemonic."""
+
+    sample: Sample
+    replies: list[str]
+    ticket: dict[str, Any]
+    queue: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def handoff(stack: SecretStack, users: Users) -> Handoff:
+    sender = "secrets-handoff-alice"
+    assert any("转接人工客服" in text for text in users.rest_say("转人工", sender))
+    console = Console(stack)
+    ticket_id = console.ticket_of(sender)["ticket_id"]
+    assert console.post(f"/tickets/{ticket_id}/claim")[0] == 200
+    sample = SAMPLES[0]
+    replies = users.rest_say(sample.message, sender)
+    return Handoff(sample, replies, console.get(f"/tickets/{ticket_id}"), console.get("/queue"))
+
+
+def test_during_a_handoff_the_agent_sees_only_the_marker(handoff: Handoff) -> None:
+    warned = any(WARNING in reply for reply in handoff.replies)
+    assert warned, [shown(reply) for reply in handoff.replies]
+    user_lines = [line["text"] for line in handoff.ticket["transcript"] if line["role"] == "user"]
+    last = user_lines[-1]
+    assert last == "[已隐藏的助记词]", shown(last)
+    assert handoff.ticket["ticket"]["agent"] == "li"  # the agent still owns the conversation
+    for view in (handoff.ticket, handoff.queue):
+        for ensure_ascii in (True, False):
+            traced = handoff.sample.traced_in(json.dumps(view, ensure_ascii=ensure_ascii))
+            assert not traced, "the agent console shows the mnemonic"
+
+
+@pytest.fixture(scope="module")
+def control(users: Users) -> dict[str, Outcome]:
+    """Alice asks about her own transfer by its hash, with words and bare."""
+    outcomes: dict[str, Outcome] = {}
+    for name, text in (("with words", CONTROL.message), ("bare", demo_data.TX_CONFIRMED)):
+        sender = f"secrets-control-{len(outcomes)}"
+        replies = users.rest_say(text, sender)
+        outcomes[name] = Outcome(replies, stored_user_texts(users.stack, sender)[-1])
+    return outcomes
+
+
+def test_the_users_own_transaction_hash_is_kept_and_looked_up(control: dict[str, Outcome]) -> None:
+    for outcome in control.values():
+        assert demo_data.TX_CONFIRMED in outcome.stored
+        assert not any(WARNING in reply for reply in outcome.replies), outcome.replies
+    assert ALICE_CONFIRMED in " ".join(control["with words"].replies)
+
+
+def test_the_users_own_bare_transaction_hash_is_looked_up(control: dict[str, Outcome]) -> None:
+    assert ALICE_CONFIRMED in " ".join(control["bare"].replies), control["bare"].replies
+
+
+# --- identity claims -------------------------------------------------------------------------
+# REST: tests/channels/test_rest.py::test_a_client_cannot_claim_the_shell_channel_or_an_account.
+# The claims below are genuinely signed for the conversation they are sent in: only a channel
+# that ignored everything its clients send about identity passes.
+
+QUESTION = f"{demo_data.TX_CONFIRMED} 没到账"
+
+
+def events_of(stack: LocalStack, sender_id: str) -> int:
+    with sqlite3.connect(stack.workdir / "tracker.db") as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM events WHERE sender_id = ?", (sender_id,)
+        ).fetchone()
+    return int(count)
+
+
+def test_a_widget_client_cannot_claim_another_account(stack: SecretStack) -> None:
+    alice = conversation_of(demo_data.ALICE, IDENTITY_SECRET.encode())
+    bob = conversation_of(demo_data.BOB, IDENTITY_SECRET.encode())
+    claim = sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, alice)
+    alice_events = events_of(stack, alice)
+    replies = widget_say(
+        stack,
+        demo_data.BOB,
+        {
+            "message": QUESTION,
+            "metadata": {IDENTITY_FIELD: claim, "account_id": demo_data.ALICE},
+            "sender": alice,
+            "session_id": alice,
+            IDENTITY_FIELD: claim,
+        },
+    )
+    joined = " ".join(replies)
+    assert ALICE_CONFIRMED not in joined and ALICE_AMOUNT not in joined, replies
+    assert NOT_FOUND in joined, replies  # Bob's own look-up
+    assert events_of(stack, alice) == alice_events
+    assert stored_user_texts(stack, bob)[-1] == QUESTION
+
+
+def test_a_telegram_client_cannot_claim_an_account(
+    stack: SecretStack, bot_api: telegram.FakeBotApi
+) -> None:
+    user = telegram.TelegramUser(stack, bot_api)
+    claim = sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, user.sender_id)
+    message = {
+        **telegram.private_message(user.user_id, text=QUESTION),
+        "metadata": {IDENTITY_FIELD: claim},
+        IDENTITY_FIELD: claim,
+        "account_id": demo_data.ALICE,
+    }
+    sent = user.send(telegram.update(message=message, metadata={IDENTITY_FIELD: claim}))
+    joined = " ".join(m["text"] for m in sent)
+    assert ALICE_CONFIRMED not in joined and ALICE_AMOUNT not in joined, joined
+    assert "绑定" in joined, joined
+
+
+def test_a_wechat_client_cannot_claim_an_account(
+    stack: SecretStack, wechat_api: wechat.FakeWeChatApi
+) -> None:
+    server = wechat.WeChatServer(stack, wechat_api, aes=False)
+    user = wechat.WeChatUser(server, "oSecretsClaimer00000000001")
+    claim = json.dumps(sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, user.sender_id))
+    xml = user.xml(wechat.TEXT_XML, content=QUESTION, msg_id=next(wechat._msg_ids)).replace(
+        "</xml>",
+        f"<im_identity><![CDATA[{claim}]]></im_identity><AccountId>{demo_data.ALICE}</AccountId>"
+        f"<metadata><im_identity><account_id>{demo_data.ALICE}</account_id></im_identity>"
+        "</metadata></xml>",
+    )
+    before = len(wechat_api.texts(user.openid))
+    reply = user.reply_of(*user.deliver(xml))
+    replies = [reply] if reply is not None else wait_for_pushes(wechat_api, user.openid, before)
+    joined = " ".join(replies)
+    assert ALICE_CONFIRMED not in joined and ALICE_AMOUNT not in joined, joined
+    assert "绑定" in joined, joined
+
+
+def wait_for_pushes(api: wechat.FakeWeChatApi, openid: str, before: int) -> list[str]:
+    deadline = time.monotonic() + REPLY_SECONDS
+    while time.monotonic() < deadline and len(api.texts(openid)) == before:
+        time.sleep(0.1)
+    return api.texts(openid)[before:]
+
+
+# --- no trace in any file --------------------------------------------------------------------
+
+
+def test_no_trace_of_any_secret_in_any_file(
+    stack: SecretStack, users: Users, handoff: Handoff, control: dict[str, Outcome]
+) -> None:
+    """Runs last: stops the servers, then reads every byte they wrote."""
+    for channel in CHANNELS:
+        for sample in SAMPLES:
+            users.send(channel, sample)  # already sent when the whole module runs
+    stack.stop_all()
+    files = sorted(p.name for p in stack.workdir.iterdir())
+    for expected in ("tracker.db", "handoff.db", "bindings.db", "rasa.log", "actions.log"):
+        assert expected in files, files
+
+    hits = scan(stack.workdir, traces_of([*SAMPLES, CONTROL]))
+    control_files = {
+        hit.path.name.removesuffix("-wal") for hit in hits if hit.trace.sample == CONTROL.name
+    }
+    # The scan reads the real bytes: the hash Alice sent is in the tracker store and in the
+    # debug log, where every user message would be if it were not hidden first.
+    assert {"tracker.db", "rasa.log"} <= control_files, control_files
+    assert (stack.workdir / "actions.log").stat().st_size > 0
+
+    leaks = [describe(hit, stack.workdir) for hit in hits if hit.trace.sample != CONTROL.name]
+    assert not leaks, "secrets left traces:\n" + "\n".join(leaks)
+
+
+def describe(hit: Hit, root: Path) -> str:
+    line = hit.describe(root)
+    if hit.path.suffix == ".db":
+        rows = sqlite_rows_with(hit.path, hit.trace.needle)
+        line += f"; live rows: {', '.join(rows) or 'none (a freed page or the journal)'}"
+    return line
