@@ -19,9 +19,35 @@ def sqlite_in_var(filename: str) -> str:
     return f"sqlite:///{VAR / filename}"
 
 
+def create_engine(url: str, **options: Any) -> Engine:
+    """An engine on ``url``; for SQLite, with open connections kept and WAL mode.
+
+    SQLAlchemy 1.4 opens a new SQLite connection for every transaction, which costs more than
+    the query. WAL lets readers and a writer of another process (Rasa server, action server) go
+    on together; ``synchronous=NORMAL`` keeps every commit across a killed process.
+    """
+    if sa.engine.make_url(url).get_backend_name() != "sqlite":
+        return sa.create_engine(url, **options)
+    engine = sa.create_engine(
+        url,
+        poolclass=sa.pool.QueuePool,
+        connect_args={"check_same_thread": False, "timeout": 10},
+        **options,
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def tune(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return engine
+
+
 def open_database(url: str, metadata: sa.MetaData) -> Engine:
     """An engine on ``url`` with ``metadata``'s tables created if they are missing."""
-    engine = sa.create_engine(url, future=True)
+    engine = create_engine(url, future=True)
     metadata.create_all(engine)
     return engine
 

@@ -15,8 +15,7 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
   a word, and servers diverging. ``fail_loudly`` removes the wrapper, so the error reaches the
   channel, which apologises, logs it and counts it (``im_store_errors_total``).
 
-SQLite runs in WAL mode with ``synchronous=NORMAL``: a write survives a killed process, and
-readers never wait for it.
+SQLite runs as every store of the assistant does (``bot.database.create_engine``).
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import Engine, make_url
 
-from bot.database import sqlite_in_var
+from bot.database import create_engine, sqlite_in_var
 
 logger = logging.getLogger(__name__)
 
@@ -68,14 +67,18 @@ class SupportTrackerStore(SQLTrackerStore):
         if make_url(url).get_backend_name() == "sqlite":
             # Rasa opens a new SQLite connection for every query; one kept open is much cheaper.
             self.engine.dispose()
-            self.engine: Engine = sa.create_engine(url, poolclass=sa.pool.SingletonThreadPool)
-            _tune_sqlite_on_connect(self.engine)
+            self.engine: Engine = create_engine(url)
             self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._hot: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         self._last_saved: OrderedDict[str, DialogueStateTracker] = OrderedDict()
         # How many events of a tracker object are in the database, so a save needs no count.
         self._stored: OrderedDict[str, tuple[DialogueStateTracker, int]] = OrderedDict()
         self._capacity = hot_trackers
+        events = self.SQLEvent.__table__
+        self._insert_event = events.insert()
+        self._last_event_id_query = sa.select(sa.func.max(events.c.id)).where(
+            events.c.sender_id == sa.bindparam("sender")
+        )
         self._lock = threading.Lock()
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
@@ -94,11 +97,16 @@ class SupportTrackerStore(SQLTrackerStore):
 
     async def peek(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation for reading, kept hot for the turn that follows."""
+        with self._lock:
+            hot = self._hot.get(sender_id)
         # Read before the events: a write in between makes the kept tracker stale, never wrong.
         last_event_id = self._last_event_id(sender_id)
-        tracker = await self.retrieve(sender_id)
+        if hot is not None and hot[0] == last_event_id:
+            return hot[1]
+        tracker = await super().retrieve(sender_id)
         if tracker is not None:
             with self._lock:
+                self._remember(self._stored, sender_id, (tracker, len(tracker.events)))
                 self._remember(self._hot, sender_id, (last_event_id, tracker))
         return tracker
 
@@ -120,16 +128,17 @@ class SupportTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         with self._lock:
             known = self._stored.get(sender_id)
-        with self.session_scope() as session:
-            if known is not None and known[0] is tracker:
-                new_events = list(tracker.events)[known[1] :]
-            else:
+        if known is not None and known[0] is tracker:
+            new_events = list(tracker.events)[known[1] :]
+        else:
+            with self.session_scope() as session:
                 new_events = list(self._additional_events(session, tracker))
-            rows = [self._row(sender_id, event.as_dict()) for event in new_events]
-            session.add_all(rows)
-            session.flush()
-            written = [row.id for row in rows]
-            session.commit()
+        rows = [self._row(sender_id, event.as_dict()) for event in new_events]
+        # Core inserts, not the ORM's unit of work: this runs for every message.
+        with self.engine.begin() as connection:
+            written = [
+                connection.execute(self._insert_event, row).inserted_primary_key[0] for row in rows
+            ]
         # A tracker that started a new session still holds the old one, which a read from the
         # database would not: such a tracker is not kept.
         starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
@@ -142,15 +151,15 @@ class SupportTrackerStore(SQLTrackerStore):
             else:
                 self._hot.pop(sender_id, None)
 
-    def _row(self, sender_id: str, data: dict[str, Any]) -> SQLTrackerStore.SQLEvent:
-        return self.SQLEvent(
-            sender_id=sender_id,
-            type_name=data["event"],
-            timestamp=data.get("timestamp"),
-            intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-            action_name=data.get("name"),
-            data=json.dumps(data),
-        )
+    def _row(self, sender_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "sender_id": sender_id,
+            "type_name": data["event"],
+            "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"),
+            "data": json.dumps(data),
+        }
 
     def _remember(self, table: OrderedDict[str, Any], sender_id: str, value: Any) -> None:
         table.pop(sender_id, None)
@@ -159,22 +168,9 @@ class SupportTrackerStore(SQLTrackerStore):
             table.popitem(last=False)
 
     def _last_event_id(self, sender_id: str) -> int | None:
-        with self.session_scope() as session:
-            return (
-                session.query(sa.func.max(self.SQLEvent.id))
-                .filter(self.SQLEvent.sender_id == sender_id)
-                .scalar()
-            )
-
-
-def _tune_sqlite_on_connect(engine: Engine) -> None:
-    @sa.event.listens_for(engine, "connect")
-    def tune(connection: Any, _: Any) -> None:
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
+        # Core, not the ORM: this runs for every message and the ORM's overhead dominated it.
+        with self.engine.connect() as connection:
+            return connection.execute(self._last_event_id_query, {"sender": sender_id}).scalar()
 
 
 def fail_loudly(agent: Agent) -> None:
