@@ -38,7 +38,7 @@ export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 
-.PHONY: help install spacy-model train seed agent run shell actions test system-deps lint eval bench report time-training clean
+.PHONY: help install spacy-model train seed agent run production-stack shell actions test system-deps lint eval bench report time-training clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -82,6 +82,10 @@ actions: $(INSTALLED)
 
 run: $(MODEL) seed
 	@RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) scripts/run.sh
+
+# make production-stack [SERVERS=3]: several servers on a private PostgreSQL and Redis, as deployed.
+production-stack: $(MODEL) system-deps
+	$(PY) -m scripts.production_stack $(if $(SERVERS),--servers $(SERVERS))
 
 # The shell's own action server treats the terminal user as SHELL_ACCOUNT (a demo account), so it
 # stays on loopback whatever ACTION_INTERFACE says.

@@ -20,14 +20,15 @@ def sqlite_in_var(filename: str) -> str:
 
 
 def create_engine(url: str, **options: Any) -> Engine:
-    """An engine on ``url``; for SQLite, with open connections kept and WAL mode.
+    """An engine on ``url``: connections checked before use; for SQLite, kept open, in WAL mode.
 
     SQLAlchemy 1.4 opens a new SQLite connection for every transaction, which costs more than
     the query. WAL lets readers and a writer of another process (Rasa server, action server) go
     on together; ``synchronous=NORMAL`` keeps every commit across a killed process.
     """
     if sa.engine.make_url(url).get_backend_name() != "sqlite":
-        return sa.create_engine(url, **options)
+        # A connection that died with a database restart is replaced, not handed to a turn.
+        return sa.create_engine(url, pool_pre_ping=True, **options)
     engine = sa.create_engine(
         url,
         poolclass=sa.pool.QueuePool,
@@ -48,7 +49,15 @@ def create_engine(url: str, **options: Any) -> Engine:
 def open_database(url: str, metadata: sa.MetaData) -> Engine:
     """An engine on ``url`` with ``metadata``'s tables created if they are missing."""
     engine = create_engine(url, future=True)
-    metadata.create_all(engine)
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine)
+            break
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            # Several servers starting on one PostgreSQL create the same tables at once: the
+            # loser fails; the tables are there when it looks again.
+            if attempt == 2:
+                raise
     return engine
 
 

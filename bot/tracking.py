@@ -64,11 +64,11 @@ class SupportTrackerStore(SQLTrackerStore):
         if make_url(url).get_backend_name() == "sqlite":
             Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
-        if make_url(url).get_backend_name() == "sqlite":
-            # Rasa opens a new SQLite connection for every query; one kept open is much cheaper.
-            self.engine.dispose()
-            self.engine: Engine = create_engine(url)
-            self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
+        # The engine every store uses: SQLite connections kept open (Rasa opens one per query),
+        # PostgreSQL connections checked before use (a restarted database is not an error).
+        self.engine.dispose()
+        self.engine: Engine = create_engine(url)
+        self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._hot: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         self._last_saved: OrderedDict[str, DialogueStateTracker] = OrderedDict()
         # How many events of a tracker object are in the database, so a save needs no count.

@@ -50,6 +50,8 @@ SLOW_DOWN = "utter_slow_down"
 SECRET_WARNING = "utter_secret_shared"
 TRY_AGAIN = "utter_try_again_later"
 LOOKUP_SECONDS = 2.0
+# Rasa checks a busy conversation lock once a second; a waiting message need not wait that long.
+LOCK_POLL_SECONDS = 0.05
 
 
 @lru_cache(maxsize=1)
@@ -86,10 +88,10 @@ async def take_turn(app: Sanic, message: UserMessage, resendable: bool = False) 
         message_id=message.message_id,
         metadata=message.metadata,
     )
-    store = handoff_store()
     try:
+        store = handoff_store()
         # The lock Rasa's agent.handle_message takes, held for the reply guard too.
-        async with agent.lock_store.lock(sender_id):
+        async with agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
             if resendable and await replayed(agent, admitted):
                 return
             begin_turn(agent, sender_id)

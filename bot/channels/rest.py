@@ -8,6 +8,7 @@ passed on untrusted: an identity in it counts only with a valid signature (``bot
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -82,7 +83,13 @@ class RestChannel(InputChannel):
                 metadata=metadata if isinstance(metadata, dict) else None,
             )
             await take_turn(request.app, message, resendable=message_id is not None)
+            try:
+                waiting = await asyncio.to_thread(handoff_store().collect, sender)
+            except Exception:
+                # They stay in the outbox and come with the next request.
+                logger.exception("could not collect waiting messages of %s", sender)
+                waiting = []
             # Agent messages written since the user's last request come first.
-            return response.json(handoff_store().collect(sender) + collector.messages)
+            return response.json(waiting + collector.messages)
 
         return webhook
