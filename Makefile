@@ -102,8 +102,11 @@ test: $(MODEL) system-deps
 system-deps:
 	@scripts/ensure-system-packages.sh
 
-bench: $(MODEL)
+# What a look-up adds to a reply; then latency and throughput of the embedded default, the
+# production setup with one and two servers, and a bare `rasa init` reference.
+bench: $(MODEL) system-deps
 	$(PY) -m scripts.bench_lookup
+	$(PY) -m scripts.bench
 
 # make report [DAYS=7]: the support insight report (results/report.html) and a text summary.
 report: $(INSTALLED) system-deps

@@ -13,6 +13,7 @@ import os
 import signal
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,3 +225,29 @@ def test_a_slow_wallet_backend_gets_the_apology_within_the_timeout(tmp_path: Pat
     finally:
         local.stop_all()
         backend.stop()
+
+
+def test_a_database_outage_is_an_apology_an_error_and_a_metric(stack: ProductionStack) -> None:
+    assert stack.postgres is not None
+    node = stack.nodes[1]
+
+    async def say(text: str) -> str:
+        async with aiohttp.ClientSession() as session:
+            body = {"sender": "faults-outage", "message": text}
+            replies = await rest_turn(session, [node.rest_url], 0, body)
+        return " ".join(str(r.get("text", "")) for r in replies or [])
+
+    assert "矿工费" in asyncio.run(say("矿工费怎么算"))
+    stack.postgres.kill()
+    try:
+        assert TRY_AGAIN in asyncio.run(say("人工客服几点上班"))
+    finally:
+        stack.postgres.restart()
+    with urllib.request.urlopen(f"{node.base_url}/metrics", timeout=10) as response:
+        metrics = response.read().decode()
+    assert 'im_failed_turns_total{reason="tracker_store"}' in metrics
+    assert "turn failed in conversation faults-outage" in (node.workdir / "rasa.log").read_text()
+    # Back: the conversation goes on where it was, nothing of it lost.
+    assert "人工客服" in asyncio.run(say("人工客服几点上班"))
+    turns = stored_turns(stack.store_urls["TRACKER_DB_URL"], "faults-outage")
+    assert len(turns) == 2 and all(bot_messages >= 1 for _, bot_messages in turns)

@@ -32,6 +32,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.limits import encodable
 from bot.handoff.delivery import Delivery
 from bot.handoff.records import State, Ticket
 from bot.handoff.settings import HandoffSettings
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 PAGE = Path(__file__).resolve().parent / "static" / "agent_console.html"
 DASHBOARD = Path(__file__).resolve().parent / "static" / "agent_dashboard.html"
 MAX_REPLY_LENGTH = 2000
+MAX_TICKET_ID = 2**63  # ticket ids are 64-bit integers: a larger one names no ticket
 
 
 def ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
@@ -101,14 +103,19 @@ class AgentConsole(InputChannel):
         def authenticated(request: Request) -> str | None:
             header = request.headers.get("Authorization", "")
             token = header[7:] if header.startswith("Bearer ") else ""
-            return self.store.agent_for(token) if token else None
+            return self.store.agent_for(token) if token and encodable(token) else None
 
-        def body(request: Request) -> dict[str, Any]:
+        def body(request: Request) -> dict[str, Any] | None:
+            """The JSON object sent ({} for none); None if unusable (not an object, bad text)."""
             try:
                 parsed = request.json if request.body else {}
             except InvalidUsage:
-                return {}
-            return parsed if isinstance(parsed, dict) else {}
+                return None
+            if not isinstance(parsed, dict):
+                return None
+            if any(isinstance(v, str) and not encodable(v) for v in parsed.values()):
+                return None
+            return parsed
 
         def denied() -> HTTPResponse:
             return response.json({"error": "login required"}, status=401)
@@ -119,14 +126,14 @@ class AgentConsole(InputChannel):
 
         @console.route("/api/login", methods=["POST"])
         async def login(request: Request) -> HTTPResponse:
-            data = body(request)
+            data = body(request) or {}
             username, password = data.get("username"), data.get("password")
             if not isinstance(username, str) or not isinstance(password, str):
                 return response.json({"error": "username and password required"}, status=400)
             lifetime = timedelta(hours=settings.session_hours)
             token = await asyncio.to_thread(self.store.login, username, password, lifetime)
             if token is None:
-                logger.warning("failed agent login for %s", username[:64])
+                logger.warning("failed agent login for %r", username[:64])
                 return response.json({"error": "wrong username or password"}, status=401)
             agent = {"username": username, "display_name": self.store.display_name(username)}
             return response.json({"token": token, "agent": agent})
@@ -149,7 +156,7 @@ class AgentConsole(InputChannel):
         async def ticket(request: Request, ticket_id: int) -> HTTPResponse:
             if authenticated(request) is None:
                 return denied()
-            found = self.store.ticket(ticket_id)
+            found = self.store.ticket(ticket_id) if ticket_id < MAX_TICKET_ID else None
             if found is None:
                 return response.json({"error": "no such ticket"}, status=404)
             agent: Agent = request.app.ctx.agent
@@ -163,7 +170,7 @@ class AgentConsole(InputChannel):
             agent_name = authenticated(request)
             if agent_name is None:
                 return denied()
-            claimed = self.store.claim(ticket_id, agent_name)
+            claimed = self.store.claim(ticket_id, agent_name) if ticket_id < MAX_TICKET_ID else None
             if claimed is None:
                 return response.json({"error": "ticket is not waiting in the queue"}, status=409)
             await delivery(request).send_response(
@@ -179,10 +186,10 @@ class AgentConsole(InputChannel):
             agent_name = authenticated(request)
             if agent_name is None:
                 return denied()
-            text = body(request).get("text")
+            text = (body(request) or {}).get("text")
             if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_LENGTH:
                 return response.json({"error": "text must be 1-2000 characters"}, status=400)
-            found = self.store.ticket(ticket_id)
+            found = self.store.ticket(ticket_id) if ticket_id < MAX_TICKET_ID else None
             if found is None or found.state is not State.ASSIGNED or found.agent != agent_name:
                 return response.json({"error": "claim the ticket first"}, status=409)
             await delivery(request).send_text(
@@ -195,8 +202,13 @@ class AgentConsole(InputChannel):
             agent_name = authenticated(request)
             if agent_name is None:
                 return denied()
-            note = body(request).get("note")
-            closed = self.store.close(ticket_id, agent_name, note if isinstance(note, str) else "")
+            data = body(request)
+            if data is None:
+                return response.json({"error": "note must be text"}, status=400)
+            note = data.get("note") if isinstance(data.get("note"), str) else ""
+            closed = (
+                self.store.close(ticket_id, agent_name, note) if ticket_id < MAX_TICKET_ID else None
+            )
             if closed is None:
                 return response.json(
                     {"error": "only your assigned ticket can be closed"}, status=409

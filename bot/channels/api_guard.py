@@ -1,10 +1,11 @@
 """Guards Rasa's own HTTP API when it is enabled (RASA_API_JWT_SECRET): bad bodies, secrets.
 
-Rasa answers an unparsable body on its API with a 500, and stores whatever text a message added
-through the API carries. This channel has no routes of its own: when the server starts it adds a
-request middleware to the whole app that answers a write to the API without a JSON body with a
-400, and hides secrets (as the channel intake does) in the text of a message or event before
-Rasa reads it. The channels' webhooks are not touched: they check their own bodies.
+Rasa answers an unparsable body, a message without a usable text or an Authorization header it
+cannot decode with a 500, and stores whatever text a message added through the API carries.
+This channel has no routes of its own: when the server starts it adds a request middleware to
+the whole app that answers those with a 400 (401 for the header), limits a message to
+MAX_MESSAGE_CHARS, and hides secrets (as the channel intake does) in the text of a message or
+event before Rasa reads it. The channels' webhooks are not touched: they check their own bodies.
 """
 
 from __future__ import annotations
@@ -20,13 +21,24 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.limits import clean, encodable, intake_settings
 from bot.secret_guard import find_secrets, redact
 
 logger = logging.getLogger(__name__)
 
+CHANNEL_PATHS = ("/webhooks/", "/socket.io")
+MESSAGE_WRITES = re.compile(r"^/(model/parse|conversations/[^/]+/messages)$")
 API_WRITES = re.compile(
     r"^/(model/parse|conversations/[^/]+/(messages|tracker/events|trigger_intent|execute|predict))$"
 )
+
+
+def usable_message(body: Any) -> bool:
+    """A message for the NLU: an object whose ``text`` is printable and of a sane length."""
+    text = body.get("text") if isinstance(body, dict) else None
+    if not isinstance(text, str) or not encodable(text):
+        return False
+    return 0 < len(clean(text)) <= intake_settings().max_chars
 
 
 def hide_secrets(value: Any) -> bool:
@@ -43,14 +55,18 @@ def hide_secrets(value: Any) -> bool:
 
 async def guard(request: Request) -> HTTPResponse | None:
     """The request middleware: None lets the request through to Rasa."""
+    if request.route is None or request.path.startswith(CHANNEL_PATHS):
+        return None  # not Rasa's API (or the API is disabled: Rasa answers 404)
+    if not encodable(request.headers.get("Authorization", "")):
+        return response.json({"error": "unreadable Authorization header"}, status=401)
     if request.method not in ("POST", "PUT") or not API_WRITES.match(request.path):
         return None
-    if request.route is None:
-        return None  # the API is disabled: Rasa answers 404
     try:
         body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return response.json({"error": "expected a JSON body"}, status=400)
+    if MESSAGE_WRITES.match(request.path) and not usable_message(body):
+        return response.json({"error": "expected an object with a non-empty text"}, status=400)
     if hide_secrets(body):
         logger.warning("hid a secret in a call to %s", request.path)
         request.body = json.dumps(body).encode()

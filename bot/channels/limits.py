@@ -86,6 +86,15 @@ def rate_limiter() -> RateLimiter:
     return RateLimiter(intake_settings())
 
 
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be stored and logged: no lone surrogates."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def clean(text: str) -> str:
     """The text without unprintable characters and surrounding white space."""
     return UNPRINTABLE.sub("", text).strip()

@@ -20,6 +20,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.intake import take_turn
+from bot.channels.limits import encodable
 from bot.handoff.delivery import OutboxOutputChannel
 from bot.handoff.store import handoff_store
 
@@ -59,7 +60,11 @@ class RestChannel(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
             sender, text = body.get("sender"), body.get("message")
-            if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER_LENGTH:
+            if (
+                not isinstance(sender, str)
+                or not 0 < len(sender) <= MAX_SENDER_LENGTH
+                or not encodable(sender)
+            ):
                 return response.json({"error": "sender must be a non-empty string"}, status=400)
             if ":" in sender:
                 # Other channels' conversations are "widget:…", "telegram:…", "wechat:…": a REST
@@ -69,7 +74,9 @@ class RestChannel(InputChannel):
                 return response.json({"error": "message must be a string"}, status=400)
             message_id = body.get("message_id")
             if message_id is not None and (
-                not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_SENDER_LENGTH
+                not isinstance(message_id, str)
+                or not 0 < len(message_id) <= MAX_SENDER_LENGTH
+                or not encodable(message_id)
             ):
                 return response.json({"error": "message_id must be a short string"}, status=400)
             metadata = body.get("metadata")

@@ -49,6 +49,7 @@ from sqlalchemy.engine import Engine
 
 from bot.channels.binding import bind_code_in, binding_db_url, binding_store
 from bot.channels.intake import take_turn
+from bot.channels.limits import encodable
 from bot.channels.responses import say
 from bot.database import UtcDateTime, open_database
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
@@ -61,6 +62,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 DEFAULT_API_URL = "https://api.telegram.org"
 MAX_BODY_BYTES = 1_000_000
 MAX_TEXT_LENGTH = 4096  # Telegram's limit for a message, both ways
+MAX_UPDATE_ID = 2**63  # update ids are stored as 64-bit integers
 MAX_CALLBACK_DATA_BYTES = 64  # Telegram's limit for a button's callback_data
 STORED_PAYLOAD_PREFIX = "#"  # callback_data naming a stored payload that did not fit
 API_TIMEOUT_SECONDS = 10.0
@@ -476,10 +478,14 @@ class TelegramChannel(InputChannel):
                 return response.json({"error": "body too large"}, status=413)
             try:
                 update = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):
                 return response.json({"error": "expected a JSON object"}, status=400)
             update_id = update.get("update_id") if isinstance(update, dict) else None
-            if not isinstance(update_id, int) or isinstance(update_id, bool):
+            if (
+                not isinstance(update_id, int)
+                or isinstance(update_id, bool)
+                or not 0 <= update_id < MAX_UPDATE_ID
+            ):
                 return response.json({"error": "expected a Telegram update"}, status=400)
             try:
                 first_time = self.store.claim_update(update_id)
@@ -529,7 +535,8 @@ class TelegramChannel(InputChannel):
         if user_id is None or not _is_private(message):
             return  # groups and channels are not served; nobody there is told anything
         text = message.get("text")
-        if isinstance(text, str) and text.strip():
+        if isinstance(text, str):
+            # Empty or blank too: the intake answers it politely.
             await self._on_text(app, user_id, text, on_new_message)
         elif UNSUPPORTED_CONTENT.intersection(message):
             await self._say(app, f"{PLATFORM}:{user_id}", "utter_unsupported_message")
@@ -547,6 +554,8 @@ class TelegramChannel(InputChannel):
         user_id, data = _user_id(query), query.get("data")
         if user_id is None or not _is_private(query.get("message")) or not isinstance(data, str):
             return
+        if not encodable(data):
+            return  # not one of our buttons
         payload = self.store.payload_for(str(user_id), data)
         if payload:
             await self._on_text(app, user_id, payload, on_new_message)

@@ -171,7 +171,7 @@ class WidgetChannel(InputChannel):
             sessions.pop(sid, None)
 
         @sio.on("user_uttered")
-        async def user_uttered(sid: str, data: Any) -> None:
+        async def user_uttered(sid: str, data: Any = None) -> None:
             account_id = account_for(sid)
             if account_id is None:
                 await sio.emit("refused", "token expired", to=sid)

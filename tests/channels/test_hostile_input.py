@@ -1,0 +1,1304 @@
+"""Hostile input at every entry point of a running assistant: fuzzed, then case by case.
+
+Two stacks (``tests.channels.hostile``), both with every channel and Rasa's API on:
+
+- ``stack``: a rate limit too high to matter, for the property tests, the table of bad inputs
+  and the injection checks. Its log must end up without a traceback through our code.
+- ``limited``: the default burst (10) with a refill of one message a minute, so the rate limit
+  is deterministic; it also hosts the known bugs, pinned as strict xfails, because one of them
+  stops the server and others log tracebacks.
+
+The fuzzed domains leave out exactly the inputs of those pinned bugs (each exclusion names its
+test), so they stay green today and the xfails turn red once a bug is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+import re
+import time
+import urllib.parse
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import socketio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.identity import IDENTITY_FIELD, sign_identity
+from bot.wallet import demo_data
+from tests.channels.hostile import (
+    EMPTY_REPLY,
+    GREETING,
+    SLOW_DOWN_REPLY,
+    TIMEOUT,
+    TOO_LONG_REPLY,
+    Answer,
+    HostileStack,
+    WidgetClient,
+    as_json,
+    fresh_id,
+    http,
+    our_tracebacks,
+    telegram_user_id,
+    unique,
+)
+from tests.channels.test_telegram import SECRET as TELEGRAM_SECRET
+from tests.channels.test_wechat import ACCOUNT, TEXT_XML
+
+TOO_LONG = TOO_LONG_REPLY.format(max_chars=1000)
+FIVE_MB = 5 * 1024 * 1024
+SURROGATES = re.compile("[\ud800-\udfff]")
+SQLITE_INTEGERS = (-(2**63), 2**63 - 1)
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
+
+
+# --- the stacks ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, HostileStack]]:
+    """Started side by side: each Rasa server takes a while to load the model."""
+    plans = {
+        "open": {"RATE_LIMIT_BURST": "100000", "RATE_LIMIT_PER_MINUTE": "100000"},
+        "limited": {"RATE_LIMIT_PER_MINUTE": "1"},
+    }
+    started: dict[str, HostileStack] = {}
+    with ThreadPoolExecutor(len(plans)) as pool:
+        futures = {
+            name: pool.submit(HostileStack.start, tmp_path_factory.mktemp(f"hostile-{name}"), **env)
+            for name, env in plans.items()
+        }
+        errors = []
+        for name, future in futures.items():
+            try:
+                started[name] = future.result()
+            except Exception as error:
+                errors.append(error)
+    try:
+        if errors:
+            raise errors[0]
+        yield started
+    finally:
+        with ThreadPoolExecutor(len(plans)) as pool:
+            list(pool.map(HostileStack.stop, started.values()))
+
+
+@pytest.fixture(scope="module")
+def stack(stacks: dict[str, HostileStack]) -> HostileStack:
+    return stacks["open"]
+
+
+@pytest.fixture(scope="module")
+def limited(stacks: dict[str, HostileStack]) -> HostileStack:
+    return stacks["limited"]
+
+
+# --- strategies ------------------------------------------------------------------------------
+
+PIECES = st.sampled_from(
+    [
+        "\x00",
+        "\x07",
+        "\x1b[31m",
+        "\x7f",
+        "\x85",
+        "\u200b",
+        "\u202e",
+        "\u2066",
+        "\ufeff",
+        "\ud800",
+        "\udfff",
+        "\r\n",
+        "\t",
+        "\u3000",
+        " ",
+        "你好",
+        "我的U转出去一直没到账",
+        "'",
+        '"',
+        "\\",
+        "<script>alert(1)</script>",
+        "'; DROP TABLE events; --",
+        "{{7*7}}",
+        "${jndi:ldap://x/a}",
+        "%s%n",
+        "]]>",
+        "<![CDATA[",
+        "&amp;",
+        "😀",
+        "/restart",
+        "/greet",
+        '/rate{"rating":"5"}',
+        '/greet{"x": [',
+        "绑定 123456",
+        "0x" + "ab" * 32,
+    ]
+)
+# Any code point (lone surrogates and controls included), hostile fragments, lengths around the
+# limit, and ~900 KB of UTF-8.
+SHORT_TEXT = st.one_of(
+    st.text(alphabet=st.characters(exclude_categories=[]), max_size=30),
+    st.lists(st.one_of(PIECES, st.text(max_size=4)), max_size=8).map("".join),
+)
+TEXT = st.one_of(
+    SHORT_TEXT,
+    st.builds(
+        operator.mul, st.sampled_from(["你", "a", " ", "\x00", "\u200b"]), st.integers(995, 1005)
+    ),
+    st.just("你" * 300_000),
+)
+# Without lone surrogates: the inputs of the pinned bugs below.
+SHORT_UTF8 = SHORT_TEXT.map(lambda text: SURROGATES.sub("", text))
+UTF8 = TEXT.map(lambda text: SURROGATES.sub("", text))
+
+SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), SHORT_TEXT, st.just(2**70)
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=10,
+)
+UTF8_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), SHORT_UTF8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(SHORT_UTF8, inner, max_size=4),
+    max_leaves=10,
+)
+CONTENT_TYPES = st.one_of(
+    st.sampled_from(
+        [
+            "application/json",
+            "application/json; charset=latin-1",
+            "text/plain",
+            "text/xml",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/octet-stream",
+            "",
+        ]
+    ),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40),
+)
+ASCII_HEADER = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+
+
+def assert_no_server_error(answer: Answer) -> None:
+    assert answer.status < 500, (answer.status, answer.text[:500])
+
+
+# --- the table: REST -------------------------------------------------------------------------
+
+
+def rest_texts(answer: Answer) -> list[str]:
+    assert answer.status == 200, answer
+    return [message.get("text", "") for message in answer.json()]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param("", [EMPTY_REPLY], id="empty"),
+        pytest.param(" \u3000\n\t ", [EMPTY_REPLY], id="whitespace-only"),
+        pytest.param("\x00\x07\u200b\u202e\ud800", [EMPTY_REPLY], id="control-chars-only"),
+        pytest.param("你" * 1001, [TOO_LONG], id="over-long"),
+        pytest.param("a" * FIVE_MB, [TOO_LONG], id="huge-5MB"),
+    ],
+)
+def test_rest_refused_messages_get_a_polite_reply(
+    stack: HostileStack, message: str, expected: list[str]
+) -> None:
+    answer = http(stack.rest_url, as_json({"sender": unique("rest"), "message": message}))
+    assert rest_texts(answer) == expected
+
+
+def test_rest_control_characters_are_removed_before_rasa(stack: HostileStack) -> None:
+    sender = unique("rest-ctrl")
+    texts = rest_texts(
+        http(stack.rest_url, as_json({"sender": sender, "message": "你\x00好\x1b\u200b\ud800"}))
+    )
+    assert texts and texts[0].startswith(GREETING)
+    stored = stack.rows(
+        "tracker.db",
+        "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user'",
+        sender,
+    )
+    assert [json.loads(row[0])["text"] for row in stored] == ["你好"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        pytest.param(b'{"sender": "s", "message": ', "application/json", 400, id="malformed-json"),
+        pytest.param(b"", "application/json", 400, id="empty-body"),
+        pytest.param(
+            b"sender=s&message=hi",
+            "application/x-www-form-urlencoded",
+            400,
+            id="wrong-content-type-form",
+        ),
+        pytest.param(b"x" * FIVE_MB, "application/json", 400, id="huge-5MB-not-json"),
+        pytest.param(
+            b'{"sender": "s", "message": "\xff\xfe"}', "application/json", 400, id="invalid-utf8"
+        ),
+    ],
+)
+def test_rest_unreadable_bodies_get_a_400(
+    stack: HostileStack, body: bytes, content_type: str, status: int
+) -> None:
+    answer = http(stack.rest_url, body, content_type=content_type)
+    assert (answer.status, answer.json()) == (status, {"error": "expected a JSON object"})
+
+
+def test_rest_ignores_the_content_type_of_a_json_body(stack: HostileStack) -> None:
+    body = as_json({"sender": unique("rest-ct"), "message": "你好"})
+    texts = rest_texts(http(stack.rest_url, body, content_type="text/plain"))
+    assert texts[0].startswith(GREETING)
+
+
+# --- the table: the widget (socket.io) -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def widget(stack: HostileStack) -> Iterator[WidgetClient]:
+    client = WidgetClient(stack, unique("widget-account"))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param("", [EMPTY_REPLY], id="empty"),
+        pytest.param(" \u3000\n ", [EMPTY_REPLY], id="whitespace-only"),
+        pytest.param("\x00\u200b\ud800", [EMPTY_REPLY], id="control-chars-only"),
+        pytest.param("你" * 1001, [TOO_LONG], id="over-long"),
+    ],
+)
+def test_widget_refused_messages_get_a_polite_reply(
+    widget: WidgetClient, message: str, expected: list[str]
+) -> None:
+    assert widget.say(message) == expected
+
+
+def test_widget_control_characters_are_removed(widget: WidgetClient) -> None:
+    texts = widget.say("你好\x00\x1b\u202e")
+    assert texts and texts[0].startswith(GREETING)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param("你好", id="not-an-object"),
+        pytest.param([{"message": "你好"}], id="list"),
+        pytest.param({"text": "你好"}, id="no-message"),
+        pytest.param({"message": 5}, id="message-not-a-string"),
+        pytest.param({"message": b"\xff\xfe"}, id="invalid-utf8-bytes"),
+        pytest.param(b"\xff\xfe", id="binary"),
+    ],
+)
+def test_widget_malformed_payloads_are_ignored_and_the_socket_stays(
+    widget: WidgetClient, payload: Any
+) -> None:
+    before = len(widget.texts())
+    widget.emit(payload)
+    time.sleep(0.3)
+    assert widget.texts()[before:] == []
+    assert widget.client.connected
+
+
+def test_widget_a_huge_payload_closes_that_socket_only(stack: HostileStack) -> None:
+    """engine.io refuses a POST over 1 MB (max_http_buffer_size) and drops the session."""
+    client = WidgetClient(stack, unique("widget-huge"))
+    try:
+        with pytest.raises(socketio.exceptions.TimeoutError):
+            client.emit({"message": "a" * FIVE_MB}, timeout=3)
+        deadline = time.monotonic() + TIMEOUT
+        while client.client.connected and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not client.client.connected
+        assert client.texts() == []
+    finally:
+        client.close()
+    other = WidgetClient(stack, unique("widget-after-huge"))
+    try:
+        assert other.say("你好")[0].startswith(GREETING)
+    finally:
+        other.close()
+
+
+# --- the table: Telegram ---------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("", [EMPTY_REPLY], id="empty"),
+        pytest.param(" \u3000\n ", [EMPTY_REPLY], id="whitespace-only"),
+        pytest.param("\u200b\x00\u202e", [EMPTY_REPLY], id="control-chars-only"),
+        pytest.param("你" * 1001, [TOO_LONG], id="over-long"),
+        pytest.param("你" * 4096, [TOO_LONG], id="telegram-maximum"),
+    ],
+)
+def test_telegram_refused_messages_get_a_polite_reply(
+    stack: HostileStack, text: str, expected: list[str]
+) -> None:
+    assert stack.telegram_text(telegram_user_id(), text) == expected
+
+
+def test_telegram_control_characters_are_removed(stack: HostileStack) -> None:
+    texts = stack.telegram_text(telegram_user_id(), "你好\x00\x1b[31m\u202e")
+    assert texts and texts[0].startswith(GREETING)
+
+
+def telegram_update(user_id: int, text: str) -> bytes:
+    chat = {"id": user_id, "type": "private"}
+    message = {"message_id": 1, "from": {"id": user_id, "is_bot": False}, "chat": chat}
+    return as_json({"update_id": fresh_id(), "message": {**message, "text": text}})
+
+
+@pytest.mark.parametrize(
+    ("body", "secret", "status"),
+    [
+        pytest.param(b'{"update_id": 1, "message": ', TELEGRAM_SECRET, 400, id="malformed-json"),
+        pytest.param(b"", TELEGRAM_SECRET, 400, id="empty-body"),
+        pytest.param(b'{"update_id": 1, "x": "\xff"}', TELEGRAM_SECRET, 400, id="invalid-utf8"),
+        pytest.param(b"x" * FIVE_MB, TELEGRAM_SECRET, 413, id="huge-5MB"),
+        pytest.param(b"{}", None, 403, id="no-secret"),
+        pytest.param(b"{}", "wrong", 403, id="wrong-secret"),
+    ],
+)
+def test_telegram_unreadable_or_unauthenticated_bodies(
+    stack: HostileStack, body: bytes, secret: str | None, status: int
+) -> None:
+    assert stack.telegram(body, secret=secret).status == status
+
+
+def test_telegram_ignores_the_content_type(stack: HostileStack) -> None:
+    user_id = telegram_user_id()
+    answer = stack.telegram(telegram_update(user_id, "你好"), content_type="text/plain")
+    assert answer.status == 200
+    assert stack.bot_api.calls_for(user_id)[0]["text"].startswith(GREETING)
+
+
+# --- the table: WeChat -----------------------------------------------------------------------
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+        for i in range(1, 10)
+    )
+    + b"]><xml><ToUserName>gh</ToUserName><FromUserName>oBomb</FromUserName>"
+    b"<MsgType>text</MsgType><Content>&lol9;</Content></xml>"
+)
+XXE = (
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    b"<xml><FromUserName>oXxe</FromUserName><MsgType>text</MsgType><Content>&e;</Content></xml>"
+)
+
+
+def wechat_xml(openid: str, content: str) -> bytes:
+    return TEXT_XML.format(
+        account=ACCOUNT,
+        openid=openid,
+        created=int(time.time()),
+        content=content,
+        msg_id=fresh_id(),
+    ).encode("utf-8", "surrogatepass")
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param("", EMPTY_REPLY, id="empty"),
+        pytest.param(" \u3000\n ", EMPTY_REPLY, id="whitespace-only"),
+        # Controls XML allows; C0 controls make the XML itself malformed (below).
+        pytest.param("\u200b\u202e\x85\ufeff", EMPTY_REPLY, id="control-chars-only"),
+        pytest.param("你" * 1001, TOO_LONG, id="over-long"),
+    ],
+)
+def test_wechat_refused_messages_get_a_polite_passive_reply(
+    stack: HostileStack, content: str, expected: str
+) -> None:
+    assert stack.wechat_text(unique("oRefused"), content) == expected
+
+
+def test_wechat_control_characters_are_removed(stack: HostileStack) -> None:
+    reply = stack.wechat_text(unique("oCtrl"), "你好\u202e\x85\u200b")
+    assert reply is not None and reply.startswith(GREETING)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "reason"),
+    [
+        pytest.param(b"<xml><FromUserName>o", "text/xml", 400, "malformed XML", id="malformed-xml"),
+        pytest.param(b"", "text/xml", 400, "malformed XML", id="empty-body"),
+        pytest.param(
+            TEXT_XML.format(
+                account=ACCOUNT, openid="oC0", created=1, content="hi\x01", msg_id=1
+            ).encode(),
+            "text/xml",
+            400,
+            "malformed XML",
+            id="c0-control-char",
+        ),
+        pytest.param(BILLION_LAUGHS, "text/xml", 400, "DTDs and entities", id="xml-bomb"),
+        pytest.param(XXE, "text/xml", 400, "DTDs and entities", id="xxe"),
+        pytest.param(b'{"Content": "hi"}', "application/json", 400, "malformed XML", id="json"),
+        pytest.param(
+            b"<xml><FromUserName>o\xff</FromUserName><MsgType>text</MsgType></xml>",
+            "text/xml",
+            400,
+            "malformed XML",
+            id="invalid-utf8",
+        ),
+        pytest.param(
+            b"<xml>" + b" " * FIVE_MB + b"</xml>", "text/xml", 413, "too large", id="huge-5MB"
+        ),
+    ],
+)
+def test_wechat_unreadable_bodies_are_refused_at_once(
+    stack: HostileStack, body: bytes, content_type: str, status: int, reason: str
+) -> None:
+    started = time.monotonic()
+    answer = stack.wechat(body, content_type=content_type)
+    assert answer.status == status and reason in answer.text, answer
+    assert time.monotonic() - started < 2  # nothing was expanded
+
+
+def test_wechat_unsigned_calls_are_refused(stack: HostileStack) -> None:
+    assert stack.wechat(wechat_xml("oUnsigned", "你好"), query={}).status == 403
+
+
+def test_wechat_ignores_the_content_type_of_an_xml_body(stack: HostileStack) -> None:
+    answer = stack.wechat(wechat_xml(unique("oCt"), "你好"), content_type="application/json")
+    assert answer.status == 200 and GREETING in answer.text
+
+
+# --- the table: the agent console ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        pytest.param(b"", "application/json", 400, id="empty-body"),
+        pytest.param(b'{"username": "li", ', "application/json", 400, id="malformed-json"),
+        pytest.param(
+            b"username=li&password=x", "application/x-www-form-urlencoded", 400, id="form"
+        ),
+        pytest.param(
+            b'{"username": "\xff", "password": "x"}', "application/json", 400, id="invalid-utf8"
+        ),
+        pytest.param(b"x" * FIVE_MB, "application/json", 400, id="huge-5MB"),
+        pytest.param(
+            as_json({"username": "", "password": ""}), "application/json", 401, id="empty-fields"
+        ),
+        pytest.param(
+            as_json({"username": "li\x00' OR '1'='1", "password": "' OR '1'='1"}),
+            "application/json",
+            401,
+            id="control-chars-and-sql",
+        ),
+    ],
+)
+def test_agent_login_refuses_bad_bodies(
+    stack: HostileStack, body: bytes, content_type: str, status: int
+) -> None:
+    assert stack.agent("/login", body, content_type=content_type).status == status
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(as_json({"text": ""}), 400, id="empty"),
+        pytest.param(as_json({"text": " \u3000\n"}), 400, id="whitespace-only"),
+        pytest.param(as_json({"text": "好" * 2001}), 400, id="over-long"),
+        pytest.param(b'{"text": ', 400, id="malformed-json"),
+        pytest.param(b'{"text": "\xff"}', 400, id="invalid-utf8"),
+        pytest.param(b"x" * FIVE_MB, 400, id="huge-5MB"),
+        pytest.param(as_json({"text": "你好"}), 409, id="unclaimed-ticket"),
+    ],
+)
+def test_agent_reply_refuses_bad_bodies(stack: HostileStack, body: bytes, status: int) -> None:
+    assert stack.agent("/tickets/999999/reply", body, token=stack.agent_token).status == status
+    assert stack.agent("/tickets/999999/reply", body).status == 401
+
+
+# --- the table: Rasa's API and metrics -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        pytest.param(b"", 400, id="empty-body"),
+        pytest.param(b'{"text": ', 400, id="malformed-json"),
+        pytest.param(b'{"text": "\xff"}', 400, id="invalid-utf8"),
+        pytest.param(as_json({"text": "\x00\x1b\u202e你好"}), 200, id="control-chars"),
+        pytest.param(as_json({"text": "你" * 5000}), 400, id="over-long"),
+    ],
+)
+def test_rasa_parse_with_a_jwt(stack: HostileStack, body: bytes, status: int) -> None:
+    assert stack.rasa_api("/model/parse", body).status == status
+
+
+def test_rasa_parse_refuses_a_form_body(stack: HostileStack) -> None:
+    form = "application/x-www-form-urlencoded"
+    assert stack.rasa_api("/model/parse", b"text=hi", content_type=form).status == 400
+
+
+def test_metrics_take_no_input(stack: HostileStack) -> None:
+    answer = http(f"{stack.base_url}/metrics?name[]=<script>&%ff=%00")
+    assert answer.status == 200 and answer.content_type.startswith("text/plain")
+    assert http(f"{stack.base_url}/metrics", b"x" * 1000).status == 405
+
+
+# --- injection: stored verbatim, handed to agents as data ------------------------------------
+
+
+def rest_as(stack: HostileStack, sender: str, text: str, account: str) -> list[str]:
+    secret = stack.local.identity_secret.encode()
+    metadata = {IDENTITY_FIELD: sign_identity(secret, account, sender)}
+    body = as_json({"sender": sender, "message": text, "metadata": metadata})
+    return rest_texts(http(stack.rest_url, body))
+
+
+def user_texts(stack: HostileStack, sender: str) -> list[str]:
+    rows = stack.rows(
+        "tracker.db",
+        "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id",
+        sender,
+    )
+    return [json.loads(row[0])["text"] for row in rows]
+
+
+def transcript_of(stack: HostileStack, sender: str) -> list[dict[str, Any]]:
+    queue = stack.agent("/queue", token=stack.agent_token).json()["tickets"]
+    ticket = next(t for t in queue if t["conversation_id"] == sender)
+    answer = stack.agent(f"/tickets/{ticket['ticket_id']}", token=stack.agent_token)
+    assert answer.status == 200
+    return list(answer.json()["transcript"])
+
+
+def test_sql_in_a_transfer_look_up_is_only_data(stack: HostileStack) -> None:
+    sender = unique("inject-transfer")
+    look_up = f"{demo_data.TX_PENDING_LOW_FEE}' OR '1'='1 这笔怎么还没到"
+    drop = "'; DROP TABLE events; --"
+    replies = rest_as(stack, sender, look_up, demo_data.ALICE)
+    # The one transfer of the hash, nobody else's.
+    short = f"{demo_data.TX_PENDING_LOW_FEE[:6]}…{demo_data.TX_PENDING_LOW_FEE[-4:]}"
+    assert short in replies[0] and "0.5 ETH" in replies[0]
+    rest_as(stack, sender, drop, demo_data.ALICE)
+    rest_as(stack, sender, "转人工", demo_data.ALICE)
+
+    assert "events" in stack.tables("tracker.db")
+    assert {"wallet_transactions", "wallet_tickets"} <= stack.tables("wallet.db")
+    assert stack.rows("wallet.db", "SELECT count(*) FROM wallet_transactions")[0][0] > 1
+    assert user_texts(stack, sender)[:2] == [look_up, drop]
+    shown = [line["text"] for line in transcript_of(stack, sender) if line["role"] == "user"]
+    assert shown[:2] == [look_up, drop]
+
+
+def test_sql_and_html_in_a_complaint_are_stored_and_shown_verbatim(stack: HostileStack) -> None:
+    sender = unique("inject-complaint")
+    description = "<script>alert(1)</script>'); DROP TABLE tickets;-- 转账被多扣了手续费"
+    rest_as(stack, sender, "我要投诉", demo_data.ALICE)
+    rest_as(stack, sender, "其他", demo_data.ALICE)
+    filed = rest_as(stack, sender, description, demo_data.ALICE)
+    assert "已为您登记投诉" in filed[0]
+
+    assert {"wallet_tickets"} <= stack.tables("wallet.db")
+    assert {"handoff_tickets", "handoff_outbox"} <= stack.tables("handoff.db")
+    stored = stack.rows(
+        "wallet.db", "SELECT description FROM wallet_tickets WHERE conversation_id = ?", sender
+    )
+    assert stored == [(description,)]
+    transcript = transcript_of(stack, sender)
+    assert {"role": "user", "text": description} in [
+        {"role": line["role"], "text": line["text"]} for line in transcript
+    ]
+    # tests/channels/test_agent_console_browser.py::test_hostile_user_text_is_shown_as_text
+    # checks that the console page shows such text as text (textContent), in Chromium.
+
+
+# --- properties: every entry point, random input ---------------------------------------------
+
+REST_REQUESTS = st.fixed_dictionaries(
+    # A sender with a lone surrogate stops the server: test_rest_sender_with_a_lone_surrogate…
+    {
+        "sender": st.one_of(
+            SHORT_UTF8.filter(lambda sender: sender and ":" not in sender),
+            SHORT_UTF8,
+            st.sampled_from(["telegram:1", "widget:x", "", "a" * 129]),
+        ),
+        "message": st.one_of(TEXT, TEXT, JSON),
+    },
+    optional={
+        "metadata": JSON,
+        "message_id": st.one_of(SHORT_TEXT, JSON),
+        "input_channel": JSON,
+    },
+).map(as_json)
+# Mostly requests that reach Rasa, some that cannot.
+REST_BODIES = st.one_of(REST_REQUESTS, REST_REQUESTS, JSON.map(as_json), st.binary(max_size=300))
+
+
+@FUZZ
+@given(body=REST_BODIES, content_type=CONTENT_TYPES)
+def test_rest_answers_any_body_with_a_reply_or_a_400(
+    stack: HostileStack, body: bytes, content_type: str
+) -> None:
+    answer = http(stack.rest_url, body, content_type=content_type)
+    assert answer.status in (200, 400), answer
+    assert isinstance(answer.json(), list if answer.status == 200 else dict)
+
+
+@FUZZ
+@given(message=TEXT, metadata=st.one_of(st.none(), JSON))
+def test_rest_answers_every_message_of_a_new_conversation(
+    stack: HostileStack, message: str, metadata: Any
+) -> None:
+    # A new conversation each time: a repeated one may be waiting for an agent, silently.
+    body = {"sender": unique("fuzz"), "message": message, "metadata": metadata}
+    texts = rest_texts(http(stack.rest_url, as_json(body)))
+    assert texts and all(isinstance(text, str) for text in texts), texts
+
+
+def test_rest_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+    stack.still_answers()
+
+
+TELEGRAM_IDS = st.one_of(st.integers(1, 2**40), JSON)
+TELEGRAM_MESSAGES = st.fixed_dictionaries(
+    {
+        "message_id": st.integers(0, 2**31),
+        "from": st.fixed_dictionaries(
+            {"id": TELEGRAM_IDS, "is_bot": st.booleans(), "first_name": SHORT_TEXT}
+        ),
+        "chat": st.fixed_dictionaries(
+            {
+                "id": TELEGRAM_IDS,
+                "type": st.one_of(
+                    st.sampled_from(["private", "group", "supergroup", "channel"]), SHORT_TEXT
+                ),
+            }
+        ),
+        "date": st.integers(0, 2**31),
+    },
+    optional={
+        "text": st.one_of(TEXT, JSON),
+        "caption": SHORT_TEXT,
+        "sticker": JSON,
+        "photo": JSON,
+        "entities": JSON,
+        "edit_date": st.integers(0, 2**31),
+    },
+)
+TELEGRAM_UPDATES = st.fixed_dictionaries(
+    # Only ids SQLite can store, no deep nesting and no lone surrogates in button data: those are
+    # pinned below (test_telegram_update_ids_beyond_64_bits…, test_telegram_deeply_nested…,
+    # test_telegram_button_data_with_a_lone_surrogate…).
+    {"update_id": st.integers(*SQLITE_INTEGERS)},
+    optional={
+        "message": st.one_of(TELEGRAM_MESSAGES, JSON),
+        "edited_message": TELEGRAM_MESSAGES,
+        "callback_query": st.one_of(
+            st.fixed_dictionaries(
+                {
+                    "id": st.one_of(SHORT_TEXT, JSON),
+                    "from": st.fixed_dictionaries({"id": TELEGRAM_IDS}),
+                    "message": TELEGRAM_MESSAGES,
+                    "data": st.one_of(SHORT_UTF8, UTF8_JSON),
+                }
+            ),
+            UTF8_JSON,
+        ),
+        "channel_post": JSON,
+    },
+)
+
+
+@FUZZ
+@given(
+    body=st.one_of(
+        TELEGRAM_UPDATES.map(as_json),
+        TELEGRAM_UPDATES.map(as_json),
+        JSON.map(as_json),
+        st.binary(max_size=300),
+    )
+)
+def test_telegram_answers_any_authenticated_body_with_200_or_400(
+    stack: HostileStack, body: bytes
+) -> None:
+    answer = stack.telegram(body)
+    assert answer.status in (200, 400, 413), answer  # 413: over 1 MB (900 K chars, escaped)
+
+
+@FUZZ
+@given(
+    body=st.one_of(TELEGRAM_UPDATES.map(as_json), st.binary(max_size=300)),
+    secret=st.one_of(st.none(), ASCII_HEADER.filter(lambda s: s.strip() != TELEGRAM_SECRET)),
+)
+def test_telegram_refuses_any_body_without_the_secret(
+    stack: HostileStack, body: bytes, secret: str | None
+) -> None:
+    assert stack.telegram(body, secret=secret).status == 403
+
+
+@FUZZ
+@given(text=TEXT.filter(lambda text: len(text) <= 4096 and text.strip()))
+def test_telegram_answers_every_private_text_with_at_least_one_message(
+    stack: HostileStack, text: str
+) -> None:
+    # Blank texts get nothing: test_telegram_refused_messages_get_a_polite_reply[empty].
+    assert stack.telegram_text(telegram_user_id(), text)
+
+
+def test_telegram_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+    assert stack.telegram_text(telegram_user_id(), "你好")[0].startswith(GREETING)
+    stack.still_answers()
+
+
+XML_NAMES = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_.-]{0,10}\Z")
+
+
+def xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+@st.composite
+def wechat_messages(draw: st.DrawFn) -> bytes:
+    """A flat <xml> message near WeChat's, with hostile values and extra elements."""
+    fields = draw(
+        st.fixed_dictionaries(
+            {
+                "FromUserName": st.one_of(SHORT_TEXT, st.text(max_size=140)),
+                "MsgType": st.one_of(
+                    st.sampled_from(["text", "image", "voice", "video", "location", "event"]),
+                    SHORT_TEXT,
+                ),
+            },
+            optional={
+                "ToUserName": st.one_of(st.just(ACCOUNT), SHORT_TEXT),
+                "CreateTime": st.one_of(st.integers(), SHORT_TEXT),
+                "Content": TEXT.filter(lambda text: len(text) < 10_000),
+                "MsgId": st.one_of(st.integers(0, 2**64), SHORT_TEXT),
+                "Event": st.one_of(
+                    st.sampled_from(["subscribe", "unsubscribe", "CLICK"]), SHORT_TEXT
+                ),
+            },
+        )
+    )
+    fields.update(draw(st.dictionaries(XML_NAMES, SHORT_TEXT, max_size=3)))
+    parts = []
+    for name, value in fields.items():
+        value = str(value)
+        cdata = draw(st.booleans()) and "]]>" not in value
+        inner = f"<![CDATA[{value}]]>" if cdata else xml_escape(value)
+        parts.append(f"<{name}>{inner}</{name}>")
+    root = draw(st.sampled_from(["xml", "xml", "xml", "html"]))
+    return f"<{root}>{''.join(parts)}</{root}>".encode("utf-8", "surrogatepass")
+
+
+XML_ATTACKS = st.sampled_from(
+    [
+        BILLION_LAUGHS,
+        XXE,
+        b'<!DOCTYPE x [<!ENTITY % p SYSTEM "http://127.0.0.1:1/p.dtd"> %p;]><xml/>',
+        b'<!DOCTYPE xml SYSTEM "http://127.0.0.1:1/x.dtd"><xml/>',
+        b"<xml>" + b"<a>" * 5_000 + b"</a>" * 5_000 + b"</xml>",
+        b'<?xml version="1.0" encoding="UTF-16"?><xml/>',
+        '<?xml version="1.0" encoding="utf-16"?><xml><MsgType>text</MsgType></xml>'.encode(
+            "utf-16"
+        ),
+        b'<?xml version="1.0" encoding="latin-1"?><xml><FromUserName>\xe9</FromUserName></xml>',
+        b"<xml><?php echo 1; ?><!-- c --><MsgType>text</MsgType></xml>",
+        b'<xml xmlns:x="urn:x"><x:FromUserName>o</x:FromUserName><MsgType a="1">text</MsgType></xml>',
+        b"<xml><FromUserName>o</FromUserName><MsgType>text</MsgType></xml><xml/>",
+        b"\xef\xbb\xbf<xml><FromUserName>oBom</FromUserName><MsgType>event</MsgType></xml>",
+    ]
+)
+
+
+@FUZZ
+@given(
+    body=st.one_of(wechat_messages(), XML_ATTACKS, st.binary(max_size=300)),
+    content_type=st.one_of(st.none(), CONTENT_TYPES),
+)
+def test_wechat_answers_any_signed_body_with_200_or_400(
+    stack: HostileStack, body: bytes, content_type: str | None
+) -> None:
+    answer = stack.wechat(body, content_type=content_type)
+    assert answer.status in (200, 400, 413), answer
+    if answer.status == 200:
+        assert answer.text == "success" or answer.text.startswith("<xml>"), answer
+
+
+@FUZZ
+@given(
+    query=st.dictionaries(
+        st.sampled_from(
+            ["signature", "timestamp", "nonce", "encrypt_type", "msg_signature", "echostr"]
+        ),
+        st.text(max_size=50),
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_wechat_refuses_any_unsigned_call(
+    stack: HostileStack, query: dict[str, str], method: str
+) -> None:
+    body = wechat_xml("oUnsigned", "你好") if method == "POST" else None
+    answer = http(
+        f"{stack.wechat_url}?{urllib.parse.urlencode(query)}", body, content_type="text/xml"
+    )
+    assert answer.status in (400, 403), answer
+
+
+def test_wechat_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+    reply = stack.wechat_text(unique("oAfter"), "你好")
+    assert reply is not None and reply.startswith(GREETING)
+    stack.still_answers()
+
+
+# Ticket ids SQLite can store (beyond: test_agent_console_ticket_ids_beyond_64_bits…) and far
+# from the tickets of this module; strings without lone surrogates (test_agent_console_…
+# lone_surrogate…); ASCII headers (test_agent_console_authorization_header_not_utf8…).
+TICKET_IDS = st.one_of(st.integers(10**6, SQLITE_INTEGERS[1]), st.integers(SQLITE_INTEGERS[0], -1))
+AGENT_BODIES = st.one_of(
+    UTF8_JSON.map(as_json),
+    st.binary(max_size=300),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "username": st.one_of(st.just("li"), SHORT_UTF8, UTF8_JSON),
+            "password": st.one_of(SHORT_UTF8, UTF8_JSON),
+            "text": st.one_of(UTF8, UTF8_JSON),
+            "note": st.one_of(SHORT_UTF8, UTF8_JSON),
+        },
+    ).map(as_json),
+)
+
+
+@FUZZ
+@given(body=AGENT_BODIES, content_type=CONTENT_TYPES)
+def test_agent_login_answers_any_body_with_400_or_401(
+    stack: HostileStack, body: bytes, content_type: str
+) -> None:
+    answer = stack.agent("/login", body, content_type=content_type)
+    assert answer.status in (400, 401), answer
+
+
+@FUZZ
+@given(
+    action=st.sampled_from(["", "/claim", "/reply", "/close"]),
+    ticket_id=TICKET_IDS,
+    body=AGENT_BODIES,
+    authorization=st.one_of(st.just("valid"), st.none(), ASCII_HEADER),
+)
+def test_agent_ticket_endpoints_answer_any_call_with_a_4xx(
+    stack: HostileStack, action: str, ticket_id: int, body: bytes, authorization: str | None
+) -> None:
+    token = stack.agent_token if authorization == "valid" else authorization
+    answer = stack.agent(
+        f"/tickets/{ticket_id}{action}",
+        None if action == "" else body,
+        token=token,
+        method="GET" if action == "" else "POST",
+    )
+    assert answer.status in (400, 401, 404, 409), answer
+    if token != stack.agent_token:
+        assert answer.status == 401
+
+
+def test_agent_console_still_works_after_the_fuzzing(stack: HostileStack) -> None:
+    assert stack.agent("/queue", token=stack.login()).status == 200
+    stack.still_answers()
+
+
+# Rasa 3.6 answers 500 for a body that is not an object, a text that is not a string or is
+# blank (its classifier gets no features) or holds a lone surrogate: pinned below
+# (test_rasa_api_bad_bodies…). A very long text blocks the server while it is parsed.
+RASA_TEXTS = (
+    TEXT.filter(lambda text: len(text) <= 2000)
+    .map(lambda text: SURROGATES.sub("", text))
+    .filter(str.strip)
+)
+
+
+@FUZZ
+@given(
+    body=st.fixed_dictionaries({"text": RASA_TEXTS}, optional={"message_id": JSON, "x": JSON}),
+)
+def test_rasa_parse_answers_any_object_with_a_text(stack: HostileStack, body: Any) -> None:
+    assert_no_server_error(stack.rasa_api("/model/parse", as_json(body)))
+
+
+@FUZZ
+@given(
+    conversation=st.text(
+        alphabet=st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30
+    ),
+    body=st.fixed_dictionaries(
+        {
+            "text": RASA_TEXTS,
+            "sender": st.one_of(st.sampled_from(["user", "bot", "agent"]), SHORT_UTF8),
+        },
+        optional={"x": JSON},
+    ),
+)
+def test_rasa_conversation_messages_answer_any_object_with_a_text(
+    stack: HostileStack, conversation: str, body: Any
+) -> None:
+    path = f"/conversations/{urllib.parse.quote(conversation, safe='')}/messages"
+    assert_no_server_error(stack.rasa_api(path, as_json(body)))
+
+
+def test_rasa_api_still_works_after_the_fuzzing(stack: HostileStack) -> None:
+    parsed = stack.rasa_api("/model/parse", as_json({"text": "你好"}))
+    assert parsed.status == 200 and parsed.json()["intent"]["name"] == "greet"
+    stack.still_answers()
+
+
+@FUZZ
+@given(query=st.text(max_size=60), header=ASCII_HEADER)
+def test_metrics_answer_any_query(stack: HostileStack, query: str, header: str) -> None:
+    answer = http(
+        f"{stack.base_url}/metrics?{urllib.parse.quote(query, safe='=&')}",
+        headers={"Accept": header, "X-Forwarded-For": header},
+    )
+    assert answer.status == 200
+    for line in filter(None, answer.text.splitlines()):
+        assert re.fullmatch(r"# (HELP|TYPE) \w+ .*|\w+(\{[^}]*\})? -?[0-9.e+Inf-]+", line), line
+
+
+WIDGET_EVENTS = st.one_of(
+    st.just("user_uttered"),
+    st.sampled_from(["session_request", "binding_code_request", "bot_uttered"]),
+    st.from_regex(r"\A[a-z_]{1,12}\Z").filter(
+        lambda name: name not in {"connect", "disconnect", "connect_error"}
+    ),
+)
+WIDGET_PAYLOADS = st.one_of(
+    # None sends no argument at all: test_widget_user_uttered_without_data…
+    JSON.filter(lambda value: value is not None),
+    st.fixed_dictionaries({"message": SHORT_TEXT}, optional={"session_id": JSON, "x": JSON}),
+    st.fixed_dictionaries({"message": st.binary(max_size=50)}),
+    st.binary(max_size=100),
+)
+
+
+@pytest.fixture(scope="module")
+def fuzzed_widget(stack: HostileStack) -> Iterator[WidgetClient]:
+    """A socket of its own, opened when the fuzzing starts (an idle client drops after 30 s)."""
+    client = WidgetClient(stack, unique("widget-fuzzed"))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@FUZZ
+@given(event=WIDGET_EVENTS, payload=WIDGET_PAYLOADS)
+def test_widget_handles_any_event_and_keeps_the_socket(
+    fuzzed_widget: WidgetClient, event: str, payload: Any
+) -> None:
+    if event == "user_uttered":
+        fuzzed_widget.emit(payload)  # waits for the server's ack: handled, no hang
+    else:
+        # python-socketio acknowledges no event without a handler: the next one shows the
+        # socket is still served.
+        fuzzed_widget.client.emit(event, payload)
+        fuzzed_widget.emit({})
+    assert fuzzed_widget.client.connected
+
+
+def engineio_waits_forever(body: bytes) -> bool:
+    """Whether a polling POST holds a packet a client never sends (open, ping, noop, 7–9)."""
+    try:
+        packets = body.decode("utf-8").split("\x1e")
+    except UnicodeDecodeError:
+        return False
+    return any(packet[:1] in ("0", "2", "6", "7", "8", "9") for packet in packets if packet)
+
+
+# Without the packets of test_engineio_post_with_a_ping_packet…
+ENGINEIO_BODIES = st.one_of(
+    st.binary(max_size=200),
+    st.lists(
+        st.one_of(st.sampled_from(["1", "3", "4", "5", "40", "42", "b"]), st.text(max_size=20)),
+        max_size=4,
+    )
+    .map("".join)
+    .map(str.encode),
+).filter(lambda body: not engineio_waits_forever(body))
+
+
+@FUZZ
+@given(body=ENGINEIO_BODIES)
+def test_engineio_polling_answers_any_packet_with_200_or_400(
+    stack: HostileStack, body: bytes
+) -> None:
+    opened = http(f"{stack.base_url}/socket.io/?EIO=4&transport=polling")
+    session = json.loads(opened.body[1:])["sid"]
+    url = f"{stack.base_url}/socket.io/?EIO=4&transport=polling&sid={session}"
+    assert http(url, body, content_type="text/plain;charset=UTF-8").status in (200, 400)
+
+
+def test_the_widget_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+    client = WidgetClient(stack, unique("widget-after"))
+    try:
+        assert client.say("你好")[0].startswith(GREETING)
+    finally:
+        client.close()
+    stack.still_answers()
+
+
+def test_no_traceback_through_our_code_in_the_logs(stack: HostileStack) -> None:
+    """Runs after everything above: nothing of ours failed, even when the answer was fine."""
+    for log in ("rasa.log", "actions.log"):
+        text = (stack.local.workdir / log).read_text(encoding="utf-8", errors="replace")
+        assert our_tracebacks(text) == [], log
+
+
+def test_the_log_check_tells_our_tracebacks_from_upstream_ones() -> None:
+    ours = (
+        "[ERROR] Exception occurred while handling uri: 'http://127.0.0.1/webhooks/agent/api/queue'\n"
+        "Traceback (most recent call last):\n"
+        '  File "handle_request", line 83, in handle_request\n'
+        '  File "/work/main/bot/channels/agent_console.py", line 143, in queue\n'
+        "UnicodeEncodeError: 'utf-8' codec can't encode character '\\udcff'\n"
+    )
+    handler = (
+        "Traceback (most recent call last):\n"
+        '  File "/x/site-packages/socketio/asyncio_server.py", line 549, in _trigger_event\n'
+        "TypeError: WidgetChannel.blueprint.<locals>.user_uttered() missing 1 required positional\n"
+    )
+    upstream = (
+        "message async handler error\n"
+        "Traceback (most recent call last):\n"
+        '  File "/x/site-packages/socketio/packet.py", line 114, in decode\n'
+        "json.decoder.JSONDecodeError: Expecting value: line 1 column 1 (char 0)\n"
+        "2026-11-23 04:35:53 INFO     bot.channels.widget  - widget connection refused\n"
+    )
+    found = our_tracebacks(upstream + ours + upstream + handler)
+    assert len(found) == 2 and "agent_console.py" in found[0] and "WidgetChannel" in found[1]
+
+
+# --- the rate limit (default burst of 10, refilled at one message a minute) -------------------
+
+
+def test_a_rest_burst_gets_one_slow_down_then_silence_and_others_are_served(
+    limited: HostileStack,
+) -> None:
+    sender = unique("burst")
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(lambda _: limited.rest(sender, "你好"), range(16)))
+    answered = [texts for texts in answers if texts and texts != [SLOW_DOWN_REPLY]]
+    assert len(answered) == 10 and all(texts[0].startswith(GREETING) for texts in answered)
+    assert answers.count([SLOW_DOWN_REPLY]) == 1
+    assert answers.count([]) == 5
+    assert limited.rest(sender, "你好") == []  # still silent
+    assert limited.rest(unique("bystander"), "你好")[0].startswith(GREETING)
+
+
+def test_a_telegram_burst_gets_one_polite_message(limited: HostileStack) -> None:
+    user_id = telegram_user_id()
+    for _ in range(14):
+        limited.telegram_text(user_id, "你好")
+    sent = [call["text"] for call in limited.bot_api.calls_for(user_id)]
+    assert sent.count(SLOW_DOWN_REPLY) == 1
+    assert len([text for text in sent if text.startswith(GREETING)]) == 10
+    assert len(sent) == 11
+    assert limited.telegram_text(telegram_user_id(), "你好")[0].startswith(GREETING)
+
+
+# --- known bugs, pinned: each xfail turns red (XPASS) when its bug is fixed -----------------
+
+
+def bug(reason: str) -> pytest.MarkDecorator:
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
+
+
+def status_of(call: Any) -> int | None:
+    """The status of an HTTP call; None when the server dropped the connection."""
+    try:
+        return int(call().status)
+    except OSError:
+        return None
+
+
+def revive(stack: HostileStack) -> bool:
+    """Restarts Rasa if a test stopped it; whether it had to."""
+    for _ in range(3):
+        try:
+            http(f"{stack.base_url}/", timeout=3)
+            return False
+        except OSError:
+            time.sleep(1)
+    stack.local.stop_rasa()
+    stack.local.start_rasa()
+    return True
+
+
+def test_agent_console_ticket_ids_beyond_64_bits_get_a_404(limited: HostileStack) -> None:
+    huge = 2**63
+    for action, body in (
+        ("", None),
+        ("/claim", b"{}"),
+        ("/reply", b'{"text":"hi"}'),
+        ("/close", b"{}"),
+    ):
+        status = limited.agent(f"/tickets/{huge}{action}", body, token=limited.agent_token).status
+        assert status in (404, 409), (action, status)
+
+
+def test_agent_console_authorization_header_not_utf8_gets_a_401(limited: HostileStack) -> None:
+    # urllib sends header values as latin-1: "\xff" goes out as the byte 0xff.
+    assert status_of(lambda: limited.agent("/queue", token="\xff")) == 401
+
+
+def test_agent_console_fields_with_a_lone_surrogate_get_a_400(limited: HostileStack) -> None:
+    sender = unique("bug-agent")
+    limited.rest(sender, "我要人工客服")
+    queue = limited.agent("/queue", token=limited.agent_token).json()["tickets"]
+    ticket = next(t["ticket_id"] for t in queue if t["conversation_id"] == sender)
+    assert limited.agent(f"/tickets/{ticket}/claim", b"{}", token=limited.agent_token).status == 200
+    statuses = [
+        limited.agent("/login", as_json({"username": "\ud800", "password": "x"})).status,
+        limited.agent(
+            f"/tickets/{ticket}/reply", as_json({"text": "好\ud800"}), token=limited.agent_token
+        ).status,
+        limited.agent(
+            f"/tickets/{ticket}/close", as_json({"note": "\ud800"}), token=limited.agent_token
+        ).status,
+    ]
+    assert all(400 <= status < 500 for status in statuses), statuses
+
+
+def test_widget_user_uttered_without_data_is_acknowledged(limited: HostileStack) -> None:
+    client = WidgetClient(limited, unique("widget-nodata"))
+    try:
+        client.client.call("user_uttered", timeout=3)
+    except socketio.exceptions.TimeoutError:
+        raise AssertionError("no ack: the handler failed") from None
+    finally:
+        client.close()
+
+
+@bug(
+    "python-engineio 4.15 (upstream): an unknown packet makes the server disconnect the session "
+    "and wait for the client to poll the CLOSE packet, so this POST gets no answer"
+)
+@pytest.mark.parametrize("packet", [b"0", b"2", b"6"], ids=["open", "ping", "noop"])
+def test_engineio_post_with_a_ping_packet_is_answered(limited: HostileStack, packet: bytes) -> None:
+    opened = http(f"{limited.base_url}/socket.io/?EIO=4&transport=polling")
+    session = json.loads(opened.body[1:])["sid"]
+    url = f"{limited.base_url}/socket.io/?EIO=4&transport=polling&sid={session}"
+    try:
+        assert status_of(lambda: http(url, packet, content_type="text/plain", timeout=3)) == 400
+    finally:
+        status_of(lambda: http(url, timeout=3))  # fetches the CLOSE packet the server waits on
+
+
+def test_telegram_deeply_nested_json_gets_a_400(limited: HostileStack) -> None:
+    assert limited.telegram(b"[" * 100_000 + b"]" * 100_000).status == 400
+
+
+def test_telegram_update_ids_beyond_64_bits_are_refused(limited: HostileStack) -> None:
+    user_id = telegram_user_id()
+    body = json.loads(telegram_update(user_id, "你好"))
+    assert limited.telegram(as_json({**body, "update_id": 2**64})).status == 400
+    assert limited.bot_api.calls_for(user_id) == []
+
+
+def test_telegram_button_data_with_a_lone_surrogate_is_acknowledged(
+    limited: HostileStack,
+) -> None:
+    user_id = telegram_user_id()
+    query = {
+        "id": "q-surrogate",
+        "from": {"id": user_id, "is_bot": False},
+        "message": {"message_id": 1, "chat": {"id": user_id, "type": "private"}},
+        "data": "#\ud800",
+    }
+    answer = limited.telegram(as_json({"update_id": fresh_id(), "callback_query": query}))
+    assert answer.status == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        pytest.param("/model/parse", b"[]", "application/json", id="parse-not-an-object"),
+        pytest.param(
+            "/model/parse", b'{"text": 5}', "application/json", id="parse-text-not-a-string"
+        ),
+        pytest.param("/model/parse", b'{"x": 1}', "application/json", id="parse-no-text"),
+        pytest.param("/model/parse", b'{"text": ""}', "application/json", id="parse-empty-text"),
+        pytest.param(
+            "/model/parse", b'{"text": " \\u3000"}', "application/json", id="parse-blank-text"
+        ),
+        pytest.param(
+            "/model/parse", b'{"text": "\\ud800"}', "application/json", id="parse-surrogate"
+        ),
+        pytest.param("/conversations/c/messages", b"[1]", "application/json", id="messages-list"),
+        pytest.param(
+            "/conversations/c/messages",
+            b'{"sender": "user"}',
+            "application/json",
+            id="messages-no-text",
+        ),
+        pytest.param(
+            "/conversations/c/messages",
+            b'{"text": 5, "sender": "user"}',
+            "application/json",
+            id="messages-text-not-a-string",
+        ),
+    ],
+)
+def test_rasa_api_bad_bodies_get_a_4xx(
+    limited: HostileStack, path: str, body: bytes, content_type: str
+) -> None:
+    assert_no_server_error(limited.rasa_api(path, body, content_type=content_type))
+
+
+def test_rasa_api_authorization_header_not_utf8_gets_a_401(limited: HostileStack) -> None:
+    assert (
+        status_of(
+            lambda: http(f"{limited.base_url}/status", headers={"Authorization": "Bearer \xff"})
+        )
+        == 401
+    )
+
+
+def test_rest_sender_with_a_lone_surrogate_is_refused_not_fatal(limited: HostileStack) -> None:
+    """Last: with the bug present it stops the server (restarted afterwards)."""
+    try:
+        empty = status_of(
+            lambda: http(limited.rest_url, as_json({"sender": "\ud800", "message": ""}))
+        )
+        greeting = status_of(
+            lambda: http(limited.rest_url, as_json({"sender": "\ud800", "message": "你好"}))
+        )
+        time.sleep(1)
+        restarted = revive(limited)
+        assert empty in (200, 400) and greeting in (200, 400), (empty, greeting)
+        assert not restarted, "the server stopped"
+    finally:
+        revive(limited)
