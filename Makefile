@@ -30,7 +30,7 @@ export RASA_API_JWT_SECRET ?=
 export ACTION_INTERFACE ?= 127.0.0.1
 export ACTION_SERVER_SECRET ?=
 export TRACKER_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
-export REDIS_URL
+export REDIS_URL TICKET_LOCK_LIFETIME MAX_MESSAGE_CHARS RATE_LIMIT_BURST RATE_LIMIT_PER_MINUTE
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -44,7 +44,9 @@ help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
 	@echo "make test   - set everything up and run all tests"
 	@echo "make shell  - chat with the assistant in the terminal"
-	@echo "make eval   - score the held-out NLU test set"
+	@echo "make eval   - score the held-out NLU test set and the secret guard"
+	@echo "make bench  - latency and throughput: embedded, production x1/x2, a bare rasa init"
+	@echo "make production-stack - PostgreSQL, Redis and SERVERS=2 servers on loopback"
 	@echo "make lint   - ruff and mypy"
 
 $(INSTALLED): requirements.lock pyproject.toml web/package-lock.json
@@ -117,6 +119,7 @@ time-training: $(INSTALLED)
 
 eval: $(MODEL)
 	$(PY) -m scripts.evaluate_nlu --model $(MODEL) --data tests/nlu/heldout.yml
+	$(PY) -m scripts.evaluate_secret_guard
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check bot actions tests scripts

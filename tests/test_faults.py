@@ -168,7 +168,8 @@ def test_restarting_postgresql_loses_no_ticket_and_no_answered_message(
     engine = sa.create_engine(stack.store_urls["HANDOFF_DB_URL"])
     with engine.connect() as connection:
         conversations = {
-            row[0] for row in connection.execute(sa.text("SELECT conversation_id FROM handoff_tickets"))
+            row[0]
+            for row in connection.execute(sa.text("SELECT conversation_id FROM handoff_tickets"))
         }
     engine.dispose()
     assert {before, after} <= conversations

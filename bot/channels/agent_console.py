@@ -205,7 +205,8 @@ class AgentConsole(InputChannel):
             data = body(request)
             if data is None:
                 return response.json({"error": "note must be text"}, status=400)
-            note = data.get("note") if isinstance(data.get("note"), str) else ""
+            note = data.get("note")
+            note = note if isinstance(note, str) else ""
             closed = (
                 self.store.close(ticket_id, agent_name, note) if ticket_id < MAX_TICKET_ID else None
             )

@@ -347,6 +347,7 @@ def test_widget_a_huge_payload_closes_that_socket_only(stack: HostileStack) -> N
 
 # --- the table: Telegram ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

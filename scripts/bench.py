@@ -1,0 +1,533 @@
+"""`make bench`: reply latency and throughput through the real channels, and a reference.
+
+Drives conversations of about ten turns through the REST channel and the socket.io widget,
+mixing FAQ turns (Rasa alone), wallet look-ups (action server and wallet store) and messages the
+classifier is unsure about (clarifying buttons), and prints per setup: p50/p95/p99 reply latency,
+messages per second, errors, lost and duplicated replies (counted in the conversation store
+afterwards: every message sent must be stored exactly once) and the servers' memory.
+
+Setups, in one run: the embedded default (one Rasa server, one action server, SQLite), the
+production setup (PostgreSQL and Redis, `scripts/production_stack.py`) with one and with two
+servers, and a reference: a bare `rasa init` assistant with Rasa's default configuration
+(trained once into var/bench-reference/), driven the same way through its REST channel. With
+several servers every message of a conversation goes to the next server in turn, as a
+round-robin load balancer without sticky sessions does; a client that cannot reach a server
+resends the message, with the same message_id, to the next one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+import sqlalchemy as sa
+
+from bot.channels.widget import conversation_of
+from bot.channels.widget_auth import mint
+from bot.identity import IDENTITY_FIELD, sign_identity
+from bot.wallet import demo_data
+from scripts.local_stack import QUIET, ROOT, WIDGET_SECRET, LocalStack, free_port, stop
+from scripts.local_stack import wait_for_http as wait_for
+from scripts.production_stack import ProductionStack
+
+IDENTITY_SECRET = "bench-identity-secret"
+REFERENCE_DIR = ROOT / "var" / "bench-reference"
+# A conversation's pace is its own: the bench must measure the servers, not the rate limit.
+UNLIMITED = {"RATE_LIMIT_BURST": "1000000", "RATE_LIMIT_PER_MINUTE": "1000000"}
+FAQ = [
+    "人工客服几点上班",
+    "怎么备份助记词",
+    "矿工费怎么算",
+    "你们支持哪些币",
+    "怎么创建钱包",
+    "充值提币要多久到账",
+    "支付密码忘了怎么办",
+    "怎么保护账户安全",
+]
+LOOKUPS = [
+    f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}",
+    f"帮我查下这笔 {demo_data.TX_CONFIRMED} 到账没有",
+    "我的账户被锁了吗",
+]
+UNSURE = ["嗯嗯那个东西", "蓝色的大象会飞吗", "asdkjh qwe"]
+TURN_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Turn:
+    text: str
+    lookup: bool
+
+
+def script(index: int, turns: int = 10) -> list[Turn]:
+    """A conversation: mostly FAQ, some look-ups, a message the classifier is unsure about."""
+    plan: list[Turn] = []
+    for turn in range(turns):
+        slot = (index + turn) % 10
+        if slot in (3, 7):
+            plan.append(Turn(LOOKUPS[(index + turn) % len(LOOKUPS)], lookup=True))
+        elif slot == 5:
+            plan.append(Turn(UNSURE[(index + turn) % len(UNSURE)], lookup=False))
+        else:
+            plan.append(Turn(FAQ[(index + turn) % len(FAQ)], lookup=False))
+    return plan
+
+
+@dataclass
+class Tally:
+    """What one run measured."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    unanswered: int = 0
+    sent: dict[str, int] = field(default_factory=dict)  # conversation -> messages sent
+
+    def merge(self, other: Tally) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.unanswered += other.unanswered
+        self.sent.update(other.sent)
+
+
+@dataclass
+class Row:
+    setup: str
+    channel: str
+    messages: int
+    seconds: float
+    tally: Tally
+    lost: int | None
+    duplicated: int | None
+    memory_mb: float | None
+
+    def cells(self) -> list[str]:
+        ms = sorted(self.tally.latencies)
+        pick = (lambda share: f"{ms[min(int(share * len(ms)), len(ms) - 1)]:.0f}") if ms else None
+        return [
+            self.setup,
+            self.channel,
+            str(self.messages),
+            f"{self.messages / self.seconds:.0f}",
+            f"{statistics.median(ms):.0f}" if ms else "-",
+            pick(0.95) if pick else "-",
+            pick(0.99) if pick else "-",
+            str(self.tally.errors + self.tally.unanswered),
+            "-" if self.lost is None else str(self.lost),
+            "-" if self.duplicated is None else str(self.duplicated),
+            "-" if self.memory_mb is None else f"{self.memory_mb:.0f}",
+        ]
+
+
+HEADER = [
+    "setup",
+    "channel",
+    "messages",
+    "msg/s",
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "errors",
+    "lost",
+    "dup",
+    "RSS MB",
+]
+
+
+async def rest_turn(
+    session: aiohttp.ClientSession, urls: Sequence[str], first: int, body: dict[str, object]
+) -> list[dict[str, Any]] | None:
+    """The replies to one message, resent to the next server when one fails or cannot be reached.
+
+    Safe because the resent message has the same message_id: it is answered, never processed, twice.
+    """
+    for attempt in range(len(urls) * 2):
+        url = urls[(first + attempt) % len(urls)]
+        try:
+            async with session.post(url, json=body) as response:
+                if response.status == 200:
+                    return list(await response.json())
+                if response.status < 500:
+                    return None
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+            pass
+        await asyncio.sleep(0.2)
+    return None
+
+
+async def rest_conversation(
+    session: aiohttp.ClientSession, urls: Sequence[str], sender: str, plan: list[Turn]
+) -> Tally:
+    tally = Tally(sent={sender: 0})
+    for number, turn in enumerate(plan):
+        body: dict[str, object] = {
+            "sender": sender,
+            "message": turn.text,
+            "message_id": f"{sender}-{number}",
+        }
+        if turn.lookup:
+            identity = sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, sender)
+            body["metadata"] = {IDENTITY_FIELD: identity}
+        started = time.perf_counter()
+        try:
+            replies = await rest_turn(session, urls, number, body)
+        except Exception:
+            tally.errors += 1
+            continue
+        tally.sent[sender] += 1
+        if not replies:
+            tally.unanswered += 1
+            continue
+        tally.latencies.append((time.perf_counter() - started) * 1000)
+    return tally
+
+
+async def socket_conversation(base_url: str, account: str, plan: list[Turn]) -> Tally:
+    conversation = conversation_of(account, IDENTITY_SECRET.encode())
+    tally = Tally(sent={conversation: 0})
+    replies: asyncio.Queue[object] = asyncio.Queue()
+    client = socketio.AsyncClient(reconnection=False)
+    client.on("bot_uttered", replies.put_nowait)
+    token = mint(WIDGET_SECRET, account, 30)
+    try:
+        # Long-polling: engine.io's websocket client needs a newer aiohttp than Rasa 3.6 allows.
+        await client.connect(
+            base_url, socketio_path="/socket.io", auth={"token": token}, transports=["polling"]
+        )
+    except Exception:
+        tally.errors += len(plan)
+        return tally
+    try:
+        for turn in plan:
+            while not replies.empty():  # late extra messages of the turn before
+                replies.get_nowait()
+            started = time.perf_counter()
+            await client.emit("user_uttered", {"message": turn.text})
+            tally.sent[conversation] += 1
+            try:
+                await asyncio.wait_for(replies.get(), TURN_TIMEOUT)
+            except asyncio.TimeoutError:
+                tally.unanswered += 1
+                continue
+            tally.latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        await client.disconnect()
+    return tally
+
+
+async def drive(
+    rest_urls: Sequence[str],
+    socket_urls: Sequence[str],
+    conversations: int,
+    concurrency: int,
+    prefix: str,
+) -> tuple[Tally, Tally, float]:
+    """Runs ``conversations`` conversations, ``concurrency`` at a time, half of them on socket.io
+    when ``socket_urls`` is given; returns the REST and socket.io tallies and the seconds taken."""
+    gate = asyncio.Semaphore(concurrency)
+    rest, sockets = Tally(), Tally()
+    timeout = aiohttp.ClientTimeout(total=TURN_TIMEOUT)
+    servers = itertools.cycle(socket_urls or [""])
+
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+
+        async def one(index: int) -> None:
+            async with gate:
+                plan = script(index)
+                if socket_urls and index % 2:
+                    sockets.merge(
+                        await socket_conversation(next(servers), f"{prefix}-{index}", plan)
+                    )
+                else:
+                    shift = index % len(rest_urls)
+                    urls = [*rest_urls[shift:], *rest_urls[:shift]]
+                    rest.merge(await rest_conversation(session, urls, f"{prefix}-{index}", plan))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(index) for index in range(conversations)))
+        return rest, sockets, time.perf_counter() - started
+
+
+def stored_counts(tracker_url: str, senders: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Per conversation: user messages stored, and of those distinct message ids."""
+    engine = sa.create_engine(tracker_url)
+    counts: dict[str, tuple[int, int]] = {}
+    with engine.connect() as connection:
+        for sender in senders:
+            rows = connection.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user'"),
+                {"s": sender},
+            ).fetchall()
+            ids = {json.loads(row[0]).get("message_id") for row in rows}
+            counts[sender] = (len(rows), len(ids))
+    engine.dispose()
+    return counts
+
+
+def lost_and_duplicated(tracker_url: str, tally: Tally) -> tuple[int, int]:
+    counts = stored_counts(tracker_url, list(tally.sent))
+    lost = sum(max(tally.sent[s] - distinct, 0) for s, (_, distinct) in counts.items())
+    duplicated = sum(stored - distinct for stored, distinct in counts.values())
+    return lost, duplicated
+
+
+def rss_mb(pids: Sequence[int]) -> float:
+    """Resident memory of the processes (and their children), from /proc."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def serial(url: str, texts: Sequence[str], prefix: str) -> list[float]:
+    """Latencies of FAQ turns sent one at a time, ten per conversation."""
+
+    async def run() -> list[float]:
+        timings: list[float] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            for number, text in enumerate(texts):
+                body = {"sender": f"{prefix}-{number // 10}", "message": text}
+                started = time.perf_counter()
+                async with session.post(url, json=body) as response:
+                    await response.read()
+                timings.append((time.perf_counter() - started) * 1000)
+        return timings
+
+    return asyncio.run(run())
+
+
+def one_conversation(url: str, turns: int, sender: str) -> list[float]:
+    async def run() -> list[float]:
+        timings: list[float] = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            for number in range(turns):
+                body = {"sender": sender, "message": FAQ[number % len(FAQ)]}
+                started = time.perf_counter()
+                async with session.post(url, json=body) as response:
+                    await response.read()
+                timings.append((time.perf_counter() - started) * 1000)
+        return timings
+
+    return asyncio.run(run())
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
+
+
+def reference_model() -> Path:
+    """A bare `rasa init` assistant, trained once with Rasa's default configuration."""
+    models = REFERENCE_DIR / "models"
+    existing = sorted(models.glob("*.tar.gz")) if models.exists() else []
+    if existing:
+        return existing[-1]
+    REFERENCE_DIR.mkdir(parents=True, exist_ok=True)
+    print("training the reference (`rasa init`, Rasa's default configuration) once ...")
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "rasa"), "init", "--no-prompt", "--init-dir", "."],
+        cwd=REFERENCE_DIR,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**QUIET, "PATH": str(ROOT / ".venv" / "bin") + ":/usr/bin:/bin"},
+    )
+    return sorted(models.glob("*.tar.gz"))[-1]
+
+
+def start_reference(model: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "rasa"),
+            "run",
+            "--model",
+            str(model),
+            "--port",
+            str(port),
+            "--interface",
+            "127.0.0.1",
+            "--credentials",
+            "credentials.yml",
+        ],
+        cwd=REFERENCE_DIR,
+        stdout=log.open("a"),
+        stderr=subprocess.STDOUT,
+        env={**QUIET, "PATH": str(ROOT / ".venv" / "bin") + ":/usr/bin:/bin"},
+    )
+    wait_for(f"http://127.0.0.1:{port}/", timeout=180)
+    return process
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    table = [HEADER, *(row.cells() for row in rows)]
+    widths = [max(len(line[column]) for line in table) for column in range(len(HEADER))]
+    for line in table:
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--serial", type=int, default=300, help="serial FAQ turns")
+    parser.add_argument("--skip-production", action="store_true")
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="im-bench-"))
+    rows: list[Row] = []
+    serial_texts = [FAQ[n % len(FAQ)] for n in range(args.serial)]
+    warm = [FAQ[n % len(FAQ)] for n in range(30)]
+
+    print("embedded default: one Rasa server, one action server, SQLite")
+    stack = LocalStack(work / "embedded", identity_secret=IDENTITY_SECRET, settings=UNLIMITED)
+    stack.seed()
+    try:
+        stack.start_actions()
+        stack.start_rasa()
+        serial(stack.rest_url, warm, "warm")
+        ours = serial(stack.rest_url, serial_texts, "serial")
+        first_turns, fiftieth = [], []
+        for repeat in range(5):
+            timings = one_conversation(stack.rest_url, 50, f"long-{repeat}")
+            first_turns.append(statistics.median(timings[:5]))
+            fiftieth.append(statistics.median(timings[-5:]))
+        rest, sockets, seconds = asyncio.run(
+            drive([stack.rest_url], [stack.base_url], args.conversations, args.concurrency, "emb")
+        )
+        memory = rss_mb([p.pid for p in (stack.rasa, stack.actions) if p is not None])
+        tracker_url = f"sqlite:///{stack.workdir / 'tracker.db'}"
+        both = Tally()
+        both.merge(rest)
+        both.merge(sockets)
+        lost, duplicated = lost_and_duplicated(tracker_url, both)
+        messages = len(both.latencies) + both.unanswered
+        rows.append(
+            Row("embedded", "REST+socket.io", messages, seconds, both, lost, duplicated, memory)
+        )
+        for name, part in (("REST", rest), ("socket.io", sockets)):
+            part_lost, part_dup = lost_and_duplicated(tracker_url, part)
+            count = len(part.latencies) + part.unanswered
+            rows.append(Row("embedded", name, count, seconds, part, part_lost, part_dup, None))
+        embedded_rest_only = asyncio.run(
+            drive([stack.rest_url], [], args.conversations, args.concurrency, "emb-rest")
+        )
+    finally:
+        stack.stop_all()
+    rest_only, _, rest_seconds = embedded_rest_only
+    rest_only_row = Row(
+        "embedded",
+        "REST only",
+        len(rest_only.latencies) + rest_only.unanswered,
+        rest_seconds,
+        rest_only,
+        *lost_and_duplicated(f"sqlite:///{stack.workdir / 'tracker.db'}", rest_only),
+        None,
+    )
+    rows.append(rest_only_row)
+
+    print("reference: a bare `rasa init` assistant with Rasa's default configuration")
+    model = reference_model()
+    port = free_port()
+    reference = start_reference(model, port, work / "reference.log")
+    reference_url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+    try:
+        serial(reference_url, warm, "warm")
+        theirs = serial(reference_url, serial_texts, "serial")
+        ref_tally, _, ref_seconds = asyncio.run(
+            drive([reference_url], [], args.conversations, args.concurrency, "ref")
+        )
+        ref_memory = rss_mb([reference.pid])
+    finally:
+        stop(reference)
+    reference_row = Row(
+        "reference",
+        "REST only",
+        len(ref_tally.latencies) + ref_tally.unanswered,
+        ref_seconds,
+        ref_tally,
+        None,
+        None,
+        ref_memory,
+    )
+    rows.append(reference_row)
+
+    if not args.skip_production:
+        for servers in (1, 2):
+            print(f"production setup: PostgreSQL, Redis, {servers} server(s)")
+            settings = {**UNLIMITED, "IDENTITY_SECRET": IDENTITY_SECRET}
+            with ProductionStack(
+                work / f"production-{servers}", servers=servers, settings=settings
+            ) as production:
+                for node in production.nodes:
+                    serial(node.rest_url, warm, f"warm-{node.rasa_port}")
+                rest, sockets, seconds = asyncio.run(
+                    drive(
+                        production.rest_urls,
+                        production.base_urls,
+                        args.conversations,
+                        args.concurrency,
+                        f"prod{servers}",
+                    )
+                )
+                both = Tally()
+                both.merge(rest)
+                both.merge(sockets)
+                pids = [p.pid for n in production.nodes for p in (n.rasa, n.actions) if p]
+                lost, duplicated = lost_and_duplicated(production.postgres.url("tracker"), both)
+                rows.append(
+                    Row(
+                        f"production x{servers}",
+                        "REST+socket.io",
+                        len(both.latencies) + both.unanswered,
+                        seconds,
+                        both,
+                        lost,
+                        duplicated,
+                        rss_mb(pids),
+                    )
+                )
+
+    print()
+    print(f"serial FAQ turns through REST ({args.serial}, one at a time), ms:")
+    for name, timings in (("embedded default", ours), ("reference", theirs)):
+        print(
+            f"  {name:18} p50 {statistics.median(timings):6.1f}   p95 "
+            f"{percentile(timings, 0.95):6.1f}   p99 {percentile(timings, 0.99):6.1f}"
+        )
+    print(
+        f"  conversation growth (embedded): turns 1-5 p50 {statistics.median(first_turns):.1f} ms,"
+        f" turns 46-50 p50 {statistics.median(fiftieth):.1f} ms"
+    )
+    print()
+    print(
+        f"{args.conversations} conversations of 10 turns, {args.concurrency} at a time "
+        "(FAQ, look-ups, unsure messages):"
+    )
+    print_table(rows)
+    ratio = (rest_only_row.messages / rest_only_row.seconds) / (
+        reference_row.messages / reference_row.seconds
+    )
+    p50_ratio = statistics.median(ours) / statistics.median(theirs)
+    print()
+    print(
+        f"embedded vs reference through REST: {ratio:.1f}x the throughput, "
+        f"{p50_ratio:.2f}x the serial p50"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
