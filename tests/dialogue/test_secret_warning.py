@@ -36,13 +36,13 @@ def test_the_most_severe_secret_decides_the_advice(conversation: Conversation) -
 def test_a_secret_in_the_complaint_form_is_warned_about_and_not_filed(
     conversation: Conversation,
 ) -> None:
-    conversation.say("我要投诉", demo_data.ALICE)
-    conversation.say("费用问题", demo_data.ALICE)
-    replies = conversation.say("我的助记词 [已隐藏的助记词]", demo_data.ALICE)
+    conversation.say("我要投诉", demo_data.CAROL)
+    conversation.say("费用问题", demo_data.CAROL)
+    replies = conversation.say("我的助记词 [已隐藏的助记词]", demo_data.CAROL)
     assert [reply.response for reply in replies] == [
         "utter_secret_shared",
         "utter_ask_complaint_description",
     ]
     assert conversation.tracker().get_slot("complaint_description") is None
-    filed = conversation.say("转账手续费比页面上显示的多扣了", demo_data.ALICE)
+    filed = conversation.say("转账手续费比页面上显示的多扣了", demo_data.CAROL)
     assert filed[0].response == "utter_complaint_filed"

@@ -59,6 +59,9 @@ def test_an_empty_registry_renders_zero_counts_and_the_queue() -> None:
         "# TYPE im_fallbacks_total counter\n"
         "# HELP im_handoffs_total Turns that handed the conversation to a human agent.\n"
         "# TYPE im_handoffs_total counter\n"
+        "# HELP im_failed_turns_total User messages that could not be processed "
+        "(the user got an apology).\n"
+        "# TYPE im_failed_turns_total counter\n"
         "# HELP im_reply_latency_seconds Time from a user message to the bot's reply.\n"
         "# TYPE im_reply_latency_seconds histogram\n"
         'im_reply_latency_seconds_bucket{le="0.1"} 0\n'
