@@ -293,29 +293,14 @@ def rss_mb(pids: Sequence[int]) -> float:
     return total / 1024
 
 
-def serial(url: str, texts: Sequence[str], prefix: str) -> list[float]:
-    """Latencies of FAQ turns sent one at a time, ten per conversation."""
+def serial(url: str, texts: Sequence[str], prefix: str, turns: int = 10) -> list[float]:
+    """Latencies of messages sent one at a time, ``turns`` per conversation."""
 
     async def run() -> list[float]:
         timings: list[float] = []
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
             for number, text in enumerate(texts):
-                body = {"sender": f"{prefix}-{number // 10}", "message": text}
-                started = time.perf_counter()
-                async with session.post(url, json=body) as response:
-                    await response.read()
-                timings.append((time.perf_counter() - started) * 1000)
-        return timings
-
-    return asyncio.run(run())
-
-
-def one_conversation(url: str, turns: int, sender: str) -> list[float]:
-    async def run() -> list[float]:
-        timings: list[float] = []
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
-            for number in range(turns):
-                body = {"sender": sender, "message": FAQ[number % len(FAQ)]}
+                body = {"sender": f"{prefix}-{number // turns}", "message": text}
                 started = time.perf_counter()
                 async with session.post(url, json=body) as response:
                     await response.read()
@@ -401,7 +386,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours = serial(stack.rest_url, serial_texts, "serial")
         first_turns, fiftieth = [], []
         for repeat in range(5):
-            timings = one_conversation(stack.rest_url, 50, f"long-{repeat}")
+            long_talk = [FAQ[n % len(FAQ)] for n in range(50)]
+            timings = serial(stack.rest_url, long_talk, f"long-{repeat}", turns=50)
             first_turns.append(statistics.median(timings[:5]))
             fiftieth.append(statistics.median(timings[-5:]))
         rest, sockets, seconds = asyncio.run(

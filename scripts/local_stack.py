@@ -12,8 +12,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
@@ -22,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "wallet.tar.gz"
 WIDGET_SECRET = "local-stack-widget-secret"
 ACTION_SECRET = "local-stack-action-secret"
+T = TypeVar("T")
 QUIET = {"PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
 
 
@@ -41,6 +45,29 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def start_together(
+    starts: Mapping[str, Callable[[], T]], stop: Callable[[T], None]
+) -> dict[str, T]:
+    """Runs the ``starts`` side by side (each Rasa server takes a while to load its model).
+
+    If one fails, the others that started are stopped and its error is raised.
+    """
+    started: dict[str, T] = {}
+    errors: list[Exception] = []
+    with ThreadPoolExecutor(len(starts)) as pool:
+        futures = {name: pool.submit(start) for name, start in starts.items()}
+        for name, future in futures.items():
+            try:
+                started[name] = future.result()
+            except Exception as error:
+                errors.append(error)
+    if errors:
+        for value in started.values():
+            stop(value)
+        raise errors[0]
+    return started
 
 
 def stop(process: subprocess.Popen[bytes] | None) -> None:

@@ -7,8 +7,6 @@ import asyncio
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +23,7 @@ from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from scripts.local_stack import WIDGET_SECRET
 from scripts.production_stack import ProductionStack
+from tests.channels.test_handoff_api import call
 from tests.conftest import ALWAYS_OPEN
 
 PASSWORD = "a-long-agent-password"
@@ -38,23 +37,6 @@ class Sent:
     sent: float
     done: float
     replies: list[str]
-
-
-def call(
-    url: str, body: Any = None, token: str | None = None, method: str | None = None
-) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
 
 
 @pytest.fixture(scope="module")

@@ -44,7 +44,8 @@ def usable_message(body: Any) -> bool:
 def hide_secrets(value: Any) -> bool:
     """Hides secrets in the ``text`` of a message, an event or a list of events; True if any."""
     if isinstance(value, list):
-        return any([hide_secrets(item) for item in value])
+        hidden = [hide_secrets(item) for item in value]  # every item, not up to the first
+        return any(hidden)
     if isinstance(value, dict) and isinstance(value.get("text"), str):
         findings = find_secrets(value["text"])
         if findings:

@@ -38,7 +38,7 @@ from bot.handoff.store import handoff_store
 from bot.identity import IdentitySettings, verified_account
 from bot.secret_guard import Finding, find_secrets, redact
 from bot.support_hours import ConfigError
-from bot.tracking import begin_turn, fail_loudly, peek_tracker
+from bot.tracking import begin_turn, fail_loudly, peek_tracker, turn_tracker
 from bot.wallet.errors import WalletError
 from bot.wallet.factory import wallet_service
 
@@ -194,6 +194,6 @@ def earlier_replies(tracker: DialogueStateTracker, message_id: str) -> list[dict
 
 async def warn_during_handoff(agent: Agent, sender_id: str, output: OutputChannel) -> None:
     """A human owns the conversation and the bot is silent, but a secret still gets the warning."""
-    tracker = await peek_tracker(agent, sender_id)
+    tracker = await turn_tracker(agent, sender_id)
     if tracker is not None and tracker.is_paused():
         await agent.execute_action(sender_id, SECRET_WARNING, output, policy=None, confidence=None)

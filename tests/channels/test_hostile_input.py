@@ -21,6 +21,7 @@ import time
 import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from hypothesis import strategies as st
 
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
+from scripts.local_stack import start_together
 from tests.channels.hostile import (
     EMPTY_REPLY,
     GREETING,
@@ -77,21 +79,14 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Hosti
         "open": {"RATE_LIMIT_BURST": "100000", "RATE_LIMIT_PER_MINUTE": "100000"},
         "limited": {"RATE_LIMIT_PER_MINUTE": "1"},
     }
-    started: dict[str, HostileStack] = {}
-    with ThreadPoolExecutor(len(plans)) as pool:
-        futures = {
-            name: pool.submit(HostileStack.start, tmp_path_factory.mktemp(f"hostile-{name}"), **env)
+    started = start_together(
+        {
+            name: partial(HostileStack.start, tmp_path_factory.mktemp(f"hostile-{name}"), **env)
             for name, env in plans.items()
-        }
-        errors = []
-        for name, future in futures.items():
-            try:
-                started[name] = future.result()
-            except Exception as error:
-                errors.append(error)
+        },
+        stop=HostileStack.stop,
+    )
     try:
-        if errors:
-            raise errors[0]
         yield started
     finally:
         with ThreadPoolExecutor(len(plans)) as pool:

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from bot.channels.wechat import ReceivedMessages, parse_xml
 from bot.channels.wechat_crypto import MessageCrypto, sha1_signature
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
-from scripts.local_stack import ROOT, LocalStack
+from scripts.local_stack import ROOT, LocalStack, start_together
 from tests.channels.test_handoff_api import PASSWORD, Console
 from tests.conftest import ALWAYS_OPEN
 
@@ -268,26 +269,23 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, WeCh
         "safe": {"aes": True, "by_env": False},
         "slow": {"aes": False, "reply_seconds": "0.001"},
     }
-    started: dict[str, WeChatServer] = {}
-    with ThreadPoolExecutor(len(plans)) as pool:
-        futures = {
-            name: pool.submit(launch, tmp_path_factory.mktemp(f"wechat-{name}"), **plan)  # type: ignore[arg-type]
+    started = start_together(
+        {
+            name: partial(launch, tmp_path_factory.mktemp(f"wechat-{name}"), **plan)  # type: ignore[arg-type]
             for name, plan in plans.items()
-        }
-        errors = []
-        for name, future in futures.items():
-            try:
-                started[name] = future.result()
-            except Exception as error:
-                errors.append(error)
+        },
+        stop=stop_server,
+    )
     try:
-        if errors:
-            raise errors[0]
         yield started
     finally:
         for server in started.values():
-            server.stack.stop_all()
-            server.api.stop()
+            stop_server(server)
+
+
+def stop_server(server: WeChatServer) -> None:
+    server.stack.stop_all()
+    server.api.stop()
 
 
 @pytest.fixture(scope="module")
