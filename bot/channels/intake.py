@@ -30,7 +30,13 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
-from bot.channels.limits import clean, intake_settings, rate_limiter
+from bot.channels.limits import (
+    ADDRESS_TURNS,
+    address_admitted,
+    clean,
+    intake_settings,
+    sender_admitted,
+)
 from bot.channels.metrics import REGISTRY, observe_turn
 from bot.channels.responses import say
 from bot.channels.turn_end import finish_turn, hand_back
@@ -59,16 +65,19 @@ def identity_settings() -> IdentitySettings:
     return IdentitySettings.from_env()
 
 
-async def take_turn(app: Sanic, message: UserMessage, resendable: bool = False) -> None:
+async def take_turn(
+    app: Sanic, message: UserMessage, resendable: bool = False, address: str | None = None
+) -> None:
     """Admits ``message``, has Rasa process it and makes sure the turn was answered.
 
     ``resendable``: the client chose ``message.message_id`` and resends it when unsure.
+    ``address``: the client's address, limited too where the channel knows it.
     """
     agent: Agent = app.ctx.agent
     fail_loudly(agent)
     sender_id, output, channel = message.sender_id, message.output_channel, message.input_channel
     text = clean(message.text or "")
-    refusal = await refused(text, sender_id)
+    refusal = await refused(text, sender_id, address)
     if refusal is not None:
         name, values = refusal
         if name:
@@ -108,18 +117,22 @@ async def take_turn(app: Sanic, message: UserMessage, resendable: bool = False) 
         await say(agent, output, sender_id, TRY_AGAIN, channel or "")
 
 
-async def refused(text: str, sender_id: str) -> tuple[str, dict[str, Any]] | None:
+async def refused(
+    text: str, sender_id: str, address: str | None
+) -> tuple[str, dict[str, Any]] | None:
     """The polite reply for a message not to process ("" for none); None to process it."""
     settings = intake_settings()
     if not text:
         return EMPTY, {}
     if len(text) > settings.max_chars:
         return TOO_LONG, {"max_chars": settings.max_chars}
-    admitted, first_refusal = rate_limiter().admit(sender_id)
-    if admitted:
+    admission = await sender_admitted(sender_id)
+    if admission.admitted:
+        admission = await address_admitted("turn-address", address, ADDRESS_TURNS)
+    if admission.admitted:
         return None
     logger.warning("rate limit reached in conversation %s", sender_id)
-    return (SLOW_DOWN if first_refusal else ""), {}
+    return (SLOW_DOWN if admission.first_refusal else ""), {}
 
 
 def failure_reason(error: Exception) -> str:

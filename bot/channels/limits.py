@@ -1,19 +1,32 @@
-"""What the channel intake accepts: printable text, a length limit, a rate per sender."""
+"""What the channels accept: printable text, a length limit, a rate per sender and per client.
+
+The per-sender rate comes from RATE_LIMIT_BURST / RATE_LIMIT_PER_MINUTE. Sender ids cost nothing
+to invent, so the rules below also hold per client address (``bot.channels.client_address``),
+each in its own scope. Buckets are shared by every server (``bot.rate_limits``).
+"""
 
 from __future__ import annotations
 
 import os
 import re
-import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
+from bot.channels.client_address import AddressSettings
+from bot.rate_limits import Admission, RateLimiter, Rule, rate_limiter_from_env
 from bot.support_hours import ConfigError
 
-MAX_TRACKED_SENDERS = 100_000
+# Per client address. Many people can share one address (an office, a carrier's NAT), so these
+# stop floods, not people: a person types a few messages a minute.
+ADDRESS_TURNS = Rule(burst=60, per_minute=300)
+NEW_CONVERSATIONS = Rule(burst=10, per_minute=10)
+HANDOFFS = Rule(burst=3, per_minute=0.5)
+COMPLAINTS = Rule(burst=3, per_minute=0.5)
+WIDGET_HANDSHAKES = Rule(burst=20, per_minute=30)
+BINDING_CODES = Rule(burst=5, per_minute=2)
+
 # C0/C1 controls except tab and newline, zero-width and bidi controls, and lone surrogates
 # (JSON "\ud800" decodes to one; it cannot be encoded to UTF-8 for the store or the logs).
 UNPRINTABLE = re.compile(
@@ -46,36 +59,6 @@ class IntakeSettings:
         return settings
 
 
-class RateLimiter:
-    """A token bucket per sender: ``burst`` messages at once, refilled at ``per_minute``.
-
-    Kept in the server's memory: with several servers behind a load balancer, a sender may get
-    up to that many times the rate.
-    """
-
-    def __init__(self, settings: IntakeSettings, clock: Callable[[], float] = time.monotonic):
-        self._settings = settings
-        self._clock = clock
-        self._lock = threading.Lock()
-        # sender -> (tokens, last update, refused since the last admitted message)
-        self._buckets: OrderedDict[str, tuple[float, float, bool]] = OrderedDict()
-
-    def admit(self, sender_id: str) -> tuple[bool, bool]:
-        """(admitted, first refusal): only the first refused message of a streak is answered."""
-        now = self._clock()
-        rate = self._settings.per_minute / 60.0
-        with self._lock:
-            tokens, updated, refused = self._buckets.pop(
-                sender_id, (float(self._settings.burst), now, False)
-            )
-            tokens = min(float(self._settings.burst), tokens + (now - updated) * rate)
-            admitted = tokens >= 1.0
-            self._buckets[sender_id] = (tokens - 1.0 if admitted else tokens, now, not admitted)
-            while len(self._buckets) > MAX_TRACKED_SENDERS:
-                self._buckets.popitem(last=False)
-        return admitted, not admitted and not refused
-
-
 @lru_cache(maxsize=1)
 def intake_settings() -> IntakeSettings:
     return IntakeSettings.from_env()
@@ -83,7 +66,33 @@ def intake_settings() -> IntakeSettings:
 
 @lru_cache(maxsize=1)
 def rate_limiter() -> RateLimiter:
-    return RateLimiter(intake_settings())
+    """The buckets every channel of this server draws from (Redis with REDIS_URL)."""
+    return rate_limiter_from_env()
+
+
+@lru_cache(maxsize=1)
+def address_settings() -> AddressSettings:
+    return AddressSettings.from_env()
+
+
+def client_of(request: Any) -> str:
+    """The client address of a Sanic request (X-Forwarded-For only from TRUSTED_PROXIES)."""
+    return address_settings().client_of(request.ip, request.headers.get("X-Forwarded-For"))
+
+
+async def sender_admitted(sender_id: str) -> Admission:
+    """The per-sender rate of RATE_LIMIT_BURST / RATE_LIMIT_PER_MINUTE, for every reply."""
+    settings = intake_settings()
+    return await rate_limiter().admit(
+        "sender", sender_id, Rule(settings.burst, settings.per_minute)
+    )
+
+
+async def address_admitted(scope: str, address: str | None, rule: Rule) -> Admission:
+    """``rule`` for the client ``address`` in ``scope``; exempt and unknown addresses pass."""
+    if not address or address_settings().is_exempt(address):
+        return Admission(True)
+    return await rate_limiter().admit(scope, address, rule)
 
 
 def encodable(text: str) -> bool:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.limits import IntakeSettings, RateLimiter, clean
+from bot.channels.limits import IntakeSettings, clean
+from bot.rate_limits import Admission, MemoryRateLimiter, Rule
 from bot.support_hours import ConfigError
 
 
@@ -24,14 +25,20 @@ def test_control_characters_zero_width_and_broken_surrogates_are_removed() -> No
 
 def test_a_sender_gets_the_burst_then_one_polite_refusal_then_silence() -> None:
     clock = Clock()
-    limiter = RateLimiter(IntakeSettings(burst=3, per_minute=6), clock)
-    assert [limiter.admit("a") for _ in range(3)] == [(True, False)] * 3
-    assert limiter.admit("a") == (False, True)
-    assert limiter.admit("a") == (False, False)
-    assert limiter.admit("b") == (True, False), "other senders are not affected"
+    limiter = MemoryRateLimiter(clock)
+    rule = Rule(burst=3, per_minute=6)
+
+    def admit(key: str, scope: str = "sender") -> Admission:
+        return limiter.admit_now(scope, key, rule)
+
+    assert [admit("a") for _ in range(3)] == [Admission(True)] * 3
+    assert admit("a") == Admission(False, True)
+    assert admit("a") == Admission(False, False)
+    assert admit("b") == Admission(True), "other senders are not affected"
+    assert admit("a", scope="turn-address") == Admission(True), "scopes are separate"
     clock.now += 10  # 6 per minute: one message back every 10 seconds
-    assert limiter.admit("a") == (True, False)
-    assert limiter.admit("a") == (False, True), "a new streak is answered again"
+    assert admit("a") == Admission(True)
+    assert admit("a") == Admission(False, True), "a new streak is answered again"
 
 
 def test_settings_come_from_the_environment_and_bad_values_are_clear() -> None:
