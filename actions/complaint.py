@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.wallet_action import WalletAction, send
+from bot.channels.limits import COMPLAINTS
 from bot.dialogue.complaints import (
     MAX_DESCRIPTION,
     MIN_DESCRIPTION,
@@ -75,6 +76,10 @@ class ActionSubmitComplaint(WalletAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
+        cleared = [SlotSet("complaint_category", None), SlotSet("complaint_description", None)]
+        if not await self.client_admitted(tracker, "complaint", COMPLAINTS):
+            send(dispatcher, [Reply("utter_complaint_busy")])
+            return cleared
         draft = TicketDraft(
             kind=TicketKind.COMPLAINT,
             category=tracker.get_slot("complaint_category") or OTHER,
@@ -85,11 +90,7 @@ class ActionSubmitComplaint(WalletAction):
         )
         ticket = await self.call(self.wallet.create_ticket, draft)
         send(dispatcher, [Reply("utter_complaint_filed", {"ticket_number": ticket.number})])
-        return [
-            SlotSet("complaint_category", None),
-            SlotSet("complaint_description", None),
-            SlotSet("handoff_reason", Reason.COMPLAINT.value),
-        ]
+        return [*cleared, SlotSet("handoff_reason", Reason.COMPLAINT.value)]
 
 
 class ActionTicketStatus(WalletAction):
@@ -101,6 +102,9 @@ class ActionTicketStatus(WalletAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
+        if account_id is None and not self.is_owner(tracker):
+            send(dispatcher, [Reply("utter_ticket_status_not_owner")])
+            return []
         owned = []
         for kind in (TicketKind.COMPLAINT, TicketKind.INCIDENT):
             owned += await self.call(

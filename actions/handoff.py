@@ -11,9 +11,10 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wallet_action import WalletAction, send
+from bot.channels.limits import HANDOFFS
 from bot.dialogue.ratings import rating_from
 from bot.dialogue.replies import Reply
-from bot.handoff.records import Reason
+from bot.handoff.records import Reason, Urgency
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import HandoffStore, handoff_store
 from bot.handoff.summary import build_summary
@@ -45,9 +46,18 @@ class ActionHandoff(HandoffAction):
     ) -> list[EventType]:
         reason = self._reason(tracker)
         store = self.store
+        if await self.call(store.open_ticket_for, tracker.sender_id) is None and not (
+            await self.client_admitted(tracker, "handoff", HANDOFFS)
+        ):
+            send(dispatcher, [Reply("utter_handoff_busy")])
+            return [SlotSet("handoff_reason", None)]
         summary = build_summary(tracker.events, account_id)
         channel = tracker.get_latest_input_channel() or "unknown"
-        ticket = await self.call(store.open_ticket, tracker.sender_id, channel, reason, summary)
+        # Anyone can file a complaint anonymously; only a proven account's jumps the queue.
+        urgency = Urgency.NORMAL if reason is Reason.COMPLAINT and account_id is None else None
+        ticket = await self.call(
+            store.open_ticket, tracker.sender_id, channel, reason, summary, urgency
+        )
         hours = SupportHours.from_env()
         if not hours.is_open(self.clock()):
             send(dispatcher, [Reply("utter_handoff_after_hours")])

@@ -14,9 +14,11 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.channels.limits import CLIENT_FIELD, rate_limiter
 from bot.dialogue.replies import Reply
-from bot.identity import IdentitySettings, verified_account
+from bot.identity import IdentitySettings, proven_owner, verified_account
 from bot.privacy import mask_account_id
+from bot.rate_limits import Rule
 from bot.support_hours import ConfigError, SupportHours
 from bot.wallet.errors import AccountNotFound, WalletError
 from bot.wallet.factory import wallet_service
@@ -60,6 +62,22 @@ class WalletAction(Action, ABC):
         identity = self._identity or IdentitySettings.from_env()
         metadata = tracker.latest_message.get("metadata")
         return verified_account(metadata, tracker.sender_id, identity)
+
+    def is_owner(self, tracker: Tracker) -> bool:
+        """Whether the sender owns the conversation (a REST client: with its token)."""
+        identity = self._identity or IdentitySettings.from_env()
+        metadata = tracker.latest_message.get("metadata")
+        return proven_owner(metadata, tracker.sender_id, identity)
+
+    async def client_admitted(self, tracker: Tracker, scope: str, rule: Rule) -> bool:
+        """``rule`` per client address (shared by every server); clients not limited pass."""
+        client = (tracker.latest_message.get("metadata") or {}).get(CLIENT_FIELD)
+        if not isinstance(client, str):
+            return True
+        admission = await rate_limiter().admit(scope, client, rule)
+        if not admission.admitted:
+            logger.warning("%s limited for conversation %s", scope, tracker.sender_id)
+        return admission.admitted
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs a blocking port call off the event loop."""

@@ -19,6 +19,8 @@ with an apology, never with an empty conversation.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 from collections.abc import Mapping
 from functools import lru_cache
@@ -32,7 +34,9 @@ from sanic import Sanic
 
 from bot.channels.limits import (
     ADDRESS_TURNS,
+    CLIENT_FIELD,
     address_admitted,
+    address_settings,
     clean,
     intake_settings,
     sender_admitted,
@@ -41,7 +45,7 @@ from bot.channels.metrics import REGISTRY, observe_turn
 from bot.channels.responses import say
 from bot.channels.turn_end import finish_turn, hand_back
 from bot.handoff.store import handoff_store
-from bot.identity import IdentitySettings, verified_account
+from bot.identity import IdentitySettings, proven_owner, verified_account
 from bot.secret_guard import Finding, find_secrets, redact
 from bot.support_hours import ConfigError
 from bot.tracking import begin_turn, fail_loudly, peek_tracker, turn_tracker
@@ -95,7 +99,7 @@ async def take_turn(
         sender_id,
         input_channel=channel,
         message_id=message.message_id,
-        metadata=message.metadata,
+        metadata=with_client(message.metadata, address),
     )
     try:
         store = handoff_store()
@@ -105,7 +109,8 @@ async def take_turn(
                 return
             begin_turn(agent, sender_id)
             await observe_turn(agent.processor.handle_message, admitted, agent)
-            left_queue = await finish_turn(agent, store, sender_id, output)
+            owner = proven_owner(message.metadata, sender_id, identity_settings())
+            left_queue = await finish_turn(agent, store, sender_id, output, owner)
             if findings:
                 await warn_during_handoff(agent, sender_id, output)
         if left_queue:
@@ -115,6 +120,19 @@ async def take_turn(
         logger.exception("turn failed in conversation %s (%s)", sender_id, reason)
         REGISTRY.record_failure(reason)
         await say(agent, output, sender_id, TRY_AGAIN, channel or "")
+
+
+def with_client(metadata: dict[str, Any] | None, address: str | None) -> dict[str, Any] | None:
+    """``metadata`` with a keyed hash of a limited client's address, for the actions' limits.
+
+    Actions limit handoffs and complaints per client (``CLIENT_FIELD``); the address itself is
+    never stored in the conversation.
+    """
+    if not address or address_settings().is_exempt(address):
+        return metadata
+    secret = identity_settings().secret or b"im-client"
+    client = hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:24]
+    return {**(metadata or {}), CLIENT_FIELD: client}
 
 
 async def refused(

@@ -26,6 +26,9 @@ HANDOFFS = Rule(burst=3, per_minute=0.5)
 COMPLAINTS = Rule(burst=3, per_minute=0.5)
 WIDGET_HANDSHAKES = Rule(burst=20, per_minute=30)
 BINDING_CODES = Rule(burst=5, per_minute=2)
+# The metadata field in which the intake passes a limited client's (keyed, hashed) address to
+# the actions, which limit handoffs and complaints per client.
+CLIENT_FIELD = "im_client"
 
 # C0/C1 controls except tab and newline, zero-width and bidi controls, and lone surrogates
 # (JSON "\ud800" decodes to one; it cannot be encoded to UTF-8 for the store or the logs).

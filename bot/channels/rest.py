@@ -1,16 +1,25 @@
 """REST channel: Rasa's request/response webhook, with a reply guaranteed for every message.
 
-Unlike Rasa's own REST channel, a client cannot name its input channel, and a message that
-produced no reply gets the apology from ``reply_guard``. Messages sent later (an agent's reply
-during a handoff) wait in the outbox and come back with the user's next request. Metadata is
-passed on untrusted: an identity in it counts only with a valid signature (``bot.identity``).
+The contract is Rasa's: ``{"sender", "message"}`` in, a list of messages out. Unlike Rasa's own
+REST channel, a client can name neither its input channel nor any metadata (both are dropped:
+metadata was stored several times over in the tracker), sender ids are limited to a safe
+alphabet (they appear in logs), and a message that produced no reply gets the apology from
+``reply_guard``.
+
+The first turn of a sender id returns a conversation token in ``X-Conversation-Token``
+(``bot.channels.rest_tokens``). Requests that send it back also get what belongs to the
+conversation: messages sent later (an agent's reply during a handoff) that wait in the outbox,
+cancelling the queue, ticket status. Starting conversations is limited per client address, so
+made-up sender ids cannot flood the handoff queue.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -19,14 +28,27 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.intake import take_turn
-from bot.channels.limits import encodable
+from bot.channels.intake import SLOW_DOWN, identity_settings, take_turn
+from bot.channels.limits import NEW_CONVERSATIONS, address_admitted, client_of, encodable
+from bot.channels.responses import render
+from bot.channels.rest_tokens import TOKEN_HEADER, ConversationTokens, Standing
 from bot.handoff.delivery import OutboxOutputChannel
+from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import handoff_store
+from bot.identity import OWNER_FIELD, sign_owner
 
 logger = logging.getLogger(__name__)
 
 MAX_SENDER_LENGTH = 128
+# No ":" either: other channels' conversations are "widget:…", "telegram:…", "wechat:…", and a
+# REST client must never be able to write into one of them.
+SENDER = re.compile(rf"[A-Za-z0-9_.@+=-]{{1,{MAX_SENDER_LENGTH}}}")
+
+
+@lru_cache(maxsize=1)
+def conversation_tokens() -> ConversationTokens:
+    """The tokens, in the handoff database beside the outbox."""
+    return ConversationTokens.from_url(HandoffSettings.from_env().db_url)
 
 
 class RestChannel(InputChannel):
@@ -60,16 +82,10 @@ class RestChannel(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
             sender, text = body.get("sender"), body.get("message")
-            if (
-                not isinstance(sender, str)
-                or not 0 < len(sender) <= MAX_SENDER_LENGTH
-                or not encodable(sender)
-            ):
-                return response.json({"error": "sender must be a non-empty string"}, status=400)
-            if ":" in sender:
-                # Other channels' conversations are "widget:…", "telegram:…", "wechat:…": a REST
-                # client must never be able to write into one of them.
-                return response.json({"error": "sender must not contain ':'"}, status=400)
+            if not isinstance(sender, str) or not SENDER.fullmatch(sender):
+                return response.json(
+                    {"error": "sender must be 1-128 of A-Z a-z 0-9 _ . @ + = -"}, status=400
+                )
             if not isinstance(text, str):
                 return response.json({"error": "message must be a string"}, status=400)
             message_id = body.get("message_id")
@@ -79,7 +95,24 @@ class RestChannel(InputChannel):
                 or not encodable(message_id)
             ):
                 return response.json({"error": "message_id must be a short string"}, status=400)
-            metadata = body.get("metadata")
+            address = client_of(request)
+            tokens = conversation_tokens()
+            token = request.headers.get(TOKEN_HEADER)
+            standing = await asyncio.to_thread(tokens.standing, sender, token)
+            issued = None
+            if standing is Standing.NEW:
+                admission = await address_admitted("new-conversation", address, NEW_CONVERSATIONS)
+                if not admission.admitted:
+                    logger.warning("new conversations from one client limited (%s)", sender)
+                    refusal = (
+                        [await render(request.app.ctx.agent, sender, SLOW_DOWN, self.name())]
+                        if admission.first_refusal
+                        else []
+                    )
+                    return response.json(refusal)
+                issued = await asyncio.to_thread(tokens.issue, sender)
+            owner = issued is not None or standing is Standing.OWNER
+            secret = identity_settings().secret
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text,
@@ -87,16 +120,24 @@ class RestChannel(InputChannel):
                 sender,
                 input_channel=self.name(),
                 message_id=message_id,
-                metadata=metadata if isinstance(metadata, dict) else None,
+                metadata={OWNER_FIELD: sign_owner(secret, sender)} if owner and secret else None,
             )
-            await take_turn(request.app, message, resendable=message_id is not None)
-            try:
-                waiting = await asyncio.to_thread(handoff_store().collect, sender)
-            except Exception:
-                # They stay in the outbox and come with the next request.
-                logger.exception("could not collect waiting messages of %s", sender)
-                waiting = []
+            await take_turn(
+                request.app, message, resendable=message_id is not None, address=address
+            )
+            waiting = await collect_waiting(sender) if owner else []
+            headers = {TOKEN_HEADER: issued} if issued else None
             # Agent messages written since the user's last request come first.
-            return response.json(waiting + collector.messages)
+            return response.json(waiting + collector.messages, headers=headers)
 
         return webhook
+
+
+async def collect_waiting(sender: str) -> list[dict[str, Any]]:
+    """The conversation's messages waiting in the outbox; none if the store fails this time."""
+    try:
+        return await asyncio.to_thread(handoff_store().collect, sender)
+    except Exception:
+        # They stay in the outbox and come with the next request.
+        logger.exception("could not collect waiting messages of %s", sender)
+        return []

@@ -2,7 +2,9 @@
 
 While a human owns the conversation the bot stays silent; a user who is still waiting in the
 queue can give up ("不用了", the 取消排队 button), which closes the ticket and hands the
-conversation back. Otherwise the reply guard makes sure the message was answered.
+conversation back; only the conversation's owner can (``bot.identity.proven_owner``: a REST
+client without its conversation token cannot). Otherwise the reply guard makes sure the message
+was answered.
 """
 
 from __future__ import annotations
@@ -25,14 +27,14 @@ CANCELLED = "utter_handoff_cancelled"
 
 
 async def finish_turn(
-    agent: Agent, store: HandoffStore, sender_id: str, output_channel: OutputChannel
+    agent: Agent, store: HandoffStore, sender_id: str, output_channel: OutputChannel, owner: bool
 ) -> bool:
     """Under the conversation's lock: True when the user left the queue (see ``hand_back``)."""
     tracker = await turn_tracker(agent, sender_id)
     if tracker is not None and tracker.is_paused():
         latest = tracker.latest_message
         intent = (latest.intent or {}).get("name") if latest else None
-        if intent in CANCEL_INTENTS and store.cancel(sender_id) is not None:
+        if owner and intent in CANCEL_INTENTS and store.cancel(sender_id) is not None:
             logger.info("user cancelled the handoff in conversation %s", sender_id)
             return True
         return False

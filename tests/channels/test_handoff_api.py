@@ -43,14 +43,22 @@ def call(
 
 
 class User:
-    """A user of the REST channel."""
+    """A user of the REST channel, keeping the conversation token the first reply gives."""
 
     def __init__(self, stack: LocalStack, sender: str) -> None:
         self.stack, self.sender = stack, sender
+        self.token: str | None = None
 
     def say(self, text: str) -> list[str]:
-        status, messages = call(self.stack.rest_url, {"sender": self.sender, "message": text})
-        assert status == 200
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Conversation-Token"] = self.token
+        body = json.dumps({"sender": self.sender, "message": text}).encode()
+        request = urllib.request.Request(self.stack.rest_url, data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            self.token = self.token or response.headers.get("X-Conversation-Token")
+            messages = json.loads(response.read())
         return [m.get("text", "") for m in messages]
 
 
