@@ -163,6 +163,6 @@ def test_the_api_is_off_by_default(tmp_path: Path) -> None:
 
 def test_the_rasa_version_is_not_told_even_with_the_api_on(stack: LocalStack) -> None:
     for path in ("/", "/version"):
-        status, body = call(f"{stack.base_url}{path}")
+        _, body = call(f"{stack.base_url}{path}")
         assert "3.6" not in json.dumps(body), path
     assert call(f"{stack.base_url}/version")[0] == 404
