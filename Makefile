@@ -30,7 +30,12 @@ export RASA_API_JWT_SECRET ?=
 export ACTION_INTERFACE ?= 127.0.0.1
 export ACTION_SERVER_SECRET ?=
 export TRACKER_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
-export REDIS_URL MAX_MESSAGE_CHARS RATE_LIMIT_BURST RATE_LIMIT_PER_MINUTE
+export REDIS_URL MAX_MESSAGE_CHARS RATE_LIMIT_BURST RATE_LIMIT_PER_MINUTE MAX_REQUEST_BYTES
+export TRUSTED_PROXIES SUPPORT_ENV
+# Exported only when set: an empty RATE_LIMIT_EXEMPT means "exempt nothing", unset means loopback.
+ifneq ($(origin RATE_LIMIT_EXEMPT),undefined)
+export RATE_LIMIT_EXEMPT
+endif
 # Rasa reads it with int(): exported, it must not be empty.
 export TICKET_LOCK_LIFETIME ?= 60
 export RASA_TELEMETRY_ENABLED := false

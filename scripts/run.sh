@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the action server and the Rasa server (what `make run` runs).
-# Development mode, when no widget key is configured: local secrets in var/dev-secrets.env and a
-# widget link for a demo account. A production configuration sets WIDGET_JWT_SECRET or
+# Development mode, when no widget key is configured: local secrets in var/dev-secrets.env, a
+# widget link for a demo account, SUPPORT_ENV=development and a loud banner saying so. A production configuration sets WIDGET_JWT_SECRET or
 # WIDGET_JWT_PUBLIC_KEY and IDENTITY_SECRET itself, and nothing is minted.
 # Both servers listen on loopback unless RASA_INTERFACE / ACTION_INTERFACE say otherwise;
 # production sets RASA_INTERFACE=0.0.0.0 behind its reverse proxy, so that the channels' webhooks
@@ -24,6 +24,16 @@ if [[ -z "${WIDGET_JWT_SECRET:-}${WIDGET_JWT_PUBLIC_KEY:-}" ]]; then
     echo "ACTION_SERVER_SECRET=$(new_secret)" >> var/dev-secrets.env
   fi
   set -a; source var/dev-secrets.env; set +a
+  # Development relaxes what a local trial cannot provide (bot/deployment.py).
+  export SUPPORT_ENV=development
+  cat >&2 <<'BANNER'
+######################################################################################
+#  DEVELOPMENT MODE: no widget key is configured (WIDGET_JWT_SECRET or               #
+#  WIDGET_JWT_PUBLIC_KEY), so this server runs on generated development secrets      #
+#  (var/dev-secrets.env), mints widget tokens for demo accounts and accepts tokens   #
+#  without an audience. Never let users reach it: configure the keys (.env.example). #
+######################################################################################
+BANNER
   token=$($bin/python -m bot.channels.widget_auth "${WIDGET_DEMO_ACCOUNT:-demo-alice}" --minutes 720)
   echo "Development mode. Chat widget as ${WIDGET_DEMO_ACCOUNT:-demo-alice}:"
   echo "  http://localhost:${RASA_PORT}/webhooks/widget/chat#token=${token}"
