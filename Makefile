@@ -125,7 +125,7 @@ time-training: $(INSTALLED)
 	@scripts/time-training.sh
 
 eval: $(MODEL)
-	$(PY) -m scripts.evaluate_nlu --model $(MODEL) --data tests/nlu/heldout.yml
+	$(PY) -m scripts.evaluate_nlu --model $(MODEL)
 	$(PY) -m scripts.evaluate_secret_guard
 
 lint: $(INSTALLED)
