@@ -1,14 +1,7 @@
 """Scores the trained model on the held-out sets, per category, and prints what the README quotes.
 
-The held-out sets live in ``tests/nlu/heldout/``, one file per category of text (ordinary,
-long and story-like, typos and homophones, traditional and Cantonese, pinyin and English-mixed,
-near-domain off-topic). They were written independently of the training data and of the
-augmentation, and are never trained on (``tests/nlu/test_training_data.py`` checks).
-
-Each file: ``category``, then ``examples`` of ``{text, intent, entities?}``, where ``entities``
-maps an entity type to its normalised value (``{amount: "500", currency: USDT}``): what matters
-is that the assistant understood the value, wherever it found it in the text.
-
+The held-out sets (``scripts.heldout``) are scored per category of text; an entity counts when
+the assistant understood its normalised value, wherever it found it in the text.
 A prediction of ``nlu_fallback`` is treated as "not a domain answer": correct for out-of-scope
 examples, a false fallback for in-scope ones. The parse time is the NLU alone
 (``Agent.parse_message``), per message, after a warm-up.
@@ -25,29 +18,19 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from rasa.core.agent import Agent
 from rasa.utils.log_utils import configure_structlog
+
+from scripts.heldout import HELDOUT, Example, load_heldout
 
 OUT_OF_SCOPE = "out_of_scope"
 FALLBACK = "nlu_fallback"
 NOT_DOMAIN = {OUT_OF_SCOPE, FALLBACK}
-HELDOUT = Path("tests/nlu/heldout")
 WARM_UP = 20
-
-
-@dataclass(frozen=True)
-class Example:
-    """One held-out message with what the assistant should understand."""
-
-    text: str
-    intent: str
-    category: str
-    entities: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,19 +43,6 @@ class Scores:
     oos_recall: float
     in_scope_false_fallback: float
     entity_recall: float
-
-
-def load_heldout(directory: Path = HELDOUT) -> list[Example]:
-    """Every example of every category file in ``directory``."""
-    examples = []
-    for path in sorted(directory.glob("*.yml")):
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-        for item in content["examples"]:
-            entities = {str(k): str(v) for k, v in (item.get("entities") or {}).items()}
-            examples.append(
-                Example(str(item["text"]), str(item["intent"]), content["category"], entities)
-            )
-    return examples
 
 
 def score(gold: Sequence[str], predicted: Sequence[str], entity_hits: tuple[int, int]) -> Scores:

@@ -40,6 +40,7 @@ from bot.secret_guard.mnemonics import (
     checksum_ok,
     wordlist,
 )
+from scripts.heldout import HELDOUT, load_heldout
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240601
@@ -55,9 +56,9 @@ def plain_text(example: str) -> str:
 
 
 def project_sentences(root: Path = ROOT) -> list[str]:
-    """Every user sentence of the NLU data, the held-out set and the test stories, as plain text."""
-    sentences = []
-    for path in [*sorted((root / "data" / "nlu").glob("*.yml")), root / "tests/nlu/heldout.yml"]:
+    """Every user sentence of the NLU data, held-out sets and test stories, as plain text."""
+    sentences = [example.text for example in load_heldout(root / HELDOUT)]
+    for path in sorted((root / "data" / "nlu").glob("*.yml")):
         for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
             if "intent" in item:
                 sentences += [
@@ -402,7 +403,7 @@ def timing(messages: list[str]) -> tuple[float, float]:
 def report_project(sentences: list[str]) -> None:
     certain = [(s, f) for s in sentences for f in find_secrets(s) if not f.uncertain]
     uncertain = [s for s in sentences if any(f.uncertain for f in find_secrets(s))]
-    print("Project sentences (data/nlu, tests/nlu/heldout.yml, tests/test_stories.yml)")
+    print("Project sentences (data/nlu, tests/nlu/heldout/, tests/test_stories.yml)")
     print(f"  checked {len(sentences)}, false positives (certain findings) {len(certain)}")
     for sentence, finding in certain:
         print(f"    {finding.kind.value}: {sentence}")

@@ -6,7 +6,8 @@ from typing import Any
 
 from rasa.core.agent import Agent
 
-from scripts.evaluate_nlu import HELDOUT, evaluate, load_heldout, score
+from scripts.evaluate_nlu import evaluate, score
+from scripts.heldout import HELDOUT, load_heldout
 from tests.conftest import ROOT
 
 
