@@ -1,8 +1,12 @@
-"""Creates or updates an agent account for the console.
+"""Manages agent accounts for the console.
 
-    python -m bot.handoff.agents USERNAME [--name 显示名]
+    python -m bot.handoff.agents USERNAME [--name 显示名]   create, or set a new password
+    python -m bot.handoff.agents USERNAME --disable          no more logins
+    python -m bot.handoff.agents USERNAME --delete           remove the account
 
-The password is read from AGENT_PASSWORD, or asked for on the terminal; only its hash is stored.
+Every change ends the agent's open sessions at once. Setting a password enables a disabled
+account again. The password is read from AGENT_PASSWORD, or asked for on the terminal; only its
+hash is stored.
 """
 
 from __future__ import annotations
@@ -23,13 +27,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("username")
-    parser.add_argument("--name", help="display name (default: the username)")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--name", help="display name (default: the username)")
+    action.add_argument("--disable", action="store_true", help="refuse the agent's logins")
+    action.add_argument("--delete", action="store_true", help="remove the agent's account")
     args = parser.parse_args(argv)
+    store = handoff_store()
+    if args.disable or args.delete:
+        done = (
+            store.disable_agent(args.username)
+            if args.disable
+            else store.delete_agent(args.username)
+        )
+        if not done:
+            print(f"error: there is no agent {args.username}", file=sys.stderr)
+            return 1
+        print(f"agent {args.username} {'disabled' if args.disable else 'deleted'}")
+        return 0
     password = os.environ.get("AGENT_PASSWORD") or getpass.getpass("password: ")
     if len(password) < MIN_PASSWORD:
         print(f"error: the password needs at least {MIN_PASSWORD} characters", file=sys.stderr)
         return 2
-    handoff_store().add_agent(args.username, args.name or args.username, password)
+    store.add_agent(args.username, args.name or args.username, password)
     print(f"agent {args.username} saved")
     return 0
 

@@ -1,7 +1,9 @@
-"""The handoff store (SQLAlchemy Core): tickets, agents, agent sessions and the REST outbox.
+"""The handoff store (SQLAlchemy Core): tickets, agents, agent sessions, login throttling and the
+REST outbox.
 
 Shared by the action server (which opens tickets) and the Rasa server (agent console, delivery),
-so it lives in a database: SQLite by default, PostgreSQL in production.
+so it lives in a database: SQLite by default, PostgreSQL in production. Failed agent logins are
+counted here too, per typed username and per client address, so a lockout holds on every server.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -18,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.database import UtcDateTime, open_database
-from bot.handoff.passwords import hash_password, verify_password
+from bot.handoff.passwords import hash_password, needs_rehash, verify_nothing, verify_password
 from bot.handoff.records import URGENCY_OF, Reason, State, Summary, Ticket, Urgency
 from bot.handoff.settings import HandoffSettings
 
@@ -55,6 +58,8 @@ agents = sa.Table(
     sa.Column("username", sa.String(64), primary_key=True),
     sa.Column("display_name", sa.String(64), nullable=False),
     sa.Column("password_hash", sa.String(255), nullable=False),
+    # Set: the agent cannot log in. Added to stores created before it (see _add_new_columns).
+    sa.Column("disabled_at", UtcDateTime),
 )
 
 sessions = sa.Table(
@@ -63,6 +68,17 @@ sessions = sa.Table(
     sa.Column("token_hash", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(64), sa.ForeignKey(agents.c.username), nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# One row per throttled key ("user:" or "address:" and a hash of the value): the failures counted
+# since window_start, and the time a locked key opens again.
+login_failures = sa.Table(
+    "handoff_login_failures",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_start", UtcDateTime, nullable=False),
+    sa.Column("locked_until", UtcDateTime),
 )
 
 outbox = sa.Table(
@@ -76,12 +92,58 @@ outbox = sa.Table(
 )
 
 
+_OPEN = tickets.c.state.in_([State.QUEUED.value, State.ASSIGNED.value])
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many failed logins a username or a client address gets, and for how long it is locked.
+
+    Failures within ``window`` are counted; the attempt that makes ``max_failures`` locks the key
+    for ``lock``, and every failure before it is answered a little later than the one before.
+    """
+
+    max_failures: int = 5
+    window: timedelta = timedelta(minutes=15)
+    lock: timedelta = timedelta(minutes=15)
+    first_delay: float = 0.25
+    max_delay: float = 4.0
+
+    def delay(self, failures: int) -> float:
+        """Seconds to hold the answer to the ``failures``-th failure in a row."""
+        return min(self.first_delay * 2 ** max(failures - 1, 0), self.max_delay)
+
+
+LOGIN_POLICY = LoginPolicy()
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """Whether a login may be tried now: if so, how many failures it makes should it fail."""
+
+    admitted: bool
+    failures: int = 0
+    retry_after: float = 0.0
+
+
+def _throttle_keys(username: str, address: str | None) -> list[str]:
+    """The keys of a login, in one order (locks are taken in it); values are stored hashed."""
+
+    def key(kind: str, value: str) -> str:
+        return f"{kind}:{hashlib.sha256(value.encode()).hexdigest()[:64]}"
+
+    keys = [key("user", username)]
+    if address is not None:
+        keys.append(key("address", address))
+    return sorted(keys)
 
 
 class HandoffStore:
@@ -92,19 +154,26 @@ class HandoffStore:
 
     @classmethod
     def from_url(cls, url: str) -> HandoffStore:
-        return cls(open_database(url, metadata))
+        engine = open_database(url, metadata)
+        _add_new_columns(engine)
+        return cls(engine)
 
     # Tickets
 
     def open_ticket(
-        self, conversation_id: str, channel: str, reason: Reason, summary: Summary
+        self,
+        conversation_id: str,
+        channel: str,
+        reason: Reason,
+        summary: Summary,
+        urgency: Urgency | None = None,
     ) -> Ticket:
-        """Queues a ticket, or returns the conversation's ticket that is still open."""
+        """Queues a ticket (at the reason's urgency unless given), or returns the open one."""
         with self._engine.begin() as connection:
             existing = self._open_for(connection, conversation_id)
             if existing is not None:
                 return existing
-            urgency = URGENCY_OF[reason]
+            urgency = urgency or URGENCY_OF[reason]
             ticket_id = connection.execute(
                 tickets.insert().values(
                     conversation_id=conversation_id,
@@ -145,15 +214,24 @@ class HandoffStore:
             row = connection.execute(query).mappings().first()
         return _ticket(row) if row else None
 
-    def queue(self) -> list[Ticket]:
-        """Open tickets: most urgent first, then longest waiting."""
+    def queue(self, limit: int | None = None, offset: int = 0) -> list[Ticket]:
+        """Open tickets: most urgent first, then longest waiting (``limit`` of them from
+        ``offset`` on, or all)."""
         query = (
             sa.select(tickets)
-            .where(tickets.c.state.in_([State.QUEUED.value, State.ASSIGNED.value]))
+            .where(_OPEN)
             .order_by(tickets.c.urgency_rank.desc(), tickets.c.created_at, tickets.c.ticket_id)
+            .limit(limit)
+            .offset(offset)
         )
         with self._engine.connect() as connection:
             return [_ticket(row) for row in connection.execute(query).mappings()]
+
+    def queue_size(self) -> int:
+        """How many tickets are open (queued or assigned)."""
+        query = sa.select(sa.func.count()).select_from(tickets).where(_OPEN)
+        with self._engine.connect() as connection:
+            return int(connection.execute(query).scalar_one())
 
     def position(self, ticket: Ticket) -> int:
         """1 for the next ticket an agent will take."""
@@ -234,14 +312,40 @@ class HandoffStore:
     # Agents
 
     def add_agent(self, username: str, display_name: str, password: str) -> None:
-        """Creates the agent, or replaces their name and password."""
-        values = {"display_name": display_name, "password_hash": hash_password(password)}
+        """Creates the agent, or replaces their name and password and enables them again.
+
+        Sessions opened with the old password end.
+        """
+        values = {
+            "display_name": display_name,
+            "password_hash": hash_password(password),
+            "disabled_at": None,
+        }
         with self._engine.begin() as connection:
             updated = connection.execute(
                 agents.update().where(agents.c.username == username).values(**values)
             )
             if not updated.rowcount:
                 connection.execute(agents.insert().values(username=username, **values))
+            self._end_sessions(connection, username)
+
+    def disable_agent(self, username: str) -> bool:
+        """The agent can no longer log in and their sessions end; False if there is no such
+        agent."""
+        with self._engine.begin() as connection:
+            updated = connection.execute(
+                agents.update().where(agents.c.username == username).values(disabled_at=utc_now())
+            )
+            self._end_sessions(connection, username)
+        return bool(updated.rowcount)
+
+    def delete_agent(self, username: str) -> bool:
+        """Removes the agent and their sessions (their tickets keep the username); False if
+        there is no such agent."""
+        with self._engine.begin() as connection:
+            self._end_sessions(connection, username)
+            deleted = connection.execute(agents.delete().where(agents.c.username == username))
+        return bool(deleted.rowcount)
 
     def display_name(self, username: str) -> str:
         """The name users see for an agent (the username if there is none)."""
@@ -252,22 +356,54 @@ class HandoffStore:
         return str(row[0]) if row else username
 
     def login(self, username: str, password: str, lifetime: timedelta) -> str | None:
-        """A new session token for valid credentials, else None."""
-        with self._engine.begin() as connection:
+        """A new session token for valid credentials of an enabled agent, else None.
+
+        Takes as long for an unknown or disabled username as for a wrong password (one scrypt
+        run), and re-hashes a password stored at an older cost. No connection is held while
+        scrypt runs.
+        """
+        with self._engine.connect() as connection:
             row = connection.execute(
-                sa.select(agents.c.password_hash).where(agents.c.username == username)
+                sa.select(agents.c.password_hash, agents.c.disabled_at).where(
+                    agents.c.username == username
+                )
             ).first()
-            if row is None or not verify_password(password, row[0]):
-                return None
-            token = secrets.token_urlsafe(32)
-            connection.execute(
-                sessions.insert().values(
-                    token_hash=_token_hash(token),
-                    username=username,
-                    expires_at=utc_now() + lifetime,
+        if row is None:
+            verify_nothing(password)
+            return None
+        stored, disabled_at = row
+        if not verify_password(password, stored) or disabled_at is not None:
+            return None
+        current = hash_password(password) if needs_rehash(stored) else stored
+        token = secrets.token_urlsafe(32)
+        with self._engine.begin() as connection:
+            if current != stored:
+                updated = connection.execute(
+                    agents.update()
+                    .where(agents.c.username == username, agents.c.password_hash == stored)
+                    .values(password_hash=current)
+                )
+                if updated.rowcount:
+                    logger.info("agent password re-hashed at the current scrypt cost")
+                else:
+                    current = stored  # changed meanwhile: the check below fails
+            # Only while the password is still the one checked and the agent still enabled: a
+            # password change or a disable that lands during scrypt wins.
+            inserted = connection.execute(
+                sessions.insert().from_select(
+                    ["token_hash", "username", "expires_at"],
+                    sa.select(
+                        sa.literal(_token_hash(token), sa.String(64)),
+                        agents.c.username,
+                        sa.literal(utc_now() + lifetime, UtcDateTime()),
+                    ).where(
+                        agents.c.username == username,
+                        agents.c.password_hash == current,
+                        agents.c.disabled_at.is_(None),
+                    ),
                 )
             )
-            return token
+        return token if inserted.rowcount else None
 
     def agent_for(self, token: str) -> str | None:
         """The agent a session token belongs to, if it is valid and not expired."""
@@ -281,6 +417,127 @@ class HandoffStore:
     def logout(self, token: str) -> None:
         with self._engine.begin() as connection:
             connection.execute(sessions.delete().where(sessions.c.token_hash == _token_hash(token)))
+
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Deletes expired sessions and login failures nobody counts any more; how many."""
+        now = now or utc_now()
+        stale = now - LOGIN_POLICY.window
+        with self._engine.begin() as connection:
+            expired = connection.execute(sessions.delete().where(sessions.c.expires_at <= now))
+            forgotten = connection.execute(
+                login_failures.delete().where(
+                    login_failures.c.window_start <= stale,
+                    sa.or_(
+                        login_failures.c.locked_until.is_(None),
+                        login_failures.c.locked_until <= now,
+                    ),
+                )
+            )
+        return int(expired.rowcount) + int(forgotten.rowcount)
+
+    def _end_sessions(self, connection: sa.engine.Connection, username: str) -> None:
+        connection.execute(sessions.delete().where(sessions.c.username == username))
+
+    # Login throttling
+
+    def begin_login(
+        self,
+        username: str,
+        address: str | None,
+        policy: LoginPolicy = LOGIN_POLICY,
+        now: datetime | None = None,
+    ) -> LoginAttempt:
+        """Counts a login of ``username`` from ``address`` (None: not throttled per address) as
+        a failure until ``login_succeeded`` says otherwise, or refuses it while a key is locked.
+
+        Counting first means parallel guesses cannot all slip in before the count: each one
+        takes the next number, and the one that reaches the limit locks the key.
+        """
+        now = now or utc_now()
+        keys = _throttle_keys(username, address)
+        for key in keys:
+            self._ensure_failure_row(key, now)
+        stale = login_failures.c.window_start <= now - policy.window
+        unlocked = sa.or_(
+            login_failures.c.locked_until.is_(None), login_failures.c.locked_until <= now
+        )
+        with self._engine.connect() as connection:
+            transaction = connection.begin()
+            counted = []
+            for key in keys:
+                updated = connection.execute(
+                    login_failures.update()
+                    .where(login_failures.c.key == key, unlocked)
+                    .values(
+                        failures=sa.case((stale, 1), else_=login_failures.c.failures + 1),
+                        window_start=sa.case(
+                            (stale, sa.literal(now, UtcDateTime())),
+                            else_=login_failures.c.window_start,
+                        ),
+                    )
+                )
+                if not updated.rowcount:
+                    transaction.rollback()
+                    return LoginAttempt(False, retry_after=self._locked_for(key, now))
+                counted.append(
+                    connection.execute(
+                        sa.select(login_failures.c.failures).where(login_failures.c.key == key)
+                    ).scalar_one()
+                )
+            for key, failures in zip(keys, counted, strict=True):
+                if failures >= policy.max_failures:
+                    connection.execute(
+                        login_failures.update()
+                        .where(login_failures.c.key == key)
+                        .values(locked_until=now + policy.lock)
+                    )
+            transaction.commit()
+        return LoginAttempt(True, failures=max(counted))
+
+    def login_succeeded(
+        self, username: str, address: str | None, policy: LoginPolicy = LOGIN_POLICY
+    ) -> None:
+        """Clears the username's failures and takes this login back from the address's."""
+        with self._engine.begin() as connection:
+            for key in _throttle_keys(username, address):
+                if key.startswith("user:"):
+                    connection.execute(login_failures.delete().where(login_failures.c.key == key))
+                    continue
+                connection.execute(
+                    login_failures.update()
+                    .where(login_failures.c.key == key, login_failures.c.failures > 0)
+                    .values(failures=login_failures.c.failures - 1)
+                )
+                connection.execute(
+                    login_failures.update()
+                    .where(
+                        login_failures.c.key == key,
+                        login_failures.c.failures < policy.max_failures,
+                    )
+                    .values(locked_until=None)
+                )
+
+    def _ensure_failure_row(self, key: str, now: datetime) -> None:
+        with self._engine.connect() as connection:
+            exists = connection.execute(
+                sa.select(login_failures.c.key).where(login_failures.c.key == key)
+            ).first()
+        if exists:
+            return
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    login_failures.insert().values(key=key, failures=0, window_start=now)
+                )
+        except sa.exc.IntegrityError:
+            pass  # another login inserted it first
+
+    def _locked_for(self, key: str, now: datetime) -> float:
+        with self._engine.connect() as connection:
+            until = connection.execute(
+                sa.select(login_failures.c.locked_until).where(login_failures.c.key == key)
+            ).scalar_one_or_none()
+        return max((until - now).total_seconds(), 0.0) if until else 0.0
 
     # Outbox for request/response channels
 
@@ -334,6 +591,29 @@ class HandoffStore:
             .first()
         )
         return _ticket(row) if row else None
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Adds columns this version gave existing tables (nullable ones: no value to fill in).
+
+    ``create_all`` creates missing tables only; stores made by an older version lack them.
+    """
+    for table, column in [(agents, agents.c.disabled_at)]:
+        for attempt in range(2):
+            present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+            if column.name in present:
+                break
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(
+                        f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                    )
+                logger.info("added column %s.%s", table.name, column.name)
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                # Another server starting at the same time added it first.
+                if attempt:
+                    raise
 
 
 def _ticket_or_fail(ticket: Ticket | None, ticket_id: int) -> Ticket:
