@@ -1,4 +1,8 @@
-"""The agent console page in headless Chromium, against a running Rasa server and action server."""
+"""The agent console page in headless Chromium, against a running Rasa server and action server.
+
+The pages run under the server's Content-Security-Policy (no inline script or style): every tab
+fails its test if Chromium reports a violation, and the served HTML is checked for inline code.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright import sync_api
 
-from bot.handoff.records import State, Ticket
+from bot.handoff.records import Reason, State, Summary, Ticket
 from bot.handoff.store import HandoffStore
 from scripts.local_stack import LocalStack
 from tests.browser import SCREENSHOTS, chromium
@@ -20,27 +25,52 @@ from tests.conftest import ALWAYS_OPEN
 
 WAIT_MS = 15_000
 AGENT, AGENT_NAME, PASSWORD = "li", "小李", "a-long-password"
-HOSTILE = "<img src=x onerror=alert(1)>"
+HOSTILE = '<b id="pwned">x</b><img src=x onerror=alert(1)>'
+PAGES = ["console", "dashboard"]
+
+
+class InlineCode(HTMLParser):
+    """Collects what a Content-Security-Policy without 'unsafe-inline' would refuse."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        names = {name for name, _ in attrs}
+        if tag == "script" and "src" not in names:
+            self.found.append("<script> without src")
+        if tag == "style":
+            self.found.append("<style>")
+        self.found += [f"{tag} {name}=" for name in names if name == "style" or name[:2] == "on"]
+
+
+def inline_code(html: str) -> list[str]:
+    parser = InlineCode()
+    parser.feed(html)
+    return parser.found
 
 
 expect = sync_api.expect
 
 
-def post(url: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+# The conversation token each REST sender got on its first turn: the agent's replies wait in the
+# outbox for requests that carry it.
+conversation_tokens: dict[str, str] = {}
 
 
 def say(stack: LocalStack, sender: str, message: str) -> list[str]:
     """The texts of the messages the REST user gets back."""
-    status, messages = post(stack.rest_url, {"sender": sender, "message": message})
-    assert status == 200, messages
+    headers = {"Content-Type": "application/json"}
+    if sender in conversation_tokens:
+        headers["X-Conversation-Token"] = conversation_tokens[sender]
+    body = json.dumps({"sender": sender, "message": message}).encode()
+    request = urllib.request.Request(stack.rest_url, data=body, headers=headers)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        issued = response.headers.get("X-Conversation-Token")
+        messages = json.loads(response.read())
+    if issued:
+        conversation_tokens.setdefault(sender, issued)
     return [m.get("text", "") for m in messages]
 
 
@@ -81,13 +111,22 @@ def page(browser: Any, stack: LocalStack) -> Iterator[Any]:
     tab = browser.new_page()
     tab.set_default_timeout(WAIT_MS)
     script_errors: list[str] = []
+    refused: list[str] = []
     tab.on("pageerror", lambda error: script_errors.append(str(error)))
-    tab.goto(f"{stack.base_url}/webhooks/agent/console")
+    tab.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    answer = tab.goto(f"{stack.base_url}/webhooks/agent/console")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
     try:
         yield tab
     finally:
         tab.close()
     assert script_errors == [], "the page's script failed"
+    assert refused == [], "the page broke its Content-Security-Policy"
 
 
 def log_in(page: Any, password: str = PASSWORD) -> None:
@@ -210,7 +249,7 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
 def test_hostile_user_text_is_shown_as_text(
     page: Any, stack: LocalStack, store: HandoffStore
 ) -> None:
-    sender = 'console-<b id="pwned">x</b>'
+    sender = "console-hostile"
     say(stack, sender, HOSTILE)
     say(stack, sender, "转人工")
     ticket = store.open_ticket_for(sender)
@@ -246,3 +285,60 @@ def test_an_ended_session_returns_to_the_login_form(page: Any, stack: LocalStack
     expect(page.get_by_test_id("login-error")).to_contain_text("重新登录")
     expect(page.get_by_test_id("console-view")).to_be_hidden()
     assert page.evaluate("sessionStorage.length") == 0
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_the_pages_have_no_inline_script_or_style(stack: LocalStack, name: str) -> None:
+    url = f"{stack.base_url}/webhooks/agent/{name}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        html = response.read().decode()
+        policy = response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy and "script-src 'self'" in policy
+    assert inline_code(html) == []
+    for asset, kind in ((f"agent_{name}.js", "text/javascript"), (f"agent_{name}.css", "text/css")):
+        assert f'"static/{asset}"' in html
+        with urllib.request.urlopen(f"{stack.base_url}/webhooks/agent/static/{asset}") as served:
+            assert served.headers["Content-Type"].startswith(kind)
+
+
+@pytest.mark.parametrize("name", ["widget.html", "agent_console.html", "..%2Fagent_console.py"])
+def test_only_the_pages_own_files_are_served_as_static(stack: LocalStack, name: str) -> None:
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{stack.base_url}/webhooks/agent/static/{name}", timeout=10)
+    assert refused.value.code == 404
+
+
+def test_a_locked_login_says_when_to_try_again(page: Any) -> None:
+    page.get_by_test_id("login-username").fill("locked-out-agent")
+    for attempt in range(6):
+        page.get_by_test_id("login-password").fill(f"guess-{attempt}")
+        page.get_by_test_id("login-submit").click()
+        expect(page.get_by_test_id("login-submit")).to_be_enabled(timeout=WAIT_MS)
+    expect(page.get_by_test_id("login-error")).to_contain_text("失败次数过多")
+    expect(page.get_by_test_id("login-error")).to_contain_text("15 分钟后再试")
+    screenshot(page, "login_locked")
+
+
+def test_a_long_queue_is_shown_a_page_at_a_time(page: Any, store: HandoffStore) -> None:
+    # Last in this module: the 60 tickets would push the other tests' tickets off page one.
+    tickets = [
+        store.open_ticket(f"console-paged-{n}", "rest", Reason.REQUESTED, Summary())
+        for n in range(60)
+    ]
+    try:
+        total = len(store.queue())
+        log_in(page)
+        expect(page.get_by_test_id("queue-count")).to_have_text(str(total), timeout=WAIT_MS)
+        expect(page.get_by_test_id("queue-item")).to_have_count(50)
+        expect(page.get_by_test_id("queue-range")).to_have_text(f"第 1–50 个，共 {total} 个")
+        expect(page.get_by_test_id("queue-prev")).to_be_disabled()
+        page.get_by_test_id("queue-next").click()
+        expect(page.get_by_test_id("queue-item")).to_have_count(total - 50, timeout=WAIT_MS)
+        expect(page.get_by_test_id("queue-range")).to_have_text(f"第 51–{total} 个，共 {total} 个")
+        expect(page.get_by_test_id("queue-next")).to_be_disabled()
+        screenshot(page, "queue_second_page")
+        page.get_by_test_id("queue-prev").click()
+        expect(page.get_by_test_id("queue-item")).to_have_count(50, timeout=WAIT_MS)
+    finally:
+        for ticket in tickets:
+            store.cancel(ticket.conversation_id)

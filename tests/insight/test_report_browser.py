@@ -198,9 +198,17 @@ def driven(stack: LocalStack) -> dict[str, Any]:
     """Four REST users: one answered and rated, one handed off, served and rated, one still
     queued, one who cancelled. Returns the served ticket and the local days of the drive."""
 
+    conversation_tokens: dict[str, str] = {}  # each sender's, from its first reply
+
     def say(sender: str, text: str) -> list[str]:
-        status, messages = call(stack.rest_url, {"sender": sender, "message": text})
-        assert status == 200, messages
+        headers = {"Content-Type": "application/json"}
+        if sender in conversation_tokens:
+            headers["X-Conversation-Token"] = conversation_tokens[sender]
+        body = json.dumps({"sender": sender, "message": text}).encode()
+        request = urllib.request.Request(stack.rest_url, data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            conversation_tokens.setdefault(sender, response.headers["X-Conversation-Token"])
+            messages = json.loads(response.read())
         return [m.get("text", "") for m in messages]
 
     first_day = datetime.now(ZONE).date()
@@ -290,7 +298,15 @@ def test_the_api_figures_match_what_was_driven(stack: LocalStack, driven: dict[s
 def test_the_dashboard_shows_the_figures_to_a_logged_in_agent(
     page: Any, stack: LocalStack, driven: dict[str, Any]
 ) -> None:
-    page.goto(f"{stack.base_url}/webhooks/agent/dashboard")
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    answer = page.goto(f"{stack.base_url}/webhooks/agent/dashboard")
+    assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
     expect(page.get_by_test_id("login-view")).to_be_visible()
     page.get_by_test_id("login-username").fill(AGENT)
     page.get_by_test_id("login-password").fill(PASSWORD)
@@ -317,3 +333,4 @@ def test_the_dashboard_shows_the_figures_to_a_logged_in_agent(
     page.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-view")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
+    assert refused == [], "the dashboard broke its Content-Security-Policy"
