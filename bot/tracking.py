@@ -14,12 +14,17 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
   database fails, returns an empty conversation and keeps writes in memory: context lost without
   a word, and servers diverging. ``fail_loudly`` removes the wrapper, so the error reaches the
   channel, which apologises, logs it and counts it (``im_store_errors_total``).
+- Stored text can be hidden afterwards (``hide_text``): when a message completes a mnemonic
+  split over messages, the earlier part is replaced by the marker in the events already stored.
+  SQLite zeroes what it frees (``secure_delete``) and the write-ahead log is emptied after, so
+  no old bytes stay in the files; PostgreSQL keeps the old row version until it is vacuumed.
 
 SQLite runs as every store of the assistant does (``bot.database.create_engine``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
@@ -42,6 +47,8 @@ from bot.database import create_engine, sqlite_in_var
 logger = logging.getLogger(__name__)
 
 HOT_TRACKERS = 5000
+# How many of a conversation's latest events are searched for a message whose text to hide.
+RECENT_EVENTS = 200
 
 
 def default_tracker_url() -> str:
@@ -68,6 +75,9 @@ class SupportTrackerStore(SQLTrackerStore):
         # PostgreSQL connections checked before use (a restarted database is not an error).
         self.engine.dispose()
         self.engine: Engine = create_engine(url)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        if self._sqlite:
+            sa.event.listen(self.engine, "connect", _zero_freed_space)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._hot: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         self._last_saved: OrderedDict[str, DialogueStateTracker] = OrderedDict()
@@ -167,10 +177,65 @@ class SupportTrackerStore(SQLTrackerStore):
         while len(table) > self._capacity:
             table.popitem(last=False)
 
+    def hide_text(self, sender_id: str, message_id: str, text: str, marker: str) -> int:
+        """Replaces ``text`` by ``marker`` in the stored user message ``message_id`` and in every
+        later event of the conversation (a slot may hold the text too); how many events changed.
+        """
+        events = self.SQLEvent.__table__
+        recent = (
+            sa.select(events.c.id, events.c.type_name, events.c.data)
+            .where(events.c.sender_id == sender_id)
+            .order_by(events.c.id.desc())
+            .limit(RECENT_EVENTS)
+        )
+        update = (
+            events.update()
+            .where(events.c.id == sa.bindparam("event_id"))
+            .values(data=sa.bindparam("new_data"))
+        )
+        with self.engine.begin() as connection:
+            changed = []
+            for event_id, type_name, data in connection.execute(recent):
+                event = json.loads(data)
+                hidden = _replaced(event, text, marker)
+                if hidden != event:
+                    changed.append({"event_id": event_id, "new_data": json.dumps(hidden)})
+                if type_name == "user" and event.get("message_id") == message_id:
+                    break
+            if changed:
+                connection.execute(update, changed)
+        if changed and self._sqlite:
+            # The old page images are in the write-ahead log until a checkpoint empties it.
+            with self.engine.connect() as connection:
+                busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").scalar()
+            if busy:
+                logger.warning("conversation %s: hidden text stays in the WAL for now", sender_id)
+        with self._lock:  # the trackers kept in memory still hold the text
+            for table in (self._hot, self._stored, self._last_saved):
+                table.pop(sender_id, None)
+        return len(changed)
+
     def _last_event_id(self, sender_id: str) -> int | None:
         # Core, not the ORM: this runs for every message and the ORM's overhead dominated it.
         with self.engine.connect() as connection:
             return connection.execute(self._last_event_id_query, {"sender": sender_id}).scalar()
+
+
+def _zero_freed_space(connection: Any, _: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.close()
+
+
+def _replaced(value: Any, text: str, marker: str) -> Any:
+    """``value`` (decoded JSON) with ``text`` replaced by ``marker`` in every string."""
+    if isinstance(value, str):
+        return value.replace(text, marker)
+    if isinstance(value, list):
+        return [_replaced(item, text, marker) for item in value]
+    if isinstance(value, dict):
+        return {key: _replaced(item, text, marker) for key, item in value.items()}
+    return value
 
 
 def fail_loudly(agent: Agent) -> None:
@@ -210,3 +275,15 @@ async def turn_tracker(agent: Agent, sender_id: str) -> DialogueStateTracker | N
     store = _support_store(agent)
     saved = store.last_saved(sender_id) if store is not None else None
     return saved if saved is not None else await agent.tracker_store.retrieve(sender_id)
+
+
+async def hide_stored_text(
+    agent: Agent, sender_id: str, message_id: str, text: str, marker: str
+) -> None:
+    """Replaces ``text`` by ``marker`` where message ``message_id`` and what followed are stored."""
+    store = _support_store(agent)
+    if store is None:
+        logger.warning("conversation %s: this tracker store cannot hide stored text", sender_id)
+        return
+    changed = await asyncio.to_thread(store.hide_text, sender_id, message_id, text, marker)
+    logger.info("conversation %s: text hidden in %d stored events", sender_id, changed)

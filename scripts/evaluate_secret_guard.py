@@ -7,8 +7,10 @@ Run ``python -m scripts.evaluate_secret_guard``. Deterministic: every random dra
   project's sentences and responses whose characters are all BIP39 words and pass the checksum,
   each as a message of its own; and every sentence typed with a space between characters.
 - English prose: the paragraphs of the standard library's docstrings.
-- Detection rates on generated mnemonics, keys, keystore files, passwords and codes.
-- Time per message.
+- Detection rates on generated mnemonics, keys, keystore files, passwords and codes; on
+  mistyped mnemonics (a misspelt or unknown word, a word missing) and full-width ones (Chinese
+  IME); on mnemonics split over consecutive messages, and the project's sentences in a row.
+- Time per message: the secret guard and the split check, as the channel intake runs them.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ from pathlib import Path
 import yaml
 from mnemonic import Mnemonic
 
-from bot.secret_guard import Finding, SecretKind, find_secrets
+from bot.secret_guard import Finding, SecretKind, find_secrets, redact
 from bot.secret_guard.base58 import ALPHABET
 from bot.secret_guard.chinese_text import log_probability_per_character
+from bot.secret_guard.cues import load_cues
 from bot.secret_guard.ed25519 import public_key
 from bot.secret_guard.mnemonics import (
     CHINESE_LISTS,
@@ -40,6 +43,7 @@ from bot.secret_guard.mnemonics import (
     checksum_ok,
     wordlist,
 )
+from bot.secret_guard.split import SplitMnemonics
 from scripts.heldout import HELDOUT, load_heldout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,6 +162,87 @@ LAYOUTS = {
 }
 
 
+def wide(text: str) -> str:
+    """``text`` as a Chinese IME types it in full-width mode."""
+    return "".join(
+        "\u3000" if char == " " else chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char
+        for char in text
+    )
+
+
+def misspelt(word: str, rng: random.Random, edits: int) -> str:
+    """``word`` with ``edits`` letters changed, dropped or added, and no longer a list word."""
+    english = wordlist("english").index
+    while True:
+        typed = word
+        for _ in range(edits):
+            at = rng.randrange(len(typed))
+            letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
+            typed = rng.choice(
+                [
+                    typed[:at] + letter + typed[at + 1 :],
+                    typed[:at] + typed[at + 1 :],
+                    typed[:at] + letter + typed[at:],
+                ]
+            )
+        if typed not in english and typed != word:
+            return typed
+
+
+# A mistyped mnemonic: the words as typed, in a message, with the words before them.
+Mistyped = tuple[list[str], Layout]
+
+
+def _misspelt_word(rng: random.Random) -> Mistyped:
+    words = mnemonic_words(rng, "english", rng.choice([12, 24]))
+    at = rng.randrange(len(words))
+    words[at] = misspelt(words[at], rng, rng.choice([1, 2]))
+    return words, Layout(" ".join, "助记词：", " 帮我看看")
+
+
+def _unknown_word(rng: random.Random) -> Mistyped:
+    words = mnemonic_words(rng, "english", rng.choice([12, 24]))
+    words.insert(rng.randrange(1, len(words)), rng.choice(["the", "and", "is", "wallet"]))
+    return words, Layout(" ".join)
+
+
+def _one_missing(language: str) -> Callable[[random.Random], Mistyped]:
+    def make(rng: random.Random) -> Mistyped:
+        words = mnemonic_words(rng, language, 12)
+        del words[rng.randrange(12)]
+        return words, Layout(" ".join, "助记词 ", " 对吗")
+
+    return make
+
+
+def _full_width(rng: random.Random) -> Mistyped:
+    words = [wide(word) for word in mnemonic_words(rng, "english", rng.choice([12, 24]))]
+    return words, Layout(wide(" ").join, "我的助记词是：", "，帮我看看")
+
+
+MISTYPED: dict[str, Callable[[random.Random], Mistyped]] = {
+    "english, one word misspelt (1-2 edits)": _misspelt_word,
+    "english, one unknown word inserted": _unknown_word,
+    "english, 11 of 12 words": _one_missing("english"),
+    "chinese_simplified, 11 of 12 set apart": _one_missing("chinese_simplified"),
+    "chinese_traditional, 11 of 12 set apart": _one_missing("chinese_traditional"),
+    "english, full-width (Chinese IME)": _full_width,
+}
+# How a mnemonic may be split over messages: words per message.
+SPLITS = ([6, 6], [8, 4], [4, 8], [4, 4, 4], [12, 12], [6, 6, 6, 6], [9, 9, 6])
+
+
+def split_texts(words: list[str], sizes: list[int], labels: bool) -> list[str]:
+    """The messages of a mnemonic split into ``sizes`` words, maybe with "前6个：" labels."""
+    texts, start = [], 0
+    for number, size in enumerate(sizes):
+        chunk = " ".join(words[start : start + size])
+        label = ("前" if number == 0 else "后") + f"{size}个："
+        texts.append(f"{label}{chunk}" if labels else chunk)
+        start += size
+    return texts
+
+
 def random_hex(rng: random.Random, size: int = 32) -> str:
     return rng.randbytes(size).hex()
 
@@ -268,6 +353,14 @@ def _template(templates: list[str], secret: Callable[[random.Random], str]) -> C
     return lambda rng: rng.choice(templates).format(secret(rng))
 
 
+def grouped_hex(rng: random.Random) -> str:
+    """64 hex digits in groups of 2-16, split by spaces, dashes, dots or line breaks."""
+    digits = random_hex(rng)
+    size = rng.choice([2, 4, 8, 16])
+    gap = rng.choice([" ", "-", ".", "\n", " - ", "\u3000"])
+    return rng.choice(["", "0x"]) + gap.join(digits[i : i + size] for i in range(0, 64, size))
+
+
 CASES = [
     Case("64 hex, key words", SecretKind.PRIVATE_KEY, False, _template(KEY_CONTEXT, random_hex)),
     Case(
@@ -278,6 +371,13 @@ CASES = [
     ),
     Case("64 hex alone", SecretKind.PRIVATE_KEY, True, random_hex),
     Case("64 hex, hash words", None, False, _template(HASH_CONTEXT, random_hex)),
+    Case(
+        "64 hex in groups, key words",
+        SecretKind.PRIVATE_KEY,
+        False,
+        _template(KEY_CONTEXT, grouped_hex),
+    ),
+    Case("64 hex in groups, hash words", None, False, _template(HASH_CONTEXT, grouped_hex)),
     Case("WIF", SecretKind.PRIVATE_KEY, False, _template(["{}", "私钥 {}"], wif)),
     Case("xprv/zprv/tprv", SecretKind.PRIVATE_KEY, False, _template(["{}", "备份的 {}"], xprv)),
     Case(
@@ -312,6 +412,12 @@ CASES = [
         lambda rng: "keystore：" + json.dumps(json.loads(keystore(rng)), indent=2)[:420],
     ),
     Case("password", SecretKind.PASSWORD, False, _template(PASSWORDS, password)),
+    Case(
+        "password, full-width",
+        SecretKind.PASSWORD,
+        False,
+        _template(PASSWORDS, lambda rng: wide(password(rng))),
+    ),
     Case("verification code", SecretKind.VERIFICATION_CODE, False, _template(CODES, code)),
     Case(
         "verification code, spaced",
@@ -389,15 +495,27 @@ def mnemonic_found(text: str) -> bool:
 
 
 def timing(messages: list[str]) -> tuple[float, float]:
-    """Mean and 99th percentile milliseconds per message, after one warm-up pass."""
+    """Mean and 99th percentile milliseconds per message, after one warm-up pass.
+
+    As the channel intake runs the guard: the secrets of the message, then the split check of
+    what it leaves, each message in the conversation of the one before.
+    """
+    held = SplitMnemonics()
     for message in messages:
         find_secrets(message)
     times = []
-    for message in messages:
+    for number, message in enumerate(messages):
         started = time.perf_counter()
-        find_secrets(message)
+        findings = find_secrets(message)
+        held.see("timing", str(number), redact(message, findings))
         times.append((time.perf_counter() - started) * 1000)
     return statistics.mean(times), statistics.quantiles(times, n=100)[98]
+
+
+def completions(messages: list[str]) -> list[str]:
+    """The messages that complete a split mnemonic when ``messages`` are sent in a row."""
+    held = SplitMnemonics()
+    return [m for number, m in enumerate(messages) if held.see("c", str(number), m) is not None]
 
 
 def report_project(sentences: list[str]) -> None:
@@ -457,6 +575,68 @@ def report_mnemonics(rng: random.Random) -> None:
     print(f"  english, one word replaced (checksum mostly wrong) {mistyped}/{PER_CASE}")
 
 
+def report_mistyped(rng: random.Random) -> list[str]:
+    """Prints how often each mistyped mnemonic is found and wholly hidden; the messages."""
+    print(f"Mistyped and full-width mnemonics found/wholly hidden, of {PER_CASE}")
+    messages = []
+    for name, make in MISTYPED.items():
+        found = hidden = 0
+        for _ in range(PER_CASE):
+            words, layout = make(rng)
+            text = layout.text(words)
+            messages.append(text)
+            findings = [f for f in find_secrets(text) if f.kind is SecretKind.MNEMONIC]
+            found += bool(findings)
+            hidden += covers_words(text, words, findings, len(layout.before))
+        print(f"  {name:42} {found}/{hidden}")
+    return messages
+
+
+def report_split(rng: random.Random, sentences: list[str]) -> list[str]:
+    """Prints how often split mnemonics are wholly hidden and what else completes one."""
+    print(
+        f"Mnemonics split over messages ({SPLITS}, with and without 前6个： labels), "
+        f"wholly hidden of {PER_CASE}"
+    )
+    messages = []
+    for language in LANGUAGES:
+        cells = []
+        for sizes in SPLITS:
+            hidden = 0
+            for _ in range(PER_CASE):
+                words = mnemonic_words(rng, language, sum(sizes))
+                texts = split_texts(words, sizes, rng.random() < 0.5)
+                messages += texts
+                hidden += split_hidden(texts)
+            cells.append(str(hidden))
+        print(f"  {language:20} {'  '.join(cells)}")
+    paragraphs = english_paragraphs()
+    print(
+        f"  completed by the project's {len(sentences)} sentences sent in a row: "
+        f"{len(completions(sentences))}; by {len(paragraphs)} English docstring paragraphs "
+        f"in a row: {len(completions(paragraphs))}"
+    )
+    return messages
+
+
+def split_hidden(texts: list[str]) -> bool:
+    """Whether, as the channel intake hides and stores them, every message of a split mnemonic
+    is stored as its label and the marker once the last one has arrived."""
+    held = SplitMnemonics()
+    marker = load_cues().markers[SecretKind.MNEMONIC]
+    stored: list[str] = []
+    for number, text in enumerate(texts):
+        admitted = redact(text, find_secrets(text))
+        completion = held.see("c", str(number), admitted)
+        if completion is not None:
+            admitted = redact(admitted, [completion.finding])
+            for part in completion.earlier:
+                earlier = int(part.message_id)
+                stored[earlier] = stored[earlier].replace(part.text, marker)
+        stored.append(admitted)
+    return stored == [text[: text.find("：") + 1] + marker for text in texts]
+
+
 def report_cases(rng: random.Random) -> list[str]:
     """Prints how often each generated case is reported as expected; returns the messages."""
     print(f"Keys, keystore files, passwords, codes: reported as expected, of {PER_CASE}")
@@ -479,11 +659,13 @@ def main() -> None:
     report_project(sentences)
     report_natural_text(sentences + response_texts(), rng)
     report_mnemonics(rng)
-    generated = report_cases(rng)
+    generated = report_mistyped(rng)
+    generated += report_cases(rng)
+    generated += report_split(rng, sentences)
     mean, p99 = timing(sentences + generated)
     print(
-        f"Time per message over {len(sentences) + len(generated)} messages: "
-        f"mean {mean:.3f} ms, p99 {p99:.3f} ms"
+        f"Time per message (secret guard and split check) over "
+        f"{len(sentences) + len(generated)} messages: mean {mean:.3f} ms, p99 {p99:.3f} ms"
     )
 
 

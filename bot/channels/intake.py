@@ -7,7 +7,10 @@ keys, keystore files, passwords, verification codes) are replaced by markers suc
 store, the logs, the event broker, handoff transcripts or the agent console. The marker makes the
 NLU recognise ``share_secret``, and the assistant warns the user at once. A 64-hex string (or a
 Solana base58 one) whose words decide nothing may be a transaction hash or a private key: it is
-kept only when the user's own wallet has a transfer with that hash.
+kept only when the user's own wallet has a transfer with that hash. A mnemonic split over
+consecutive messages (``bot.secret_guard.split``, held in this process's memory only) is hidden
+when its last part arrives: that part before Rasa sees it, the earlier parts in the stored
+conversation, under the conversation's lock before the turn runs.
 
 The turn then runs under the conversation's lock (in Redis with several servers), the reply
 guard included. A client that resends a message with the same ``message_id`` (its server died,
@@ -22,6 +25,7 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import uuid
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -46,9 +50,12 @@ from bot.channels.responses import say
 from bot.channels.turn_end import finish_turn, hand_back
 from bot.handoff.store import handoff_store
 from bot.identity import IdentitySettings, proven_owner, verified_account
-from bot.secret_guard import Finding, find_secrets, redact
+from bot.secret_guard import Finding, SecretKind, find_secrets, redact
+from bot.secret_guard.cues import load_cues
+from bot.secret_guard.log_mask import mask_held_parts
+from bot.secret_guard.split import Completion, SplitMnemonics
 from bot.support_hours import ConfigError
-from bot.tracking import begin_turn, fail_loudly, peek_tracker, turn_tracker
+from bot.tracking import begin_turn, fail_loudly, hide_stored_text, peek_tracker, turn_tracker
 from bot.wallet.errors import WalletError
 from bot.wallet.factory import wallet_service
 
@@ -67,6 +74,14 @@ LOCK_POLL_SECONDS = 0.05
 @lru_cache(maxsize=1)
 def identity_settings() -> IdentitySettings:
     return IdentitySettings.from_env()
+
+
+@lru_cache(maxsize=1)
+def split_mnemonics() -> SplitMnemonics:
+    """This process's held parts of mnemonics split over messages, kept out of the logs."""
+    held = SplitMnemonics()
+    mask_held_parts(held)
+    return held
 
 
 async def take_turn(
@@ -89,16 +104,25 @@ async def take_turn(
         return
     findings = await confirmed_secrets(text, message.metadata, sender_id)
     if findings:
-        logger.warning(
-            "hid %s in conversation %s", ", ".join(f.kind.value for f in findings), sender_id
-        )
         text = redact(text, findings)
+    message_id = message.message_id or uuid.uuid4().hex
+    split = split_mnemonics().see(sender_id, message_id, text)
+    if split is not None:
+        findings = [*findings, split.finding]
+        text = redact(text, [split.finding])
+    if findings:
+        logger.warning(
+            "hid %s in conversation %s%s",
+            ", ".join(f.kind.value for f in findings),
+            sender_id,
+            f" (split over {len(split.earlier) + 1} messages)" if split else "",
+        )
     admitted = UserMessage(
         text,
         output,
         sender_id,
         input_channel=channel,
-        message_id=message.message_id,
+        message_id=message_id,
         metadata=with_client(message.metadata, address),
     )
     try:
@@ -107,6 +131,8 @@ async def take_turn(
         async with agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
             if resendable and await replayed(agent, admitted):
                 return
+            if split is not None:
+                await hide_earlier_parts(agent, sender_id, split)
             begin_turn(agent, sender_id)
             await observe_turn(agent.processor.handle_message, admitted, agent)
             owner = proven_owner(message.metadata, sender_id, identity_settings())
@@ -221,6 +247,13 @@ def earlier_replies(tracker: DialogueStateTracker, message_id: str) -> list[dict
                     )
             return replies
     return None
+
+
+async def hide_earlier_parts(agent: Agent, sender_id: str, split: Completion) -> None:
+    """Replaces the earlier parts of a split mnemonic by the marker where they were stored."""
+    marker = load_cues().markers[SecretKind.MNEMONIC]
+    for part in split.earlier:
+        await hide_stored_text(agent, sender_id, part.message_id, part.text, marker)
 
 
 async def warn_during_handoff(agent: Agent, sender_id: str, output: OutputChannel) -> None:

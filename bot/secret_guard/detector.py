@@ -1,4 +1,8 @@
-"""Finds every kind of secret in a message and resolves findings that overlap."""
+"""Finds every kind of secret in a message and resolves findings that overlap.
+
+Detection reads the message folded to NFKC (full-width letters, digits and spaces as typed by a
+Chinese IME); the findings are spans of the message as the user typed it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from collections.abc import Iterable
 
 from bot.secret_guard.cues import load_cues
 from bot.secret_guard.findings import SEVERITY, Finding
+from bot.secret_guard.folding import fold
 from bot.secret_guard.keys import find_keys
 from bot.secret_guard.keystore import find_keystores
 from bot.secret_guard.mnemonics import find_mnemonics
@@ -15,15 +20,19 @@ from bot.secret_guard.volunteered import find_codes, find_passwords
 def find_secrets(text: str) -> list[Finding]:
     """The secrets in a user's message, sorted and not overlapping."""
     cues = load_cues()
-    return resolve(
+    folded = fold(text)
+    found = resolve(
         [
-            *find_keystores(text),
-            *find_keys(text, cues),
-            *find_mnemonics(text, cues),
-            *find_passwords(text, cues),
-            *find_codes(text, cues),
+            *find_keystores(folded.text),
+            *find_keys(folded.text, cues),
+            *find_mnemonics(folded.text, cues),
+            *find_passwords(folded.text, cues),
+            *find_codes(folded.text, cues),
         ]
     )
+    if folded.origin is None:
+        return found
+    return [Finding(f.kind, *folded.span(f.start, f.end), uncertain=f.uncertain) for f in found]
 
 
 def resolve(findings: Iterable[Finding]) -> list[Finding]:

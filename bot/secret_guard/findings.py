@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -43,5 +44,5 @@ class Finding:
     uncertain: bool = False
 
     def candidate(self, text: str) -> str:
-        """The matched string; for an uncertain finding, what to look up as a transaction hash."""
-        return text[self.start : self.end]
+        """The matched string, folded (NFKC); for an uncertain finding, the hash to look up."""
+        return unicodedata.normalize("NFKC", text[self.start : self.end])

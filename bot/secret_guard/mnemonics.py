@@ -3,6 +3,12 @@
 English words are checked with the checksum. Chinese needs more, since almost every common
 character is a BIP39 word and one 12-character run in 16 passes the checksum by chance: a run
 counts only when it also does not read like Chinese (see ``chinese_text``).
+
+A mnemonic typed with a mistake is still one. 11 list words or more in a run, with at most one
+unknown or misspelt word among them (or one word missing), are hidden when they are most of the
+message's Latin words or the message names a mnemonic; a misspelt word (one or two edits from a
+list word) at either end is hidden with them. Chinese characters set apart one by one count
+from 11 on.
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ from bot.secret_guard.findings import Finding, SecretKind
 
 VALID_LENGTHS = (12, 15, 18, 21, 24)
 SHORTEST = VALID_LENGTHS[0]
+# List words in a run from which it is taken for a mistyped mnemonic: 11 of 12, or 11 and one
+# unknown or misspelt word.
+NEAR_SHORTEST = SHORTEST - 1
+# Edits (insertions, deletions, substitutions) that make a word a misspelt list word.
+MISSPELT_EDITS = 2
+# Repeated words a mistyped mnemonic may hold: a random 24-word one has more than three 8 times
+# in a million.
+MAX_REPEATS = 3
 # A run of English list words without a valid checksum is taken for a mistyped mnemonic when it is
 # this share of the message's Latin words; no run of 12 list words occurs in English prose.
 MISTYPED_SHARE = 0.8
@@ -36,7 +50,9 @@ UNLIKE_CHINESE = -7.8
 # random characters, hidden whole without comparing every pair of windows.
 MAX_REFINED_CLUSTER = 64
 CHINESE_LISTS = ("chinese_simplified", "chinese_traditional")
-_LATIN_WORD = re.compile(r"[A-Za-z]+")
+LATIN_WORD = re.compile(r"[A-Za-z]+")
+COLON = "[:：]"
+_COLON = re.compile(COLON)
 
 
 @dataclass(frozen=True)
@@ -81,23 +97,124 @@ def has_valid_window(indices: Sequence[int]) -> bool:
 
 def find_mnemonics(text: str, cues: Cues) -> list[Finding]:
     """English and Chinese mnemonics in ``text``; overlapping Chinese windows are merged."""
-    return [*_english(text), *_chinese(text, cues)]
+    return [*_english(text, cues), *_chinese(text, cues)]
 
 
-def _english(text: str) -> Iterator[Finding]:
+def _english(text: str, cues: Cues) -> Iterator[Finding]:
+    tokens = list(LATIN_WORD.finditer(text))
+    if len(tokens) < NEAR_SHORTEST:
+        return
+    named: bool | None = None
+    for candidate in _english_candidates(text, tokens):
+        if has_valid_window(candidate.indices):
+            yield Finding(SecretKind.MNEMONIC, candidate.start, candidate.end)
+            continue
+        if len(candidate.indices) - len(set(candidate.indices)) > MAX_REPEATS:
+            continue  # random words rarely repeat; a list of things or code often does
+        if candidate.tokens < MISTYPED_SHARE * len(tokens) and named is None:
+            named = cues.mnemonic_names.search(text) is not None
+        if candidate.tokens >= MISTYPED_SHARE * len(tokens) or named:
+            yield Finding(SecretKind.MNEMONIC, candidate.start, candidate.end)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """List words in a run, maybe with one unknown word among them, and their span."""
+
+    start: int
+    end: int
+    indices: list[int]
+    tokens: int  # words in the span, list words or not
+
+
+def _english_candidates(text: str, tokens: list[re.Match[str]]) -> Iterator[_Candidate]:
+    """Runs of 11 list words or more, and two runs that one other word joins into 11 or more.
+
+    Words are in one run when only digits, spaces and punctuation stand between them.
+    """
     index = wordlist("english").index
-    tokens = list(_LATIN_WORD.finditer(text))
-    run: list[tuple[int, int, int]] = []  # start, end, word index
+    segment: list[re.Match[str]] = []
     for token in [*tokens, None]:
-        word = index.get(token.group().lower()) if token else None
-        if run and (token is None or word is None or _has_letter(text, run[-1][1], token.start())):
-            if len(run) >= SHORTEST and (
-                len(run) >= MISTYPED_SHARE * len(tokens) or has_valid_window([w for *_, w in run])
-            ):
-                yield Finding(SecretKind.MNEMONIC, run[0][0], run[-1][1])
-            run = []
-        if token and word is not None:
-            run.append((token.start(), token.end(), word))
+        if segment and (token is None or _has_letter(text, segment[-1].end(), token.start())):
+            yield from _segment_candidates(segment, [index.get(t.group().lower()) for t in segment])
+            segment = []
+        if token is not None:
+            segment.append(token)
+
+
+def _segment_candidates(
+    segment: list[re.Match[str]], words: list[int | None]
+) -> Iterator[_Candidate]:
+    runs: list[tuple[int, int]] = []  # [first, last) of list words in a row
+    for position, word in enumerate(words):
+        if word is None:
+            continue
+        if runs and runs[-1][1] == position:
+            runs[-1] = (runs[-1][0], position + 1)
+        else:
+            runs.append((position, position + 1))
+
+    def indices(first: int, last: int) -> list[int]:
+        return [word for word in words[first:last] if word is not None]
+
+    for i, (first, last) in enumerate(runs):
+        if last - first >= NEAR_SHORTEST:
+            before = first - 1 if first > 0 and _misspelt(segment[first - 1].group()) else first
+            after = last + 1 if last < len(words) and _misspelt(segment[last].group()) else last
+            yield _Candidate(
+                segment[before].start(),
+                segment[after - 1].end(),
+                indices(first, last),
+                after - before,
+            )
+        if i + 1 < len(runs) and runs[i + 1][0] == last + 1:
+            joined_last = runs[i + 1][1]
+            if joined_last - first - 1 >= NEAR_SHORTEST:
+                yield _Candidate(
+                    segment[first].start(),
+                    segment[joined_last - 1].end(),
+                    indices(first, joined_last),
+                    joined_last - first,
+                )
+
+
+def _misspelt(token: str) -> bool:
+    """Whether ``token`` is one or two edits from an English list word (and is none itself)."""
+    word = token.lower()
+    near = _deletion_index()
+    return any(
+        _edits(word, listed) <= MISSPELT_EDITS
+        for variant in _deletions(word)
+        for listed in near.get(variant, ())
+    )
+
+
+@cache
+def _deletion_index() -> dict[str, tuple[str, ...]]:
+    """Each string that deleting up to two letters of English list words gives, and those words."""
+    index: dict[str, list[str]] = {}
+    for word in wordlist("english").index:
+        for variant in _deletions(word):
+            index.setdefault(variant, []).append(word)
+    return {variant: tuple(words) for variant, words in index.items()}
+
+
+def _deletions(word: str) -> set[str]:
+    once = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    return {word} | once | {w[:i] + w[i + 1 :] for w in once for i in range(len(w))}
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        previous = current
+    return previous[-1]
 
 
 def _has_letter(text: str, start: int, end: int) -> bool:
@@ -115,7 +232,7 @@ def _chinese(text: str, cues: Cues) -> list[Finding]:
     separated = [
         found for words, stretch in stretches for found in _separated(text, stretch, words)
     ]
-    share = _Share.of(text, cues)
+    share = Share.of(text, cues)
     # Separated characters show where a mnemonic starts and ends; a checksum-valid window
     # reaching past them into the sentence around is chance.
     contiguous = [
@@ -134,31 +251,36 @@ def _stretches(text: str, words: Wordlist) -> Iterator[list[int]]:
         if char in words.index:
             stretch.append(position)
         elif char.isalpha():
-            if len(stretch) >= SHORTEST:
+            if len(stretch) >= NEAR_SHORTEST:
                 yield stretch
             stretch = []
-    if len(stretch) >= SHORTEST:
+    if len(stretch) >= NEAR_SHORTEST:
         yield stretch
 
 
 def _separated(text: str, stretch: list[int], words: Wordlist) -> Iterator[Finding]:
-    """Single characters set apart by spaces, commas or numbering: no sentence looks like that."""
+    """Single characters set apart by spaces, commas or numbering: no sentence looks like that.
+
+    A colon ends a run: what comes before it is a label ("前6个：").
+    """
     run: list[int] = []
     for position in [*stretch, -1]:
-        if position >= 0 and _stands_alone(text, position):
+        alone = position >= 0 and _stands_alone(text, position)
+        if alone and (not run or not _COLON.search(text, run[-1], position)):
             run.append(position)
             continue
-        if len(run) >= SHORTEST and _unlike_chinese(text, run, words):
+        if len(run) >= NEAR_SHORTEST and _unlike_chinese(text, run, words):
             yield Finding(SecretKind.MNEMONIC, run[0], run[-1] + 1)
-        run = []
+        run = [position] if alone else []
 
 
 def _stands_alone(text: str, position: int) -> bool:
+    """Whether no letter touches the character at ``position``."""
     before = position == 0 or not text[position - 1].isalpha()
     return before and (position + 1 == len(text) or not text[position + 1].isalpha())
 
 
-def _contiguous(text: str, stretch: list[int], words: Wordlist, share: _Share) -> Iterator[Finding]:
+def _contiguous(text: str, stretch: list[int], words: Wordlist, share: Share) -> Iterator[Finding]:
     """Windows of a valid length that pass the checksum, are most of the message, read oddly."""
     for length in VALID_LENGTHS:
         if not share.may_reach(length):
@@ -175,12 +297,17 @@ def _contiguous(text: str, stretch: list[int], words: Wordlist, share: _Share) -
 
 
 def _unlike_chinese(text: str, positions: list[int], words: Wordlist) -> bool:
-    characters = "".join(words.simplified[text[p]] for p in positions)
-    return log_probability_per_character(characters) <= UNLIKE_CHINESE
+    return unlike_chinese([text[p] for p in positions], words)
+
+
+def unlike_chinese(characters: Sequence[str], words: Wordlist) -> bool:
+    """Whether list characters, in this order, do not read like Chinese."""
+    simplified = "".join(words.simplified[char] for char in characters)
+    return log_probability_per_character(simplified) <= UNLIKE_CHINESE
 
 
 @dataclass(frozen=True)
-class _Share:
+class Share:
     """How much of a message's Chinese a span is, and where the words around a mnemonic are."""
 
     named: bool  # the message names a mnemonic
@@ -192,7 +319,7 @@ class _Share:
     context: list[int]
 
     @classmethod
-    def of(cls, text: str, cues: Cues) -> _Share:
+    def of(cls, text: str, cues: Cues) -> Share:
         covered = bytearray(len(text))  # 1: in a context word, 2: in one of two characters or more
         for match in cues.mnemonic_context.finditer(text):
             size = match.end() - match.start()
@@ -247,7 +374,7 @@ def _clusters(windows: list[Finding]) -> list[list[Finding]]:
     return clusters
 
 
-def _joined(cluster: list[Finding], share: _Share) -> Finding:
+def _joined(cluster: list[Finding], share: Share) -> Finding:
     """One finding over overlapping windows, less those only reaching into surrounding words.
 
     Next to a real mnemonic, windows shifted into "我的助记词是" or "帮我看看" often pass the

@@ -155,3 +155,51 @@ def test_base58_keeps_leading_zero_bytes_and_rejects_other_characters() -> None:
     assert base58.decode("0OIl") is None
     assert base58.decode_check(b58check(b"payload")) == b"payload"
     assert base58.decode_check(b58check(b"payload")[:-1] + "z") is None
+
+
+def groups(key: str, size: int, gap: str) -> str:
+    return gap.join(key[i : i + size] for i in range(0, len(key), size))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"私钥 0x{groups(HEX, 8, ' ')}",
+        f"我的私钥是\n{groups(HEX, 8, chr(10))}\n帮我看看",
+        f"private key: {groups(HEX, 4, '-')}",
+        f"导出的密钥 {groups(HEX, 16, '.')} 对吗",
+        f"私鑰：{groups(HEX.upper(), 2, ' ')}",
+        f"pk {groups(HEX, 8, ' - ')}",
+        f"私钥 add {groups(HEX, 8, ' ')}",  # a hex-like word before the key is not part of it
+    ],
+)
+def test_64_hex_in_groups_next_to_key_words_is_hidden_whole(text: str) -> None:
+    redacted = redact(text, find_secrets(text))
+    assert redacted.count("[已隐藏的私钥]") == 1
+    assert not any(chunk in redacted.lower() for chunk in groups(HEX, 8, " ").split())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"交易哈希 {groups(HEX, 8, ' ')} 帮我查下",  # hash words
+        groups(HEX, 8, " "),  # no words at all
+        f"私钥 {groups(HEX[:60], 6, ' ')}",  # 60 digits
+        f"私钥 {groups('1234567890' * 6 + '1234', 8, ' ')}",  # decimal numbers, no hex letters
+    ],
+)
+def test_other_groups_of_hex_are_not_keys(text: str) -> None:
+    assert find_secrets(text) == []
+
+
+def test_a_full_width_key_is_hidden_and_an_undecided_one_is_looked_up_folded() -> None:
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in HEX)
+    text = f"私钥　{wide}　对吗"
+    assert redact(text, find_secrets(text)) == "私钥　[已隐藏的私钥]　对吗"
+    [undecided] = find_secrets(wide)
+    assert undecided.uncertain and undecided.candidate(wide) == HEX
+
+
+def test_a_key_in_two_halves_after_0x_is_hidden() -> None:
+    text = f"私钥 0x{HEX[:32]} {HEX[32:]}"
+    assert redact(text, find_secrets(text)) == "私钥 [已隐藏的私钥]"

@@ -11,7 +11,13 @@ from mnemonic import Mnemonic
 
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
 from bot.secret_guard.mnemonics import VALID_LENGTHS, checksum_ok, wordlist
-from scripts.evaluate_secret_guard import LANGUAGES, LAYOUTS, covers_words, mnemonic_words
+from scripts.evaluate_secret_guard import (
+    LANGUAGES,
+    LAYOUTS,
+    covers_words,
+    misspelt,
+    mnemonic_words,
+)
 
 LAYOUT_CASES = [
     (language, name, length)
@@ -68,10 +74,63 @@ def test_list_words_without_checksum_inside_a_longer_english_message_are_not_a_m
     assert mnemonics_in(text) == []
 
 
-def test_a_word_outside_the_list_breaks_the_run() -> None:
+def test_one_word_outside_the_list_inside_a_mnemonic_is_hidden_with_it() -> None:
     words = mnemonic_words(random.Random(5), "english", 12)
     text = " ".join([*words[:6], "the", *words[6:]])
+    assert redact(text, find_secrets(text)) == "[已隐藏的助记词]"
+
+
+def test_two_words_outside_the_list_break_the_run() -> None:
+    words = mnemonic_words(random.Random(5), "english", 12)
+    text = " ".join([*words[:4], "the", *words[4:8], "and", *words[8:]])
     assert mnemonics_in(text) == []
+
+
+@pytest.mark.parametrize("edits", [1, 2])
+@pytest.mark.parametrize("position", [0, 5, 11])
+@pytest.mark.parametrize("length", [12, 24])
+def test_a_mnemonic_with_a_misspelt_word_is_hidden_whole(
+    edits: int, position: int, length: int
+) -> None:
+    rng = random.Random(f"misspelt {edits} {position} {length}")
+    for _ in range(5):
+        words = mnemonic_words(rng, "english", length)
+        words[position] = misspelt(words[position], rng, edits)
+        text = f"助记词：{' '.join(words)} 帮我看看"
+        assert redact(text, find_secrets(text)) == "助记词：[已隐藏的助记词] 帮我看看"
+
+
+@pytest.mark.parametrize("missing", [0, 6, 11])
+def test_eleven_words_of_twelve_are_hidden(missing: int) -> None:
+    words = mnemonic_words(random.Random(f"missing {missing}"), "english", 12)
+    del words[missing]
+    text = "\n".join(words)
+    assert redact(text, find_secrets(text)) == "[已隐藏的助记词]"
+
+
+def test_eleven_list_words_inside_english_prose_count_only_when_a_mnemonic_is_named() -> None:
+    words = " ".join(wrong_checksum(random.Random(6))[:11])
+    prose = f"I wrote {words} on paper but my new phone says that it is not valid, so what now"
+    assert mnemonics_in(prose) == []
+    named = f"My recovery phrase {words} on paper is not valid, so what now"
+    assert redact(named, find_secrets(named)).count("[已隐藏的助记词]") == 1
+    assert words not in redact(named, find_secrets(named))
+
+
+def test_list_words_that_repeat_are_a_list_not_a_mnemonic() -> None:
+    # From the docstring of heapq.merge: 13 list words around "len", most of them twice.
+    text = (
+        ">>> list(merge(['dog', 'horse'], ['cat', 'fish', 'kangaroo'], key=len))\n"
+        "['dog', 'cat', 'fish', 'horse', 'kangaroo']"
+    )
+    assert mnemonics_in(text) == []
+
+
+@pytest.mark.parametrize("language", ["chinese_simplified", "chinese_traditional"])
+def test_eleven_chinese_words_of_twelve_set_apart_are_hidden(language: str) -> None:
+    words = mnemonic_words(random.Random(f"11 {language}"), language, 12)[:11]
+    text = f"助记词 {' '.join(words)} 对吗"
+    assert redact(text, find_secrets(text)) == "助记词 [已隐藏的助记词] 对吗"
 
 
 @pytest.mark.parametrize(
