@@ -78,7 +78,8 @@ def test_bind_commands_are_recognised_however_the_code_is_typed() -> None:
     assert bind_code_in("綁定：k7pm x4qd") == "K7PMX4QD"
     assert bind_code_in("绑定k7pmx4qd") == "K7PMX4QD"
     assert bind_code_in("/bind K7PM-X4QD") == "K7PMX4QD"
-    assert bind_code_in("绑定 ＫＳ７Ｍ－Ｘ４ＱＤ") == "KS7MX4QD"  # full-width, as a Chinese IME types
+    # Full-width, as a Chinese IME may type it.
+    assert bind_code_in("绑定 ＫＳ７Ｍ－Ｘ４ＱＤ") == "KS7MX4QD"
     # Old or mistyped codes are still binding attempts (answered, never passed to Rasa)...
     assert bind_code_in("绑定 123456") == "123456"
     # ...but sentences about binding are not.
