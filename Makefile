@@ -81,10 +81,12 @@ seed: $(INSTALLED)
 	@mkdir -p var
 	@$(PY) -m bot.wallet.demo_data --if-empty
 
-# make agent AGENT=li [AGENT_NAME=小李]: creates a console login (password asked, or AGENT_PASSWORD).
+# make agent AGENT=li [AGENT_NAME=小李]: creates a console login or sets a new password (asked, or
+# AGENT_PASSWORD); DISABLE=1 or DELETE=1 disables or deletes it. Both end the agent's sessions.
 agent: $(INSTALLED)
 	@mkdir -p var
-	@$(PY) -m bot.handoff.agents $(AGENT) $(if $(AGENT_NAME),--name $(AGENT_NAME))
+	@$(PY) -m bot.handoff.agents $(AGENT) $(if $(AGENT_NAME),--name $(AGENT_NAME)) \
+		$(if $(DISABLE),--disable) $(if $(DELETE),--delete)
 
 actions: $(INSTALLED)
 	$(PY) -m bot.action_server --port $(ACTION_PORT)

@@ -894,11 +894,12 @@ AGENT_BODIES = st.one_of(
 
 @FUZZ
 @given(body=AGENT_BODIES, content_type=CONTENT_TYPES)
-def test_agent_login_answers_any_body_with_400_or_401(
+def test_agent_login_answers_any_body_with_a_4xx(
     stack: HostileStack, body: bytes, content_type: str
 ) -> None:
     answer = stack.agent("/login", body, content_type=content_type)
-    assert answer.status in (400, 401), answer
+    # 415: not a JSON body; 429: "li" has been guessed too often by the examples before.
+    assert answer.status in (400, 401, 415, 429), answer
 
 
 @FUZZ
@@ -924,7 +925,8 @@ def test_agent_ticket_endpoints_answer_any_call_with_a_4xx(
 
 
 def test_agent_console_still_works_after_the_fuzzing(stack: HostileStack) -> None:
-    assert stack.agent("/queue", token=stack.login()).status == 200
+    # Logging in again would be refused for a while: the fuzzing guessed the password of "li".
+    assert stack.agent("/queue", token=stack.agent_token).status == 200
     stack.still_answers()
 
 
