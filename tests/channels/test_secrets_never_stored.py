@@ -3,8 +3,10 @@ cannot claim an account in any channel.
 
 One stack serves REST, the widget, Telegram (fake Bot API), WeChat (fake WeChat API, plaintext
 mode) and the agent console, with every log line of both servers in its work directory. Each
-sample secret goes through each channel from a user with a proven identity; one goes to an agent
-during a handoff. The last test stops the servers and scans the raw bytes of every file.
+sample secret goes through each channel from a user with a proven identity, the forms that got
+past the guard once too (full-width, misspelt, 11 of 12 words, a key in groups); one goes to an
+agent during a handoff; mnemonics split over two REST messages hide the first one afterwards. The
+last test stops the servers and scans the raw bytes of every file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 import socketio
 import yaml
+from mnemonic import Mnemonic
 
 from bot.channels.binding import BindingStore
 from bot.channels.widget import conversation_of
@@ -29,6 +32,7 @@ from bot.channels.widget_auth import mint
 from bot.handoff.store import HandoffStore
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
+from scripts.evaluate_secret_guard import wide
 from scripts.local_stack import WIDGET_SECRET, LocalStack
 from tests.channels import test_telegram as telegram
 from tests.channels import test_wechat as wechat
@@ -36,6 +40,10 @@ from tests.channels.secret_samples import (
     SAMPLES,
     Hit,
     Sample,
+    english_fragments,
+    entropy,
+    key_fragments,
+    runs,
     scan,
     shown,
     sqlite_rows_with,
@@ -48,6 +56,7 @@ from tests.conftest import ALWAYS_OPEN
 IDENTITY_SECRET = "secrets-test-identity-secret"
 CHANNELS = ("rest", "widget", "telegram", "wechat")
 WARNING = "已被隐藏"
+MARKERS_MNEMONIC = "[已隐藏的助记词]"
 ALICE_CONFIRMED = "25 个确认"  # Alice's confirmed 500 USDT transfer, as the bot states it
 ALICE_AMOUNT = "500 USDT"
 NOT_FOUND = "没有找到这笔交易"
@@ -55,6 +64,65 @@ CONTROL = Sample(
     "own_transfer_hash", "control", f"{demo_data.TX_CONFIRMED} 没到账", (demo_data.TX_CONFIRMED,)
 )
 REPLY_SECONDS = 30
+
+
+def typed_fragments(words: list[str], separator: str) -> tuple[str, ...]:
+    """Any four words in a row, as they were typed."""
+    return tuple(separator.join(run) for run in runs(words, 4))
+
+
+def bypass_samples() -> list[Sample]:
+    """The forms an attacker once got past the guard, one message each."""
+    english = Mnemonic("english")
+    ascii_words = english.to_mnemonic(entropy("full-width", 16))
+    wide_words = [wide(word) for word in ascii_words.split()]
+    misspelt = english.to_mnemonic(entropy("misspelt", 16)).split()
+    misspelt[5] = misspelt[5][:-1] + ("q" if misspelt[5][-1] != "q" else "z")
+    eleven = english.to_mnemonic(entropy("eleven", 16)).split()[:11]
+    key = entropy("grouped-hex-key", 32).hex()
+    groups = [key[i : i + 8] for i in range(0, 64, 8)]
+    return [
+        Sample(
+            "full_width_mnemonic",
+            "mnemonic",
+            f"我的助记词是：{chr(0x3000).join(wide_words)}，帮我看看",
+            # As typed, and as folded: no store may keep the folded text either.
+            (*typed_fragments(wide_words, chr(0x3000)), *english_fragments(ascii_words)),
+        ),
+        Sample(
+            "misspelt_mnemonic",
+            "mnemonic",
+            " ".join(misspelt),
+            english_fragments(" ".join(misspelt)),
+        ),
+        Sample("eleven_of_twelve", "mnemonic", "\n".join(eleven), typed_fragments(eleven, "\n")),
+        Sample(
+            "grouped_hex_key",
+            "private_key",
+            f"私钥 0x{' '.join(groups)}",
+            (*key_fragments(key), *(" ".join(pair) for pair in runs(groups, 2))),
+        ),
+    ]
+
+
+BYPASSES = bypass_samples()
+# Mnemonics split over two REST messages: the words of each message, and the texts.
+SPLIT_MNEMONICS = {
+    "split_english_6_6": (
+        Mnemonic("english").to_mnemonic(entropy("split-english", 16)).split(),
+        ["前6个：{}", "后6个：{}"],
+        6,
+    ),
+    "split_chinese_8_4": (
+        Mnemonic("chinese_simplified").to_mnemonic(entropy("split-chinese", 16)).split(),
+        ["{}", "{}"],
+        8,
+    ),
+}
+SPLITS = [
+    Sample(name, "mnemonic", "", typed_fragments(words, " "))
+    for name, (words, _, _) in SPLIT_MNEMONICS.items()
+]
 
 
 @dataclass
@@ -282,7 +350,7 @@ def users(
 # --- every sample through every channel ------------------------------------------------------
 
 
-@pytest.mark.parametrize("sample", SAMPLES, ids=lambda sample: sample.name)
+@pytest.mark.parametrize("sample", [*SAMPLES, *BYPASSES], ids=lambda sample: sample.name)
 @pytest.mark.parametrize("channel", CHANNELS)
 def test_a_secret_is_hidden_and_the_user_warned(users: Users, channel: str, sample: Sample) -> None:
     outcome = users.send(channel, sample)
@@ -331,6 +399,44 @@ def test_during_a_handoff_the_agent_sees_only_the_marker(handoff: Handoff) -> No
         for ensure_ascii in (True, False):
             traced = handoff.sample.traced_in(json.dumps(view, ensure_ascii=ensure_ascii))
             assert not traced, "the agent console shows the mnemonic"
+
+
+@dataclass
+class Split:
+    """Two REST messages of one mnemonic: the replies to each, the stored texts after each."""
+
+    replies: list[list[str]]
+    stored: list[list[str]]
+
+
+@pytest.fixture(scope="module")
+def splits(users: Users) -> dict[str, Split]:
+    outcomes = {}
+    for name, (words, templates, first) in SPLIT_MNEMONICS.items():
+        sender = f"secrets-{name.replace('_', '-')}"
+        split = Split([], [])
+        for template, part in zip(templates, (words[:first], words[first:]), strict=True):
+            split.replies.append(users.rest_say(template.format(" ".join(part)), sender))
+            split.stored.append(stored_user_texts(users.stack, sender))
+        outcomes[name] = split
+    return outcomes
+
+
+@pytest.mark.parametrize("name", SPLIT_MNEMONICS)
+def test_a_mnemonic_split_over_two_messages_is_hidden_in_both(
+    splits: dict[str, Split], name: str
+) -> None:
+    split, sample = splits[name], next(s for s in SPLITS if s.name == name)
+    words, templates, size = SPLIT_MNEMONICS[name]
+    first, second = split.replies
+    assert not any(WARNING in reply for reply in first), "the first part alone is ordinary"
+    ordinary = split.stored[0] == [templates[0].format(" ".join(words[:size]))]
+    assert ordinary, "the first part is stored as sent until the second arrives"
+    assert any(WARNING in reply for reply in second), [shown(r, SPLITS) for r in second]
+    assert split.stored[1] == [template.format(MARKERS_MNEMONIC) for template in templates]
+    for replies in split.replies:
+        echoed = any(sample.traced_in(reply) for reply in replies)
+        assert not echoed
 
 
 @pytest.fixture(scope="module")
@@ -442,18 +548,22 @@ def wait_for_pushes(api: wechat.FakeWeChatApi, openid: str, before: int) -> list
 
 
 def test_no_trace_of_any_secret_in_any_file(
-    stack: SecretStack, users: Users, handoff: Handoff, control: dict[str, Outcome]
+    stack: SecretStack,
+    users: Users,
+    handoff: Handoff,
+    control: dict[str, Outcome],
+    splits: dict[str, Split],
 ) -> None:
     """Runs last: stops the servers, then reads every byte they wrote."""
     for channel in CHANNELS:
-        for sample in SAMPLES:
+        for sample in [*SAMPLES, *BYPASSES]:
             users.send(channel, sample)  # already sent when the whole module runs
     stack.stop_all()
     files = sorted(p.name for p in stack.workdir.iterdir())
     for expected in ("tracker.db", "handoff.db", "bindings.db", "rasa.log", "actions.log"):
         assert expected in files, files
 
-    hits = scan(stack.workdir, traces_of([*SAMPLES, CONTROL]))
+    hits = scan(stack.workdir, traces_of([*SAMPLES, *BYPASSES, *SPLITS, CONTROL]))
     control_files = {
         hit.path.name.removesuffix("-wal") for hit in hits if hit.trace.sample == CONTROL.name
     }

@@ -12,6 +12,9 @@ from tests.conftest import Conversation
     ("text", "advice"),
     [
         ("我的助记词是 [已隐藏的助记词] 帮我看看币还在不在", "新建一个钱包"),
+        # The last part of a mnemonic split over messages, as the intake hides it.
+        ("后6个：[已隐藏的助记词]", "新建一个钱包"),
+        ("私钥 [已隐藏的私钥]", "查交易"),  # a key written in groups
         ("[已隐藏的私钥]", "查交易"),
         ("keystore [已隐藏的密钥文件] 导不进去", "Keystore"),
         ("我的支付密码是[已隐藏的密码]，怎么提示错误", "修改这个密码"),
