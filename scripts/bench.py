@@ -36,10 +36,9 @@ import socketio
 import sqlalchemy as sa
 
 from bot.channels.widget import conversation_of
-from bot.channels.widget_auth import mint
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
-from scripts.local_stack import QUIET, ROOT, WIDGET_SECRET, LocalStack, free_port, stop
+from scripts.local_stack import QUIET, ROOT, LocalStack, free_port, stop, widget_token
 from scripts.local_stack import wait_for_http as wait_for
 from scripts.production_stack import ProductionStack
 
@@ -200,7 +199,7 @@ async def socket_conversation(base_url: str, account: str, plan: list[Turn]) -> 
     replies: asyncio.Queue[object] = asyncio.Queue()
     client = socketio.AsyncClient(reconnection=False)
     client.on("bot_uttered", replies.put_nowait)
-    token = mint(WIDGET_SECRET, account, 30)
+    token = widget_token(account, minutes=30)
     try:
         # Long-polling: engine.io's websocket client needs a newer aiohttp than Rasa 3.6 allows.
         await client.connect(

@@ -1,7 +1,7 @@
 """Starts the assistant's processes on loopback for tests and benchmarks, as `make run` does.
 
 A ``LocalStack`` keeps every store (wallet, handoff, tracker) in its own work directory, so a
-test or benchmark never touches ``var/``.
+test or benchmark never touches ``var/``. Its widget accepts the tokens of ``widget_token``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from bot.channels.widget_auth import mint
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "wallet.tar.gz"
-WIDGET_SECRET = "local-stack-widget-secret"
+# 32 bytes or more, the least PyJWT accepts for HS256 without a warning.
+WIDGET_SECRET = "local-stack-widget-secret-for-tests"
+WIDGET_AUDIENCE = "im-wallet-support-local"
 ACTION_SECRET = "local-stack-action-secret"
 T = TypeVar("T")
 QUIET = {"PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
@@ -45,6 +48,11 @@ def wait_for_http(url: str, timeout: float = 60.0) -> None:
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def widget_token(account_id: str, minutes: int = 10) -> str:
+    """A valid widget token of a LocalStack for ``account_id`` (its key and audience)."""
+    return mint(WIDGET_SECRET, account_id, minutes, WIDGET_AUDIENCE)
 
 
 def start_together(
@@ -125,6 +133,7 @@ class LocalStack:
             "TRACKER_DB_URL": f"sqlite:///{self.workdir / 'tracker.db'}",
             "IDENTITY_SECRET": self.identity_secret,
             "WIDGET_JWT_SECRET": WIDGET_SECRET,
+            "WIDGET_JWT_AUDIENCE": WIDGET_AUDIENCE,
             "BINDING_DB_URL": f"sqlite:///{self.workdir / 'bindings.db'}",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.action_port}/webhook",
             "ACTION_INTERFACE": "127.0.0.1",

@@ -34,7 +34,8 @@ if [[ -z "${WIDGET_JWT_SECRET:-}${WIDGET_JWT_PUBLIC_KEY:-}" ]]; then
 #  without an audience. Never let users reach it: configure the keys (.env.example). #
 ######################################################################################
 BANNER
-  token=$($bin/python -m bot.channels.widget_auth "${WIDGET_DEMO_ACCOUNT:-demo-alice}" --minutes 720)
+  # Two hours: the longest lifetime widget tokens may have (WIDGET_JWT_MAX_HOURS, default 2).
+  token=$($bin/python -m bot.channels.widget_auth "${WIDGET_DEMO_ACCOUNT:-demo-alice}" --minutes 120)
   echo "Development mode. Chat widget as ${WIDGET_DEMO_ACCOUNT:-demo-alice}:"
   echo "  http://localhost:${RASA_PORT}/webhooks/widget/chat#token=${token}"
 fi

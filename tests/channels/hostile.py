@@ -24,9 +24,8 @@ import jwt
 import socketio
 
 from bot.channels.wechat import parse_xml
-from bot.channels.widget_auth import mint
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import WIDGET_SECRET, LocalStack
+from scripts.local_stack import LocalStack, widget_token
 from tests.channels.test_handoff_api import PASSWORD
 from tests.channels.test_telegram import SECRET as TELEGRAM_SECRET
 from tests.channels.test_telegram import TOKEN as TELEGRAM_TOKEN
@@ -326,7 +325,7 @@ class WidgetClient:
             stack.base_url,
             socketio_path="/socket.io",
             transports=["polling"],
-            auth={"token": mint(WIDGET_SECRET, account_id, minutes=30)},
+            auth={"token": widget_token(account_id, minutes=30)},
             wait_timeout=TIMEOUT,
         )
 

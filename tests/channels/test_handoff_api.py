@@ -15,11 +15,10 @@ import pytest
 import socketio
 
 from bot.channels.widget import conversation_of
-from bot.channels.widget_auth import mint
 from bot.handoff.records import Reason, State
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
-from scripts.local_stack import WIDGET_SECRET, LocalStack
+from scripts.local_stack import LocalStack, widget_token
 from tests.conftest import ALWAYS_OPEN
 
 PASSWORD = "a-long-agent-password"
@@ -218,7 +217,7 @@ def test_agent_replies_are_pushed_to_socketio_users_at_once(stack: LocalStack) -
             if message.get("text") == "推送给网页用户":
                 got_reply.set()
 
-        token = mint(WIDGET_SECRET, demo_data.CAROL, minutes=10)
+        token = widget_token(demo_data.CAROL)
         await client.connect(
             stack.base_url,
             socketio_path="/socket.io",

@@ -28,12 +28,11 @@ from mnemonic import Mnemonic
 
 from bot.channels.binding import BindingStore
 from bot.channels.widget import conversation_of
-from bot.channels.widget_auth import mint
 from bot.handoff.store import HandoffStore
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from scripts.evaluate_secret_guard import wide
-from scripts.local_stack import WIDGET_SECRET, LocalStack
+from scripts.local_stack import LocalStack, widget_token
 from tests.channels import test_telegram as telegram
 from tests.channels import test_wechat as wechat
 from tests.channels.secret_samples import (
@@ -229,7 +228,7 @@ def widget_say(
             stack.base_url,
             socketio_path="/socket.io",
             transports=["polling"],
-            auth={"token": mint(WIDGET_SECRET, account_id, minutes=10)},
+            auth={"token": widget_token(account_id)},
         )
         try:
             await asyncio.wait_for(connected.wait(), REPLY_SECONDS)

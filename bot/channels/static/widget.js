@@ -1,0 +1,122 @@
+// The in-app widget page: chat over socket.io, binding codes and the account's bound users.
+// Labels come from the page's <template id="labels">; user and bot text only via textContent.
+(function () {
+  "use strict";
+  var labels = {};
+  document.getElementById("labels").content.querySelectorAll("[data-key]").forEach(function (el) {
+    labels[el.getAttribute("data-key")] = el.textContent;
+  });
+  var REFUSALS = ["missing token", "token expired", "invalid token", "token has no subject"];
+  var RETRY_AFTER_MS = 60000;
+
+  // The app passes the token in the URL fragment (never sent to servers or logs).
+  var fromFragment = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (fromFragment) {
+    sessionStorage.setItem("im_widget_token", fromFragment);
+    history.replaceState(null, "", location.pathname);
+  }
+  var token = sessionStorage.getItem("im_widget_token") || "";
+  var log = document.getElementById("log"), statusEl = document.getElementById("status");
+  var notice = document.getElementById("notice"), typing = document.getElementById("typing");
+  var input = document.getElementById("text"), send = document.getElementById("send");
+  var panel = document.getElementById("bindings"), toggle = document.getElementById("bindings-toggle");
+  var list = document.getElementById("bindings-list"), empty = document.getElementById("bindings-empty");
+
+  function showNotice(text) { notice.textContent = text; notice.hidden = false; }
+  function refuse(reason) {
+    var why = REFUSALS.indexOf(reason) >= 0 ? labels[reason] : labels["refused-other"];
+    showNotice(labels.refused + why + labels["refused-after"]);
+    statusEl.textContent = labels.offline; send.disabled = true; input.disabled = true;
+  }
+  function scroll() { log.scrollTop = log.scrollHeight; }
+  function addMessage(role, text, buttons) {
+    var row = document.createElement("div"); row.className = "row " + role; row.setAttribute("data-testid", role + "-message");
+    var bubble = document.createElement("div"); bubble.className = "bubble"; bubble.textContent = text || "";
+    if (buttons && buttons.length) {
+      var box = document.createElement("div"); box.className = "buttons";
+      buttons.forEach(function (b) {
+        var button = document.createElement("button"); button.type = "button"; button.textContent = b.title;
+        button.setAttribute("data-testid", "reply-button");
+        button.addEventListener("click", function () {
+          box.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+          say(b.payload, b.title);
+        });
+        box.appendChild(button);
+      });
+      bubble.appendChild(box);
+    }
+    row.appendChild(bubble); log.appendChild(row); scroll();
+  }
+  function say(message, shown) {
+    if (!socket.connected) return;
+    addMessage("user", shown || message);
+    typing.hidden = false;
+    socket.emit("user_uttered", { message: message });
+  }
+  function boundAt(iso) {
+    var when = new Date(iso);
+    return isNaN(when) ? "" : labels["bound-at"] + when.toLocaleString("zh-CN", { hour12: false });
+  }
+  function showBindings(bindings) {
+    list.textContent = "";
+    empty.hidden = bindings.length > 0;
+    bindings.forEach(function (binding) {
+      var item = document.createElement("li"); item.setAttribute("data-testid", "binding");
+      var about = document.createElement("div");
+      var who = document.createElement("div"); who.className = "who";
+      who.textContent = (labels["platform-" + binding.platform] || binding.platform) + " · " + binding.user;
+      var when = document.createElement("div"); when.className = "when"; when.textContent = boundAt(binding.bound_at);
+      about.appendChild(who); about.appendChild(when);
+      var button = document.createElement("button"); button.type = "button";
+      button.textContent = labels.unbind; button.setAttribute("data-testid", "unbind");
+      // Two steps: the first click asks, the second unbinds.
+      button.addEventListener("click", function () {
+        if (!button.classList.contains("confirm")) {
+          button.classList.add("confirm"); button.textContent = labels["confirm-unbind"];
+          return;
+        }
+        button.disabled = true;
+        socket.emit("unbind", { key: binding.key });
+      });
+      item.appendChild(about); item.appendChild(button); list.appendChild(item);
+    });
+  }
+
+  var socket = io({ path: "/socket.io", auth: { token: token }, transports: ["websocket", "polling"] });
+  socket.on("connect", function () {
+    statusEl.textContent = labels.online; send.disabled = false; notice.hidden = true;
+    if (!panel.hidden) socket.emit("bindings_request", {});
+  });
+  socket.on("disconnect", function () { statusEl.textContent = labels.reconnecting; send.disabled = true; });
+  socket.on("connect_error", function (error) {
+    var reason = error && error.message;
+    if (REFUSALS.indexOf(reason) >= 0) { socket.disconnect(); refuse(reason); }
+    else if (reason === "too many connections") {
+      showNotice(labels[reason]); statusEl.textContent = labels.offline;
+      setTimeout(function () { socket.connect(); }, RETRY_AFTER_MS);
+    }
+    else { statusEl.textContent = labels.retrying; }
+  });
+  socket.on("refused", function (reason) { socket.disconnect(); refuse(reason); });
+  socket.on("history", function (lines) {
+    log.textContent = "";
+    (lines || []).forEach(function (line) { addMessage(line.role, line.text, null); });
+  });
+  socket.on("bot_uttered", function (message) {
+    typing.hidden = true;
+    addMessage("bot", message.text, message.buttons);
+  });
+  socket.on("bindings", function (bindings) { showBindings(Array.isArray(bindings) ? bindings : []); });
+  document.getElementById("form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (text) { say(text); input.value = ""; }
+  });
+  document.getElementById("bind").addEventListener("click", function () { socket.emit("binding_code_request", {}); });
+  toggle.addEventListener("click", function () {
+    panel.hidden = !panel.hidden;
+    toggle.setAttribute("aria-expanded", String(!panel.hidden));
+    if (!panel.hidden) socket.emit("bindings_request", {});
+  });
+  if (!token) refuse("missing token");
+})();
