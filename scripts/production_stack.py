@@ -1,10 +1,11 @@
 """Starts the production setup on loopback: PostgreSQL, Redis and several assistant servers.
 
 Every store (conversations, tickets, wallet demo data, channel bindings) lives in one PostgreSQL
-and the conversation locks and the widget's socket.io rooms in one Redis, as in production; each
-node is a Rasa server with its own action server, as a pod is usually deployed. PostgreSQL and
-Redis are private instances started here, never the system's services. For the multi-server
-tests, and by hand:
+and the conversation locks, rate limits and the widget's socket.io rooms in one Redis, as in
+production; each node is a Rasa server with its own action server, as a pod is usually deployed.
+PostgreSQL and Redis are private instances started here, never the system's services. Redis
+requires a password (new for every run), as it must in production: whoever can write to it
+can send any widget any message. For the multi-server tests, and by hand:
 
     python -m scripts.production_stack [--servers N]
 """
@@ -16,6 +17,7 @@ import contextlib
 import glob
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -23,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,10 +34,9 @@ from types import FrameType, TracebackType
 import psycopg2
 import redis
 
-from bot.channels.widget_auth import mint
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from scripts.local_stack import WIDGET_SECRET, LocalStack, free_port, stop
+from scripts.local_stack import LocalStack, free_port, stop, widget_token
 
 logger = logging.getLogger(__name__)
 
@@ -218,24 +218,27 @@ class Postgres:
 
 @dataclass
 class Redis:
-    """A private redis-server on loopback, without persistence."""
+    """A private redis-server on loopback, without persistence, with a password."""
 
     workdir: Path
     port: int = field(default_factory=free_port)
+    password: str = field(default_factory=lambda: secrets.token_hex(24))
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         server = shutil.which("redis-server")
         if server is None:
             raise RuntimeError(f"redis-server is not installed: {MISSING}")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        # The settings come on stdin ("-"), so the password is not in the process list.
         self.process = subprocess.Popen(
             [
                 server,
+                "-",
                 "--port",
                 str(self.port),
                 "--bind",
@@ -247,10 +250,14 @@ class Redis:
                 "--dir",
                 str(self.workdir),
             ],
+            stdin=subprocess.PIPE,
             stdout=(self.workdir / "redis.log").open("a"),
             stderr=subprocess.STDOUT,
         )
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1)
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"requirepass {self.password}\n".encode())
+        self.process.stdin.close()
+        client = redis.Redis.from_url(self.url, socket_timeout=1)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:
@@ -395,15 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.start()
         node = stack.nodes[0]
         account = os.environ.get("WIDGET_DEMO_ACCOUNT", demo_data.ALICE)
-        with warnings.catch_warnings():
-            # LocalStack's widget key is a fixed development key, shorter than PyJWT advises.
-            warnings.simplefilter("ignore")
-            token = mint(
-                WIDGET_SECRET,
-                account,
-                minutes=720,
-                audience=node.env().get("WIDGET_JWT_AUDIENCE") or None,
-            )
+        token = widget_token(account, minutes=120)
         print(f"\nReady in {time.monotonic() - started:.0f}s. Servers:")
         for url in stack.base_urls:
             print(f"  {url}  (REST: {url}/webhooks/rest/webhook)")

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pickle
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import socketio
 import sqlalchemy as sa
 
-from bot.channels.widget import conversation_of
-from bot.channels.widget_auth import mint
+from bot.channels.widget import ROOMS_CHANNEL, conversation_of
 from bot.handoff.store import HandoffStore
-from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
-from scripts.local_stack import WIDGET_SECRET
+from scripts.local_stack import widget_token
 from scripts.production_stack import ProductionStack
 from tests.channels.test_handoff_api import call
 from tests.conftest import ALWAYS_OPEN
@@ -100,20 +103,26 @@ def turns(events: list[Event]) -> list[list[Event]]:
 
 
 class User:
-    """A REST user who may reach either server."""
+    """A REST user who may reach either server, with the conversation token the first gave."""
 
-    def __init__(self, stack: ProductionStack, sender: str, account: str | None = None) -> None:
-        self.stack, self.sender, self.account = stack, sender, account
+    def __init__(self, stack: ProductionStack, sender: str) -> None:
+        self.stack, self.sender = stack, sender
+        self.token: str | None = None
 
     def say(self, server: int, text: str, message_id: str | None = None) -> list[str]:
         body: dict[str, Any] = {"sender": self.sender, "message": text}
         if message_id:
             body["message_id"] = message_id
-        if self.account:
-            secret = self.stack.nodes[server].identity_secret.encode()
-            body["metadata"] = {IDENTITY_FIELD: sign_identity(secret, self.account, self.sender)}
-        status, messages = call(self.stack.rest_urls[server], body)
-        assert status == 200, messages
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Conversation-Token"] = self.token
+        request = urllib.request.Request(
+            self.stack.rest_urls[server], data=json.dumps(body).encode(), headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+            self.token = self.token or response.headers.get("X-Conversation-Token")
+            messages = json.loads(response.read())
         return [message.get("text", "") for message in messages]
 
 
@@ -147,7 +156,7 @@ class Console:
 def test_a_form_continues_on_whichever_server_gets_the_next_message(
     stack: ProductionStack,
 ) -> None:
-    user = User(stack, "production-alternating", demo_data.ALICE)
+    user = User(stack, "production-alternating")
     started = user.say(0, "我要投诉")
     assert "登记投诉" in started[0] and started[-1] == "请选择投诉类型："
     assert user.say(1, "费用问题")[0].startswith("请简单说说发生了什么")
@@ -185,28 +194,22 @@ def test_simultaneous_messages_to_two_servers_are_processed_one_after_the_other(
     # limit, so none is refused).
     with ThreadPoolExecutor(max_workers=2) as pool:
         for attempt in range(RACES):
-            user = User(stack, f"production-simultaneous-{attempt}", demo_data.ALICE)
+            user = User(stack, f"production-simultaneous-{attempt}")
             user.say(0, "你好")  # the session exists before the race
             barrier = threading.Barrier(2)
             first, second = [pool.submit(send, user, barrier, server) for server in (0, 1)]
             one, other = first.result(), second.result()
-            assert "最近的" in one.replies[0] and "最近的" in other.replies[0]
+            assert one.replies and one.replies == other.replies
             # The requests overlapped: the servers really had both messages at once.
             assert one.sent < other.done and other.sent < one.done
 
             events = stored_events(stack, user.sender)
             assert user_texts(events) == ["你好", text, text]
-            for turn in turns(events)[1:]:
-                # Each turn is whole...
-                assert [e.type_name for e in turn] == [
-                    "user",
-                    "user_featurization",
-                    "action",
-                    "bot",
-                    "action",
-                ]
-                assert turn[2].data["name"] == "action_check_transfer"
             earlier, later = turns(events)[1:]
+            # Each turn is whole (the same events, up to listening again)...
+            assert [e.type_name for e in earlier] == [e.type_name for e in later]
+            assert "bot" in [e.type_name for e in earlier]
+            assert earlier[-1].data.get("name") == later[-1].data.get("name") == "action_listen"
             # ... and over before the next one starts (user events are made under the lock).
             assert later[0].timestamp >= earlier[-1].timestamp, f"turns overlap in race {attempt}"
 
@@ -234,7 +237,7 @@ def test_an_agent_on_one_server_reaches_a_widget_on_another_at_once(
             stack.base_urls[0],
             socketio_path="/socket.io",
             transports=["polling"],
-            auth={"token": mint(WIDGET_SECRET, demo_data.CAROL, minutes=10)},
+            auth={"token": widget_token(demo_data.CAROL)},
         )
         try:
             await client.emit("user_uttered", {"message": "转人工"})
@@ -288,3 +291,88 @@ def test_a_message_resent_to_the_other_server_is_answered_again_but_stored_once(
     assert user_texts(events) == ["矿工费怎么算"]
     assert [e.data.get("message_id") for e in events if e.type_name == "user"] == ["resent-1"]
     assert [e.response for e in events if e.type_name == "bot"] == ["utter_network_fee"]
+
+
+class MakesDirectory:
+    """Unpickling this calls os.mkdir(path): what python-socketio 5.9's Redis listener ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return os.mkdir, (str(self.path),)
+
+
+def test_a_pickle_published_on_the_widget_channel_runs_nothing(
+    stack: ProductionStack, tmp_path: Path
+) -> None:
+    """Whoever can PUBLISH to the Redis of REDIS_URL must not run code in the servers."""
+    marker = tmp_path / "unpickled"
+    conversation = conversation_of(demo_data.BOB, stack.nodes[0].identity_secret.encode())
+    # Any JSON message a server of the channel relays: it arrives after the pickle, so once the
+    # widget has it, every server has read the pickle too.
+    sentinel = {
+        "method": "emit",
+        "event": "bot_uttered",
+        "data": {"text": "sentinel"},
+        "namespace": "/",
+        "room": conversation,
+        "host_id": "test",
+    }
+
+    async def scenario() -> list[str]:
+        received: list[str] = []
+        client = socketio.AsyncClient()
+        connected, sentinel_seen, answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        client.on("history", lambda _: connected.set())
+
+        @client.on("bot_uttered")
+        async def on_bot(message: dict[str, Any]) -> None:
+            received.append(message.get("text", ""))
+            (sentinel_seen if message.get("text") == "sentinel" else answered).set()
+
+        await client.connect(
+            stack.base_urls[0],
+            socketio_path="/socket.io",
+            transports=["polling"],
+            auth={"token": widget_token(demo_data.BOB)},
+        )
+        try:
+            await asyncio.wait_for(connected.wait(), timeout=30)
+            publisher = redis.Redis.from_url(stack.store_urls["REDIS_URL"])
+            try:
+                # Servers subscribe with their first widget: at least this client's one.
+                assert publisher.publish(ROOMS_CHANNEL, pickle.dumps(MakesDirectory(marker))) >= 1
+                publisher.publish(ROOMS_CHANNEL, json.dumps(sentinel))
+            finally:
+                publisher.close()
+            await asyncio.wait_for(sentinel_seen.wait(), timeout=10)
+            # The servers still work: a turn's reply travels through the same channel.
+            await client.emit("user_uttered", {"message": "矿工费怎么算"})
+            await asyncio.wait_for(answered.wait(), timeout=30)
+        finally:
+            await client.disconnect()
+        return received
+
+    received = asyncio.run(scenario())
+    assert not marker.exists(), "a server unpickled a message from Redis"
+    assert any("矿工费" in text for text in received)
+
+
+def test_redis_needs_its_password_and_every_server_part_has_it(stack: ProductionStack) -> None:
+    url = stack.store_urls["REDIS_URL"]
+    assert stack.redis is not None and f":{stack.redis.password}@" in url
+    anonymous = redis.Redis(host="127.0.0.1", port=stack.redis.port, socket_timeout=2)
+    try:
+        with pytest.raises(redis.AuthenticationError):
+            anonymous.publish(ROOMS_CHANNEL, b"{}")
+    finally:
+        anonymous.close()
+    # Locks and socket.io rooms fail loudly without it (the tests above); rate limits would let
+    # everything through, so their buckets must be in Redis.
+    User(stack, "production-redis-password").say(0, "你好")
+    client = redis.Redis.from_url(url)
+    try:
+        assert client.keys("im:rate:sender:production-redis-password")
+    finally:
+        client.close()
