@@ -51,7 +51,6 @@ from bot.channels.limits import (
     BINDING_CODES,
     WIDGET_HANDSHAKES,
     address_admitted,
-    address_settings,
     client_of,
     rate_limiter,
     sender_admitted,
@@ -136,15 +135,10 @@ def origin_check(allowed: frozenset[str]) -> Callable[[str | None, Mapping[str, 
 def address_of(environ: Mapping[str, Any]) -> str:
     """The client address of a socket.io handshake, as ``client_of`` gives it for HTTP.
 
-    python-engineio's Sanic mode puts a fixed REMOTE_ADDR in the environ; the Sanic request it
-    keeps there has the peer.
+    python-engineio's Sanic mode puts a fixed REMOTE_ADDR (127.0.0.1) in the environ; the Sanic
+    request it keeps there has the peer.
     """
-    request = environ.get("sanic.request")
-    if request is not None:
-        return client_of(request)
-    return address_settings().client_of(
-        str(environ.get("REMOTE_ADDR") or ""), environ.get("HTTP_X_FORWARDED_FOR")
-    )
+    return client_of(environ["sanic.request"])
 
 
 def answer_leaving_long_polls(sio: AsyncServer) -> None:
