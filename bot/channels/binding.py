@@ -330,9 +330,7 @@ async def bind_platform_user(
 ) -> BindOutcome:
     """Redeems a code sent by a platform user, as every platform channel does it."""
     try:
-        account = await asyncio.to_thread(
-            binding_store().redeem, code, platform, platform_user_id
-        )
+        account = await asyncio.to_thread(binding_store().redeem, code, platform, platform_user_id)
     except TooManyAttempts as refused:
         logger.warning(
             "binding refused in conversation %s: too many wrong codes (%s)", conversation, refused

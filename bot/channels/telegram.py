@@ -11,9 +11,15 @@ channel updates and edited messages are ignored, stickers, photos and other non-
 ``utter_unsupported_message``. Button presses (callback queries) are answered and processed as
 the user sending the button's payload.
 
-A Telegram user is linked to a wallet account only by sending "绑定 123456" with a one-time code
-from the app (``bot.channels.binding``); from then on their messages carry the account's signed
-identity. Unbound users get general help only.
+Every reply counts against the sender's rate (``bot.channels.limits.sender_admitted``): text goes
+through the intake, which counts it there; what the channel answers itself (``/start``,
+stickers and photos, binding) is counted here, so a flood gets one 「您发得有点快…」 and then
+silence.
+
+A Telegram user is linked to a wallet account only by sending "绑定 K7PM-X4QD" with a one-time
+code from the app (``bot.channels.binding``, where wrong codes are limited); from then on their
+messages carry the account's signed identity, and the account's owner is told in the widget.
+Unbound users get general help only.
 
 Settings (credentials.yml keys, or the environment when the entry is empty): ``access_token``
 (TELEGRAM_TOKEN), ``secret_token`` (TELEGRAM_SECRET_TOKEN), ``api_url`` (TELEGRAM_API_URL,
@@ -32,7 +38,6 @@ import re
 import secrets
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -47,13 +52,18 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from sqlalchemy.engine import Engine
 
-from bot.channels.binding import bind_code_in, binding_db_url, binding_store
-from bot.channels.intake import take_turn
-from bot.channels.limits import encodable
+from bot.channels.binding import (
+    bind_code_in,
+    bind_platform_user,
+    binding_db_url,
+    binding_store,
+)
+from bot.channels.intake import SLOW_DOWN, take_turn
+from bot.channels.limits import encodable, sender_admitted
 from bot.channels.responses import say
+from bot.channels.widget import notify_owner
 from bot.database import UtcDateTime, open_database
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
-from bot.privacy import mask_account_id
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +80,9 @@ MAX_RETRY_AFTER_SECONDS = 5
 UPDATE_RETENTION = timedelta(days=2)  # Telegram gives up redelivering long before
 PAYLOAD_RETENTION = timedelta(days=30)
 PRUNE_EVERY_SECONDS = 3600.0
-MAX_BIND_FAILURES = 5
-BIND_FAILURE_WINDOW_SECONDS = 15 * 60
+WELCOME = "utter_welcome"
+UNSUPPORTED = "utter_unsupported_message"
+BINDING_ADDED = "utter_binding_added"
 # Telegram clients send these when the user opens the bot or asks for help.
 GREETING_COMMAND = re.compile(r"^/(?:start|help)(?:@\w+)?(?:\s.*)?$", re.IGNORECASE | re.DOTALL)
 # Message kinds a user sends on purpose and that we cannot read; service messages are ignored.
@@ -290,32 +301,6 @@ def telegram_store() -> TelegramStore:
     return TelegramStore.from_url(binding_db_url())
 
 
-class BindingAttempts:
-    """Wrong binding codes per user: after a few, codes are refused for a while (6 digits)."""
-
-    def __init__(self, max_users: int = 10_000) -> None:
-        self._failures: OrderedDict[str, list[float]] = OrderedDict()
-        self._max_users = max_users
-
-    def blocked(self, user: str, now: float | None = None) -> bool:
-        return len(self._recent(user, now)) >= MAX_BIND_FAILURES
-
-    def failed(self, user: str, now: float | None = None) -> None:
-        recent = self._recent(user, now)
-        recent.append(time.monotonic() if now is None else now)
-        self._failures[user] = recent
-        self._failures.move_to_end(user)
-        while len(self._failures) > self._max_users:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, user: str) -> None:
-        self._failures.pop(user, None)
-
-    def _recent(self, user: str, now: float | None) -> list[float]:
-        moment = time.monotonic() if now is None else now
-        return [t for t in self._failures.get(user, []) if moment - t < BIND_FAILURE_WINDOW_SECONDS]
-
-
 def _chunks(text: str) -> Iterator[str]:
     for start in range(0, max(len(text), 1), MAX_TEXT_LENGTH):
         yield text[start : start + MAX_TEXT_LENGTH]
@@ -431,7 +416,6 @@ class TelegramChannel(InputChannel):
         self._store = store
         self._identity = identity
         self._api = BotApi(self._settings.api_url, self._settings.token)
-        self._attempts = BindingAttempts()
         if not self._settings.secret_token:
             logger.warning(
                 "TELEGRAM_SECRET_TOKEN is not set: the Telegram webhook refuses all calls"
@@ -539,7 +523,7 @@ class TelegramChannel(InputChannel):
             # Empty or blank too: the intake answers it politely.
             await self._on_text(app, user_id, text, on_new_message)
         elif UNSUPPORTED_CONTENT.intersection(message):
-            await self._say(app, f"{PLATFORM}:{user_id}", "utter_unsupported_message")
+            await self._reply(app, f"{PLATFORM}:{user_id}", UNSUPPORTED)
 
     async def _on_button(
         self,
@@ -569,12 +553,13 @@ class TelegramChannel(InputChannel):
     ) -> None:
         sender_id = f"{PLATFORM}:{user_id}"
         if GREETING_COMMAND.match(text):
-            await self._say(app, sender_id, "utter_welcome")
+            await self._reply(app, sender_id, WELCOME)
             return
         code = bind_code_in(text)
         if code is not None:
             # Handled here, never passed to Rasa: the code stays out of the tracker.
-            await self._bind(app, user_id, code)
+            if await self._admitted(app, sender_id):
+                await self._bind(app, user_id, code)
             return
         output = self.get_output_channel()
         message = UserMessage(
@@ -582,13 +567,13 @@ class TelegramChannel(InputChannel):
             output,
             sender_id,
             input_channel=self.name(),
-            metadata=self._identity_metadata(user_id, sender_id),
+            metadata=await self._identity_metadata(user_id, sender_id),
         )
-        await take_turn(app, message)
+        await take_turn(app, message)  # counts the message against the sender's rate itself
 
-    def _identity_metadata(self, user_id: int, sender_id: str) -> dict[str, Any] | None:
+    async def _identity_metadata(self, user_id: int, sender_id: str) -> dict[str, Any] | None:
         try:
-            account = binding_store().account_for(PLATFORM, str(user_id))
+            account = await asyncio.to_thread(binding_store().account_for, PLATFORM, str(user_id))
         except Exception:
             # Answered as an unbound user (general help) rather than not at all.
             logger.exception("binding look-up failed in conversation %s", sender_id)
@@ -602,20 +587,26 @@ class TelegramChannel(InputChannel):
         return {IDENTITY_FIELD: sign_identity(secret, account, sender_id)}
 
     async def _bind(self, app: Sanic, user_id: int, code: str) -> None:
-        user, sender_id = str(user_id), f"{PLATFORM}:{user_id}"
-        if self._attempts.blocked(user):
-            logger.warning("binding refused in conversation %s: too many wrong codes", sender_id)
-            await self._say(app, sender_id, "utter_binding_failed")
-            return
-        account = binding_store().redeem(code, PLATFORM, user)
-        if account is None:
-            self._attempts.failed(user)
-            logger.info("wrong or expired binding code in conversation %s", sender_id)
-            await self._say(app, sender_id, "utter_binding_failed")
-            return
-        self._attempts.succeeded(user)
-        logger.info("conversation %s bound to account %s", sender_id, mask_account_id(account))
-        await self._say(app, sender_id, "utter_binding_done")
+        sender_id = f"{PLATFORM}:{user_id}"
+        outcome = await bind_platform_user(code, PLATFORM, str(user_id), sender_id)
+        await self._say(app, sender_id, outcome.response)
+        if outcome.account_id is not None:
+            await notify_owner(app, outcome.account_id, BINDING_ADDED, platform="Telegram")
+
+    async def _reply(self, app: Sanic, sender_id: str, response_name: str) -> None:
+        """A reply the channel gives itself, within the sender's rate."""
+        if await self._admitted(app, sender_id):
+            await self._say(app, sender_id, response_name)
+
+    async def _admitted(self, app: Sanic, sender_id: str) -> bool:
+        """Whether the sender is within its rate; the first refusal of a streak is told so."""
+        admission = await sender_admitted(sender_id)
+        if admission.admitted:
+            return True
+        logger.warning("rate limit reached in conversation %s", sender_id)
+        if admission.first_refusal:
+            await self._say(app, sender_id, SLOW_DOWN)
+        return False
 
     async def _say(self, app: Sanic, sender_id: str, response_name: str) -> None:
         """A domain response the channel answers itself, rendered by the server's NLG."""

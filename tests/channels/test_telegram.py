@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.channels.binding import BindingStore
-from bot.channels.telegram import BindingAttempts, TelegramSettings, TelegramStore, set_webhook
+from bot.channels.binding import EVERYONE, PER_USER, BindingStore
+from bot.channels.telegram import TelegramSettings, TelegramStore, set_webhook
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import LocalStack
@@ -30,6 +31,20 @@ from tests.conftest import ALWAYS_OPEN
 TOKEN = "123456:TEST-bot-token"
 SECRET = "webhook-secret_0123456789"
 CONFIRMED_STATE = "25 个确认"
+WRONG = "绑定码不正确"
+TOO_MANY = "错误次数太多"
+SLOW_DOWN = "您发得有点快"
+UNSUPPORTED = "只能看懂文字"
+STICKER = {
+    "file_id": "CAACAgIAAxkBAAEBQ2Zl",
+    "file_unique_id": "AgADsQADVp29Cg",
+    "type": "regular",
+    "width": 512,
+    "height": 512,
+    "is_animated": False,
+    "is_video": False,
+    "emoji": "👍",
+}
 update_ids = itertools.count(700_000_000)
 user_ids = itertools.count(9_100_000_001)
 
@@ -228,10 +243,24 @@ class TelegramUser:
         return sent
 
     def bind(self) -> None:
-        code = BindingStore.from_url(self.stack.binding_url).issue_code(
-            demo_data.ALICE, timedelta(minutes=10)
-        )
+        code = issue_code(self.stack)
         assert any("绑定成功" in text for text in self.say(f"绑定 {code}"))
+
+
+def issue_code(stack: TelegramStack, account: str = demo_data.ALICE) -> str:
+    """A code as the widget gives it to the account's owner."""
+    return BindingStore.from_url(stack.binding_url).issue_code(account, timedelta(minutes=10))
+
+
+def wrong_code(code: str) -> str:
+    """A well-formed code that is not ``code``."""
+    return "ZZZZ-ZZZZ" if code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
+
+
+def clear_binding_failures(stack: TelegramStack) -> None:
+    """Forgets every wrong code, as the window passing would, for the tests that follow."""
+    with sqlite3.connect(stack.workdir / "bindings.db") as db:
+        db.execute("DELETE FROM channel_binding_failures")
 
 
 def test_a_text_message_is_answered_in_the_private_chat(
@@ -325,16 +354,6 @@ def test_stickers_photos_and_voice_get_a_polite_reply(
     stack: TelegramStack, bot_api: FakeBotApi
 ) -> None:
     user = TelegramUser(stack, bot_api)
-    sticker = {
-        "file_id": "CAACAgIAAxkBAAEBQ2Zl",
-        "file_unique_id": "AgADsQADVp29Cg",
-        "type": "regular",
-        "width": 512,
-        "height": 512,
-        "is_animated": False,
-        "is_video": False,
-        "emoji": "👍",
-    }
     photo = [
         {
             "file_id": "AgACAgUAAxkBAAIBY2",
@@ -358,12 +377,35 @@ def test_stickers_photos_and_voice_get_a_polite_reply(
         "mime_type": "audio/ogg",
     }
     for content in (
-        {"sticker": sticker},
+        {"sticker": STICKER},
         {"photo": photo, "caption": "这个截图"},
         {"voice": voice},
     ):
         sent = user.send(update(message=private_message(user.user_id, **content)))
-        assert len(sent) == 1 and "只能看懂文字" in sent[0]["text"]
+        assert len(sent) == 1 and UNSUPPORTED in sent[0]["text"]
+
+
+def test_a_flood_of_stickers_start_and_bind_messages_gets_one_polite_reply_then_silence(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    user = TelegramUser(stack, bot_api)
+    sticker = update(message=private_message(user.user_id, sticker=STICKER))
+    start = private_message(user.user_id, text="/start")
+    bind = private_message(user.user_id, text="绑定 ZZZZ-ZZZZ")
+    answers = [user.send({**sticker, "update_id": next(update_ids)}) for _ in range(5)]
+    answers += [user.send(update(message=start)) for _ in range(3)]
+    answers += [user.send(update(message=bind)) for _ in range(2)]
+    # RATE_LIMIT_BURST (10) replies, whatever the channel answers itself.
+    assert [len(sent) for sent in answers] == [1] * 10
+    assert all(UNSUPPORTED in sent[0]["text"] for sent in answers[:5])
+    assert all("欢迎关注" in sent[0]["text"] for sent in answers[5:8])
+    assert all(WRONG in sent[0]["text"] for sent in answers[8:])
+    slowed = user.send({**sticker, "update_id": next(update_ids)})
+    assert len(slowed) == 1 and SLOW_DOWN in slowed[0]["text"]
+    for body in (sticker, update(message=start), update(message=bind), update(message=start)):
+        assert user.send({**body, "update_id": next(update_ids)}) == []
+    assert user.say("你好") == []  # text shares the sender's bucket in the intake
+    assert events_in_tracker(stack, user.sender_id) == 0
 
 
 def test_buttons_are_inline_keyboards_and_presses_are_processed(
@@ -386,21 +428,21 @@ def test_unbound_users_get_general_help_and_bound_users_their_state(
     unbound = " ".join(user.say(question))
     assert CONFIRMED_STATE not in unbound and "绑定" in unbound
 
-    store = BindingStore.from_url(stack.binding_url)
-    code = store.issue_code(demo_data.ALICE, timedelta(minutes=10))
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    assert any("绑定码不正确" in text for text in user.say(f"绑定 {wrong}"))
-    assert any("绑定成功" in text for text in user.say(f"绑定 {code}"))
+    code = issue_code(stack)
+    assert any(WRONG in text for text in user.say(f"绑定 {wrong_code(code)}"))
+    assert any(WRONG in text for text in user.say("绑定 123456"))  # an old 6-digit code
+    # Typed as people type it: lower case, a space instead of the dash.
+    assert any("绑定成功" in text for text in user.say(f"绑定 {code.lower().replace('-', ' ')}"))
     # The code and the binding command never reach Rasa.
     with sqlite3.connect(stack.workdir / "tracker.db") as db:
         rows = db.execute(
             "SELECT data FROM events WHERE sender_id = ?", (user.sender_id,)
         ).fetchall()
-    assert rows and not any(code in row[0] for row in rows)
+    assert rows and not any(code[:4] in row[0] or "123456" in row[0] for row in rows)
     assert CONFIRMED_STATE in " ".join(user.say(question))
 
     other = TelegramUser(stack, bot_api)
-    assert any("绑定码不正确" in text for text in other.say(f"绑定 {code}"))  # single use
+    assert any(WRONG in text for text in other.say(f"绑定 {code}"))  # single use
     assert CONFIRMED_STATE not in " ".join(other.say(question))
 
 
@@ -422,18 +464,44 @@ def test_long_button_payloads_fit_telegram_and_still_work(
     assert other.press(stored[0]) == []
 
 
-def test_too_many_wrong_codes_block_binding_for_a_while(
+def test_the_limit_on_wrong_codes_per_user_holds_after_a_restart(
     stack: TelegramStack, bot_api: FakeBotApi
 ) -> None:
     guesser = TelegramUser(stack, bot_api)
-    code = BindingStore.from_url(stack.binding_url).issue_code(
-        demo_data.ALICE, timedelta(minutes=10)
-    )
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
-    for _ in range(5):
-        assert any("绑定码不正确" in text for text in guesser.say(f"绑定 {wrong}"))
-    assert any("绑定码不正确" in text for text in guesser.say(f"绑定 {code}"))
+    code = issue_code(stack)
+    for _ in range(PER_USER.failures):
+        assert any(WRONG in text for text in guesser.say(f"绑定 {wrong_code(code)}"))
+    stack.stop_rasa()
+    stack.start_rasa()
+    # The failures are in the store: the restarted server still refuses, even the right code.
+    assert any(TOO_MANY in text for text in guesser.say(f"绑定 {code}"))
+    assert CONFIRMED_STATE not in " ".join(guesser.say(f"{demo_data.TX_CONFIRMED} 没到账"))
     owner = TelegramUser(stack, bot_api)
+    assert any("绑定成功" in text for text in owner.say(f"绑定 {code}"))  # the code was not spent
+
+
+def test_guessing_codes_with_many_made_up_users_closes_binding_for_everyone(
+    stack: TelegramStack, bot_api: FakeBotApi
+) -> None:
+    code = issue_code(stack)
+    guessers = [TelegramUser(stack, bot_api) for _ in range(EVERYONE.failures // PER_USER.failures)]
+
+    def guess(user: TelegramUser) -> list[str]:
+        return [text for _ in range(PER_USER.failures) for text in user.say("绑定 ZZZZ-ZZZZ")]
+
+    owner = TelegramUser(stack, bot_api)
+    clear_binding_failures(stack)  # the earlier tests' wrong codes
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            answers = [text for texts in pool.map(guess, guessers) for text in texts]
+        assert len(answers) == EVERYONE.failures and all(WRONG in text for text in answers)
+        # Each of these users is under its own limit, but everyone together is over theirs.
+        assert any(TOO_MANY in text for text in owner.say(f"绑定 {code}"))
+        assert any(TOO_MANY in text for text in TelegramUser(stack, bot_api).say("绑定 ZZZZ-ZZZZ"))
+        log = (stack.workdir / "rasa.log").read_text(encoding="utf-8", errors="replace")
+        assert "binding refused for everyone" in log
+    finally:
+        clear_binding_failures(stack)
     assert any("绑定成功" in text for text in owner.say(f"绑定 {code}"))  # the code was not spent
 
 
@@ -562,17 +630,6 @@ def test_update_ids_are_remembered_across_store_instances(tmp_path: Path) -> Non
     assert store.payload_for("1", data) == long_payload
     assert store.payload_for("2", data) is None
     assert store.payload_for("1", "#nothing") is None
-
-
-def test_binding_attempts_are_limited_per_user_and_window() -> None:
-    attempts = BindingAttempts()
-    for moment in range(5):
-        assert not attempts.blocked("u", now=float(moment))
-        attempts.failed("u", now=float(moment))
-    assert attempts.blocked("u", now=10.0) and not attempts.blocked("v", now=10.0)
-    assert not attempts.blocked("u", now=10.0 + 15 * 60)
-    attempts.succeeded("u")
-    assert not attempts.blocked("u", now=10.0)
 
 
 def test_set_webhook_registers_the_secret_token(bot_api: FakeBotApi) -> None:
