@@ -5,14 +5,23 @@
 
 Every request must carry a valid signature over a fresh timestamp (``wechat_crypto``); with
 WECHAT_AES_KEY set only encrypted messages are accepted, since the plaintext signature does not
-cover the body. WeChat waits 5 seconds for an answer and then redelivers the message, three
-times in all: each message (MsgId, for events sender + time) is processed once, recorded in the
-binding store's database so a restart keeps the record. A turn ready within
-WECHAT_REPLY_SECONDS is answered in the HTTP response (one text: the turn's messages joined,
-buttons as a list answered by number or title); a slower one gets "success" and its
-messages follow through the customer-service API (/cgi-bin/message/custom/send), which also
-carries agents' replies during a handoff. Users bind their wallet account with a one-time code
-from the app ("绑定 123456"); until then they get general help only.
+cover the body. A signature is used once: (timestamp, nonce, signature) is recorded with the
+body it came with, for the 300 s the timestamp stays fresh, in the channels' database that
+every server shares; the same signature over another body is a replay (403, no side effect).
+
+WeChat waits 5 seconds for an answer and then redelivers the message, three times in all: each
+message (MsgId, for events sender + time) is processed once, recorded in the same database so a
+restart keeps the record. A turn ready within WECHAT_REPLY_SECONDS is answered in the HTTP
+response (one text: the turn's messages joined, buttons as a list answered by number or title);
+a slower one gets "success" and its messages follow through the customer-service API
+(/cgi-bin/message/custom/send), which also carries agents' replies during a handoff. Replies the
+channel gives itself (welcome, images and voice, binding) count against the sender's rate, as
+text does in the intake.
+
+Users bind their wallet account with a one-time code from the app ("绑定 K7PM-X4QD"); until then
+they get general help only. In plaintext mode anyone who saw one callback could write as any
+openid within the window, so outside development (``bot.deployment``) a plaintext channel binds
+and identifies nobody: safe mode is required for that.
 """
 
 from __future__ import annotations
@@ -51,12 +60,24 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.channels import responses
-from bot.channels.binding import bind_code_in, binding_db_url, binding_store
-from bot.channels.intake import take_turn
-from bot.channels.wechat_crypto import InvalidPayload, MessageCrypto, request_valid
+from bot.channels.binding import (
+    bind_code_in,
+    bind_platform_user,
+    binding_db_url,
+    binding_store,
+)
+from bot.channels.intake import SLOW_DOWN, take_turn
+from bot.channels.limits import sender_admitted
+from bot.channels.wechat_crypto import (
+    FRESHNESS_SECONDS,
+    InvalidPayload,
+    MessageCrypto,
+    request_valid,
+)
+from bot.channels.widget import notify_owner
 from bot.database import UtcDateTime, open_database
+from bot.deployment import is_development
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
-from bot.privacy import mask_account_id
 
 logger = logging.getLogger(__name__)
 
@@ -74,17 +95,15 @@ TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat says the token exp
 TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: fetch a new one
 TURN_MEMORY_SECONDS = 120  # WeChat's redeliveries come within about 15 s
 RECEIVED_KEEP = timedelta(days=2)
-BIND_FAILURES_ALLOWED = 5
-BIND_FAILURE_WINDOW_SECONDS = 600
-MAX_TRACKED_BINDERS = 10_000
+PRUNE_SIGNATURES_SECONDS = 60.0
 MAX_BUTTON_ANSWER = 32
 DIGITS = tuple("0123456789")
 SUCCESS = "success"  # WeChat's "received, no passive reply"
 
 WELCOME = "utter_welcome"
 UNSUPPORTED = "utter_unsupported_message"
-BOUND = "utter_binding_done"
-NOT_BOUND = "utter_binding_failed"
+NO_BINDING_HERE = "utter_binding_needs_safe_mode"
+BINDING_ADDED = "utter_binding_added"
 
 
 # --- settings -------------------------------------------------------------------------------
@@ -282,7 +301,7 @@ def openid_of(recipient_id: str) -> str | None:
     return recipient_id[len(SENDER_PREFIX) :] if recipient_id.startswith(SENDER_PREFIX) else None
 
 
-# --- redelivery: each message once, across restarts -----------------------------------------
+# --- replays and redeliveries: each signature and each message once, across servers ----------
 
 received_metadata = sa.MetaData()
 
@@ -293,22 +312,66 @@ received = sa.Table(
     sa.Column("received_at", UtcDateTime, nullable=False, index=True),
 )
 
+used_signatures = sa.Table(
+    "wechat_used_signatures",
+    received_metadata,
+    sa.Column("request_key", sa.String(64), primary_key=True),
+    sa.Column("body_digest", sa.String(64), nullable=False),
+    sa.Column("signed_at", sa.BigInteger, nullable=False, index=True),  # the request's timestamp
+)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 class ReceivedMessages:
-    """Keys of the WeChat messages already taken for processing."""
+    """Signed requests and keys of the WeChat messages already taken for processing."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._pruned_at = 0.0
+        self._signatures_pruned_at = 0.0
+
+    def first_use(self, request_key: str, body: bytes, timestamp: int) -> bool:
+        """False when the signature ``request_key`` already came with another body: a replay.
+
+        The same body again is WeChat redelivering the message (processed once by ``claim``).
+        The insert either wins or fails on the key, atomically on every server.
+        """
+        self._prune_signatures()
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(
+                    used_signatures.insert().values(
+                        request_key=request_key, body_digest=digest(body), signed_at=timestamp
+                    )
+                )
+        except IntegrityError:
+            query = sa.select(used_signatures.c.body_digest).where(
+                used_signatures.c.request_key == request_key
+            )
+            with self._engine.connect() as connection:
+                first = connection.execute(query).scalar_one_or_none()
+            return first == digest(body)
+        return True
+
+    def _prune_signatures(self) -> None:
+        if time.monotonic() - self._signatures_pruned_at < PRUNE_SIGNATURES_SECONDS:
+            return
+        self._signatures_pruned_at = time.monotonic()
+        # A timestamp this old fails the freshness check: its signature cannot be used again.
+        stale = int(time.time()) - FRESHNESS_SECONDS - 1
+        with self._engine.begin() as connection:
+            connection.execute(used_signatures.delete().where(used_signatures.c.signed_at < stale))
 
     @classmethod
     def from_url(cls, url: str) -> ReceivedMessages:
         return cls(open_database(url, received_metadata))
 
     def claim(self, key: str) -> bool:
-        """True the first time ``key`` is seen, False for a redelivery."""
+        """True the first time the message ``key`` is seen, False for a redelivery."""
         now = datetime.now(timezone.utc)
-        digest = hashlib.sha256(key.encode()).hexdigest()
         try:
             with self._engine.begin() as connection:
                 if time.monotonic() - self._pruned_at > 3600:
@@ -316,7 +379,9 @@ class ReceivedMessages:
                         received.delete().where(received.c.received_at < now - RECEIVED_KEEP)
                     )
                     self._pruned_at = time.monotonic()
-                connection.execute(received.insert().values(message_key=digest, received_at=now))
+                connection.execute(
+                    received.insert().values(message_key=digest(key.encode()), received_at=now)
+                )
         except IntegrityError:
             return False
         return True
@@ -488,30 +553,6 @@ class Turn:
     push: asyncio.Task[None] | None = None  # set once the messages go out through the API
 
 
-class BindAttempts:
-    """Failed binding codes per user, so nobody can try codes until one fits."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, list[float]] = {}
-
-    def blocked(self, user: str) -> bool:
-        recent = [
-            t
-            for t in self._failures.get(user, [])
-            if time.monotonic() - t < BIND_FAILURE_WINDOW_SECONDS
-        ]
-        self._failures[user] = recent
-        if not recent:
-            del self._failures[user]
-        return len(recent) >= BIND_FAILURES_ALLOWED
-
-    def failed(self, user: str) -> None:
-        if len(self._failures) > MAX_TRACKED_BINDERS:
-            for other in list(self._failures):
-                self.blocked(other)  # drops users without recent failures
-        self._failures.setdefault(user, []).append(time.monotonic())
-
-
 class WeChatChannel(InputChannel):
     """The WeChat Official Account webhook; registered in credentials.yml."""
 
@@ -536,7 +577,8 @@ class WeChatChannel(InputChannel):
         self._received = received_store
         self._identity_secret = IdentitySettings.from_env().secret
         self._turns: dict[str, Turn] = {}
-        self._bind_attempts = BindAttempts()
+        # Plaintext callbacks can be forged from one observed URL: nobody is bound or identified.
+        self._binds = self._crypto is not None or is_development()
         if not settings.token:
             logger.warning("WECHAT_TOKEN is not set: the WeChat webhook answers 503")
 
@@ -545,6 +587,11 @@ class WeChatChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("im_wechat_webhook", __name__)
+        if not self._binds:
+            logger.warning(
+                "WeChat runs in plaintext mode (no WECHAT_AES_KEY): users cannot bind their "
+                "account and bound users get general help only; set WECHAT_AES_KEY (safe mode)"
+            )
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -573,6 +620,7 @@ class WeChatChannel(InputChannel):
                 return response.text("not configured", status=503)
             try:
                 fields = self._open(request)
+                await self._refuse_replay(request)
             except Rejected as rejected:
                 logger.warning("rejected a WeChat callback: %s", rejected.reason)
                 return response.text(rejected.reason, status=rejected.status)
@@ -624,6 +672,24 @@ class WeChatChannel(InputChannel):
         if not 0 < len(openid) <= MAX_OPENID_LENGTH or not fields.get("MsgType"):
             raise Rejected(400, "FromUserName and MsgType are required")
         return fields
+
+    async def _refuse_replay(self, request: Request) -> None:
+        """Rejected when the request's signature was already used for another body."""
+        args = request.args
+        timestamp, nonce = str(args.get("timestamp")), str(args.get("nonce"))
+        signature = str(args.get("msg_signature" if self._crypto else "signature"))
+        request_key = digest("\n".join((timestamp, nonce, signature)).encode())
+        store = self._received or received_messages()
+        try:
+            fresh = await asyncio.to_thread(
+                store.first_use, request_key, request.body or b"", int(timestamp)
+            )
+        except SQLAlchemyError:
+            # Without the record a replay cannot be told apart: refuse rather than guess.
+            logger.exception("cannot record a WeChat signature")
+            raise Rejected(503, "try again later") from None
+        if not fresh:
+            raise Rejected(403, "replayed signature")
 
     def _reply_xml(self, fields: Mapping[str, str], text: str) -> str:
         now = int(time.time())
@@ -721,14 +787,20 @@ class WeChatChannel(InputChannel):
         kind = fields["MsgType"]
         if kind == "event":
             if fields.get("Event", "").lower() == "subscribe":
-                return [await self._response(agent, sender_id, WELCOME)]
+                return await self._reply(agent, sender_id, WELCOME)
             return []  # unsubscribe, menu clicks, location reports: nothing to say
         if kind != "text":
-            return [await self._response(agent, sender_id, UNSUPPORTED)]
+            return await self._reply(agent, sender_id, UNSUPPORTED)
         text = fields.get("Content", "")
         code = bind_code_in(text)
         if code is not None:
-            return [await self._bind(agent, openid, sender_id, code)]
+            # Handled here, never passed to Rasa: the code stays out of the tracker.
+            if not self._binds:
+                return await self._reply(agent, sender_id, NO_BINDING_HERE)
+            refusal = await self._refusal(agent, sender_id)
+            if refusal is not None:
+                return refusal
+            return [await self._bind(app, openid, sender_id, code)]
         collector = WeChatCollector()
         message = UserMessage(
             await self._button_choice(agent, sender_id, text),
@@ -738,8 +810,24 @@ class WeChatChannel(InputChannel):
             message_id=fields.get("MsgId") or None,
             metadata=await self._identity(openid, sender_id),
         )
-        await take_turn(app, message)
+        await take_turn(app, message)  # counts the message against the sender's rate itself
         return collector.messages
+
+    async def _reply(self, agent: Agent, sender_id: str, name: str) -> list[dict[str, Any]]:
+        """A reply the channel gives itself, within the sender's rate."""
+        refusal = await self._refusal(agent, sender_id)
+        return [await self._response(agent, sender_id, name)] if refusal is None else refusal
+
+    async def _refusal(self, agent: Agent, sender_id: str) -> list[dict[str, Any]] | None:
+        """None within the sender's rate; else the first refusal of a streak says so, then
+        silence."""
+        admission = await sender_admitted(sender_id)
+        if admission.admitted:
+            return None
+        logger.warning("rate limit reached in conversation %s", sender_id)
+        if not admission.first_refusal:
+            return []
+        return [await self._response(agent, sender_id, SLOW_DOWN)]
 
     async def _response(self, agent: Agent, sender_id: str, name: str) -> dict[str, Any]:
         """A domain response rendered for this channel, outside any Rasa turn."""
@@ -748,21 +836,16 @@ class WeChatChannel(InputChannel):
             **await responses.render(agent, sender_id, name, self.name()),
         }
 
-    async def _bind(self, agent: Agent, openid: str, sender_id: str, code: str) -> dict[str, Any]:
-        if self._bind_attempts.blocked(openid):
-            logger.warning("binding attempts of %s blocked after repeated failures", sender_id)
-            return await self._response(agent, sender_id, NOT_BOUND)
-        account = await asyncio.to_thread(binding_store().redeem, code, PLATFORM, openid)
-        if account is None:
-            self._bind_attempts.failed(openid)
-            logger.warning("wrong or expired binding code from %s", sender_id)
-            return await self._response(agent, sender_id, NOT_BOUND)
-        logger.info("bound %s to account %s", sender_id, mask_account_id(account))
-        return await self._response(agent, sender_id, BOUND)
+    async def _bind(self, app: Sanic, openid: str, sender_id: str, code: str) -> dict[str, Any]:
+        outcome = await bind_platform_user(code, PLATFORM, openid, sender_id)
+        reply = await self._response(app.ctx.agent, sender_id, outcome.response)
+        if outcome.account_id is not None:
+            await notify_owner(app, outcome.account_id, BINDING_ADDED, platform="微信")
+        return reply
 
     async def _identity(self, openid: str, sender_id: str) -> dict[str, Any] | None:
         """The signed identity of a bound user, for the actions."""
-        if not self._identity_secret:
+        if not self._identity_secret or not self._binds:
             return None
         account = await asyncio.to_thread(binding_store().account_for, PLATFORM, openid)
         if account is None:

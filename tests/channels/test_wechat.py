@@ -1,14 +1,16 @@
 """The WeChat Official Account channel of a running Rasa server and action server, with a local
 HTTP server standing in for WeChat's API (access token, customer-service messages).
 
-Three servers: plaintext mode and safe (AES) mode with WeChat's 5-second passive replies, and a
-plaintext one whose reply window is too short for any Rasa turn, so replies go through the API.
+Three servers: plaintext mode and safe (AES) mode with WeChat's 5-second passive replies, both
+in production (SUPPORT_ENV's default), and a plaintext one in development whose reply window is
+too short for any Rasa turn, so replies go through the API.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -210,6 +212,9 @@ class WeChatServer:
             ).fetchall()
         return [json.loads(row[0]).get("text") for row in rows]
 
+    def log(self) -> str:
+        return (self.stack.workdir / "rasa.log").read_text(encoding="utf-8", errors="replace")
+
     def has_tracker(self, sender_id: str) -> bool:
         database = self.stack.workdir / "tracker.db"
         if not database.exists():
@@ -232,7 +237,11 @@ def start_rasa(stack: LocalStack, channel_settings: dict[str, str]) -> None:
 
 
 def launch(
-    workdir: Path, aes: bool, reply_seconds: str | None = None, by_env: bool = True
+    workdir: Path,
+    aes: bool,
+    reply_seconds: str | None = None,
+    by_env: bool = True,
+    mode: str = "production",
 ) -> WeChatServer:
     api = FakeWeChatApi()
     api.start()
@@ -244,7 +253,11 @@ def launch(
         **({"aes_key": AES_KEY} if aes else {}),
         **({"reply_seconds": reply_seconds} if reply_seconds else {}),
     }
-    env = {"SUPPORT_HOURS": ALWAYS_OPEN, "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}"}
+    env = {
+        "SUPPORT_HOURS": ALWAYS_OPEN,
+        "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}",
+        "SUPPORT_ENV": mode,
+    }
     if by_env:  # an empty credentials entry: the channel reads WECHAT_* from the environment
         env.update({f"WECHAT_{key.upper()}": value for key, value in settings.items()})
         env["WECHAT_API_URL"] = api.url
@@ -267,7 +280,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, WeCh
     plans = {
         "plain": {"aes": False},
         "safe": {"aes": True, "by_env": False},
-        "slow": {"aes": False, "reply_seconds": "0.001"},
+        "slow": {"aes": False, "reply_seconds": "0.001", "mode": "development"},
     }
     started = start_together(
         {
@@ -307,9 +320,11 @@ def slow(servers: dict[str, WeChatServer]) -> WeChatServer:
 
 
 def signed_query(
-    *, timestamp: int | None = None, nonce: str = "1320562132", encrypted: str | None = None
+    *, timestamp: int | None = None, nonce: str | None = None, encrypted: str | None = None
 ) -> dict[str, str]:
+    """The query of a callback, signed as WeChat does, with a fresh nonce unless given."""
     stamp = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = str(secrets.randbelow(10**10)) if nonce is None else nonce
     query = {"signature": sha1_signature(TOKEN, stamp, nonce), "timestamp": stamp, "nonce": nonce}
     if encrypted is not None:
         query["encrypt_type"] = "aes"
@@ -467,6 +482,61 @@ def test_images_and_voice_get_a_polite_reply(plain: WeChatServer) -> None:
     assert plain.user_events(user.sender_id) == []
 
 
+def test_images_voice_and_subscribe_floods_get_one_polite_reply_then_silence(
+    plain: WeChatServer,
+) -> None:
+    user = WeChatUser(plain, "oPlainFlood000000000000001")
+
+    def subscribe(seconds_later: int) -> str | None:
+        # Events are told apart by their time (WeChat's advice): one per second at most.
+        xml = EVENT_XML.format(
+            account=ACCOUNT,
+            openid=user.openid,
+            created=int(time.time()) + seconds_later,
+            event="subscribe",
+        )
+        return user.reply_of(*user.deliver(xml))
+
+    replies = [
+        user.reply_of(*user.deliver(user.xml(IMAGE_XML, msg_id=next(_msg_ids)))) for _ in range(9)
+    ]
+    welcome = subscribe(0)
+    # RATE_LIMIT_BURST (10) replies, whatever the channel answers itself.
+    assert all(reply is not None and "文字" in reply for reply in replies)
+    assert welcome is not None and "欢迎关注" in welcome
+    slowed = user.reply_of(*user.deliver(user.xml(VOICE_XML, msg_id=next(_msg_ids))))
+    assert slowed is not None and "您发得有点快" in slowed
+    assert subscribe(1) is None  # "success": silence
+    assert user.reply_of(*user.deliver(user.xml(IMAGE_XML, msg_id=next(_msg_ids)))) is None
+    assert user.say("绑定 ZZZZ-ZZZZ") is None
+    assert user.say("你好") is None  # text shares the sender's bucket in the intake
+    assert plain.user_events(user.sender_id) == []
+    assert plain.api.sent(user.openid) == []
+
+
+def test_a_replayed_signature_is_refused_without_side_effects(plain: WeChatServer) -> None:
+    user = WeChatUser(plain, "oPlainReplay00000000000001")
+    victim = WeChatUser(plain, "oPlainVictim00000000000001")
+    query = signed_query()
+    xml = user.xml(TEXT_XML, content="矿工费怎么算", msg_id=next(_msg_ids))
+    first = user.reply_of(*user.deliver(xml, query))
+    assert first is not None and "矿工费" in first
+    before = len(plain.api.snapshot())
+    # Whoever saw the callback URL writes anything as anyone within the 300 s window: refused.
+    for forged in (
+        victim.xml(TEXT_XML, content="我要人工客服", msg_id=next(_msg_ids)),
+        user.xml(TEXT_XML, content="我要人工客服", msg_id=next(_msg_ids)),
+        victim.xml(EVENT_XML, event="subscribe"),
+    ):
+        assert user.deliver(forged, query)[0] == 403
+    time.sleep(1)
+    no_side_effect(plain, victim, before)
+    assert plain.user_events(user.sender_id) == ["矿工费怎么算"]
+    # The same request again is WeChat redelivering it: the same answer, not a second turn.
+    assert user.reply_of(*user.deliver(xml, query)) == first
+    assert plain.user_events(user.sender_id) == ["矿工费怎么算"]
+
+
 def test_a_redelivered_message_is_processed_once(plain: WeChatServer) -> None:
     user = WeChatUser(plain, "oPlainRetry000000000000001")
     xml = user.xml(TEXT_XML, content="手续费为什么这么贵", msg_id=next(_msg_ids))
@@ -487,26 +557,57 @@ def test_redelivery_after_a_restart_is_still_recognised(tmp_path: Path) -> None:
     assert restarted.claim("msg:6054768590064713729")
 
 
-def test_unbound_users_get_general_help_and_bound_users_their_account(
+def test_plaintext_mode_binds_and_identifies_nobody_outside_development(
     plain: WeChatServer,
 ) -> None:
+    assert "WeChat runs in plaintext mode" in plain.log()
+    store = BindingStore.from_url(plain.binding_url)
+    code = store.issue_code(demo_data.ALICE, timedelta(minutes=10))
+    alice = WeChatUser(plain, "oPlainAlice000000000000001")
+    refusal = alice.say(f"绑定 {code}")
+    assert refusal is not None and "不能绑定" in refusal
+    assert store.account_for("wechat", alice.openid) is None
+    assert f"绑定 {code}" not in plain.user_events(alice.sender_id)
+    # A user bound earlier (before the deployment left development) gets general help only.
+    earlier = WeChatUser(plain, "oPlainBoundEarlier00000001")
+    assert store.redeem(code, "wechat", earlier.openid) == demo_data.ALICE  # the code was unspent
+    answer = earlier.say(f"{demo_data.TX_CONFIRMED} 没到账")
+    assert answer is not None and "25 个确认" not in answer
+
+
+def test_unbound_users_get_general_help_and_bound_users_their_account(
+    safe: WeChatServer,
+) -> None:
+    assert "WeChat runs in plaintext mode" not in safe.log()
     question = f"{demo_data.TX_CONFIRMED} 没到账"
-    stranger = WeChatUser(plain, "oPlainStranger000000000001")
+    stranger = WeChatUser(safe, "oSafeStranger0000000000001")
     general = stranger.say(question)
     assert general is not None and "25 个确认" not in general and "绑定" in general
 
-    alice = WeChatUser(plain, "oPlainAlice000000000000001")
-    store = BindingStore.from_url(plain.binding_url)
-    assert "不正确" in (alice.say("绑定 000000") or "")
+    alice = WeChatUser(safe, "oSafeAlice0000000000000001")
+    store = BindingStore.from_url(safe.binding_url)
+    assert "不正确" in (alice.say("绑定 ZZZZ-ZZZZ") or "")
     assert "25 个确认" not in (alice.say(question) or "")
     code = store.issue_code(demo_data.ALICE, timedelta(minutes=10))
-    assert "绑定成功" in (alice.say(f"绑定 {code}") or "")
+    assert "绑定成功" in (alice.say(f"绑定 {code.lower()}") or "")
     assert "25 个确认" in (alice.say(question) or "")
     # The code was single-use; binding commands never reach the bot.
     assert "不正确" in (stranger.say(f"绑定 {code}") or "")
     assert "25 个确认" not in (stranger.say(question) or "")
-    assert f"绑定 {code}" not in plain.user_events(alice.sender_id)
+    assert not any("绑定" in text for text in safe.user_events(alice.sender_id))
     assert store.account_for("wechat", alice.openid) == demo_data.ALICE
+
+
+def test_plaintext_mode_binds_in_development(slow: WeChatServer) -> None:
+    assert "WeChat runs in plaintext mode" not in slow.log()
+    alice = WeChatUser(slow, "oSlowAlice0000000000000001")
+    code = BindingStore.from_url(slow.binding_url).issue_code(
+        demo_data.ALICE, timedelta(minutes=10)
+    )
+    assert alice.say(f"绑定 {code}") is None
+    slow.api.wait_for_text(alice.openid, "绑定成功")
+    assert alice.say(f"{demo_data.TX_CONFIRMED} 没到账") is None
+    slow.api.wait_for_text(alice.openid, "25 个确认")
 
 
 def test_numbered_buttons_are_answered_by_number(plain: WeChatServer) -> None:
@@ -631,14 +732,23 @@ def test_agent_replies_during_a_handoff_go_through_the_api(slow: WeChatServer) -
     assert closed is not None and closed.rating == 5
 
 
-def test_a_message_redelivered_after_a_restart_is_not_processed_again(slow: WeChatServer) -> None:
+def test_after_a_restart_redeliveries_and_replays_are_still_recognised(
+    slow: WeChatServer,
+) -> None:
     user = WeChatUser(slow, "oSlowRestart00000000000001")
-    msg_id = next(_msg_ids)
-    assert user.say("矿工费怎么算", msg_id) is None
+    victim = WeChatUser(slow, "oSlowVictim000000000000001")
+    xml = user.xml(TEXT_XML, content="矿工费怎么算", msg_id=next(_msg_ids))
+    query = signed_query()
+    assert user.reply_of(*user.deliver(xml, query)) is None
     slow.api.wait_for_text(user.openid, "矿工费")
     slow.stack.stop_rasa()
     start_rasa(slow.stack, {})
-    assert user.say("矿工费怎么算", msg_id) is None
+    before = len(slow.api.snapshot())
+    forged = victim.xml(TEXT_XML, content="我要人工客服", msg_id=next(_msg_ids))
+    assert victim.deliver(forged, query)[0] == 403  # the signature was used before the restart
+    assert user.reply_of(*user.deliver(xml, query)) is None  # WeChat's redelivery
+    assert user.reply_of(*user.deliver(xml)) is None  # redelivered with a new signature
     time.sleep(2)
+    no_side_effect(slow, victim, before)
     assert len(slow.api.texts(user.openid)) == 1
     assert slow.user_events(user.sender_id) == ["矿工费怎么算"]
