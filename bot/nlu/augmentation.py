@@ -18,7 +18,8 @@ import hashlib
 import logging
 import random
 import re
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -74,7 +75,9 @@ def join_segments(segments: Segments) -> tuple[str, list[dict[str, Any]]]:
     entities = []
     for segment in segments:
         if segment.entity is not None and "overlap" not in segment.entity:
-            entities.append({**segment.entity, "start": len(text), "end": len(text) + len(segment.text)})
+            entities.append(
+                {**segment.entity, "start": len(text), "end": len(text) + len(segment.text)}
+            )
         text += segment.text
     return text, entities
 
@@ -125,11 +128,16 @@ class Augmenter:
         kinds: list[tuple[str, Transform, int]] = [
             ("traditional", self.traditional, 3),
             ("homophone", self.homophone, 3),
-            ("pinyin_word", self.pinyin_word, 1),
-            ("pinyin_all", self.pinyin_all, 1),
         ]
         if intent not in SOCIAL:
-            kinds += [("wrapper", self.wrapper, 3), ("slang", self.slang, 2)]
+            # A short social message typed in pinyin is a handful of letters: the pinyin
+            # features cover it, and the variant would only repeat what anyone would type.
+            kinds += [
+                ("pinyin_word", self.pinyin_word, 1),
+                ("pinyin_all", self.pinyin_all, 1),
+                ("wrapper", self.wrapper, 3),
+                ("slang", self.slang, 2),
+            ]
         return kinds
 
     def variants(
@@ -165,9 +173,7 @@ class Augmenter:
     def traditional(self, segments: Segments, rng: random.Random) -> Segments | None:
         """The whole message in traditional script, Taiwan or Hong Kong variants."""
         converter = rng.choice(self._converters)
-        return [
-            Segment(converter.convert(s.text)) if s.entity is None else s for s in segments
-        ]
+        return [Segment(converter.convert(s.text)) if s.entity is None else s for s in segments]
 
     def homophone(self, segments: Segments, rng: random.Random) -> Segments | None:
         """One character replaced by a homophone users type by mistake."""
@@ -197,10 +203,7 @@ class Augmenter:
     def slang(self, segments: Segments, rng: random.Random) -> Segments | None:
         """One word replaced by the English or slang word users mix in."""
         found = [
-            (i, word)
-            for i in _plain(segments)
-            for word in self._slang
-            if word in segments[i].text
+            (i, word) for i in _plain(segments) for word in self._slang if word in segments[i].text
         ]
         if not found:
             return None
@@ -236,8 +239,9 @@ class Augmenter:
             if segment.entity is not None:
                 out.append(segment)
                 continue
-            tokens = [_pinyin(w) if HAN.search(w) else w for w in _words(segment.text)]
-            out.append(Segment(SPACES.sub(" ", " ".join(tokens))))
+            out.append(
+                Segment(_spaced(_pinyin(w) if HAN.search(w) else w for w in _words(segment.text)))
+            )
         return out
 
 
@@ -245,6 +249,19 @@ def _words(text: str) -> list[str]:
     import jieba
 
     return list(jieba.lcut(text))
+
+
+def _spaced(tokens: Iterable[str]) -> str:
+    """Tokens joined as typed on a Latin keyboard: spaces between words, not around punctuation."""
+    text = ""
+    for token in tokens:
+        token = unicodedata.normalize("NFKC", token).strip()
+        if not token:
+            continue
+        if text and text[-1].isalnum() and token[0].isalnum():
+            text += " "
+        text += token
+    return text
 
 
 def _pinyin(word: str) -> str:
@@ -272,7 +289,9 @@ def derive_variants(data: TrainingData, augmenter: Augmenter) -> list[Message]:
 def augment(data: TrainingData, augmenter: Augmenter) -> TrainingData:
     """``data`` with the variants of its intent examples added."""
     added = derive_variants(data, augmenter)
-    logger.info("NLU augmentation: %d variants of %d examples", len(added), len(data.intent_examples))
+    logger.info(
+        "NLU augmentation: %d variants of %d examples", len(added), len(data.intent_examples)
+    )
     return data.merge(TrainingData(training_examples=added))
 
 
