@@ -1,12 +1,21 @@
-"""Demo accounts covering every case the assistant handles; `make run` seeds them on first start.
+"""Demo accounts covering every case the assistant handles, kept as of now while they are shown.
 
-python -m bot.wallet.demo_data [--db URL] [--if-empty]
+python -m bot.wallet.demo_data [--db URL] [--if-empty] [--keep-fresh SECONDS]
+
+Their state is relative to the time of seeding (demo-bob locked for 18 more minutes, a transfer
+of demo-alice's pending for 2 minutes), so it would age. `make run` seeds an empty database and
+otherwise moves the demo accounts' times forward to now (``refresh``), and keeps doing so while
+the servers run (``--keep-fresh``). Refreshing shifts only the demo accounts' timestamps: what a
+user did to them (a freeze) and every other record (tickets users filed, other accounts) stay as
+they are, and a database without the demo accounts is never touched.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -23,6 +32,8 @@ from bot.wallet.sql import (
     network_fees,
     transactions,
 )
+
+logger = logging.getLogger(__name__)
 
 ALICE = "demo-alice"  # 2FA off, a new-device login, transfers in every state
 BOB = "demo-bob"  # locked after five wrong passwords, 2FA on
@@ -64,6 +75,90 @@ def seed(service: SqlWalletService, now: datetime | None = None) -> None:
         connection.execute(logins.insert(), _logins(now))
         connection.execute(transactions.insert(), _transactions(now))
         connection.execute(network_fees.insert(), _fees(now))
+
+
+# The demo's own clock: its "fresh" pending transfer was sent this long before the seeding time.
+FRESH_MINUTES_AGO = 2
+# Refreshing more often than this changes nothing a user would notice.
+MIN_SHIFT = timedelta(seconds=30)
+
+
+def seeded_at(service: SqlWalletService) -> datetime | None:
+    """The time the demo accounts' state is relative to; None without the demo accounts."""
+    query = sa.select(transactions.c.created_at).where(
+        transactions.c.account_id == ALICE, transactions.c.tx_hash == TX_PENDING_FRESH
+    )
+    with service.engine.connect() as connection:
+        created = connection.execute(query).scalar()
+    return created + timedelta(minutes=FRESH_MINUTES_AGO) if created is not None else None
+
+
+def refresh(service: SqlWalletService, now: datetime | None = None) -> bool:
+    """Moves the demo accounts' timestamps forward so that their state is as of ``now``.
+
+    False (nothing changed) when the database holds no demo accounts or they are current.
+    """
+    now = now or datetime.now(timezone.utc)
+    anchor = seeded_at(service)
+    if anchor is None or now - anchor < MIN_SHIFT:
+        return False
+    shift = now - anchor
+    demo_ids = [ALICE, BOB, CAROL]
+    with service.engine.begin() as connection:
+        for row in connection.execute(
+            sa.select(accounts.c.account_id, accounts.c.locked_until).where(
+                accounts.c.account_id.in_(demo_ids), accounts.c.locked_until.is_not(None)
+            )
+        ).all():
+            connection.execute(
+                accounts.update()
+                .where(accounts.c.account_id == row.account_id)
+                .values(locked_until=row.locked_until + shift)
+            )
+        for row in connection.execute(
+            sa.select(logins.c.id, logins.c.logged_in_at).where(logins.c.account_id.in_(demo_ids))
+        ).all():
+            connection.execute(
+                logins.update()
+                .where(logins.c.id == row.id)
+                .values(logged_in_at=row.logged_in_at + shift)
+            )
+        for row in connection.execute(
+            sa.select(
+                transactions.c.tx_hash,
+                transactions.c.account_id,
+                transactions.c.created_at,
+                transactions.c.updated_at,
+            ).where(transactions.c.account_id.in_(demo_ids))
+        ).all():
+            connection.execute(
+                transactions.update()
+                .where(
+                    transactions.c.tx_hash == row.tx_hash,
+                    transactions.c.account_id == row.account_id,
+                )
+                .values(created_at=row.created_at + shift, updated_at=row.updated_at + shift)
+            )
+        connection.execute(network_fees.update().values(updated_at=now))
+    logger.info("demo accounts moved forward by %s", shift)
+    return True
+
+
+def has_accounts(service: SqlWalletService) -> bool:
+    with service.engine.connect() as connection:
+        return bool(connection.execute(sa.select(sa.func.count()).select_from(accounts)).scalar())
+
+
+def prepare(service: SqlWalletService, now: datetime | None = None) -> str:
+    """What `make run` does: seeds an empty database, refreshes the demo accounts in one that has
+    them, and leaves any other database alone. Says which it did."""
+    if is_seeded(service):
+        refresh(service, now)
+        return "refreshed"
+    if has_accounts(service):
+        return "untouched"
+    seed(service, now)
+    return "seeded"
 
 
 def is_seeded(service: SqlWalletService) -> bool:
@@ -181,7 +276,7 @@ def _transactions(now: datetime) -> list[dict[str, Any]]:
             "pending-fresh",
             TX_PENDING_FRESH,
             now,
-            2,
+            FRESH_MINUTES_AGO,
             currency="USDT",
             amount=Decimal("200"),
             fee=Decimal("6.5"),
@@ -296,7 +391,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--db", default=None, help="SQLAlchemy URL (default: WALLET_DB_URL or var/wallet.db)"
     )
     parser.add_argument(
-        "--if-empty", action="store_true", help="only seed a database without demo data"
+        "--if-empty",
+        action="store_true",
+        help="seed only an empty database; refresh the demo accounts where they are",
+    )
+    parser.add_argument(
+        "--keep-fresh",
+        type=float,
+        metavar="SECONDS",
+        help="keep running, refreshing the demo accounts every SECONDS",
     )
     args = parser.parse_args(argv)
     import os
@@ -304,8 +407,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     service = SqlWalletService.from_url(
         args.db or os.environ.get("WALLET_DB_URL") or default_db_url()
     )
-    if args.if_empty and is_seeded(service):
-        print("demo data already present")
+    if args.keep_fresh:
+        logging.basicConfig(level=logging.WARNING)
+        while True:
+            time.sleep(args.keep_fresh)
+            refresh(service)
+    if args.if_empty:
+        outcome = prepare(service)
+        if outcome == "untouched":
+            print("the wallet database holds other accounts: demo data not added")
+        else:
+            print(f"demo accounts {ALICE}, {BOB}, {CAROL} {outcome}")
         return
     seed(service)
     print(f"demo accounts {ALICE}, {BOB}, {CAROL} seeded")

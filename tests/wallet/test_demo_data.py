@@ -1,0 +1,116 @@
+"""The demo holds whenever it is tried: demo-bob locked, demo-alice's fresh transfer fresh.
+
+The clock offset: the demo accounts are seeded an hour before they are shown. Unit tests on a
+real temporary SQLite store; one conversation through the real Rasa agent and action server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from bot.dialogue.transfer_check import TransferCheckSettings, transfer_replies
+from bot.wallet import demo_data
+from bot.wallet.records import Priority, TicketDraft, TicketKind
+from bot.wallet.sql import SqlWalletService, accounts
+from scripts.local_stack import LocalStack
+from tests.conftest import Conversation
+
+SEEDED = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+HOUR_LATER = SEEDED + timedelta(hours=1)
+
+
+def store(tmp_path: Path) -> SqlWalletService:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return SqlWalletService.from_url(f"sqlite:///{tmp_path / 'wallet.db'}")
+
+
+def fresh_transfer_replies(service: SqlWalletService, now: datetime) -> list[str]:
+    tx = service.transaction(demo_data.ALICE, demo_data.TX_PENDING_FRESH)
+    settings = TransferCheckSettings(timedelta(minutes=60))
+    return [reply.response for reply in transfer_replies(tx, None, now, settings)]
+
+
+def test_an_hour_after_seeding_the_demo_has_aged_without_a_refresh(tmp_path: Path) -> None:
+    service = store(tmp_path)
+    demo_data.seed(service, SEEDED)
+    assert not service.account(demo_data.BOB).is_locked(HOUR_LATER)
+    assert "utter_transfer_pending_long" in fresh_transfer_replies(service, HOUR_LATER)
+
+
+def test_a_refresh_an_hour_later_shows_the_demo_as_described(tmp_path: Path) -> None:
+    service = store(tmp_path)
+    demo_data.seed(service, SEEDED)
+    assert demo_data.refresh(service, HOUR_LATER)
+    bob = service.account(demo_data.BOB)
+    assert bob.is_locked(HOUR_LATER)
+    assert bob.locked_until == HOUR_LATER + timedelta(minutes=18)
+    replies = fresh_transfer_replies(service, HOUR_LATER)
+    assert "utter_transfer_pending_wait" in replies
+    assert "utter_transfer_pending_long" not in replies
+    assert not demo_data.refresh(service, HOUR_LATER)  # already current
+
+
+def test_a_refresh_keeps_what_users_did_and_filed(tmp_path: Path) -> None:
+    service = store(tmp_path)
+    demo_data.seed(service, SEEDED)
+    service.freeze_account(demo_data.CAROL, "test", "someone")
+    draft = TicketDraft(
+        kind=TicketKind.COMPLAINT,
+        category="transfer",
+        description="提币两天没到账",
+        priority=Priority.NORMAL,
+        conversation_id="someone",
+        account_id=demo_data.ALICE,
+    )
+    ticket = service.create_ticket(draft)
+    assert demo_data.prepare(service, HOUR_LATER) == "refreshed"
+    assert service.account(demo_data.CAROL).frozen
+    kept = service.tickets(
+        account_id=demo_data.ALICE, conversation_id="someone", kind=TicketKind.COMPLAINT, limit=5
+    )
+    assert [t.number for t in kept] == [ticket.number]
+
+
+def test_make_run_seeds_an_empty_database_and_leaves_another_alone(tmp_path: Path) -> None:
+    empty = store(tmp_path / "empty")
+    assert demo_data.prepare(empty, SEEDED) == "seeded" and demo_data.is_seeded(empty)
+    other = store(tmp_path / "other")
+    with other.engine.begin() as connection:
+        connection.execute(
+            accounts.insert(),
+            [
+                {
+                    "account_id": "real-user",
+                    "phone": None,
+                    "email": None,
+                    "two_factor_enabled": True,
+                    "locked_until": None,
+                    "frozen": False,
+                }
+            ],
+        )
+    assert demo_data.prepare(other, SEEDED) == "untouched"
+    assert not demo_data.is_seeded(other)
+
+
+def test_the_demo_seeded_an_hour_ago_works_after_make_run(
+    conversation: Conversation, action_stack: LocalStack
+) -> None:
+    service = SqlWalletService.from_url(action_stack.wallet_url)
+    now = datetime.now(timezone.utc)
+    demo_data.seed(service, now - timedelta(hours=1))
+    try:
+        assert conversation.responses("密码输错好几次登不上了", demo_data.BOB)[0] != (
+            "utter_account_locked"
+        )
+        assert demo_data.prepare(service) == "refreshed"  # what `make run` does
+        assert conversation.responses("密码输错好几次登不上了", demo_data.BOB)[0] == (
+            "utter_account_locked"
+        )
+        responses = conversation.responses(
+            f"这笔转账一直pending {demo_data.TX_PENDING_FRESH}", demo_data.ALICE
+        )
+        assert responses == ["utter_transfer_pending_status", "utter_transfer_pending_wait"]
+    finally:
+        demo_data.seed(service)
