@@ -12,6 +12,7 @@ from rasa_sdk.types import DomainDict
 from actions.wallet_action import WalletAction, send
 from bot.channels.limits import COMPLAINTS
 from bot.dialogue.complaints import (
+    DESCRIPTION_AT_CATEGORY,
     MAX_DESCRIPTION,
     MIN_DESCRIPTION,
     OTHER,
@@ -41,7 +42,11 @@ class ActionAskComplaintCategory(Action):
 
 
 class ValidateComplaintForm(FormValidationAction):
-    """A category typed in free text counts as "other" and, if long enough, as the description."""
+    """The category comes from a button or its exact name; free text never files a complaint.
+
+    Other text at the category question is asked again with the buttons; when it is long enough to
+    tell what happened, it is kept as the description so the user need not type it twice.
+    """
 
     def name(self) -> str:
         return "validate_complaint_form"
@@ -53,9 +58,10 @@ class ValidateComplaintForm(FormValidationAction):
         code = load_categories().code_for(text)
         if code is not None:
             return {"complaint_category": code}
-        if len(text) >= MIN_DESCRIPTION:
-            return {"complaint_category": OTHER, "complaint_description": text[:MAX_DESCRIPTION]}
-        return {"complaint_category": OTHER}
+        dispatcher.utter_message(response="utter_complaint_category_unknown")
+        if len(text) >= DESCRIPTION_AT_CATEGORY:
+            return {"complaint_category": None, "complaint_description": text[:MAX_DESCRIPTION]}
+        return {"complaint_category": None}
 
     def validate_complaint_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

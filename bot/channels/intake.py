@@ -36,6 +36,7 @@ from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
+from bot.channels.button_choice import button_choice
 from bot.channels.limits import (
     ADDRESS_TURNS,
     CLIENT_FIELD,
@@ -133,6 +134,8 @@ async def take_turn(
                 return
             if split is not None:
                 await hide_earlier_parts(agent, sender_id, split)
+            # "2" right after the bot's buttons means the second button, in every channel.
+            admitted.text = await button_choice(agent, sender_id, admitted.text or "")
             begin_turn(agent, sender_id)
             await observe_turn(agent.processor.handle_message, admitted, agent)
             owner = proven_owner(message.metadata, sender_id, identity_settings())

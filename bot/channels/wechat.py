@@ -31,10 +31,8 @@ import hashlib
 import json
 import logging
 import os
-import re
 import secrets
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -51,8 +49,6 @@ from rasa.core.channels.channel import (
     OutputChannel,
     UserMessage,
 )
-from rasa.shared.core.events import BotUttered, UserUttered
-from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -66,6 +62,7 @@ from bot.channels.binding import (
     binding_db_url,
     binding_store,
 )
+from bot.channels.button_choice import button_choice, numbered
 from bot.channels.intake import SLOW_DOWN, take_turn
 from bot.channels.limits import sender_admitted
 from bot.channels.wechat_crypto import (
@@ -96,8 +93,6 @@ TOKEN_ERRORS = {40001, 40014, 42001}  # invalid or expired access token: fetch a
 TURN_MEMORY_SECONDS = 120  # WeChat's redeliveries come within about 15 s
 RECEIVED_KEEP = timedelta(days=2)
 PRUNE_SIGNATURES_SECONDS = 60.0
-MAX_BUTTON_ANSWER = 32
-DIGITS = tuple("0123456789")
 SUCCESS = "success"  # WeChat's "received, no passive reply"
 
 WELCOME = "utter_welcome"
@@ -241,16 +236,6 @@ def message_key(fields: Mapping[str, str]) -> str:
     return ":".join(("event", *parts))
 
 
-def _clean(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip()
-
-
-def numbered(buttons: Iterable[Mapping[str, Any]]) -> bool:
-    """Whether to number buttons: not when titles start with a number themselves ("5分"),
-    where a user answering "5" means the title, not the fifth line."""
-    return not any(_clean(str(b.get("title", ""))).startswith(DIGITS) for b in buttons)
-
-
 def render(messages: Iterable[Mapping[str, Any]]) -> list[str]:
     """Each bot message as WeChat text; buttons become one list across the turn."""
     messages = list(messages)
@@ -269,32 +254,6 @@ def render(messages: Iterable[Mapping[str, Any]]) -> list[str]:
         if lines:
             texts.append("\n".join(lines))
     return texts
-
-
-def chosen_payload(text: str, buttons: list[dict[str, Any]]) -> str | None:
-    """The payload of the button a typed answer picks: its title, or its number in the list."""
-    choice = _clean(text).rstrip(".、。")
-    picked = [b for b in buttons if _clean(str(b.get("title", ""))).casefold() == choice.casefold()]
-    if not picked and choice.isascii() and choice.isdigit():
-        if numbered(buttons):
-            index = int(choice)
-            picked = [buttons[index - 1]] if 1 <= index <= len(buttons) else []
-        else:
-            leading = re.compile(rf"{choice}(?!\d)")
-            picked = [b for b in buttons if leading.match(_clean(str(b.get("title", ""))))]
-    payload = picked[0].get("payload") if len(picked) == 1 else None
-    return payload if isinstance(payload, str) and payload else None
-
-
-def offered_buttons(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
-    """The buttons shown since the user's last message, in the order ``render`` lists them."""
-    offered: list[list[dict[str, Any]]] = []
-    for event in reversed(tracker.events):
-        if isinstance(event, UserUttered):
-            break
-        if isinstance(event, BotUttered) and event.data.get("buttons"):
-            offered.append(list(event.data["buttons"]))
-    return [button for buttons in reversed(offered) for button in buttons]
 
 
 def openid_of(recipient_id: str) -> str | None:
@@ -803,7 +762,7 @@ class WeChatChannel(InputChannel):
             return [await self._bind(app, openid, sender_id, code)]
         collector = WeChatCollector()
         message = UserMessage(
-            await self._button_choice(agent, sender_id, text),
+            await button_choice(agent, sender_id, text),
             collector,
             sender_id,
             input_channel=self.name(),
@@ -851,11 +810,3 @@ class WeChatChannel(InputChannel):
         if account is None:
             return None
         return {IDENTITY_FIELD: sign_identity(self._identity_secret, account, sender_id)}
-
-    async def _button_choice(self, agent: Agent, sender_id: str, text: str) -> str:
-        """A typed answer to a list of buttons becomes that button's payload."""
-        if len(text) > MAX_BUTTON_ANSWER:
-            return text
-        tracker = await agent.tracker_store.retrieve(sender_id)
-        buttons = offered_buttons(tracker) if tracker is not None else []
-        return (chosen_payload(text, buttons) if buttons else None) or text

@@ -17,6 +17,8 @@ CATEGORIES_FILE = Path(__file__).resolve().parents[2] / "data" / "complaint_cate
 OTHER = "other"
 MIN_DESCRIPTION = 4
 MAX_DESCRIPTION = 1000
+# Free text at the category question long enough to be the description ("帮我弄一下" is not).
+DESCRIPTION_AT_CATEGORY = 12
 
 
 @dataclass(frozen=True)

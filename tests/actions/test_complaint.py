@@ -18,11 +18,12 @@ def test_category_buttons_map_to_codes() -> None:
     assert validate_category("转账/提币问题") == {"complaint_category": "transfer"}
 
 
-def test_free_text_category_becomes_other_and_the_description() -> None:
+def test_free_text_category_is_asked_again_keeping_a_real_description() -> None:
     assert validate_category("提币三天了还没到，客服也不回") == {
-        "complaint_category": "other",
+        "complaint_category": None,
         "complaint_description": "提币三天了还没到，客服也不回",
     }
+    assert validate_category("帮我弄一下") == {"complaint_category": None}
 
 
 def test_too_short_description_is_asked_again() -> None:

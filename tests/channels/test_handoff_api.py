@@ -197,7 +197,9 @@ def test_tickets_and_the_paused_conversation_survive_a_server_restart(stack: Loc
     console = Console(stack)
     ticket = console.ticket_of(user.sender)
     assert ticket["state"] == "queued"
-    assert user.say("有人吗") == []  # still waiting for a human, the bot stays silent
+    # Still waiting for a human: the bot says where the user is in the queue, nothing more.
+    waiting = user.say("有人吗")
+    assert len(waiting) == 1 and waiting[0].startswith("您仍在排队，第 ")
     console.post(f"/tickets/{ticket['ticket_id']}/claim")
     console.post(f"/tickets/{ticket['ticket_id']}/reply", {"text": "重启后也能收到"})
     assert "重启后也能收到" in user.say("收到了吗")
