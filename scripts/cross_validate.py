@@ -3,7 +3,8 @@
 Each fold's training part is written to a temporary directory and trained with
 ``rasa.model_training.train_nlu`` and the project's config.yml, so the augmentation importer
 (``bot.nlu.augmentation``) derives variants of the training part only; the test part is scored
-as written, with ``scripts.evaluate_nlu.score``. Prints per-fold and mean figures.
+as written, with ``scripts.evaluate_nlu.score``, leaving out any test example the fold trains on
+(a duplicate, or a variant of a training example). Prints per-fold and mean figures.
 
     python -m scripts.cross_validate [--folds 5] [--seed 13] [--no-augmentation]
 """
@@ -31,6 +32,7 @@ os.environ.setdefault("RASA_MAX_CACHE_SIZE", "0")
 
 from rasa.core.agent import Agent
 from rasa.model_training import train_nlu
+from rasa.shared.importers.importer import TrainingDataImporter
 from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
@@ -81,14 +83,23 @@ async def _parse_all(model: str, messages: Sequence[Message]) -> list[dict]:
     return [await agent.parse_message(message.get(TEXT)) for message in messages]
 
 
+def _normalised(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
 def run_fold(
     everything: TrainingData,
     test: Sequence[Message],
     config: Path,
     domain: Path,
     augmentation: bool,
-) -> Scores:
-    """Trains on everything but ``test`` and scores ``test``."""
+) -> tuple[Scores, int]:
+    """Trains on everything but ``test`` and scores ``test``.
+
+    Test examples equal (spaces and case aside) to a text the model trains on, an example or a
+    variant derived from one, are left out, so a fold never scores what it trained on. Returns
+    the scores and how many were left out.
+    """
     test_ids = {id(message) for message in test}
     train = TrainingData(
         training_examples=[m for m in everything.training_examples if id(m) not in test_ids],
@@ -100,8 +111,14 @@ def run_fold(
         directory = Path(tmp)
         (directory / "data").mkdir()
         RasaYAMLWriter().dump(directory / "data" / "nlu.yml", train)
+        fold_config = training_config(config, augmentation, directory)
+        importer = TrainingDataImporter.load_nlu_importer_from_config(
+            str(fold_config), str(domain), [str(directory / "data")]
+        )
+        trained_on = {_normalised(m.get(TEXT)) for m in importer.get_nlu_data("zh").intent_examples}
+        scored = [m for m in test if _normalised(m.get(TEXT)) not in trained_on]
         model = train_nlu(
-            config=str(training_config(config, augmentation, directory)),
+            config=str(fold_config),
             nlu_data=str(directory / "data"),
             output=str(directory / "models"),
             fixed_model_name="fold",
@@ -109,18 +126,19 @@ def run_fold(
         )
         if model is None:
             raise RuntimeError("NLU training failed")
-        parsed = asyncio.run(_parse_all(model, test))
+        parsed = asyncio.run(_parse_all(model, scored))
     found = expected = 0
-    for message, result in zip(test, parsed, strict=True):
+    for message, result in zip(scored, parsed, strict=True):
         gold = {(e["entity"], str(e["value"])) for e in message.get(ENTITIES) or []}
         got = {(e["entity"], str(e["value"])) for e in result["entities"]}
         expected += len(gold)
         found += len(gold & got)
-    return score(
-        [message.get(INTENT) for message in test],
+    scores = score(
+        [message.get(INTENT) for message in scored],
         [result["intent"]["name"] for result in parsed],
         (found, expected),
     )
+    return scores, len(test) - len(scored)
 
 
 def _row(name: str, scores: Scores) -> str:
@@ -150,20 +168,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     everything = hand_written(args.data, args.config)
     parts = stratified_folds(everything.intent_examples, args.folds, args.seed)
     names = [f.name for f in fields(Scores)]
-    print("| fold | " + " | ".join(names) + " | training s |")
-    print("|---" * (len(names) + 2) + "|")
+    print("| fold | " + " | ".join(names) + " | left out | seconds |")
+    print("|---" * (len(names) + 3) + "|")
     results = []
     for index, test in enumerate(parts, start=1):
         started = time.perf_counter()
-        scores = run_fold(everything, test, args.config, args.domain, not args.no_augmentation)
+        scores, left_out = run_fold(
+            everything, test, args.config, args.domain, not args.no_augmentation
+        )
         elapsed = time.perf_counter() - started
         results.append(scores)
-        print(f"{_row(str(index), scores)[:-2]} | {elapsed:.0f} |", flush=True)
+        print(f"{_row(str(index), scores)[:-2]} | {left_out} | {elapsed:.0f} |", flush=True)
     mean = Scores(
         sum(s.examples for s in results),
         *(statistics.mean(getattr(s, name) for s in results) for name in names[1:]),
     )
-    print(f"{_row('mean', mean)[:-2]} | |")
+    print(f"{_row('mean', mean)[:-2]} | | |")
     return 0
 
 

@@ -74,12 +74,18 @@ def join_segments(segments: Segments) -> tuple[str, list[dict[str, Any]]]:
     text = ""
     entities = []
     for segment in segments:
+        if text and segment.text and _latin(text[-1]) and _latin(segment.text[0]):
+            text += " "  # a hash or address run into pinyin would no longer be one token
         if segment.entity is not None and "overlap" not in segment.entity:
             entities.append(
                 {**segment.entity, "start": len(text), "end": len(text) + len(segment.text)}
             )
         text += segment.text
     return text, entities
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 def _replace_plain(segments: Segments, index: int, new_text: str) -> Segments:
@@ -164,7 +170,11 @@ class Augmenter:
             if changed is None:
                 continue
             variant, variant_entities = join_segments(changed)
+            lead = len(variant) - len(variant.lstrip())
             variant = variant.strip()
+            for entity in variant_entities:
+                entity["start"] -= lead
+                entity["end"] -= lead
             if variant and variant not in seen and len(variant_entities) == len(entities):
                 seen.add(variant)
                 results.append((variant, variant_entities))
