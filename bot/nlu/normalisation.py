@@ -140,8 +140,12 @@ def _opencc(text: str, origin: list[Span]) -> tuple[str, list[Span]]:
         return text, origin
     if len(converted) == len(text):
         return converted, origin
+    # A phrase changed length (部落格 -> 博客): align with the text converted character by
+    # character, which keeps the length, so only the changed phrase shares one span.
+    by_char = [tw2sp.convert(hk2t.convert(char)) for char in text]
+    reference = "".join(by_char) if all(len(c) == 1 for c in by_char) else text
     spans: list[Span] = []
-    matcher = difflib.SequenceMatcher(None, text, converted, autojunk=False)
+    matcher = difflib.SequenceMatcher(None, reference, converted, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             spans += origin[i1:i2]

@@ -1,0 +1,75 @@
+"""The pinyin featurizer: homophones and pinyin typing share features with the trained words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.pinyin_features import PinyinFeaturizer
+
+TRAINED = ["转账没到账", "手续费太贵了", "助记词怎么备份", "忘记密码怎么办", "你好"]
+
+
+@pytest.fixture
+def featurize(tmp_path: Path) -> Any:
+    """Trains a tokenizer and the featurizer on a few messages; returns a message -> n-grams."""
+    storage = LocalModelStorage(tmp_path)
+    context = ExecutionContext(GraphSchema({}), "test")
+    tokenizer = JiebaTokenizer.create(
+        {**JiebaTokenizer.get_default_config(), "dictionary_path": "data/jieba"},
+        storage,
+        Resource("tokenizer"),
+        context,
+    )
+    featurizer = PinyinFeaturizer.create(
+        PinyinFeaturizer.get_default_config(), storage, Resource("pinyin"), context
+    )
+    data = TrainingData([Message(data={TEXT: text, "intent": "x"}) for text in TRAINED])
+    tokenizer.process_training_data(data)
+    resource = featurizer.train(data)
+    loaded = PinyinFeaturizer.load(
+        PinyinFeaturizer.get_default_config(), storage, resource, context
+    )
+
+    def ngrams(text: str) -> set[int]:
+        message = Message(data={TEXT: text})
+        tokenizer.process([message])
+        loaded.process([message])
+        _, sentence = message.get_sparse_features(TEXT)
+        assert sentence is not None
+        return set(sentence.features.tocsr().indices)
+
+    return ngrams
+
+
+def overlap(a: set[int], b: set[int]) -> float:
+    """Jaccard similarity of two n-gram sets."""
+    return len(a & b) / max(1, len(a | b))
+
+
+def test_a_homophone_typo_has_the_same_features_as_the_word(featurize: Any) -> None:
+    # jieba may cut the misspelt text elsewhere; the pinyin n-grams are nearly all the same.
+    assert overlap(featurize("转帐没到帐"), featurize("转账没到账")) > 0.8
+    assert overlap(featurize("助计词怎么备份"), featurize("助记词怎么备份")) > 0.8
+
+
+def test_a_message_typed_in_pinyin_shares_features_with_its_chinese(featurize: Any) -> None:
+    typed = featurize("zhuanzhang meidaozhang")
+    chinese = featurize("转账没到账")
+    unrelated = featurize("手续费太贵了")
+    assert overlap(typed, chinese) > 0.5
+    assert overlap(typed, unrelated) < overlap(typed, chinese) / 3
+
+
+def test_the_vocabulary_is_persisted_with_the_model(featurize: Any) -> None:
+    # ``featurize`` uses the featurizer loaded back from the model storage.
+    assert featurize("zhuanzhang")
