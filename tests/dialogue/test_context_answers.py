@@ -1,0 +1,133 @@
+"""Short answers and misreadings in context, end to end.
+
+Over REST with a real Rasa server and action server (``LocalStack``), where every channel's intake
+runs: a number answering the bot's buttons picks that button; a number, or a "不见了", with no
+question asked is not a goodbye or a confirmation; free text at the complaint category is asked
+again. Through the conftest ``conversation`` (real agent and action server): 嗯 / 好的 / 对 / 不是
+and Cantonese forms answer the assistant's yes/no questions.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bot.wallet import demo_data
+from bot.wallet.sql import SqlWalletService
+from scripts.local_stack import LocalStack
+from tests.conftest import ALWAYS_OPEN, Conversation
+
+ANYTHING_ELSE = "好的。还有什么可以帮您的吗？"
+
+
+class RestUser:
+    """A REST user keeping its conversation token; replies as the channel returns them."""
+
+    def __init__(self, stack: LocalStack, sender: str) -> None:
+        self.stack, self.sender = stack, sender
+        self.token: str | None = None
+
+    def say(self, text: str) -> list[dict[str, Any]]:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["X-Conversation-Token"] = self.token
+        body = json.dumps({"sender": self.sender, "message": text}).encode()
+        request = urllib.request.Request(self.stack.rest_url, data=body, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            self.token = self.token or response.headers.get("X-Conversation-Token")
+            return list(json.loads(response.read()))
+
+    def texts(self, text: str) -> list[str]:
+        return [message.get("text", "") for message in self.say(text)]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = LocalStack(tmp_path_factory.mktemp("context"), settings={"SUPPORT_HOURS": ALWAYS_OPEN})
+    local.seed()
+    local.start_actions()
+    local.start_rasa()
+    try:
+        yield local
+    finally:
+        local.stop_all()
+
+
+def test_a_number_answering_buttons_picks_that_button(stack: LocalStack) -> None:
+    user = RestUser(stack, "number-picks")
+    offered = [b for m in user.say("什么意思") for b in m.get("buttons", [])]
+    assert len(offered) >= 2, offered
+    picked = user.texts("2")
+    direct = RestUser(stack, "payload-direct").texts(offered[1]["payload"])
+    assert picked == direct and picked
+
+
+@pytest.mark.parametrize("number", ["1234", "5", "2"])
+def test_a_bare_number_with_no_question_is_no_goodbye(stack: LocalStack, number: str) -> None:
+    replies = RestUser(stack, f"bare-{number}").say(number)
+    assert not any(m.get("buttons") for m in replies)
+    text = " ".join(m.get("text", "") for m in replies)
+    assert "再见" not in text and "打个分" not in text
+    assert "数字" in text
+
+
+@pytest.mark.parametrize("text", ["不见了", "没了", "不行啊"])
+def test_a_problem_with_no_question_gets_a_question_back(stack: LocalStack, text: str) -> None:
+    replies = RestUser(stack, f"problem-{ord(text[0])}-{len(text)}").texts(text)
+    assert ANYTHING_ELSE not in replies
+    assert len(replies) == 1 and replies[0].startswith("是遇到问题了吗？")
+
+
+def test_free_text_at_the_complaint_category_asks_again_with_the_buttons(
+    stack: LocalStack,
+) -> None:
+    user = RestUser(stack, "vague-category")
+    user.say("我要投诉")
+    again = user.say("帮我弄一下")
+    text = " ".join(m.get("text", "") for m in again)
+    assert "已为您登记投诉" not in text and "转接人工" not in text
+    assert "请选择投诉类型" in text
+    assert [b["title"] for m in again for b in m.get("buttons", [])][:2] == [
+        "转账/提币问题",
+        "账户与安全",
+    ]
+    assert any("请简单说说发生了什么" in t for t in user.texts("2"))  # by number, then
+    assert any("已为您登记投诉" in t for t in user.texts("登录一直提示密码错误，可是密码没错"))
+
+
+@pytest.fixture
+def wallet(action_stack: LocalStack) -> Iterator[SqlWalletService]:
+    service = SqlWalletService.from_url(action_stack.wallet_url)
+    yield service
+    demo_data.seed(service)  # a freeze in the test is undone for the tests after it
+
+
+@pytest.mark.parametrize("yes", ["嗯", "好的", "对", "係"])
+def test_a_short_yes_answers_the_freeze_question(
+    conversation: Conversation, wallet: SqlWalletService, yes: str
+) -> None:
+    offer = conversation.responses("我的账户被盗了", demo_data.CAROL)
+    assert offer[-1] == "utter_ask_freeze"
+    assert conversation.responses(yes, demo_data.CAROL)[0] == "utter_account_frozen"
+    assert wallet.account(demo_data.CAROL).frozen
+
+
+@pytest.mark.parametrize("no", ["不是", "不要", "唔係", "唔好"])
+def test_a_short_no_answers_the_freeze_question(
+    conversation: Conversation, wallet: SqlWalletService, no: str
+) -> None:
+    assert conversation.responses("我的账户被盗了", demo_data.CAROL)[-1] == "utter_ask_freeze"
+    assert conversation.responses(no, demo_data.CAROL) == ["utter_freeze_declined"]
+    assert not wallet.account(demo_data.CAROL).frozen
+
+
+@pytest.mark.parametrize("yes", ["嗯", "好的", "係"])
+def test_a_short_yes_to_the_offered_topics_asks_to_pick_one(
+    conversation: Conversation, yes: str
+) -> None:
+    assert conversation.responses("什么意思") == ["utter_clarify"]
+    assert conversation.responses(yes) == ["utter_clarify_pick"]
