@@ -25,6 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import rasa.shared.utils.common
 import yaml
 from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
@@ -322,6 +323,7 @@ class AugmentingImporter(RasaFileImporter):
             path = Path(config_file).resolve().parent / path
         self.augmenter = Augmenter(path, variants_per_example)
 
+    @rasa.shared.utils.common.cached_method
     def get_nlu_data(self, language: str | None = "en") -> TrainingData:
-        """The NLU files' examples and their variants."""
+        """The NLU files' examples and their variants (derived once: Rasa asks several times)."""
         return augment(super().get_nlu_data(language), self.augmenter)
