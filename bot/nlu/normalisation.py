@@ -5,8 +5,9 @@ half-width); common written Cantonese words become Mandarin (a table in
 ``data/normalisation/cantonese.tsv``: no maintained library maps Cantonese to Mandarin, and it
 must run before OpenCC, which would turn 係 into 系); traditional becomes simplified with OpenCC
 (``hk2t`` for Hong Kong variant characters, then ``tw2sp`` for Taiwan variants and phrases, so
-登入 → 登录, 軟體 → 软件, 網路 → 网络); spaces between Chinese characters are removed ("转 账 没 到"),
-other runs of spaces become one; repeated punctuation and repeated emoji become one.
+登入 → 登录, 軟體 → 软件, 網路 → 网络); spaces between Chinese characters are removed
+("转 账 没 到"), other runs of spaces become one; repeated punctuation and repeated emoji become
+one.
 
 Every normalised character remembers the span of the original text it came from, so entities
 found in the normalised text can be given offsets into what the user typed. The secret markers
@@ -19,6 +20,7 @@ import bisect
 import difflib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,9 +37,12 @@ _SPACES_IN_CHINESE = re.compile(rf"(?<={_CJK_TEXT})\s+(?={_CJK_TEXT})")
 _SPACE_RUN = re.compile(r"\s{2,}|[^\S ]")
 _REPEATED_PUNCTUATION = re.compile(r"([!?,.~。，、？！…；;:：～·])\1+")
 _EMOJI = "\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u2190-\u21ff\u3297\u3299"
-_REPEATED_EMOJI = re.compile(rf"([{_EMOJI}]\ufe0f?(?:\U0001f3fb|\U0001f3fc|\U0001f3fd|\U0001f3fe|\U0001f3ff)?)\1+")
+_REPEATED_EMOJI = re.compile(
+    rf"([{_EMOJI}]\ufe0f?(?:\U0001f3fb|\U0001f3fc|\U0001f3fd|\U0001f3fe|\U0001f3ff)?)\1+"
+)
 
 Span = tuple[int, int]
+Replacement = Callable[[re.Match[str]], str]
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def _nfkc(text: str, origin: list[Span]) -> tuple[str, list[Span]]:
         return text, origin
     chars: list[str] = []
     spans: list[Span] = []
-    for char, span in zip(text, origin):
+    for char, span in zip(text, origin, strict=True):
         folded = unicodedata.normalize("NFKC", char)
         chars.append(folded)
         spans += [span] * len(folded)
@@ -107,7 +112,7 @@ def _nfkc(text: str, origin: list[Span]) -> tuple[str, list[Span]]:
 
 
 def _substitute(
-    text: str, origin: list[Span], pattern: re.Pattern[str], replace: object
+    text: str, origin: list[Span], pattern: re.Pattern[str], replace: Replacement
 ) -> tuple[str, list[Span]]:
     """``pattern.sub`` that keeps, for each output character, the span it came from."""
     matches = list(pattern.finditer(text))
@@ -119,7 +124,7 @@ def _substitute(
     for match in matches:
         chars.append(text[shown : match.start()])
         spans += origin[shown : match.start()]
-        new = replace(match)  # type: ignore[operator]
+        new = replace(match)
         if match.end() > match.start():
             whole = (origin[match.start()][0], origin[match.end() - 1][1])
             if new == match.group()[: len(new)]:  # a shortened run keeps its first characters
@@ -174,7 +179,7 @@ def _converters() -> tuple[opencc.OpenCC, opencc.OpenCC]:
 
 
 @cache
-def _cantonese() -> tuple[re.Pattern[str], object]:
+def _cantonese() -> tuple[re.Pattern[str], Replacement]:
     """The Cantonese words as one pattern (longest first) and the function giving Mandarin."""
     words: dict[str, str] = {}
     alternatives: list[tuple[str, str]] = []

@@ -43,7 +43,10 @@ class PinyinFeaturizer(CountVectorsFeaturizer):
         return [TEXT]
 
     def _get_message_tokens_by_attribute(self, message: Message, attribute: str) -> list[str]:
-        return [to_pinyin(token) for token in super()._get_message_tokens_by_attribute(message, attribute)]
+        return [
+            to_pinyin(token)
+            for token in super()._get_message_tokens_by_attribute(message, attribute)
+        ]
 
 
 @lru_cache(maxsize=65536)

@@ -11,9 +11,7 @@ from bot.secret_guard import find_secrets, redact
 
 ETH_HASH = "0x" + "3f5e9a1c" * 8
 TRON_ADDRESS = "TN3W4H6rK5ZsQLxgP8U2yJfVb1cXeDqR7m"
-MNEMONIC = (
-    "abandon ability able about above absent absorb abstract absurd abuse access accident"
-)
+MNEMONIC = "abandon ability able about above absent absorb abstract absurd abuse access accident"
 
 
 @pytest.mark.parametrize(
@@ -99,9 +97,7 @@ def test_traditional_and_cantonese_reach_the_right_intent(parse: Any) -> None:
 def test_a_secret_marker_still_wins_after_normalisation(parse: Any) -> None:
     parsed = parse("我嘅助記詞係[已隐藏的助记词]，係咪安全？")
     assert parsed["intent"]["name"] == "share_secret"
-    assert [e["value"] for e in parsed["entities"] if e["entity"] == "secret_kind"] == [
-        "mnemonic"
-    ]
+    assert [e["value"] for e in parsed["entities"] if e["entity"] == "secret_kind"] == ["mnemonic"]
 
 
 @pytest.mark.parametrize(
