@@ -19,6 +19,8 @@ from rasa.core.agent import Agent
 from rasa.shared.core.events import BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.tracking import peek_tracker
+
 logger = logging.getLogger(__name__)
 
 # Longer text is a message of its own, never a button's title or number.
@@ -66,7 +68,8 @@ async def button_choice(agent: Agent, sender_id: str, text: str) -> str:
     """``text``, or the payload of the offered button it picks."""
     if len(text) > MAX_BUTTON_ANSWER:
         return text
-    tracker = await agent.tracker_store.retrieve(sender_id)
+    # A peek: the hot tracker (one indexed query), and the turn does not read it again.
+    tracker = await peek_tracker(agent, sender_id)
     buttons = offered_buttons(tracker) if tracker is not None else []
     payload = chosen_payload(text, buttons) if buttons else None
     if payload is None:
