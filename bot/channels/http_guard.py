@@ -3,10 +3,11 @@
 - A request body over MAX_REQUEST_BYTES (default 256 KB) is refused with 413 from its
   ``Content-Length`` before it is read (Sanic's own default is 100 MB, which let one REST call
   grow the stores by hundreds of megabytes).
-- A POST or PUT with a body to a JSON endpoint (REST, agent API, Telegram, Rasa's API) must say
-  ``Content-Type: application/json``, else 415: a browser on another site can only send
-  ``text/plain`` or form bodies without asking the server first, so this stops cross-site
-  requests that guess logins or open tickets.
+- A POST or PUT with a body to a JSON endpoint that a browser could reach (REST, agent API,
+  Rasa's API) must say ``Content-Type: application/json``, else 415: a browser on another site
+  can only send ``text/plain`` or form bodies without asking the server first, so this stops
+  cross-site requests that guess logins or open tickets. (Telegram's webhook needs its secret
+  header, which no cross-site request can carry, and reads its body whatever the type says.)
 - Every response carries a strict Content-Security-Policy (no inline script or style), frame
   protection, ``nosniff`` and ``Referrer-Policy``.
 - ``/`` answers without naming the Rasa version, and ``/version`` is not served.
@@ -25,13 +26,13 @@ from typing import Any
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, Sanic, response
 from sanic.request import Request
-from sanic.response import HTTPResponse
+from sanic.response import BaseHTTPResponse, HTTPResponse
 
 from bot.support_hours import ConfigError
 
 DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
 JSON_ENDPOINTS = re.compile(
-    r"^/(webhooks/(rest/webhook|agent/api/.*|telegram/webhook)"
+    r"^/(webhooks/(rest/webhook|agent/api/.*)"
     r"|model/parse|conversations/[^/]+/(messages|tracker/events|trigger_intent|execute|predict))$"
 )
 SECURITY_HEADERS = {
@@ -79,7 +80,7 @@ async def guard_request(request: Request) -> HTTPResponse | None:
     return None
 
 
-async def add_headers(request: Request, reply: HTTPResponse) -> None:
+async def add_headers(request: Request, reply: BaseHTTPResponse) -> None:
     """The response middleware: the security headers, unless a route set its own."""
     for name, value in SECURITY_HEADERS.items():
         if name not in reply.headers:

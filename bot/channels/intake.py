@@ -167,19 +167,23 @@ def with_client(metadata: dict[str, Any] | None, address: str | None) -> dict[st
 async def refused(
     text: str, sender_id: str, address: str | None
 ) -> tuple[str, dict[str, Any]] | None:
-    """The polite reply for a message not to process ("" for none); None to process it."""
+    """The polite reply for a message not to process ("" for none); None to process it.
+
+    Every message counts against the rates, also one refused as empty or too long: a flood of
+    those gets one polite reply too, then silence.
+    """
+    admission = await sender_admitted(sender_id)
+    if admission.admitted:
+        admission = await address_admitted("turn-address", address, ADDRESS_TURNS)
+    if not admission.admitted:
+        logger.warning("rate limit reached in conversation %s", sender_id)
+        return (SLOW_DOWN if admission.first_refusal else ""), {}
     settings = intake_settings()
     if not text:
         return EMPTY, {}
     if len(text) > settings.max_chars:
         return TOO_LONG, {"max_chars": settings.max_chars}
-    admission = await sender_admitted(sender_id)
-    if admission.admitted:
-        admission = await address_admitted("turn-address", address, ADDRESS_TURNS)
-    if admission.admitted:
-        return None
-    logger.warning("rate limit reached in conversation %s", sender_id)
-    return (SLOW_DOWN if admission.first_refusal else ""), {}
+    return None
 
 
 def failure_reason(error: Exception) -> str:

@@ -17,6 +17,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +98,33 @@ def http(
     headers: dict[str, str] | None = None,
     timeout: float = TIMEOUT,
 ) -> Answer:
-    """One request; any status is returned, a timeout or a dropped connection raises."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers or {}), method=method)
+    """One request; any status is returned, also one the server sends before reading the whole
+    body (413): the client stops sending and reads it, as HTTP allows. A timeout raises."""
+    parts = urllib.parse.urlsplit(url)
+    connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=timeout)
+    sent = dict(headers or {})
     if body is not None and content_type is not None:
-        request.add_header("Content-Type", content_type)
+        sent["Content-Type"] = content_type
+    if body is not None:
+        sent["Content-Length"] = str(len(body))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return Answer(answer.status, answer.headers.get("Content-Type", ""), answer.read())
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, error.headers.get("Content-Type", ""), error.read())
+        connection.putrequest(
+            method or ("GET" if body is None else "POST"),
+            parts.path + (f"?{parts.query}" if parts.query else ""),
+            skip_accept_encoding=True,
+        )
+        for name, value in sent.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        try:
+            for start in range(0, len(body or b""), 65536):
+                connection.send((body or b"")[start : start + 65536])
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early and closed; its answer is waiting
+        answer = connection.getresponse()
+        return Answer(answer.status, answer.getheader("Content-Type", ""), answer.read())
+    finally:
+        connection.close()
 
 
 def as_json(value: Any) -> bytes:

@@ -26,10 +26,11 @@ from typing import Any
 
 import pytest
 import socketio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.identity import IDENTITY_FIELD, sign_identity
+from bot.channels.http_guard import DEFAULT_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
+from bot.channels.widget import conversation_of
 from bot.wallet import demo_data
 from scripts.local_stack import start_together
 from tests.channels.hostile import (
@@ -212,7 +213,6 @@ def rest_texts(answer: Answer) -> list[str]:
         pytest.param(" \u3000\n\t ", [EMPTY_REPLY], id="whitespace-only"),
         pytest.param("\x00\x07\u200b\u202e\ud800", [EMPTY_REPLY], id="control-chars-only"),
         pytest.param("你" * 1001, [TOO_LONG], id="over-long"),
-        pytest.param("a" * FIVE_MB, [TOO_LONG], id="huge-5MB"),
     ],
 )
 def test_rest_refused_messages_get_a_polite_reply(
@@ -236,34 +236,57 @@ def test_rest_control_characters_are_removed_before_rasa(stack: HostileStack) ->
     assert [json.loads(row[0])["text"] for row in stored] == ["你好"]
 
 
+NOT_JSON = {"error": "expected a JSON object"}
+NOT_JSON_TYPE = {"error": "Content-Type must be application/json"}
+
+
 @pytest.mark.parametrize(
-    ("body", "content_type", "status"),
+    ("body", "content_type", "status", "error"),
     [
-        pytest.param(b'{"sender": "s", "message": ', "application/json", 400, id="malformed-json"),
-        pytest.param(b"", "application/json", 400, id="empty-body"),
+        pytest.param(
+            b'{"sender": "s", "message": ', "application/json", 400, NOT_JSON, id="malformed-json"
+        ),
+        pytest.param(b"", "application/json", 400, NOT_JSON, id="empty-body"),
         pytest.param(
             b"sender=s&message=hi",
             "application/x-www-form-urlencoded",
-            400,
+            415,
+            NOT_JSON_TYPE,
             id="wrong-content-type-form",
         ),
-        pytest.param(b"x" * FIVE_MB, "application/json", 400, id="huge-5MB-not-json"),
         pytest.param(
-            b'{"sender": "s", "message": "\xff\xfe"}', "application/json", 400, id="invalid-utf8"
+            as_json({"sender": "s", "message": "你好"}),
+            "text/plain",
+            415,
+            NOT_JSON_TYPE,
+            id="json-sent-as-text-plain",
+        ),
+        pytest.param(
+            b'{"sender": "s", "message": "\xff\xfe"}',
+            "application/json",
+            400,
+            NOT_JSON,
+            id="invalid-utf8",
         ),
     ],
 )
-def test_rest_unreadable_bodies_get_a_400(
-    stack: HostileStack, body: bytes, content_type: str, status: int
+def test_rest_unreadable_bodies_get_a_4xx(
+    stack: HostileStack, body: bytes, content_type: str, status: int, error: dict[str, str]
 ) -> None:
     answer = http(stack.rest_url, body, content_type=content_type)
-    assert (answer.status, answer.json()) == (status, {"error": "expected a JSON object"})
+    assert (answer.status, answer.json()) == (status, error)
 
 
-def test_rest_ignores_the_content_type_of_a_json_body(stack: HostileStack) -> None:
-    body = as_json({"sender": unique("rest-ct"), "message": "你好"})
-    texts = rest_texts(http(stack.rest_url, body, content_type="text/plain"))
-    assert texts[0].startswith(GREETING)
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(as_json({"sender": "s", "message": "a" * FIVE_MB}), id="huge-5MB-message"),
+        pytest.param(b"x" * FIVE_MB, id="huge-5MB-not-json"),
+    ],
+)
+def test_rest_bodies_over_the_size_limit_get_a_413_unread(stack: HostileStack, body: bytes) -> None:
+    assert http(stack.rest_url, body).status == 413
+    stack.still_answers()
 
 
 # --- the table: the widget (socket.io) -------------------------------------------------------
@@ -462,7 +485,7 @@ def test_wechat_control_characters_are_removed(stack: HostileStack) -> None:
             id="invalid-utf8",
         ),
         pytest.param(
-            b"<xml>" + b" " * FIVE_MB + b"</xml>", "text/xml", 413, "too large", id="huge-5MB"
+            b"<xml>" + b" " * FIVE_MB + b"</xml>", "text/xml", 413, "size limit", id="huge-5MB"
         ),
     ],
 )
@@ -493,12 +516,12 @@ def test_wechat_ignores_the_content_type_of_an_xml_body(stack: HostileStack) -> 
         pytest.param(b"", "application/json", 400, id="empty-body"),
         pytest.param(b'{"username": "li", ', "application/json", 400, id="malformed-json"),
         pytest.param(
-            b"username=li&password=x", "application/x-www-form-urlencoded", 400, id="form"
+            b"username=li&password=x", "application/x-www-form-urlencoded", 415, id="form"
         ),
         pytest.param(
             b'{"username": "\xff", "password": "x"}', "application/json", 400, id="invalid-utf8"
         ),
-        pytest.param(b"x" * FIVE_MB, "application/json", 400, id="huge-5MB"),
+        pytest.param(b"x" * FIVE_MB, "application/json", 413, id="huge-5MB"),
         pytest.param(
             as_json({"username": "", "password": ""}), "application/json", 401, id="empty-fields"
         ),
@@ -524,13 +547,17 @@ def test_agent_login_refuses_bad_bodies(
         pytest.param(as_json({"text": "好" * 2001}), 400, id="over-long"),
         pytest.param(b'{"text": ', 400, id="malformed-json"),
         pytest.param(b'{"text": "\xff"}', 400, id="invalid-utf8"),
-        pytest.param(b"x" * FIVE_MB, 400, id="huge-5MB"),
         pytest.param(as_json({"text": "你好"}), 409, id="unclaimed-ticket"),
     ],
 )
 def test_agent_reply_refuses_bad_bodies(stack: HostileStack, body: bytes, status: int) -> None:
     assert stack.agent("/tickets/999999/reply", body, token=stack.agent_token).status == status
     assert stack.agent("/tickets/999999/reply", body).status == 401
+
+
+def test_agent_reply_over_the_size_limit_is_refused_unread(stack: HostileStack) -> None:
+    huge = b"x" * FIVE_MB
+    assert stack.agent("/tickets/999999/reply", huge, token=stack.agent_token).status == 413
 
 
 # --- the table: Rasa's API and metrics -------------------------------------------------------
@@ -552,7 +579,7 @@ def test_rasa_parse_with_a_jwt(stack: HostileStack, body: bytes, status: int) ->
 
 def test_rasa_parse_refuses_a_form_body(stack: HostileStack) -> None:
     form = "application/x-www-form-urlencoded"
-    assert stack.rasa_api("/model/parse", b"text=hi", content_type=form).status == 400
+    assert stack.rasa_api("/model/parse", b"text=hi", content_type=form).status == 415
 
 
 def test_metrics_take_no_input(stack: HostileStack) -> None:
@@ -564,11 +591,8 @@ def test_metrics_take_no_input(stack: HostileStack) -> None:
 # --- injection: stored verbatim, handed to agents as data ------------------------------------
 
 
-def rest_as(stack: HostileStack, sender: str, text: str, account: str) -> list[str]:
-    secret = stack.local.identity_secret.encode()
-    metadata = {IDENTITY_FIELD: sign_identity(secret, account, sender)}
-    body = as_json({"sender": sender, "message": text, "metadata": metadata})
-    return rest_texts(http(stack.rest_url, body))
+def rest_says(stack: HostileStack, sender: str, text: str) -> list[str]:
+    return rest_texts(http(stack.rest_url, as_json({"sender": sender, "message": text})))
 
 
 def user_texts(stack: HostileStack, sender: str) -> list[str]:
@@ -589,15 +613,20 @@ def transcript_of(stack: HostileStack, sender: str) -> list[dict[str, Any]]:
 
 
 def test_sql_in_a_transfer_look_up_is_only_data(stack: HostileStack) -> None:
-    sender = unique("inject-transfer")
+    """Alice, proven by the widget, looks up her transfer with SQL around the hash."""
+    sender = conversation_of(demo_data.ALICE, stack.local.identity_secret.encode())
     look_up = f"{demo_data.TX_PENDING_LOW_FEE}' OR '1'='1 这笔怎么还没到"
     drop = "'; DROP TABLE events; --"
-    replies = rest_as(stack, sender, look_up, demo_data.ALICE)
-    # The one transfer of the hash, nobody else's.
-    short = f"{demo_data.TX_PENDING_LOW_FEE[:6]}…{demo_data.TX_PENDING_LOW_FEE[-4:]}"
-    assert short in replies[0] and "0.5 ETH" in replies[0]
-    rest_as(stack, sender, drop, demo_data.ALICE)
-    rest_as(stack, sender, "转人工", demo_data.ALICE)
+    alice = WidgetClient(stack, demo_data.ALICE)
+    try:
+        replies = alice.say(look_up)
+        # The one transfer of the hash, nobody else's.
+        short = f"{demo_data.TX_PENDING_LOW_FEE[:6]}…{demo_data.TX_PENDING_LOW_FEE[-4:]}"
+        assert short in replies[0] and "0.5 ETH" in replies[0]
+        alice.say(drop)
+        alice.say("转人工")
+    finally:
+        alice.close()
 
     assert "events" in stack.tables("tracker.db")
     assert {"wallet_transactions", "wallet_tickets"} <= stack.tables("wallet.db")
@@ -610,9 +639,9 @@ def test_sql_in_a_transfer_look_up_is_only_data(stack: HostileStack) -> None:
 def test_sql_and_html_in_a_complaint_are_stored_and_shown_verbatim(stack: HostileStack) -> None:
     sender = unique("inject-complaint")
     description = "<script>alert(1)</script>'); DROP TABLE tickets;-- 转账被多扣了手续费"
-    rest_as(stack, sender, "我要投诉", demo_data.ALICE)
-    rest_as(stack, sender, "其他", demo_data.ALICE)
-    filed = rest_as(stack, sender, description, demo_data.ALICE)
+    rest_says(stack, sender, "我要投诉")
+    rest_says(stack, sender, "其他")
+    filed = rest_says(stack, sender, description)
     assert "已为您登记投诉" in filed[0]
 
     assert {"wallet_tickets"} <= stack.tables("wallet.db")
@@ -653,12 +682,15 @@ REST_BODIES = st.one_of(REST_REQUESTS, REST_REQUESTS, JSON.map(as_json), st.bina
 
 @FUZZ
 @given(body=REST_BODIES, content_type=CONTENT_TYPES)
-def test_rest_answers_any_body_with_a_reply_or_a_400(
+def test_rest_answers_any_body_with_a_reply_or_a_4xx(
     stack: HostileStack, body: bytes, content_type: str
 ) -> None:
     answer = http(stack.rest_url, body, content_type=content_type)
-    assert answer.status in (200, 400), answer
-    assert isinstance(answer.json(), list if answer.status == 200 else dict)
+    json_type = content_type.split(";")[0].strip().lower() == "application/json"
+    # 413: over MAX_REQUEST_BYTES, refused before anything else looks at it.
+    assert answer.status in ((200, 400, 413) if json_type else (400, 413, 415)), answer
+    if answer.status != 413:  # Sanic's own answer, in the format the request suggests
+        assert isinstance(answer.json(), list if answer.status == 200 else dict)
 
 
 @FUZZ
@@ -667,8 +699,9 @@ def test_rest_answers_every_message_of_a_new_conversation(
     stack: HostileStack, message: str, metadata: Any
 ) -> None:
     # A new conversation each time: a repeated one may be waiting for an agent, silently.
-    body = {"sender": unique("fuzz"), "message": message, "metadata": metadata}
-    texts = rest_texts(http(stack.rest_url, as_json(body)))
+    body = as_json({"sender": unique("fuzz"), "message": message, "metadata": metadata})
+    assume(len(body) <= MAX_REQUEST_BYTES)  # larger ones get 413: test_rest_bodies_over_the_…
+    texts = rest_texts(http(stack.rest_url, body))
     assert texts and all(isinstance(text, str) for text in texts), texts
 
 
@@ -750,7 +783,8 @@ def test_telegram_answers_any_authenticated_body_with_200_or_400(
 def test_telegram_refuses_any_body_without_the_secret(
     stack: HostileStack, body: bytes, secret: str | None
 ) -> None:
-    assert stack.telegram(body, secret=secret).status == 403
+    # 413 for a body over MAX_REQUEST_BYTES, refused unread before the secret is looked at.
+    assert stack.telegram(body, secret=secret).status in (403, 413)
 
 
 @FUZZ
@@ -893,8 +927,8 @@ def test_agent_login_answers_any_body_with_a_4xx(
     stack: HostileStack, body: bytes, content_type: str
 ) -> None:
     answer = stack.agent("/login", body, content_type=content_type)
-    # 415: not a JSON body; 429: "li" has been guessed too often by the examples before.
-    assert answer.status in (400, 401, 415, 429), answer
+    # 413: too large; 415: not a JSON body; 429: "li" was guessed too often by earlier examples.
+    assert answer.status in (400, 401, 413, 415, 429), answer
 
 
 @FUZZ
@@ -914,8 +948,8 @@ def test_agent_ticket_endpoints_answer_any_call_with_a_4xx(
         token=token,
         method="GET" if action == "" else "POST",
     )
-    assert answer.status in (400, 401, 404, 409), answer
-    if token != stack.agent_token:
+    assert answer.status in (400, 401, 404, 409, 413), answer
+    if token != stack.agent_token and answer.status != 413:  # 413: refused unread, before all
         assert answer.status == 401
 
 

@@ -228,3 +228,14 @@ def test_entities_of_a_payload_never_offered_stay_out_of_the_summary(stack: Loca
     client.say("inject-2", "转人工")
     typed = store(stack).open_ticket_for("inject-2")
     assert typed is not None and HASH in typed.summary.entities.get("tx_hash", [])
+
+
+def test_a_flood_of_over_long_messages_gets_one_polite_refusal_then_silence(
+    stack: LocalStack,
+) -> None:
+    client = Client(stack, "203.0.113.50")
+    _, token = client.say("long-1", "你好")
+    answers = [client.say("long-1", "你" * 1001, token)[0] for _ in range(12)]
+    assert all(any("消息有点长" in text for text in answer) for answer in answers[:9])
+    assert any("发得有点快" in text for text in answers[9])
+    assert answers[10:] == [[], []]
