@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -82,3 +83,42 @@ def test_test_stories_pass_with_rasa_test(model_path: Path, tmp_path: Path) -> N
     details = failed.read_text(encoding="utf-8") if failed.exists() else ""
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:] + details
     assert "# predicted:" not in details
+
+
+# Messages written for this test only (not training examples, checked below), one or more per
+# pattern issue 13 found misread: the chain's state, Cantonese and traditional script, typos,
+# pinyin and English, stories, thanks in context, near-domain questions, the confusion pairs and
+# short answers.
+UNSEEN = {
+    "USDT一直卡在等待确认，快四个小时了": "transfer_pending",
+    "交易在区块浏览器里一直是pending状态，对方也没收到": "transfer_pending",
+    "我笔转账stuck咗成日，对方话收唔到": "transfer_pending",
+    "转帐显示成功了可是朋友那边一直没到帐": "transfer_pending",
+    "zhuanzhang yizhi dengdai queren": "transfer_pending",
+    "按照你讲的改了网络，币回来了，谢谢你": "thank",
+    "得啦": "affirm",
+    "嗯好": "affirm",
+    "唔係呢個": "deny",
+    "不用了不用了": "deny",
+    "欧易的资金账户怎么划转到交易账户": "out_of_scope",
+    "以太坊会不会跌到一千": "out_of_scope",
+    "帮我看看这个代币合约是不是貔貅盘": "out_of_scope",
+    "币圈收入需要缴税吗": "out_of_scope",
+    "你们钱包能不能存放ARB代币": "supported_coins",
+    "拿私钥怎么导入到新手机的钱包里": "mnemonic_backup",
+    "前阵子投诉过一次，客服说会尽快处理，到现在也没消息，帮我问问进度": "ticket_status",
+}
+
+
+def test_unseen_messages_of_the_issue_13_patterns_are_understood(parse: Any) -> None:
+    from rasa.shared.importers.rasa import RasaFileImporter
+
+    written = RasaFileImporter(str(ROOT / "config.yml"), None, [str(ROOT / "data")])
+    texts = {message.get("text") for message in written.get_nlu_data("zh").intent_examples}
+    assert not set(UNSEEN) & texts
+    wrong = {
+        text: parse(text)["intent"]["name"]
+        for text, intent in UNSEEN.items()
+        if parse(text)["intent"]["name"] != intent
+    }
+    assert wrong == {}
