@@ -3,9 +3,10 @@ from __future__ import annotations
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.complaint import ActionSubmitComplaint, ActionTicketStatus, ValidateComplaintForm
+from bot.identity import OWNER_FIELD, sign_owner
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from tests.actions.conftest import IDENTITY, run_action
+from tests.actions.conftest import CONVERSATION, IDENTITY, SECRET, run_action
 
 
 def validate_category(text: str) -> dict[str, object]:
@@ -59,8 +60,14 @@ def test_filed_complaint_gets_a_number_and_clears_the_form(sql_wallet: SqlWallet
 def test_anonymous_complaints_are_tracked_per_conversation(sql_wallet: SqlWalletService) -> None:
     slots = {"complaint_category": "service", "complaint_description": "客服态度很差"}
     run_action(ActionSubmitComplaint(wallet=sql_wallet, identity=IDENTITY), slots=slots)
-    status = run_action(ActionTicketStatus(wallet=sql_wallet, identity=IDENTITY))
+    # The REST channel vouches for the sender with the conversation's token.
+    owner = {OWNER_FIELD: sign_owner(SECRET, CONVERSATION)}
+    status = run_action(
+        ActionTicketStatus(wallet=sql_wallet, identity=IDENTITY), claimed_metadata=owner
+    )
     assert status.responses == ["utter_ticket_open"]
+    stranger = run_action(ActionTicketStatus(wallet=sql_wallet, identity=IDENTITY))
+    assert stranger.responses == ["utter_ticket_status_not_owner"]
     other_account = run_action(
         ActionTicketStatus(wallet=sql_wallet, identity=IDENTITY), account=demo_data.BOB
     )
