@@ -5,13 +5,21 @@ Homophones typed by mistake (转帐 for 转账, 助计词 for 助记词) and mes
 jieba token becomes its pinyin (pypinyin, no tones), Latin text stays as typed, lower-cased. The
 counting, the vocabulary and its persistence with the model are Rasa's CountVectorsFeaturizer's;
 only the text it counts differs, and only the message text is featurized.
+
+Only sentence features are made, the message's n-grams counted straight from the vocabulary:
+the classifier reads nothing else, and sklearn's two ``transform`` calls plus the per-token
+matrix cost about 0.5 ms a message. A sequence model (DIET, CRF) would need the per-token
+features back.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import scipy.sparse
 from pypinyin import Style, lazy_pinyin
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
@@ -41,6 +49,32 @@ class PinyinFeaturizer(CountVectorsFeaturizer):
     @staticmethod
     def _attributes_for(analyzer: str) -> list[str]:
         return [TEXT]
+
+    def _create_features(
+        self, attribute: str, all_tokens: list[list[str]]
+    ) -> tuple[list[scipy.sparse.spmatrix | None], list[scipy.sparse.spmatrix | None]]:
+        """Sentence counts only, looked up directly in the vocabulary (``char_wb`` only)."""
+        vectorizer = self.vectorizers.get(attribute)
+        if vectorizer is None or self.analyzer != "char_wb":
+            return super()._create_features(attribute, all_tokens)
+        analyze = vectorizer.build_analyzer()
+        vocabulary = vectorizer.vocabulary_
+        sentences: list[scipy.sparse.spmatrix | None] = []
+        for tokens in all_tokens:
+            counts = Counter(
+                vocabulary[gram] for gram in analyze(" ".join(tokens)) if gram in vocabulary
+            )
+            columns = np.fromiter(sorted(counts), dtype=np.int32, count=len(counts))
+            values = np.fromiter((counts[c] for c in columns), dtype=np.int64, count=len(counts))
+            sentences.append(
+                scipy.sparse.coo_matrix(
+                    (values, (np.zeros(len(columns), dtype=np.int32), columns)),
+                    shape=(1, len(vocabulary)),
+                )
+                if tokens
+                else None
+            )
+        return [None] * len(all_tokens), sentences
 
     def _get_message_tokens_by_attribute(self, message: Message, attribute: str) -> list[str]:
         return [

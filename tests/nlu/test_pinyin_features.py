@@ -9,6 +9,9 @@ import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
 from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
@@ -20,8 +23,8 @@ TRAINED = ["转账没到账", "手续费太贵了", "助记词怎么备份", "�
 
 
 @pytest.fixture
-def featurize(tmp_path: Path) -> Any:
-    """Trains a tokenizer and the featurizer on a few messages; returns a message -> n-grams."""
+def trained(tmp_path: Path) -> tuple[JiebaTokenizer, PinyinFeaturizer]:
+    """A tokenizer and the featurizer trained on a few messages, loaded back from storage."""
     storage = LocalModelStorage(tmp_path)
     context = ExecutionContext(GraphSchema({}), "test")
     tokenizer = JiebaTokenizer.create(
@@ -39,6 +42,14 @@ def featurize(tmp_path: Path) -> Any:
     loaded = PinyinFeaturizer.load(
         PinyinFeaturizer.get_default_config(), storage, resource, context
     )
+    assert isinstance(loaded, PinyinFeaturizer)
+    return tokenizer, loaded
+
+
+@pytest.fixture
+def featurize(trained: tuple[JiebaTokenizer, PinyinFeaturizer]) -> Any:
+    """Message -> the columns of its sentence features."""
+    tokenizer, loaded = trained
 
     def ngrams(text: str) -> set[int]:
         message = Message(data={TEXT: text})
@@ -73,3 +84,19 @@ def test_a_message_typed_in_pinyin_shares_features_with_its_chinese(featurize: A
 def test_the_vocabulary_is_persisted_with_the_model(featurize: Any) -> None:
     # ``featurize`` uses the featurizer loaded back from the model storage.
     assert featurize("zhuanzhang")
+
+
+@pytest.mark.parametrize(
+    "text", ["我转帐了 500U 还没到账！", "zhuanzhang meidaozhang", "USDT TRC20"]
+)
+def test_sentence_counts_are_those_of_the_whole_text(
+    trained: tuple[JiebaTokenizer, PinyinFeaturizer], text: str
+) -> None:
+    tokenizer, featurizer = trained
+    message = Message(data={TEXT: text})
+    tokenizer.process([message])
+    tokens = featurizer._get_processed_message_tokens_by_attribute(message, TEXT)
+    ours = featurizer._create_features(TEXT, [tokens])
+    rasas = CountVectorsFeaturizer._create_features(featurizer, TEXT, [tokens])
+    assert ours[0] == [None]  # no per-token features: the classifier reads sentences only
+    assert (ours[1][0].toarray() == rasas[1][0].toarray()).all()
