@@ -17,7 +17,13 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse import csr_matrix
@@ -46,6 +52,19 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
             component._lay_out_weights()
         return component
 
+    def process(self, messages: list[Message]) -> list[Message]:
+        """As Rasa's; a message with no features at all (white space only, which the channels
+        refuse but ``/model/parse`` may send) gets no intent, so the fallback takes it, instead
+        of failing in Rasa's feature stacking."""
+        featured = [message for message in messages if _has_features(message)]
+        if featured:
+            super().process(featured)
+        for message in messages:
+            if not _has_features(message):
+                message.set(INTENT, {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}, True)
+                message.set(INTENT_RANKING_KEY, [], True)
+        return messages
+
     def _create_X(self, messages: list[Message]) -> csr_matrix:
         """As Rasa's, without stacking matrices for the usual single message with no dense part."""
         if len(messages) == 1 and messages[0].get_dense_features(attribute=TEXT)[1] is None:
@@ -57,3 +76,8 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
     def _lay_out_weights(self) -> None:
         if hasattr(self.clf, "coef_"):
             self.clf.coef_ = np.asfortranarray(self.clf.coef_)
+
+
+def _has_features(message: Message) -> bool:
+    sparse, dense = message.get_sparse_features(TEXT)[1], message.get_dense_features(TEXT)[1]
+    return sparse is not None or dense is not None

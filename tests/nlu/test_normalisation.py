@@ -120,3 +120,9 @@ def test_bad_input_parses_without_an_exception(parse: Any, typed: str) -> None:
     assert parsed["intent"]["name"]
     for entity in parsed["entities"]:
         assert 0 <= entity["start"] <= entity["end"] <= len(typed)
+
+
+@pytest.mark.parametrize("typed", [" ", "\n", "\u3000", " \t "])
+def test_white_space_alone_goes_to_the_fallback(parse: Any, typed: str) -> None:
+    """The channels refuse it, but ``/model/parse`` passes it on: no features, no intent."""
+    assert parse(typed)["intent"]["name"] == "nlu_fallback"
