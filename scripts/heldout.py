@@ -2,8 +2,9 @@
 
 The categories: ordinary, long and story-like, typos and homophones, traditional and Cantonese,
 pinyin and English-mixed, near-domain off-topic. The sets were written independently of the
-training data and of the augmentation, and are never trained on (``tests/test_training_data.py``
-checks).
+training data and of the augmentation, and are never trained on: an example whose text (ignoring
+case and white space) is also a training example or an augmented variant was removed from them,
+and ``tests/nlu/test_augmentation.py`` keeps it so.
 
 Each file: ``category``, then ``examples`` of ``{text, intent, entities?}``, where ``entities``
 maps an entity type to its normalised value (``{amount: "500", currency: USDT}``).
