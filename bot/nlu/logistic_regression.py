@@ -3,8 +3,9 @@
 sklearn scores a message as its sparse features times ``coef_.T``. Unless that transpose is
 C-contiguous, scipy copies the whole weight matrix (intents x n-gram vocabulary) for every
 message: about 1.5 ms, the largest single cost of a turn. Stored in Fortran order, the transpose
-is C-contiguous and scoring takes microseconds. A single message's features are also used as
-they are instead of being stacked into a new matrix. The predictions are the same numbers.
+is C-contiguous and scoring takes microseconds. A single message's sentence features are also
+put side by side once instead of through Rasa's pairwise combination. The predictions are the
+same numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.nlu.constants import (
+    FEATURE_TYPE_SENTENCE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -26,6 +28,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy import sparse
 from scipy.sparse import csr_matrix
 
 
@@ -66,11 +69,15 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
         return messages
 
     def _create_X(self, messages: list[Message]) -> csr_matrix:
-        """As Rasa's, without stacking matrices for the usual single message with no dense part."""
-        if len(messages) == 1 and messages[0].get_dense_features(attribute=TEXT)[1] is None:
-            sparse = messages[0].get_sparse_features(attribute=TEXT)[1]
-            if sparse is not None:
-                return csr_matrix(sparse.features)
+        """As Rasa's; for the usual single message, its sentence features put side by side once.
+
+        Rasa combines a message's features pairwise, deep-copying them and building the sequence
+        features too, once per featurizer: with three featurizers that cost more than 1 ms.
+        """
+        if len(messages) == 1:
+            features = _sentence_features(messages[0])
+            if features is not None:
+                return features
         return super()._create_X(messages)
 
     def _lay_out_weights(self) -> None:
@@ -79,5 +86,17 @@ class FastLogisticRegressionClassifier(LogisticRegressionClassifier):
 
 
 def _has_features(message: Message) -> bool:
-    sparse, dense = message.get_sparse_features(TEXT)[1], message.get_dense_features(TEXT)[1]
-    return sparse is not None or dense is not None
+    return any(feature.attribute == TEXT for feature in message.features)
+
+
+def _sentence_features(message: Message) -> csr_matrix | None:
+    """The message's sparse sentence features in featurizer order, as Rasa combines them; None
+    if there are none or some are dense."""
+    parts = [
+        feature
+        for feature in message.features
+        if feature.attribute == TEXT and feature.type == FEATURE_TYPE_SENTENCE
+    ]
+    if not parts or any(feature.is_dense() for feature in parts):
+        return None
+    return sparse.hstack([feature.features for feature in parts], format="csr")
