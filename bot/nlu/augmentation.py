@@ -132,14 +132,14 @@ class Augmenter:
         """The kinds of variant that keep ``intent``, with their weights."""
         if intent in NOT_AUGMENTED:
             return []
-        kinds: list[tuple[str, Transform, int]] = [
-            ("traditional", self.traditional, 3),
-            ("homophone", self.homophone, 3),
-        ]
+        kinds: list[tuple[str, Transform, int]] = [("traditional", self.traditional, 3)]
         if intent not in SOCIAL:
             # A short social message typed in pinyin is a handful of letters: the pinyin
-            # features cover it, and the variant would only repeat what anyone would type.
+            # features cover it, and the variant would only repeat what anyone would type. A
+            # homophone in one or two characters makes a word of something else (是的 → 事的),
+            # and the classifier would take any short question with it for a yes.
             kinds += [
+                ("homophone", self.homophone, 3),
                 ("pinyin_word", self.pinyin_word, 1),
                 ("pinyin_all", self.pinyin_all, 1),
                 ("wrapper", self.wrapper, 3),

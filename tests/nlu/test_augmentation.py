@@ -97,6 +97,11 @@ def test_variants_keep_the_intent_and_social_messages_stay_bare(
     assert not [text for text, intent in added if intent in NOT_AUGMENTED]
     assert [text for text, intent in added if intent in SOCIAL]
     augmenter = Augmenter(TABLES)
+    # Only the other script: a homophone in a two-character 是的 makes 事的, and any short
+    # question with 事 (怎么回事) would be read as a yes.
+    assert all(
+        [name for name, _, _ in augmenter.kinds(intent)] == ["traditional"] for intent in SOCIAL
+    )
     for message in hand_written.intent_examples:
         source, intent = message.get(TEXT), message.get(INTENT)
         if intent not in SOCIAL:
