@@ -98,7 +98,7 @@ class RestChannel(InputChannel):
             address = client_of(request)
             tokens = conversation_tokens()
             token = request.headers.get(TOKEN_HEADER)
-            standing = await asyncio.to_thread(tokens.standing, sender, token)
+            standing = await token_standing(tokens, sender, token)
             issued = None
             if standing is Standing.NEW:
                 admission = await address_admitted("new-conversation", address, NEW_CONVERSATIONS)
@@ -110,7 +110,7 @@ class RestChannel(InputChannel):
                         else []
                     )
                     return response.json(refusal)
-                issued = await asyncio.to_thread(tokens.issue, sender)
+                issued = await issue_token(tokens, sender)
             owner = issued is not None or standing is Standing.OWNER
             secret = identity_settings().secret
             collector = CollectingOutputChannel()
@@ -141,3 +141,22 @@ async def collect_waiting(sender: str) -> list[dict[str, Any]]:
         # They stay in the outbox and come with the next request.
         logger.exception("could not collect waiting messages of %s", sender)
         return []
+
+
+async def token_standing(tokens: ConversationTokens, sender: str, token: str | None) -> Standing:
+    """The request's standing; a stranger's while the store fails (the turn still gets its
+    apology from the intake, and nothing of the conversation's is shown)."""
+    try:
+        return await asyncio.to_thread(tokens.standing, sender, token)
+    except Exception:
+        logger.exception("conversation token of %s not checked", sender)
+        return Standing.STRANGER
+
+
+async def issue_token(tokens: ConversationTokens, sender: str) -> str | None:
+    """A new conversation's token; none while the store fails."""
+    try:
+        return await asyncio.to_thread(tokens.issue, sender)
+    except Exception:
+        logger.exception("no conversation token for %s", sender)
+        return None

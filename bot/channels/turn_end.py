@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, OutputChannel
-from rasa.shared.core.events import BotUttered
+from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.reply_guard import ensure_reply
 from bot.handoff.delivery import Delivery
@@ -58,6 +59,8 @@ async def finish_turn(
     """Under the conversation's lock: True when the user left the queue (see ``hand_back``)."""
     tracker = await turn_tracker(agent, sender_id)
     if tracker is not None and tracker.is_paused():
+        if paused_this_turn(tracker):
+            return False  # the handoff itself said where the user is in the queue
         latest = tracker.latest_message
         intent = (latest.intent or {}).get("name") if latest else None
         if owner and intent in CANCEL_INTENTS and store.cancel(sender_id) is not None:
@@ -66,6 +69,16 @@ async def finish_turn(
         await answer_while_queued(agent, store, sender_id, output_channel, intent)
         return False
     await ensure_reply(agent, tracker, sender_id, output_channel)
+    return False
+
+
+def paused_this_turn(tracker: DialogueStateTracker) -> bool:
+    """Whether this very message started the handoff (not one sent while already waiting)."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, ConversationPaused):
+            return True
     return False
 
 

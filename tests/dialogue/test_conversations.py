@@ -15,7 +15,8 @@ ACCOUNT_QUESTIONS = [
     ("怎么让我的钱包更安全一点", ["utter_account_security", "utter_login_for_checkup"]),
     ("钱包里的币全被人转走了", ["utter_account_compromised", "utter_login_to_freeze"]),
     ("我要投诉你们，太坑了", ["utter_complaint", "utter_ask_complaint_category"]),
-    ("我的投诉处理得怎么样了", ["utter_no_tickets"]),
+    # Nothing proves this conversation is the asker's (no channel vouches for it here).
+    ("我的投诉处理得怎么样了", ["utter_ticket_status_not_owner"]),
 ]
 FAQ = [
     ("建议加个深色模式", "utter_feedback"),

@@ -1,0 +1,62 @@
+"""Rasa component: a question is never a yes or a no.
+
+Short answers (嗯, 好的, 不是) are short, so the classifier leans towards affirm and deny for any
+short message it knows little about, questions included (怎么回事, 啥, 是吗). A message with a
+question word or mark cannot answer the assistant's question, so affirm and deny are taken out
+of its ranking and the next intent stands; the fallback after this component then decides,
+usually asking back with the likely topics. Runs on the normalised text, before the fallback.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+
+ANSWERS = frozenset({"affirm", "deny"})
+# 呢 is left out: 嗯呢 and 好的呢 are yeses.
+QUESTION = re.compile(r"怎么|什么|为什么|为啥|啥|咋|如何|哪|吗|[?？]")
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class QuestionIsNoAnswer(GraphComponent):
+    """Drops affirm and deny from the ranking of a message that asks something."""
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> QuestionIsNoAnswer:
+        return cls()
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            if intent.get(INTENT_NAME_KEY) not in ANSWERS:
+                continue
+            if not QUESTION.search(message.get(TEXT) or ""):
+                continue
+            ranking = [
+                entry
+                for entry in message.get(INTENT_RANKING_KEY) or []
+                if entry.get(INTENT_NAME_KEY) not in ANSWERS
+            ]
+            best = ranking[0] if ranking else {INTENT_NAME_KEY: None, PREDICTED_CONFIDENCE_KEY: 0.0}
+            message.set(INTENT, best, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        return messages

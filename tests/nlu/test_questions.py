@@ -1,0 +1,19 @@
+"""A question is never read as a yes or a no, however short."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+@pytest.mark.parametrize("question", ["怎么回事", "啥", "是吗？", "好吗", "咋整"])
+def test_a_short_question_is_no_answer(parse: Any, question: str) -> None:
+    assert parse(question)["intent"]["name"] not in {"affirm", "deny"}
+
+
+@pytest.mark.parametrize(
+    ("answer", "intent"), [("嗯", "affirm"), ("好的", "affirm"), ("不用了", "deny")]
+)
+def test_short_answers_stay_answers(parse: Any, answer: str, intent: str) -> None:
+    assert parse(answer)["intent"]["name"] == intent
