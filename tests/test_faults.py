@@ -21,12 +21,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+import socketio
 import sqlalchemy as sa
 
-from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from scripts.bench import FAQ, UNLIMITED, rest_turn
-from scripts.local_stack import LocalStack
+from scripts.local_stack import LocalStack, widget_token
 from scripts.production_stack import ProductionStack
 from tests.wallet.backend_server import BackendServer
 
@@ -114,12 +114,10 @@ def test_killing_a_server_loses_no_message_and_answers_none_twice(stack: Product
 
 
 def test_a_stopped_action_server_gets_an_apology_until_it_is_back(stack: ProductionStack) -> None:
-    sender = "faults-actions"
-    identity = sign_identity(stack.nodes[0].identity_secret.encode(), demo_data.ALICE, sender)
+    # Anonymous (REST): the transfer check still needs the action server.
     body = {
-        "sender": sender,
+        "sender": "faults-actions",
         "message": f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}",
-        "metadata": {IDENTITY_FIELD: identity},
     }
 
     async def ask(url: str) -> str:
@@ -204,18 +202,25 @@ def test_a_slow_wallet_backend_gets_the_apology_within_the_timeout(tmp_path: Pat
         local.start_rasa()
 
         async def ask(number: int) -> tuple[float, str]:
-            sender = f"slow-{number}"
-            identity = sign_identity(local.identity_secret.encode(), demo_data.ALICE, sender)
-            body = {
-                "sender": sender,
-                "message": f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}",
-                "metadata": {IDENTITY_FIELD: identity},
-            }
-            started = time.monotonic()
-            async with aiohttp.ClientSession() as session:
-                replies = await rest_turn(session, [local.rest_url], 0, body)
-            text = " ".join(str(r.get("text", "")) for r in replies or [])
-            return time.monotonic() - started, text
+            """A user proven by the widget (REST is anonymous) asks about a transfer."""
+            replies: asyncio.Queue[Any] = asyncio.Queue()
+            client = socketio.AsyncClient(reconnection=False)
+            client.on("bot_uttered", replies.put_nowait)
+            token = widget_token(f"slow-{number}", minutes=30)
+            await client.connect(
+                local.base_url,
+                socketio_path="/socket.io",
+                auth={"token": token},
+                transports=["polling"],
+            )
+            try:
+                started = time.monotonic()
+                message = f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}"
+                await client.emit("user_uttered", {"message": message})
+                reply = await asyncio.wait_for(replies.get(), 20)
+                return time.monotonic() - started, str(reply.get("text", ""))
+            finally:
+                await client.disconnect()
 
         async def load() -> list[tuple[float, str]]:
             return list(await asyncio.gather(*(ask(n) for n in range(8))))

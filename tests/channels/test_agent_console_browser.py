@@ -146,7 +146,7 @@ def messages(page: Any, role: str) -> Any:
 def fall_back_twice(stack: LocalStack, store: HandoffStore, sender: str) -> Ticket:
     """Two unclear messages in a row queue the REST user for a human."""
     say(stack, sender, "怎么回事")
-    assert any("转接人工" in text for text in say(stack, sender, "什么意思"))
+    assert any("转接人工" in text for text in say(stack, sender, "啥意思"))
     ticket = store.open_ticket_for(sender)
     assert ticket is not None and ticket.state is State.QUEUED
     return ticket
@@ -206,7 +206,7 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
     item.click()
     summary = page.get_by_test_id("summary-last-messages")
     expect(summary).to_contain_text("怎么回事", timeout=WAIT_MS)
-    expect(summary).to_contain_text("什么意思")
+    expect(summary).to_contain_text("啥意思")
     expect(page.get_by_test_id("detail-conversation")).to_contain_text(sender)
     expect(page.get_by_test_id("reply-send")).to_be_disabled()
 

@@ -125,13 +125,13 @@ def test_agent_endpoints_reject_unauthenticated_requests(stack: LocalStack) -> N
 def test_fallback_twice_to_agent_and_back_with_a_rating(stack: LocalStack) -> None:
     user = User(stack, "handoff-rest-1")
     assert "您是想问" in " ".join(user.say("怎么回事"))
-    queued = user.say("什么意思")
+    queued = user.say("啥意思")
     assert "已为您转接人工客服" in queued[0]
 
     console = Console(stack)
     ticket = console.ticket_of(user.sender)
     assert ticket["reason"] == "fallback" and ticket["state"] == "queued"
-    assert ticket["summary"]["last_messages"] == ["怎么回事", "什么意思"]
+    assert ticket["summary"]["last_messages"] == ["怎么回事", "啥意思"]
 
     status, claimed = console.post(f"/tickets/{ticket['ticket_id']}/claim")
     assert status == 200 and claimed["ticket"]["agent"] == "li"

@@ -36,7 +36,7 @@ FAQ = [
 ]
 
 # Vague messages that give the classifier nothing to hold on to.
-UNCLEAR = ["怎么回事", "什么意思"]
+UNCLEAR = ["怎么回事", "啥意思"]
 
 
 @pytest.mark.parametrize(("text", "responses"), ACCOUNT_QUESTIONS)

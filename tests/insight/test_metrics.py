@@ -256,7 +256,7 @@ def test_rest_turns_are_counted(stack: LocalStack) -> None:
     before = scrape(stack)[1]
     say(stack, "metrics-user", "矿工费怎么算")
     say(stack, "metrics-user", "怎么回事")
-    say(stack, "metrics-user", "什么意思")  # the second unclear turn hands off
+    say(stack, "metrics-user", "啥意思")  # the second unclear turn hands off
     say(stack, "metrics-user", "有人吗")  # to the agent: no fallback of the bot
 
     text = scrape(stack)[1]

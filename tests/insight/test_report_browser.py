@@ -127,7 +127,7 @@ def test_the_report_opens_in_chromium_with_chinese_headings_and_charts(
     assert low.all_inner_texts() == [
         "怎么回事\t4",
         "[已隐藏]\t1",
-        "什么意思\t1",
+        "啥意思\t1",
         "我的地址 0x1234…5678\t1",
     ]
     expect(page.get_by_test_id("table-reasons")).to_contain_text("账户疑似被盗")
@@ -221,7 +221,7 @@ def driven(stack: LocalStack) -> dict[str, Any]:
     say("insight-faq", '/rate{"rating":"5"}')
 
     say("insight-served", "怎么回事")
-    assert any("转接人工" in text for text in say("insight-served", "什么意思"))
+    assert any("转接人工" in text for text in say("insight-served", "啥意思"))
     ticket = store.open_ticket_for("insight-served")
     assert ticket is not None
     assert call(f"{api}/tickets/{ticket.ticket_id}/claim", {}, token)[0] == 200
@@ -289,7 +289,7 @@ def test_the_api_figures_match_what_was_driven(stack: LocalStack, driven: dict[s
     assert ratings.bot_only == RatingGroup("bot_only", (0, 0, 0, 0, 1))
     assert ratings.by_channel == (RatingGroup("rest", (0, 1, 0, 0, 1)),)
     assert [(row.text, row.count) for row in figures.low_confidence] == [
-        ("什么意思", 1),
+        ("啥意思", 1),
         ("怎么回事", 1),
     ]
     assert "会话 4 个，用户消息 11 条" in summary_text(figures)
