@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.dialogue.clarify import load_intent_labels
@@ -83,7 +85,8 @@ def test_second_fallback_in_a_row_hands_off_to_a_human(conversation: Conversatio
     replies = conversation.say(UNCLEAR[1])
     assert conversation.last_intent() == "nlu_fallback"
     assert [r.response for r in replies] == ["utter_handoff_queued"]
-    assert "人工客服" in replies[0].text and "第 1 位" in replies[0].text
+    # Other tests of the session queue tickets in the same store: any place in the queue.
+    assert "人工客服" in replies[0].text and re.search(r"第 \d+ 位", replies[0].text)
     # A human owns the conversation now: the bot stays silent.
     assert conversation.say("还在吗") == []
 
