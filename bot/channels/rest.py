@@ -20,7 +20,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
@@ -38,6 +38,7 @@ from bot.handoff.store import handoff_store
 from bot.identity import OWNER_FIELD, sign_owner
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_SENDER_LENGTH = 128
 # No ":" either: other channels' conversations are "widget:…", "telegram:…", "wechat:…", and a
@@ -98,7 +99,12 @@ class RestChannel(InputChannel):
             address = client_of(request)
             tokens = conversation_tokens()
             token = request.headers.get(TOKEN_HEADER)
-            standing = await token_standing(tokens, sender, token)
+            standing = await from_store(
+                lambda: tokens.standing(sender, token),
+                Standing.STRANGER,
+                "conversation token of %s not checked",
+                sender,
+            )
             issued = None
             if standing is Standing.NEW:
                 admission = await address_admitted("new-conversation", address, NEW_CONVERSATIONS)
@@ -110,7 +116,9 @@ class RestChannel(InputChannel):
                         else []
                     )
                     return response.json(refusal)
-                issued = await issue_token(tokens, sender)
+                issued = await from_store(
+                    lambda: tokens.issue(sender), None, "no conversation token for %s", sender
+                )
             owner = issued is not None or standing is Standing.OWNER
             secret = identity_settings().secret
             collector = CollectingOutputChannel()
@@ -125,7 +133,14 @@ class RestChannel(InputChannel):
             await take_turn(
                 request.app, message, resendable=message_id is not None, address=address
             )
-            waiting = await collect_waiting(sender) if owner else []
+            waiting: list[dict[str, Any]] = []
+            if owner:
+                waiting = await from_store(
+                    lambda: handoff_store().collect(sender),
+                    [],
+                    "could not collect waiting messages of %s",
+                    sender,
+                )
             headers = {TOKEN_HEADER: issued} if issued else None
             # Agent messages written since the user's last request come first.
             return response.json(waiting + collector.messages, headers=headers)
@@ -133,30 +148,13 @@ class RestChannel(InputChannel):
         return webhook
 
 
-async def collect_waiting(sender: str) -> list[dict[str, Any]]:
-    """The conversation's messages waiting in the outbox; none if the store fails this time."""
+async def from_store(read: Callable[[], T], fallback: T, failure: str, sender: str) -> T:
+    """``read()`` off the event loop; ``fallback`` while the store fails, so the request is still
+    answered: waiting messages stay in the outbox for the next request, a failed token check
+    counts as a stranger's (nothing of the conversation's is shown), and the turn itself gets its
+    apology from the intake."""
     try:
-        return await asyncio.to_thread(handoff_store().collect, sender)
+        return await asyncio.to_thread(read)
     except Exception:
-        # They stay in the outbox and come with the next request.
-        logger.exception("could not collect waiting messages of %s", sender)
-        return []
-
-
-async def token_standing(tokens: ConversationTokens, sender: str, token: str | None) -> Standing:
-    """The request's standing; a stranger's while the store fails (the turn still gets its
-    apology from the intake, and nothing of the conversation's is shown)."""
-    try:
-        return await asyncio.to_thread(tokens.standing, sender, token)
-    except Exception:
-        logger.exception("conversation token of %s not checked", sender)
-        return Standing.STRANGER
-
-
-async def issue_token(tokens: ConversationTokens, sender: str) -> str | None:
-    """A new conversation's token; none while the store fails."""
-    try:
-        return await asyncio.to_thread(tokens.issue, sender)
-    except Exception:
-        logger.exception("no conversation token for %s", sender)
-        return None
+        logger.exception(failure, sender)
+        return fallback
