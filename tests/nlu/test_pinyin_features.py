@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,39 @@ def test_sentence_counts_are_those_of_the_whole_text(
     rasas = CountVectorsFeaturizer._create_features(featurizer, TEXT, [tokens])
     assert ours[0] == [None]  # no per-token features: the classifier reads sentences only
     assert (ours[1][0].toarray() == rasas[1][0].toarray()).all()
+
+
+def test_a_trained_word_keeps_its_phrase_reading_and_a_new_one_is_read_by_character(
+    trained: tuple[JiebaTokenizer, PinyinFeaturizer],
+) -> None:
+    _, featurizer = trained
+    assert featurizer.to_pinyin("助记词") == "zhujici"
+    assert featurizer.to_pinyin("转帐") == "zhuanzhang"  # never trained: character by character
+    assert featurizer.to_pinyin("USDT") == "usdt"
+
+
+def test_a_server_reads_pinyin_without_loading_pypinyin(
+    trained: tuple[JiebaTokenizer, PinyinFeaturizer], tmp_path: Path
+) -> None:
+    # pypinyin's phrase dictionary costs about 50 MB in every server: the model carries the
+    # readings it needs instead. A fresh process loads the featurizer trained above.
+    script = f"""
+import sys
+from pathlib import Path
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from bot.nlu.pinyin_features import PinyinFeaturizer
+
+featurizer = PinyinFeaturizer.load(
+    PinyinFeaturizer.get_default_config(),
+    LocalModelStorage(Path({str(tmp_path)!r})),
+    Resource("pinyin"),
+    ExecutionContext(GraphSchema({{}}), "test"),
+)
+print(featurizer.to_pinyin("助记词"), featurizer.to_pinyin("转帐"), "pypinyin" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split()[-3:] == ["zhujici", "zhuanzhang", "False"]
