@@ -120,6 +120,7 @@ class Row:
             self.channel,
             str(self.messages),
             f"{self.messages / self.seconds:.0f}",
+            f"{statistics.mean(ms):.0f}" if ms else "-",
             f"{statistics.median(ms):.0f}" if ms else "-",
             pick(0.95) if pick else "-",
             pick(0.99) if pick else "-",
@@ -135,6 +136,7 @@ HEADER = [
     "channel",
     "messages",
     "msg/s",
+    "mean ms",
     "p50 ms",
     "p95 ms",
     "p99 ms",
@@ -275,11 +277,50 @@ def stored_counts(tracker_url: str, senders: Sequence[str]) -> dict[str, tuple[i
     return counts
 
 
-def lost_and_duplicated(tracker_url: str, tally: Tally) -> tuple[int, int]:
-    counts = stored_counts(tracker_url, list(tally.sent))
-    lost = sum(max(tally.sent[s] - distinct, 0) for s, (_, distinct) in counts.items())
+def lost_and_duplicated(
+    tracker_url: str, tally: Tally, settle_seconds: float = 10.0
+) -> tuple[int, int]:
+    """Messages sent but never stored, and messages stored twice.
+
+    The widget's replies reach the client while the turn runs, before the server stores it, so
+    the last turns may still be on their way to the store when the clients are done: a message
+    counts as lost only when it is still missing after ``settle_seconds``.
+    """
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        counts = stored_counts(tracker_url, list(tally.sent))
+        lost = sum(max(tally.sent[s] - distinct, 0) for s, (_, distinct) in counts.items())
+        if not lost or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     duplicated = sum(stored - distinct for stored, distinct in counts.values())
     return lost, duplicated
+
+
+def channel_rows(
+    setup: str, tracker_url: str, rest: Tally, sockets: Tally, seconds: float, memory: float
+) -> list[Row]:
+    """One row for both channels together (with the servers' memory), then one for each."""
+    both = Tally()
+    both.merge(rest)
+    both.merge(sockets)
+    rows = []
+    for name, part in (("REST+socket.io", both), ("REST", rest), ("socket.io", sockets)):
+        lost, duplicated = lost_and_duplicated(tracker_url, part)
+        count = len(part.latencies) + part.unanswered
+        rows.append(
+            Row(
+                setup,
+                name,
+                count,
+                seconds,
+                part,
+                lost,
+                duplicated,
+                memory if part is both else None,
+            )
+        )
+    return rows
 
 
 def rss_mb(pids: Sequence[int]) -> float:
@@ -394,18 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         memory = rss_mb([p.pid for p in (stack.rasa, stack.actions) if p is not None])
         tracker_url = f"sqlite:///{stack.workdir / 'tracker.db'}"
-        both = Tally()
-        both.merge(rest)
-        both.merge(sockets)
-        lost, duplicated = lost_and_duplicated(tracker_url, both)
-        messages = len(both.latencies) + both.unanswered
-        rows.append(
-            Row("embedded", "REST+socket.io", messages, seconds, both, lost, duplicated, memory)
-        )
-        for name, part in (("REST", rest), ("socket.io", sockets)):
-            part_lost, part_dup = lost_and_duplicated(tracker_url, part)
-            count = len(part.latencies) + part.unanswered
-            rows.append(Row("embedded", name, count, seconds, part, part_lost, part_dup, None))
+        rows += channel_rows("embedded", tracker_url, rest, sockets, seconds, memory)
         embedded_rest_only = asyncio.run(
             drive([stack.rest_url], [], args.conversations, args.concurrency, "emb-rest")
         )
@@ -467,22 +497,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"prod{servers}",
                     )
                 )
-                both = Tally()
-                both.merge(rest)
-                both.merge(sockets)
                 pids = [p.pid for n in production.nodes for p in (n.rasa, n.actions) if p]
-                lost, duplicated = lost_and_duplicated(production.postgres.url("tracker"), both)
-                rows.append(
-                    Row(
-                        f"production x{servers}",
-                        "REST+socket.io",
-                        len(both.latencies) + both.unanswered,
-                        seconds,
-                        both,
-                        lost,
-                        duplicated,
-                        rss_mb(pids),
-                    )
+                rows += channel_rows(
+                    f"production x{servers}",
+                    production.postgres.url("tracker"),
+                    rest,
+                    sockets,
+                    seconds,
+                    rss_mb(pids),
                 )
 
     print()
