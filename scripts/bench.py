@@ -35,8 +35,8 @@ import aiohttp
 import socketio
 import sqlalchemy as sa
 
+from bot.channels.rest_tokens import TOKEN_HEADER
 from bot.channels.widget import conversation_of
-from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from scripts.local_stack import QUIET, ROOT, LocalStack, free_port, stop, widget_token
 from scripts.local_stack import wait_for_http as wait_for
@@ -68,7 +68,6 @@ TURN_TIMEOUT = 30.0
 @dataclass(frozen=True)
 class Turn:
     text: str
-    lookup: bool
 
 
 def script(index: int, turns: int = 10) -> list[Turn]:
@@ -77,11 +76,11 @@ def script(index: int, turns: int = 10) -> list[Turn]:
     for turn in range(turns):
         slot = (index + turn) % 10
         if slot in (3, 7):
-            plan.append(Turn(LOOKUPS[(index + turn) % len(LOOKUPS)], lookup=True))
+            plan.append(Turn(LOOKUPS[(index + turn) % len(LOOKUPS)]))
         elif slot == 5:
-            plan.append(Turn(UNSURE[(index + turn) % len(UNSURE)], lookup=False))
+            plan.append(Turn(UNSURE[(index + turn) % len(UNSURE)]))
         else:
-            plan.append(Turn(FAQ[(index + turn) % len(FAQ)], lookup=False))
+            plan.append(Turn(FAQ[(index + turn) % len(FAQ)]))
     return plan
 
 
@@ -148,17 +147,25 @@ HEADER = [
 
 
 async def rest_turn(
-    session: aiohttp.ClientSession, urls: Sequence[str], first: int, body: dict[str, object]
+    session: aiohttp.ClientSession,
+    urls: Sequence[str],
+    first: int,
+    body: dict[str, object],
+    headers: dict[str, str],
 ) -> list[dict[str, Any]] | None:
     """The replies to one message, resent to the next server when one fails or cannot be reached.
 
     Safe because the resent message has the same message_id: it is answered, never processed, twice.
+    The conversation token the first reply carries goes into ``headers`` for the next turns, as a
+    client keeps it.
     """
     for attempt in range(len(urls) * 2):
         url = urls[(first + attempt) % len(urls)]
         try:
-            async with session.post(url, json=body) as response:
+            async with session.post(url, json=body, headers=headers) as response:
                 if response.status == 200:
+                    if TOKEN_HEADER in response.headers:
+                        headers[TOKEN_HEADER] = response.headers[TOKEN_HEADER]
                     return list(await response.json())
                 if response.status < 500:
                     return None
@@ -172,18 +179,16 @@ async def rest_conversation(
     session: aiohttp.ClientSession, urls: Sequence[str], sender: str, plan: list[Turn]
 ) -> Tally:
     tally = Tally(sent={sender: 0})
+    headers: dict[str, str] = {}
     for number, turn in enumerate(plan):
         body: dict[str, object] = {
             "sender": sender,
             "message": turn.text,
             "message_id": f"{sender}-{number}",
         }
-        if turn.lookup:
-            identity = sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, sender)
-            body["metadata"] = {IDENTITY_FIELD: identity}
         started = time.perf_counter()
         try:
-            replies = await rest_turn(session, urls, number, body)
+            replies = await rest_turn(session, urls, number, body, headers)
         except Exception:
             tally.errors += 1
             continue

@@ -2,45 +2,35 @@
 
 Starts the Rasa server and the action server on loopback (as `make run` does), then sends
 alternating FAQ turns (answered by Rasa alone) and transfer look-up turns (action server +
-SQLite: account, transaction, fee quote) through the REST channel, one at a time, and prints
-the latencies. It also times the port calls alone.
+SQLite: account, transaction, fee quote), one at a time, in demo-alice's conversation in the
+socket.io widget (REST is anonymous: only a signed-in channel gets a look-up), and prints the
+latencies. Both kinds of turn share the one conversation, so its growth weighs on both alike.
+It also times the port calls alone.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import asyncio
 import statistics
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
+from scripts.bench import IDENTITY_SECRET, UNLIMITED, Turn, socket_conversation
 from scripts.local_stack import LocalStack
 
-SECRET = "benchmark-identity-secret"
+FAQ = "人工客服几点上班"
+LOOKUP = f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}"
+WARM_UP = 10  # pairs of turns not measured
 
 
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
-
-
-def timed_post(url: str, body: dict[str, object]) -> float:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=30) as response:
-        replies = json.loads(response.read())
-    elapsed = (time.perf_counter() - started) * 1000
-    if not replies:
-        raise RuntimeError("empty reply")
-    return elapsed
 
 
 def port_only(service: SqlWalletService, rounds: int) -> list[float]:
@@ -56,32 +46,25 @@ def port_only(service: SqlWalletService, rounds: int) -> list[float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--turns", type=int, default=200, help="turns of each kind")
+    parser.add_argument("--turns", type=int, default=100, help="turns of each kind")
     args = parser.parse_args(argv)
-    stack = LocalStack(Path(tempfile.mkdtemp(prefix="bench-lookup-")), identity_secret=SECRET)
+    stack = LocalStack(
+        Path(tempfile.mkdtemp(prefix="bench-lookup-")),
+        identity_secret=IDENTITY_SECRET,
+        settings=UNLIMITED,
+    )
     stack.seed()
     try:
         stack.start_actions()
         stack.start_rasa()
-        faq, lookup = [], []
-        for turn in range(-20, args.turns):  # 20 warm-up turns
-            sender = f"bench-lookup-{turn}"
-            identity = sign_identity(SECRET.encode(), demo_data.ALICE, sender)
-            faq_body = {"sender": f"bench-faq-{turn}", "message": "人工客服几点上班"}
-            faq_ms = timed_post(stack.rest_url, faq_body)
-            lookup_ms = timed_post(
-                stack.rest_url,
-                {
-                    "sender": sender,
-                    "message": f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}",
-                    "metadata": {IDENTITY_FIELD: identity},
-                },
-            )
-            if turn >= 0:
-                faq.append(faq_ms)
-                lookup.append(lookup_ms)
+        plan = [Turn(FAQ), Turn(LOOKUP)] * (WARM_UP + args.turns)
+        tally = asyncio.run(socket_conversation(stack.base_url, demo_data.ALICE, plan))
     finally:
         stack.stop_all()
+    if tally.errors or tally.unanswered:
+        raise SystemExit(f"{tally.errors} errors, {tally.unanswered} turns unanswered")
+    measured = tally.latencies[2 * WARM_UP :]
+    faq, lookup = measured[0::2], measured[1::2]
     service = SqlWalletService.from_url(stack.wallet_url)
     port = port_only(service, 1000)
     added = statistics.median(lookup) - statistics.median(faq)
