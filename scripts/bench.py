@@ -151,7 +151,7 @@ async def rest_turn(
     urls: Sequence[str],
     first: int,
     body: dict[str, object],
-    headers: dict[str, str],
+    headers: dict[str, str] | None = None,
 ) -> list[dict[str, Any]] | None:
     """The replies to one message, resent to the next server when one fails or cannot be reached.
 
@@ -159,6 +159,7 @@ async def rest_turn(
     The conversation token the first reply carries goes into ``headers`` for the next turns, as a
     client keeps it.
     """
+    headers = {} if headers is None else headers
     for attempt in range(len(urls) * 2):
         url = urls[(first + attempt) % len(urls)]
         try:

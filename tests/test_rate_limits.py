@@ -56,4 +56,3 @@ def test_scopes_and_keys_are_separate(redis_server: Redis) -> None:
 def test_a_redis_outage_lets_requests_through(redis_server: Redis) -> None:
     url = redis_server.url.replace(str(redis_server.port), "1")  # nothing listens on port 1
     assert admit_all(url, ["203.0.113.4"] * 5) == [Admission(True)] * 5
-

@@ -1,10 +1,15 @@
-"""Rasa component: a question is never a yes or a no.
+"""Rasa component: a question is never a yes or a no, and a question with no topic asks back.
 
 Short answers (嗯, 好的, 不是) are short, so the classifier leans towards affirm and deny for any
 short message it knows little about, questions included (怎么回事, 啥, 是吗). A message with a
 question word or mark cannot answer the assistant's question, so affirm and deny are taken out
 of its ranking and the next intent stands; the fallback after this component then decides,
-usually asking back with the likely topics. Runs on the normalised text, before the fallback.
+usually asking back with the likely topics.
+
+A question made only of question words (怎么回事, 什么情况, 啥意思, 你说啥, 怎么办) names nothing to
+answer: its top intent's confidence becomes 0, so the fallback asks back with the likely topics
+instead of the classifier guessing one (or calling it off-topic). Runs on the normalised text,
+before the fallback.
 """
 
 from __future__ import annotations
@@ -28,11 +33,18 @@ from rasa.shared.nlu.training_data.message import Message
 ANSWERS = frozenset({"affirm", "deny"})
 # 呢 is left out: 嗯呢 and 好的呢 are yeses.
 QUESTION = re.compile(r"怎么|什么|为什么|为啥|啥|咋|如何|哪|吗|[?？]")
+TOPICLESS = re.compile(
+    r"(你|这|那|这是|那是|到底)?(说)?"
+    r"(怎么回事|怎么了|怎么办|什么情况|什么意思|什么鬼|啥情况|啥意思|咋回事|咋了|咋办|然后呢|"
+    r"为什么|为啥|什么|啥)"
+    r"[啊呀呢嘛哦了吖]*[\s?？!！。.…~～]*"
+)
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
 class QuestionIsNoAnswer(GraphComponent):
-    """Drops affirm and deny from the ranking of a message that asks something."""
+    """Drops affirm and deny from the ranking of a message that asks something; a question with
+    no topic goes to the fallback."""
 
     @classmethod
     def create(
@@ -47,9 +59,13 @@ class QuestionIsNoAnswer(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
             intent = message.get(INTENT) or {}
+            text = (message.get(TEXT) or "").strip()
+            if TOPICLESS.fullmatch(text) and intent.get(INTENT_NAME_KEY):
+                message.set(INTENT, {**intent, PREDICTED_CONFIDENCE_KEY: 0.0}, add_to_output=True)
+                continue
             if intent.get(INTENT_NAME_KEY) not in ANSWERS:
                 continue
-            if not QUESTION.search(message.get(TEXT) or ""):
+            if not QUESTION.search(text):
                 continue
             ranking = [
                 entry

@@ -23,6 +23,7 @@ MNEMONIC = "abandon ability able about above absent absorb abstract absurd abuse
         ("我轉咗錢點解仲未到", "我转了钱为什么还没到"),
         ("冇收到，係咪出咗問題", "没有收到,是不是出了问题"),
         ("唔該", "谢谢"),
+        ("冇錯，就係咁", "没错,就是这样"),
         ("沒關係", "没关系"),  # Mandarin 關係 is not the Cantonese 係
         ("转 账 没 到", "转账没到"),
         ("send 500 USDT to my wallet", "send 500 USDT to my wallet"),
