@@ -16,7 +16,6 @@ Run ``python -m scripts.evaluate_secret_guard``. Deterministic: every random dra
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import random
 import re
@@ -28,14 +27,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import base58
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mnemonic import Mnemonic
 
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
-from bot.secret_guard.base58 import ALPHABET
 from bot.secret_guard.chinese_text import log_probability_per_character
 from bot.secret_guard.cues import load_cues
-from bot.secret_guard.ed25519 import public_key
 from bot.secret_guard.mnemonics import (
     CHINESE_LISTS,
     UNLIKE_CHINESE,
@@ -106,16 +105,12 @@ def english_paragraphs() -> list[str]:
 
 def b58encode(data: bytes) -> str:
     """Base58 of ``data``, leading zero bytes as "1"."""
-    number, digits = int.from_bytes(data, "big"), ""
-    while number:
-        number, digit = divmod(number, 58)
-        digits = ALPHABET[digit] + digits
-    return "1" * (len(data) - len(data.lstrip(b"\0"))) + digits
+    return base58.b58encode(data).decode()
 
 
 def b58check(payload: bytes) -> str:
     """Base58Check of ``payload``."""
-    return b58encode(payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4])
+    return base58.b58encode_check(payload).decode()
 
 
 @cache
@@ -260,7 +255,7 @@ def xprv(rng: random.Random) -> str:
 
 def solana_secret(rng: random.Random) -> bytes:
     seed = rng.randbytes(32)
-    return seed + public_key(seed)
+    return seed + Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
 
 
 def keystore(rng: random.Random) -> str:

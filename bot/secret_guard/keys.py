@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from bot.secret_guard import base58, ed25519
+import base58
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from bot.secret_guard.cues import Cues
 from bot.secret_guard.findings import Finding, SecretKind
 
@@ -26,6 +28,7 @@ EXTENDED_PREFIXES = frozenset(
 )
 EXTENDED_LENGTHS = range(104, 117)  # 111 when whole
 SOLANA_LENGTHS = range(80, 89)  # 64 bytes in Base58, shorter when it starts with zero bytes
+_BASE58_DIGITS = frozenset(base58.BITCOIN_ALPHABET.decode())
 _ALNUM = re.compile(r"[0-9A-Za-z]+")
 _HEX_64 = re.compile(r"(?:0[xX])?[0-9a-fA-F]{64}")
 # A Solana key file or a wallet's "export as array": 64 numbers 0-255.
@@ -52,9 +55,9 @@ def find_keys(text: str, cues: Cues) -> list[Finding]:
         elif _is_wif(token) or _is_extended(token):
             found.append(Finding(SecretKind.PRIVATE_KEY, *match.span()))
         elif len(token) in SOLANA_LENGTHS:
-            secret = base58.decode(token)
+            secret = _base58(token)
             if secret is not None and len(secret) == 64:
-                if ed25519.is_keypair(secret):
+                if _is_solana_keypair(secret):
                     found.append(Finding(SecretKind.PRIVATE_KEY, *match.span()))
                 else:
                     hash_like.append(match.span())
@@ -72,8 +75,11 @@ def find_keys(text: str, cues: Cues) -> list[Finding]:
 def _is_wif(token: str) -> bool:
     if len(token) not in (51, 52):
         return False
-    payload = base58.decode_check(token)
-    if payload is None or payload[0] not in WIF_VERSIONS:
+    try:
+        payload = base58.b58decode_check(token)
+    except ValueError:  # a character outside the alphabet, or a wrong checksum
+        return False
+    if payload[0] not in WIF_VERSIONS:
         return False
     # 32 key bytes after the version, and a trailing 0x01 when the public key is compressed.
     return len(payload) == 33 or (len(payload) == 34 and payload[33] == 1)
@@ -84,8 +90,25 @@ def _is_extended(token: str) -> bool:
     return (
         token[:4] in EXTENDED_PREFIXES
         and len(token) in EXTENDED_LENGTHS
-        and base58.is_base58(token)
+        and _BASE58_DIGITS.issuperset(token)
     )
+
+
+def _base58(token: str) -> bytes | None:
+    try:
+        return base58.b58decode(token)
+    except ValueError:  # a character outside the alphabet
+        return None
+
+
+def _is_solana_keypair(secret: bytes) -> bool:
+    """Whether 64 bytes are an Ed25519 seed followed by its own public key, as Solana stores a key.
+
+    A transaction signature is 64 bytes too, but its second half is never the public key of its
+    first half.
+    """
+    public = Ed25519PrivateKey.from_private_bytes(secret[:32]).public_key()
+    return public.public_bytes_raw() == secret[32:]
 
 
 def _decided(text: str, spans: list[tuple[int, int]], cues: Cues) -> Iterator[Finding]:

@@ -6,8 +6,9 @@ import json
 import random
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bot.secret_guard import Finding, SecretKind, base58, ed25519, find_secrets, redact
+from bot.secret_guard import Finding, SecretKind, find_secrets, redact
 from scripts.evaluate_secret_guard import b58check, b58encode, solana_secret, wif, xprv
 
 HEX = "15f1b462c847a256d6083141a7382882bc0d46f2d5250cce3ffc7310f7f7773b"
@@ -142,19 +143,26 @@ def test_other_number_lists_are_not_keys(numbers: list[int]) -> None:
     assert find_secrets(json.dumps(numbers)) == []
 
 
-def test_ed25519_matches_rfc_8032() -> None:
+def test_a_solana_key_is_told_by_its_rfc_8032_public_key() -> None:
     seed = bytes.fromhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
-    expected = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"
-    assert ed25519.public_key(seed).hex() == expected
-    assert ed25519.is_keypair(seed + bytes.fromhex(expected))
-    assert not ed25519.is_keypair(seed + bytes(32))
+    public = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    key, not_key = b58encode(seed + public), b58encode(seed + bytes(32))
+    assert kinds(f"帮我查下这笔 {key}") == [(SecretKind.PRIVATE_KEY, False, key)]
+    assert kinds(not_key) == [(SecretKind.PRIVATE_KEY, True, not_key)]
 
 
-def test_base58_keeps_leading_zero_bytes_and_rejects_other_characters() -> None:
-    assert base58.decode("11" + b58encode(b"\xff")) == b"\0\0\xff"
-    assert base58.decode("0OIl") is None
-    assert base58.decode_check(b58check(b"payload")) == b"payload"
-    assert base58.decode_check(b58check(b"payload")[:-1] + "z") is None
+def test_a_solana_key_starting_with_zero_bytes_is_found() -> None:
+    seed = bytes(2) + random.Random(4).randbytes(30)
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    key = b58encode(seed + public)
+    assert key.startswith("11")
+    assert kinds(key) == [(SecretKind.PRIVATE_KEY, False, key)]
+
+
+@pytest.mark.parametrize("outside", ["0", "O", "I", "l"])
+def test_a_solana_sized_string_outside_base58_is_not_a_key(outside: str) -> None:
+    key = b58encode(solana_secret(random.Random(5)))
+    assert find_secrets(key[:40] + outside + key[41:]) == []
 
 
 def groups(key: str, size: int, gap: str) -> str:
