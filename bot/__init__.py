@@ -1,1 +1,1 @@
-"""IM wallet support assistant: channels, NLU components, handoff and wallet backends."""
+"""IM wallet support assistant: channels, NLU, secret guard, dialogue, handoff, wallet, insight."""

@@ -1,7 +1,7 @@
 """The conversation store: Rasa's SQL tracker store on a URL, flat on long talks, loud on failure.
 
 Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker.db``; production:
-``postgresql://…``). Three things differ from Rasa's ``SQLTrackerStore``:
+``postgresql://…``). Where it differs from Rasa's ``SQLTrackerStore``:
 
 - Hot trackers. Rasa rebuilds the tracker from every event of the session for each message, so
   replies slow down as a conversation grows. The tracker this process saved last is kept (a few
@@ -13,7 +13,8 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
 - Failures are loud. Rasa wraps every tracker store in a ``FailSafeTrackerStore`` that, when the
   database fails, returns an empty conversation and keeps writes in memory: context lost without
   a word, and servers diverging. ``fail_loudly`` removes the wrapper, so the error reaches the
-  channel, which apologises, logs it and counts it (``im_store_errors_total``).
+  channel intake, which apologises, logs it and counts it in ``im_failed_turns_total`` (reason
+  ``tracker_store``).
 - Stored text can be hidden afterwards (``hide_text``): when a message completes a mnemonic
   split over messages, the earlier part is replaced by the marker in the events already stored.
   SQLite zeroes what it frees (``secure_delete``) and the write-ahead log is emptied after, so

@@ -8,9 +8,10 @@
     im_handoff_queue_length              tickets waiting for an agent (read at scrape time)
     im_handoff_assigned_tickets          tickets an agent owns (read at scrape time)
 
-The counters live in this process (``REGISTRY``) and are fed by the channels through
-``observe_turn``; Prometheus expects them to restart from zero with the server. The endpoint
-shows counts only, no conversation ids or text; expose it to the monitoring network only.
+The counters live in this process (``REGISTRY``) and are fed by the channel intake through
+``observe_turn`` and ``record_failure``; Prometheus expects them to restart from zero with the
+server. The endpoint shows counts only, no conversation ids or text; expose it to the monitoring
+network only.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Records of the handoff queue: tickets and agents."""
+"""Records of the handoff queue: tickets, with their reason, urgency, state and summary."""
 
 from __future__ import annotations
 

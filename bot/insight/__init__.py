@@ -1,1 +1,1 @@
-"""Support insight: figures from the tracker store and the handoff tickets, a report and metrics."""
+"""Support insight: figures from the tracker store and the handoff tickets, and a report of them."""

@@ -1,1 +1,1 @@
-"""Custom NLU components and the spaCy pipeline builder."""
+"""Custom NLU components, the augmenting training-data importer and the spaCy pipeline builder."""

@@ -18,28 +18,12 @@ class Lexicon:
     chains: dict[str, tuple[str, ...]]
     money_units: tuple[str, ...]
 
-    def currency_of(self, text: str) -> str | None:
-        """The currency code a synonym stands for, case-insensitively."""
-        return _lookup(self.currencies, text)
-
-    def chain_of(self, text: str) -> str | None:
-        """The chain code a synonym stands for, case-insensitively."""
-        return _lookup(self.chains, text)
-
     def all_terms(self) -> list[str]:
         """Every synonym, for the tokenizer's user dictionary."""
         terms = [
             t for table in (self.currencies, self.chains) for syns in table.values() for t in syns
         ]
         return sorted(set(terms))
-
-
-def _lookup(table: dict[str, tuple[str, ...]], text: str) -> str | None:
-    folded = text.casefold()
-    for code, synonyms in table.items():
-        if any(folded == s.casefold() for s in synonyms):
-            return code
-    return None
 
 
 def load_lexicon(path: Path = DEFAULT_LEXICON) -> Lexicon:
