@@ -42,6 +42,7 @@ export TICKET_LOCK_LIFETIME ?= 60
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# Importing sanic turns DeprecationWarnings back on: `shell` and `run` also use scripts/quiet.py.
 export PYTHONWARNINGS := ignore
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
@@ -103,12 +104,9 @@ production-stack: $(MODEL) system-deps
 	$(PY) -m scripts.production_stack $(if $(SERVERS),--servers $(SERVERS))
 
 # The shell's own action server treats the terminal user as SHELL_ACCOUNT (a demo account), so it
-# stays on loopback whatever ACTION_INTERFACE says.
+# stays on loopback whatever ACTION_INTERFACE says (scripts/shell.sh).
 shell: $(MODEL) seed
-	@trap 'kill 0' EXIT; \
-	ACTION_INTERFACE=127.0.0.1 DEV_ACCOUNT_ID=$(SHELL_ACCOUNT) \
-	$(PY) -m bot.action_server --port $(ACTION_PORT) >/dev/null 2>&1 & \
-	$(RASA) shell --model $(MODEL) --endpoints endpoints.yml --interface 127.0.0.1 --port $(RASA_PORT)
+	@RASA_PORT=$(RASA_PORT) ACTION_PORT=$(ACTION_PORT) SHELL_ACCOUNT=$(SHELL_ACCOUNT) scripts/shell.sh
 
 test: $(MODEL) system-deps
 	$(BIN)/pytest

@@ -7,6 +7,8 @@
 # production sets RASA_INTERFACE=0.0.0.0 behind its reverse proxy, so that the channels' webhooks
 # are reachable. Rasa's HTTP API is on only with RASA_API_JWT_SECRET, for HS256 JWTs; never
 # --auth-token, whose ?token= query parameter ends up in access logs.
+# The servers run through scripts/quiet.py: no libraries' deprecation warnings, and they stop when
+# the terminal closes even if make, which does not pass SIGHUP on, is what the terminal runs.
 set -euo pipefail
 bin=.venv/bin
 new_secret() { $bin/python -c 'import secrets; print(secrets.token_urlsafe(32))'; }
@@ -52,12 +54,13 @@ if [[ -n "${RASA_API_JWT_SECRET:-}" ]]; then
     *) echo "warning: Rasa's HTTP API is enabled on $rasa_interface, not on loopback only" >&2 ;;
   esac
 fi
-trap 'kill 0' EXIT
-$bin/python -m bot.action_server --port "${ACTION_PORT}" &
+# Our own background jobs only: `kill 0` would also stop make, and whatever else shares its group.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
+$bin/python -m scripts.quiet bot.action_server --port "${ACTION_PORT}" &
 # The demo accounts' state (a lock, a fresh pending transfer) is relative to now: keep it so while
 # the servers run. A no-op on a database without them, and with an HTTP wallet backend not run.
 if [[ -z "${WALLET_BACKEND_URL:-}" ]]; then
   $bin/python -m bot.wallet.demo_data --keep-fresh 300 &
 fi
-$bin/rasa run --model models/wallet.tar.gz --interface "$rasa_interface" --port "${RASA_PORT}" \
-  --credentials credentials.yml --endpoints endpoints.yml "${api[@]}"
+$bin/python -m scripts.quiet rasa run --model models/wallet.tar.gz --interface "$rasa_interface" \
+  --port "${RASA_PORT}" --credentials credentials.yml --endpoints endpoints.yml "${api[@]}"
