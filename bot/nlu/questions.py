@@ -15,12 +15,8 @@ before the fallback.
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -29,6 +25,8 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+
+from bot.nlu.stateless import StatelessComponent
 
 ANSWERS = frozenset({"affirm", "deny"})
 # 呢 is left out: 嗯呢 and 好的呢 are yeses.
@@ -42,19 +40,9 @@ TOPICLESS = re.compile(
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
-class QuestionIsNoAnswer(GraphComponent):
+class QuestionIsNoAnswer(StatelessComponent):
     """Drops affirm and deny from the ranking of a message that asks something; a question with
     no topic goes to the fallback."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> QuestionIsNoAnswer:
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

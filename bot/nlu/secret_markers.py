@@ -8,12 +8,7 @@ so a marker sets the intent ``share_secret`` with full confidence and the ``secr
 
 from __future__ import annotations
 
-from typing import Any
-
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import (
     ENTITIES,
@@ -29,6 +24,7 @@ from rasa.shared.nlu.constants import (
 )
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.nlu.stateless import StatelessComponent
 from bot.secret_guard import marker_kinds
 
 SHARE_SECRET = "share_secret"
@@ -42,18 +38,8 @@ SECRET_KIND = "secret_kind"
     ],
     is_trainable=False,
 )
-class SecretMarkerClassifier(GraphComponent, EntityExtractorMixin):
+class SecretMarkerClassifier(StatelessComponent, EntityExtractorMixin):
     """Sets ``share_secret`` and ``secret_kind`` for a message carrying a secret marker."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> SecretMarkerClassifier:
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:

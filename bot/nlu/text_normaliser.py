@@ -11,12 +11,8 @@ normalisation applies on every channel, in ``rasa shell``, on ``/model/parse`` a
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import (
     ENTITIES,
     ENTITY_ATTRIBUTE_END,
@@ -27,6 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.normalisation import Normalised, normalise
+from bot.nlu.stateless import StatelessComponent
 
 logger = logging.getLogger(__name__)
 
@@ -35,18 +32,8 @@ NORMALISATION = "normalisation"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False)
-class TextNormaliser(GraphComponent):
+class TextNormaliser(StatelessComponent):
     """Replaces a message's text by its normalised form, remembering the original."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> TextNormaliser:
-        return cls()
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -76,18 +63,8 @@ class TextNormaliser(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class OriginalTextRestorer(GraphComponent):
+class OriginalTextRestorer(StatelessComponent):
     """Puts the user's own text back and gives entities offsets into it."""
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> OriginalTextRestorer:
-        return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
