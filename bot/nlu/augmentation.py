@@ -32,6 +32,9 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.dialogue.script import Script, convert_text
+from bot.nlu.pinyin_features import toneless_pinyin
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_TABLES = "data/augmentation"
@@ -118,12 +121,6 @@ class Augmenter:
         # Longest first so 助记词 is found before 记.
         return dict(sorted(replacements.items(), key=lambda item: -len(item[0])))
 
-    @cached_property
-    def _converters(self) -> list[Any]:
-        import opencc
-
-        return [opencc.OpenCC("s2twp"), opencc.OpenCC("s2hk")]
-
     def _load(self, name: str) -> dict[str, Any]:
         content = yaml.safe_load((self.tables / name).read_text(encoding="utf-8"))
         return dict(content)
@@ -183,8 +180,8 @@ class Augmenter:
 
     def traditional(self, segments: Segments, rng: random.Random) -> Segments | None:
         """The whole message in traditional script, Taiwan or Hong Kong variants."""
-        converter = rng.choice(self._converters)
-        return [Segment(converter.convert(s.text)) if s.entity is None else s for s in segments]
+        script = rng.choice([Script.TRADITIONAL_TW, Script.TRADITIONAL_HK])
+        return [Segment(convert_text(s.text, script)) if s.entity is None else s for s in segments]
 
     def homophone(self, segments: Segments, rng: random.Random) -> Segments | None:
         """One character replaced by a homophone users type by mistake."""
@@ -238,7 +235,7 @@ class Augmenter:
             return None
         i, k, word = rng.choice(words)
         tokens = _words(segments[i].text)
-        tokens[k] = _pinyin(word)
+        tokens[k] = toneless_pinyin(word)
         return _replace_plain(segments, i, "".join(tokens))
 
     def pinyin_all(self, segments: Segments, rng: random.Random) -> Segments | None:
@@ -251,7 +248,11 @@ class Augmenter:
                 out.append(segment)
                 continue
             out.append(
-                Segment(_spaced(_pinyin(w) if HAN.search(w) else w for w in _words(segment.text)))
+                Segment(
+                    _spaced(
+                        toneless_pinyin(w) if HAN.search(w) else w for w in _words(segment.text)
+                    )
+                )
             )
         return out
 
@@ -273,12 +274,6 @@ def _spaced(tokens: Iterable[str]) -> str:
             text += " "
         text += token
     return text
-
-
-def _pinyin(word: str) -> str:
-    from pypinyin import lazy_pinyin
-
-    return "".join(lazy_pinyin(word))
 
 
 def derive_variants(data: TrainingData, augmenter: Augmenter) -> list[Message]:

@@ -145,16 +145,21 @@ class PinyinFeaturizer(CountVectorsFeaturizer):
 
 def trained_readings(tokens: Iterable[str]) -> dict[str, str]:
     """Toneless pinyin of every character pypinyin knows and of the trained tokens with one."""
-    from pypinyin import Style, lazy_pinyin
     from pypinyin.pinyin_dict import pinyin_dict
 
-    def read(text: str) -> str:
-        return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
-
-    readings = {chr(point): read(chr(point)) for point in pinyin_dict}
+    readings = {chr(point): toneless_pinyin(chr(point)) for point in pinyin_dict}
     for token in tokens:
         if len(token) > 1 and token not in readings:
-            reading = read(token)
+            reading = toneless_pinyin(token)
             if reading != token:
                 readings[token] = reading
     return readings
+
+
+def toneless_pinyin(text: str) -> str:
+    """pypinyin's reading of ``text`` without tones (its phrase dictionary decides heteronyms:
+    银行 is yinhang); other characters are kept. Training only: importing pypinyin loads that
+    dictionary."""
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="default"))
