@@ -105,43 +105,37 @@ def refresh(service: SqlWalletService, now: datetime | None = None) -> bool:
     shift = now - anchor
     demo_ids = [ALICE, BOB, CAROL]
     with service.engine.begin() as connection:
-        for row in connection.execute(
-            sa.select(accounts.c.account_id, accounts.c.locked_until).where(
-                accounts.c.account_id.in_(demo_ids), accounts.c.locked_until.is_not(None)
-            )
-        ).all():
-            connection.execute(
-                accounts.update()
-                .where(accounts.c.account_id == row.account_id)
-                .values(locked_until=row.locked_until + shift)
-            )
-        for row in connection.execute(
-            sa.select(logins.c.id, logins.c.logged_in_at).where(logins.c.account_id.in_(demo_ids))
-        ).all():
-            connection.execute(
-                logins.update()
-                .where(logins.c.id == row.id)
-                .values(logged_in_at=row.logged_in_at + shift)
-            )
-        for row in connection.execute(
-            sa.select(
-                transactions.c.tx_hash,
-                transactions.c.account_id,
-                transactions.c.created_at,
-                transactions.c.updated_at,
-            ).where(transactions.c.account_id.in_(demo_ids))
-        ).all():
-            connection.execute(
-                transactions.update()
-                .where(
-                    transactions.c.tx_hash == row.tx_hash,
-                    transactions.c.account_id == row.account_id,
-                )
-                .values(created_at=row.created_at + shift, updated_at=row.updated_at + shift)
-            )
+        _move(connection, accounts, ["locked_until"], accounts.c.account_id.in_(demo_ids), shift)
+        _move(connection, logins, ["logged_in_at"], logins.c.account_id.in_(demo_ids), shift)
+        _move(
+            connection,
+            transactions,
+            ["created_at", "updated_at"],
+            transactions.c.account_id.in_(demo_ids),
+            shift,
+        )
         connection.execute(network_fees.update().values(updated_at=now))
     logger.info("demo accounts moved forward by %s", shift)
     return True
+
+
+def _move(
+    connection: sa.engine.Connection,
+    table: sa.Table,
+    columns: list[str],
+    where: sa.sql.ColumnElement[bool],
+    shift: timedelta,
+) -> None:
+    """Adds ``shift`` to the set ``columns`` of the rows ``where`` selects, a row at a time (date
+    arithmetic in SQL differs between SQLite and PostgreSQL)."""
+    keys = list(table.primary_key.columns)
+    selected = sa.select(*keys, *(table.c[name] for name in columns)).where(where)
+    for row in connection.execute(selected).mappings().all():
+        moved = {name: row[name] + shift for name in columns if row[name] is not None}
+        if moved:
+            connection.execute(
+                table.update().where(*(key == row[key.name] for key in keys)).values(moved)
+            )
 
 
 def has_accounts(service: SqlWalletService) -> bool:
