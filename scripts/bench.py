@@ -283,10 +283,10 @@ def stored_counts(tracker_url: str, senders: Sequence[str]) -> dict[str, tuple[i
     return counts
 
 
-def lost_and_duplicated(
-    tracker_url: str, tally: Tally, settle_seconds: float = 10.0
-) -> tuple[int, int]:
-    """Messages sent but never stored, and messages stored twice.
+def settled_counts(
+    tracker_url: str, sent: dict[str, int], settle_seconds: float = 10.0
+) -> dict[str, tuple[int, int]]:
+    """``stored_counts`` once every message ``sent`` is stored, or after ``settle_seconds``.
 
     The widget's replies reach the client while the turn runs, before the server stores it, so
     the last turns may still be on their way to the store when the clients are done: a message
@@ -294,13 +294,21 @@ def lost_and_duplicated(
     """
     deadline = time.monotonic() + settle_seconds
     while True:
-        counts = stored_counts(tracker_url, list(tally.sent))
-        lost = sum(max(tally.sent[s] - distinct, 0) for s, (_, distinct) in counts.items())
-        if not lost or time.monotonic() > deadline:
-            break
+        counts = stored_counts(tracker_url, list(sent))
+        if not losses(sent, counts)[0] or time.monotonic() > deadline:
+            return counts
         time.sleep(0.5)
-    duplicated = sum(stored - distinct for stored, distinct in counts.values())
+
+
+def losses(sent: dict[str, int], counts: dict[str, tuple[int, int]]) -> tuple[int, int]:
+    """Of the messages ``sent`` per conversation: those never stored, and those stored twice."""
+    lost = sum(max(number - counts[sender][1], 0) for sender, number in sent.items())
+    duplicated = sum(counts[sender][0] - counts[sender][1] for sender in sent)
     return lost, duplicated
+
+
+def lost_and_duplicated(tracker_url: str, tally: Tally) -> tuple[int, int]:
+    return losses(tally.sent, settled_counts(tracker_url, tally.sent))
 
 
 def channel_rows(
@@ -310,9 +318,10 @@ def channel_rows(
     both = Tally()
     both.merge(rest)
     both.merge(sockets)
+    counts = settled_counts(tracker_url, both.sent)
     rows = []
     for name, part in (("REST+socket.io", both), ("REST", rest), ("socket.io", sockets)):
-        lost, duplicated = lost_and_duplicated(tracker_url, part)
+        lost, duplicated = losses(part.sent, counts)
         count = len(part.latencies) + part.unanswered
         rows.append(
             Row(
