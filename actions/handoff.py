@@ -18,21 +18,22 @@ from bot.handoff.records import Reason, Urgency
 from bot.handoff.settings import HandoffSettings
 from bot.handoff.store import HandoffStore, handoff_store
 from bot.handoff.summary import build_summary
+from bot.handoff.tickets import TicketStore
 from bot.support_hours import SupportHours
 
 FALLBACK_INTENTS = {"nlu_fallback", "deny"}
 
 
 class HandoffAction(WalletAction, ABC):
-    """An action that uses the handoff store; tests pass a store in."""
+    """An action that uses the handoff tickets; tests pass a store in."""
 
     def __init__(self, store: HandoffStore | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._store = store
 
     @property
-    def store(self) -> HandoffStore:
-        return self._store or handoff_store()
+    def tickets(self) -> TicketStore:
+        return (self._store or handoff_store()).tickets
 
 
 class ActionHandoff(HandoffAction):
@@ -45,8 +46,8 @@ class ActionHandoff(HandoffAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
         reason = self._reason(tracker)
-        store = self.store
-        if await self.call(store.open_ticket_for, tracker.sender_id) is None and not (
+        tickets = self.tickets
+        if await self.call(tickets.open_for, tracker.sender_id) is None and not (
             await self.client_admitted(tracker, "handoff", HANDOFFS)
         ):
             send(dispatcher, [Reply("utter_handoff_busy")])
@@ -55,14 +56,12 @@ class ActionHandoff(HandoffAction):
         channel = tracker.get_latest_input_channel() or "unknown"
         # Anyone can file a complaint anonymously; only a proven account's jumps the queue.
         urgency = Urgency.NORMAL if reason is Reason.COMPLAINT and account_id is None else None
-        ticket = await self.call(
-            store.open_ticket, tracker.sender_id, channel, reason, summary, urgency
-        )
+        ticket = await self.call(tickets.open, tracker.sender_id, channel, reason, summary, urgency)
         hours = SupportHours.from_env()
         if not hours.is_open(self.clock()):
             send(dispatcher, [Reply("utter_handoff_after_hours")])
         else:
-            position = max(await self.call(store.position, ticket), 1)
+            position = max(await self.call(tickets.position, ticket), 1)
             per_ticket = HandoffSettings.from_env().minutes_per_ticket
             wait = timedelta(minutes=position * per_ticket)
             minutes = int(wait.total_seconds() // 60)
@@ -98,6 +97,6 @@ class ActionSaveRating(HandoffAction):
             send(dispatcher, [Reply("utter_ask_rating")])
             return []
         # After a handoff the rating goes onto the ticket; every rating also stays in the tracker.
-        await self.call(self.store.rate, tracker.sender_id, rating)
+        await self.call(self.tickets.rate, tracker.sender_id, rating)
         send(dispatcher, [Reply("utter_thanks_for_rating")])
         return []

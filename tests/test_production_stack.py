@@ -50,7 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionStack]
     )
     with production:
         print(f"production stack started in {time.monotonic() - started:.1f}s")
-        HandoffStore.from_url(production.store_urls["HANDOFF_DB_URL"]).add_agent(
+        HandoffStore.from_url(production.store_urls["HANDOFF_DB_URL"]).agents.add(
             "li", "小李", PASSWORD
         )
         yield production

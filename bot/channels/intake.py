@@ -139,11 +139,11 @@ async def take_turn(
             begin_turn(agent, sender_id)
             await observe_turn(agent.processor.handle_message, admitted, agent)
             owner = proven_owner(message.metadata, sender_id, identity_settings())
-            left_queue = await finish_turn(agent, store, sender_id, output, owner)
+            left_queue = await finish_turn(agent, store.tickets, sender_id, output, owner)
             if findings:
                 await warn_during_handoff(agent, sender_id, output)
         if left_queue:
-            await hand_back(agent, app.ctx.input_channels, store, sender_id)
+            await hand_back(agent, app.ctx.input_channels, store.outbox, sender_id)
     except Exception as error:
         reason = failure_reason(error)
         logger.exception("turn failed in conversation %s (%s)", sender_id, reason)

@@ -158,7 +158,7 @@ REGISTRY = Registry()
 
 
 def queue_snapshot(store: HandoffStore) -> QueueSnapshot:
-    states = Counter(ticket.state for ticket in store.queue())
+    states = Counter(ticket.state for ticket in store.tickets.queue())
     return QueueSnapshot(queued=states[State.QUEUED], assigned=states[State.ASSIGNED])
 
 
@@ -209,7 +209,7 @@ async def _outcome(
         to_bot = not tracker.is_paused()
         return to_bot and latest.intent_name == FALLBACK_INTENT, None
     fallback = latest.intent_name == FALLBACK_INTENT
-    ticket = await asyncio.to_thread((store or handoff_store()).open_ticket_for, sender_id)
+    ticket = await asyncio.to_thread((store or handoff_store()).tickets.open_for, sender_id)
     return fallback, ticket.reason.value if ticket is not None else UNKNOWN
 
 

@@ -65,7 +65,7 @@ class RestChannel(InputChannel):
 
     def get_output_channel(self) -> OutboxOutputChannel:
         """REST cannot push: later messages wait in the outbox for the next request."""
-        return OutboxOutputChannel(handoff_store())
+        return OutboxOutputChannel(handoff_store().outbox)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("im_rest_webhook", __name__)
@@ -136,7 +136,7 @@ class RestChannel(InputChannel):
             waiting: list[dict[str, Any]] = []
             if owner:
                 waiting = await from_store(
-                    lambda: handoff_store().collect(sender),
+                    lambda: handoff_store().outbox.collect(sender),
                     [],
                     "could not collect waiting messages of %s",
                     sender,

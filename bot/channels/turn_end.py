@@ -24,7 +24,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from bot.channels.reply_guard import ensure_reply
 from bot.handoff.delivery import Delivery
 from bot.handoff.records import State
-from bot.handoff.store import HandoffStore
+from bot.handoff.tickets import TicketStore
+from bot.handoff.outbox import Outbox
 from bot.support_hours import SupportHours
 from bot.tracking import turn_tracker
 
@@ -54,7 +55,7 @@ def utc_now() -> datetime:
 
 
 async def finish_turn(
-    agent: Agent, store: HandoffStore, sender_id: str, output_channel: OutputChannel, owner: bool
+    agent: Agent, tickets: TicketStore, sender_id: str, output_channel: OutputChannel, owner: bool
 ) -> bool:
     """Under the conversation's lock: True when the user left the queue (see ``hand_back``)."""
     tracker = await turn_tracker(agent, sender_id)
@@ -63,10 +64,11 @@ async def finish_turn(
             return False  # the handoff itself said where the user is in the queue
         latest = tracker.latest_message
         intent = (latest.intent or {}).get("name") if latest else None
-        if owner and intent in CANCEL_INTENTS and store.cancel(sender_id) is not None:
+        cancel = owner and intent in CANCEL_INTENTS
+        if cancel and await asyncio.to_thread(tickets.cancel, sender_id) is not None:
             logger.info("user cancelled the handoff in conversation %s", sender_id)
             return True
-        await answer_while_queued(agent, store, sender_id, output_channel, intent)
+        await answer_while_queued(agent, tickets, sender_id, output_channel, intent)
         return False
     await ensure_reply(agent, tracker, sender_id, output_channel)
     return False
@@ -84,14 +86,14 @@ def paused_this_turn(tracker: DialogueStateTracker) -> bool:
 
 async def answer_while_queued(
     agent: Agent,
-    store: HandoffStore,
+    tickets: TicketStore,
     sender_id: str,
     output: OutputChannel,
     intent: str | None,
     now: datetime | None = None,
 ) -> None:
     """A queued user's answer, then their place in the queue; nothing once an agent claimed."""
-    ticket = await asyncio.to_thread(store.open_ticket_for, sender_id)
+    ticket = await asyncio.to_thread(tickets.open_for, sender_id)
     if ticket is None or ticket.state is not State.QUEUED:
         return
     action = ANSWERED_WHILE_QUEUED.get(intent or "")
@@ -100,7 +102,7 @@ async def answer_while_queued(
     now = now or utc_now()
     hours = SupportHours.from_env()
     if hours.is_open(now):
-        position = max(await asyncio.to_thread(store.position, ticket), 1)
+        position = max(await asyncio.to_thread(tickets.position, ticket), 1)
         await say_recorded(agent, sender_id, output, STILL_QUEUED, position=position)
     else:
         values = hours.response_values(now)
@@ -124,7 +126,7 @@ async def say_recorded(
 
 
 async def hand_back(
-    agent: Agent, input_channels: Sequence[InputChannel], store: HandoffStore, sender_id: str
+    agent: Agent, input_channels: Sequence[InputChannel], outbox: Outbox, sender_id: str
 ) -> None:
     """After the lock is released: the bot takes the conversation back and says so."""
-    await Delivery(agent, input_channels, store).send_response(sender_id, CANCELLED, resume=True)
+    await Delivery(agent, input_channels, outbox).send_response(sender_id, CANCELLED, resume=True)

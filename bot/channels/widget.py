@@ -425,7 +425,7 @@ async def notify_owner(app: Sanic, account_id: str, response: str, **values: Any
         logger.warning("no widget channel: account %s not told", mask_account_id(account_id))
         return
     try:
-        delivery = Delivery(app.ctx.agent, app.ctx.input_channels, handoff_store())
+        delivery = Delivery(app.ctx.agent, app.ctx.input_channels, handoff_store().outbox)
         await delivery.send_response(
             widget.conversation(account_id), response, channel=widget.name(), **values
         )

@@ -32,12 +32,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     action.add_argument("--disable", action="store_true", help="refuse the agent's logins")
     action.add_argument("--delete", action="store_true", help="remove the agent's account")
     args = parser.parse_args(argv)
-    store = handoff_store()
+    directory = handoff_store().agents
     if args.disable or args.delete:
         done = (
-            store.disable_agent(args.username)
-            if args.disable
-            else store.delete_agent(args.username)
+            directory.disable(args.username) if args.disable else directory.delete(args.username)
         )
         if not done:
             print(f"error: there is no agent {args.username}", file=sys.stderr)
@@ -48,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(password) < MIN_PASSWORD:
         print(f"error: the password needs at least {MIN_PASSWORD} characters", file=sys.stderr)
         return 2
-    store.add_agent(args.username, args.name or args.username, password)
+    directory.add(args.username, args.name or args.username, password)
     print(f"agent {args.username} saved")
     return 0
 

@@ -8,6 +8,7 @@ request/response channels (REST), which hand it over with the user's next reques
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +18,7 @@ from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, Ou
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event
 
-from bot.handoff.store import HandoffStore
+from bot.handoff.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +26,9 @@ logger = logging.getLogger(__name__)
 class OutboxOutputChannel(CollectingOutputChannel):
     """Keeps messages in the handoff outbox until the user's next request collects them."""
 
-    def __init__(self, store: HandoffStore) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         super().__init__()
-        self._store = store
+        self._outbox = outbox
 
     @classmethod
     def name(cls) -> str:
@@ -35,16 +36,16 @@ class OutboxOutputChannel(CollectingOutputChannel):
 
     async def _persist_message(self, message: dict[str, Any]) -> None:
         await super()._persist_message(message)
-        self._store.post(message["recipient_id"], message)
+        await asyncio.to_thread(self._outbox.post, message["recipient_id"], message)
 
 
 class Delivery:
     """Writes handoff messages into conversations and onto their channels."""
 
-    def __init__(self, agent: Agent, input_channels: Sequence[InputChannel], store: HandoffStore):
+    def __init__(self, agent: Agent, input_channels: Sequence[InputChannel], outbox: Outbox):
         self._agent = agent
         self._channels = {channel.name(): channel for channel in input_channels}
-        self._store = store
+        self._outbox = outbox
 
     async def send_text(
         self, conversation_id: str, text: str, agent_name: str, channel: str
@@ -82,7 +83,7 @@ class Delivery:
         """The channel's push output, or the outbox when it cannot push."""
         channel = self._channels.get(channel_name or "")
         output = channel.get_output_channel() if channel is not None else None
-        return output if output is not None else OutboxOutputChannel(self._store)
+        return output if output is not None else OutboxOutputChannel(self._outbox)
 
     async def _append(self, conversation_id: str, events: Sequence[Event]) -> str | None:
         async with self._agent.lock_store.lock(conversation_id):

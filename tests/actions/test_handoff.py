@@ -24,36 +24,36 @@ def handoff(store: HandoffStore, now: datetime) -> ActionHandoff:
 
 
 def test_in_hours_the_user_hears_position_and_wait_and_the_bot_pauses(store: HandoffStore) -> None:
-    store.open_ticket("someone-else", "rest", Reason.REQUESTED, Summary())
+    store.tickets.open("someone-else", "rest", Reason.REQUESTED, Summary())
     outcome = run_action(handoff(store, IN_HOURS), account=demo_data.ALICE)
     assert outcome.responses == ["utter_handoff_queued"]
     values = outcome.values("utter_handoff_queued")
     assert (values["position"], values["eta_minutes"]) == (2, 10)
     assert [event["event"] for event in outcome.events] == ["slot", "pause"]
-    ticket = store.open_ticket_for(CONVERSATION)
+    ticket = store.tickets.open_for(CONVERSATION)
     assert ticket is not None and ticket.summary.account == "dem***"
 
 
 def test_after_hours_the_ticket_stays_open(store: HandoffStore) -> None:
     outcome = run_action(handoff(store, AFTER_HOURS))
     assert outcome.responses == ["utter_handoff_after_hours"]
-    assert store.open_ticket_for(CONVERSATION) is not None
+    assert store.tickets.open_for(CONVERSATION) is not None
 
 
 def test_reason_set_by_a_previous_action_sets_the_urgency(store: HandoffStore) -> None:
     run_action(handoff(store, IN_HOURS), slots={"handoff_reason": "compromised"})
-    ticket = store.open_ticket_for(CONVERSATION)
+    ticket = store.tickets.open_for(CONVERSATION)
     assert ticket is not None and ticket.reason is Reason.COMPROMISED
     assert ticket.urgency is Urgency.URGENT
 
 
 def test_rating_is_stored_on_the_closed_ticket(store: HandoffStore) -> None:
-    ticket = store.open_ticket(CONVERSATION, "rest", Reason.REQUESTED, Summary())
-    store.claim(ticket.ticket_id, "li")
-    store.close(ticket.ticket_id, "li", "ok")
+    ticket = store.tickets.open(CONVERSATION, "rest", Reason.REQUESTED, Summary())
+    store.tickets.claim(ticket.ticket_id, "li")
+    store.tickets.close(ticket.ticket_id, "li", "ok")
     rate = ActionSaveRating(store=store, identity=IDENTITY)
     assert run_action(rate, entities=[("rating", "4")]).responses == ["utter_thanks_for_rating"]
-    assert store.last_closed_for(CONVERSATION).rating == 4  # type: ignore[union-attr]
+    assert store.tickets.last_closed_for(CONVERSATION).rating == 4  # type: ignore[union-attr]
 
 
 def test_a_rating_without_a_number_asks_again(store: HandoffStore) -> None:
@@ -64,4 +64,4 @@ def test_a_rating_without_a_number_asks_again(store: HandoffStore) -> None:
 def test_a_rating_of_a_bot_only_conversation_is_thanked_too(store: HandoffStore) -> None:
     rate = ActionSaveRating(store=store, identity=IDENTITY)
     assert run_action(rate, entities=[("rating", "5")]).responses == ["utter_thanks_for_rating"]
-    assert store.last_closed_for(CONVERSATION) is None
+    assert store.tickets.last_closed_for(CONVERSATION) is None

@@ -166,7 +166,7 @@ class HostileStack:
         stack = cls(local, bot_api, wechat_api)
         try:
             local.seed()
-            HandoffStore.from_url(local.handoff_url).add_agent(AGENT, "小李", PASSWORD)
+            HandoffStore.from_url(local.handoff_url).agents.add(AGENT, "小李", PASSWORD)
             local.start_actions()
             local.start_rasa()
             stack.agent_token = stack.login()

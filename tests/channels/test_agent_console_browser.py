@@ -85,7 +85,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         Path(tmp_path_factory.mktemp("console")), settings={"SUPPORT_HOURS": ALWAYS_OPEN}
     )
     local.seed()
-    HandoffStore.from_url(local.handoff_url).add_agent(AGENT, AGENT_NAME, PASSWORD)
+    HandoffStore.from_url(local.handoff_url).agents.add(AGENT, AGENT_NAME, PASSWORD)
     try:
         local.start_actions()
         local.start_rasa()
@@ -147,7 +147,7 @@ def fall_back_twice(stack: LocalStack, store: HandoffStore, sender: str) -> Tick
     """Two unclear messages in a row queue the REST user for a human."""
     say(stack, sender, "怎么回事")
     assert any("转接人工" in text for text in say(stack, sender, "啥意思"))
-    ticket = store.open_ticket_for(sender)
+    ticket = store.tickets.open_for(sender)
     assert ticket is not None and ticket.state is State.QUEUED
     return ticket
 
@@ -212,7 +212,7 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
 
     claim(page)
     expect(page.get_by_test_id("claim-button")).to_be_hidden()
-    claimed = store.ticket(ticket.ticket_id)
+    claimed = store.tickets.get(ticket.ticket_id)
     assert claimed is not None and claimed.agent == AGENT
 
     reply = "您好，我是客服小李，请问遇到了什么问题？"
@@ -233,14 +233,14 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
     close(page, note)
     expect(page.get_by_test_id("close-note-text")).to_have_text(note)
     expect(item).to_have_count(0, timeout=WAIT_MS)
-    closed = store.ticket(ticket.ticket_id)
+    closed = store.tickets.get(ticket.ticket_id)
     assert closed is not None and closed.state is State.CLOSED and closed.close_note == note
     screenshot(page, "closed")
 
     assert any("打个分" in text for text in say(stack, sender, "谢谢"))
-    assert store.open_ticket_for(sender) is None, "the user was handed off again"
+    assert store.tickets.open_for(sender) is None, "the user was handed off again"
     say(stack, sender, '/rate{"rating":"5"}')
-    rated = store.ticket(ticket.ticket_id)
+    rated = store.tickets.get(ticket.ticket_id)
     assert rated is not None and rated.rating == 5
     expect(page.get_by_test_id("summary-rating")).to_have_text("5 分", timeout=WAIT_MS)
     screenshot(page, "rated")
@@ -252,7 +252,7 @@ def test_hostile_user_text_is_shown_as_text(
     sender = "console-hostile"
     say(stack, sender, HOSTILE)
     say(stack, sender, "转人工")
-    ticket = store.open_ticket_for(sender)
+    ticket = store.tickets.open_for(sender)
     assert ticket is not None
 
     alerts: list[str] = []
@@ -322,11 +322,11 @@ def test_a_locked_login_says_when_to_try_again(page: Any) -> None:
 def test_a_long_queue_is_shown_a_page_at_a_time(page: Any, store: HandoffStore) -> None:
     # Last in this module: the 60 tickets would push the other tests' tickets off page one.
     tickets = [
-        store.open_ticket(f"console-paged-{n}", "rest", Reason.REQUESTED, Summary())
+        store.tickets.open(f"console-paged-{n}", "rest", Reason.REQUESTED, Summary())
         for n in range(60)
     ]
     try:
-        total = len(store.queue())
+        total = len(store.tickets.queue())
         log_in(page)
         expect(page.get_by_test_id("queue-count")).to_have_text(str(total), timeout=WAIT_MS)
         expect(page.get_by_test_id("queue-item")).to_have_count(50)
@@ -341,4 +341,4 @@ def test_a_long_queue_is_shown_a_page_at_a_time(page: Any, store: HandoffStore) 
         expect(page.get_by_test_id("queue-item")).to_have_count(50, timeout=WAIT_MS)
     finally:
         for ticket in tickets:
-            store.cancel(ticket.conversation_id)
+            store.tickets.cancel(ticket.conversation_id)

@@ -26,8 +26,9 @@ from typing import Any
 
 import pytest
 
+from bot.handoff.directory import LOGIN_POLICY
 from bot.handoff.records import Reason, Summary
-from bot.handoff.store import LOGIN_POLICY, HandoffStore
+from bot.handoff.store import HandoffStore
 from scripts.local_stack import ROOT, LocalStack, start_together
 
 PASSWORD = "a-long-agent-password"
@@ -103,7 +104,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Loca
     )
     store = HandoffStore.from_url(a.handoff_url)
     for name in ("li", "wang", "zhao", "qian", "sun", "zhou", "timing-0", "timing-1", "timing-2"):
-        store.add_agent(name, name, PASSWORD)
+        store.agents.add(name, name, PASSWORD)
 
     def start(stack: LocalStack) -> LocalStack:
         stack.start_rasa()
@@ -228,11 +229,11 @@ def test_failed_logins_are_logged_with_the_name_masked(a: LocalStack, b: LocalSt
 
 def test_expired_sessions_are_purged(a: LocalStack) -> None:
     store = HandoffStore.from_url(a.handoff_url)
-    store.login("li", PASSWORD, timedelta(seconds=-1))
-    live = store.login("li", PASSWORD, timedelta(hours=1))
+    store.agents.login("li", PASSWORD, timedelta(seconds=-1))
+    live = store.agents.login("li", PASSWORD, timedelta(hours=1))
 
     def sessions() -> int:
-        with store._engine.connect() as connection:
+        with store.engine.connect() as connection:
             return int(
                 connection.exec_driver_sql(
                     "select count(*) from handoff_agent_sessions where expires_at <= "
@@ -244,13 +245,13 @@ def test_expired_sessions_are_purged(a: LocalStack) -> None:
     while sessions() and time.monotonic() < deadline:
         time.sleep(0.5)
     assert sessions() == 0, "the server's watchdog did not purge the expired session"
-    assert store.agent_for(live or "") == "li"
+    assert store.agents.agent_for(live or "") == "li"
 
 
 def test_the_queue_comes_in_pages(a: LocalStack, b: LocalStack) -> None:
     store = HandoffStore.from_url(a.handoff_url)
     for n in range(7):
-        store.open_ticket(f"paged-{n}", "rest", Reason.REQUESTED, Summary())
+        store.tickets.open(f"paged-{n}", "rest", Reason.REQUESTED, Summary())
     token = login(b, "li").body["token"]
 
     def page(query: str) -> Any:

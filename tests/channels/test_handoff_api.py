@@ -89,7 +89,7 @@ class Console:
 def make_stack(workdir: Path, **settings: str) -> LocalStack:
     stack = LocalStack(workdir, settings={"SUPPORT_HOURS": ALWAYS_OPEN, **settings})
     stack.seed()
-    HandoffStore.from_url(stack.handoff_url).add_agent("li", "小李", PASSWORD)
+    HandoffStore.from_url(stack.handoff_url).agents.add("li", "小李", PASSWORD)
     stack.start_actions()
     stack.start_rasa()
     return stack
@@ -161,7 +161,7 @@ def test_fallback_twice_to_agent_and_back_with_a_rating(stack: LocalStack) -> No
     rating_question = user.say("好的")
     assert any("打个分" in text for text in rating_question)
     assert user.say('/rate{"rating":"5"}') == ["感谢您的评价！还有问题随时找我。"]
-    stored = HandoffStore.from_url(stack.handoff_url).last_closed_for(user.sender)
+    stored = HandoffStore.from_url(stack.handoff_url).tickets.last_closed_for(user.sender)
     assert (
         stored is not None and stored.rating == 5 and stored.close_note == "已核实，交易所入账延迟"
     )
@@ -185,7 +185,7 @@ def test_waiting_users_can_cancel(stack: LocalStack) -> None:
     user.say("转人工")
     assert user.say("不用了") == ["好的，已取消排队，我继续为您服务。有问题随时问我。"]
     store = HandoffStore.from_url(stack.handoff_url)
-    assert store.open_ticket_for(user.sender) is None
+    assert store.tickets.open_for(user.sender) is None
     assert "矿工费" in user.say("矿工费怎么算")[0]
 
 
@@ -262,7 +262,7 @@ def test_users_nobody_picks_up_are_told_and_offered_email(
         time.sleep(3)
         later = user.say("还要等多久")
         assert any("发邮件" in text and "还没能接入" in text for text in later)
-        ticket = HandoffStore.from_url(local.handoff_url).open_ticket_for(user.sender)
+        ticket = HandoffStore.from_url(local.handoff_url).tickets.open_for(user.sender)
         assert (
             ticket is not None
             and ticket.state is State.QUEUED

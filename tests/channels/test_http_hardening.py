@@ -71,7 +71,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         },
     )
     local.seed()
-    HandoffStore.from_url(local.handoff_url).add_agent("li", "小李", "a-long-agent-password")
+    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", "a-long-agent-password")
     local.start_actions()
     local.start_rasa()
     try:
@@ -161,17 +161,17 @@ def test_only_the_token_holder_gets_agent_replies_cancels_and_sees_tickets(
     owner, stranger = Client(stack, "198.51.100.7"), Client(stack, "192.0.2.7")
     _, token = owner.say("victim-1", "转人工")
     assert token, "the first turn issues a conversation token"
-    tickets = store(stack)
-    ticket = tickets.open_ticket_for("victim-1")
+    handoffs = store(stack)
+    ticket = handoffs.tickets.open_for("victim-1")
     assert ticket is not None
-    tickets.claim(ticket.ticket_id, "li")
-    tickets.post("victim-1", {"text": "您好，我是小李，请问转账的哈希是多少？"})
+    handoffs.tickets.claim(ticket.ticket_id, "li")
+    handoffs.outbox.post("victim-1", {"text": "您好，我是小李，请问转账的哈希是多少？"})
 
     texts, issued = stranger.say("victim-1", "在吗")
     assert issued is None, "a known sender id gets no token"
     assert not any("小李" in text for text in texts), "the agent's reply stays in the outbox"
     stranger.say("victim-1", "/deny")
-    assert tickets.open_ticket_for("victim-1") is not None, "a stranger cannot cancel the queue"
+    assert handoffs.tickets.open_for("victim-1") is not None, "a stranger cannot cancel the queue"
 
     texts, _ = owner.say("victim-1", "好的", token)
     assert any("小李" in text for text in texts), "the owner gets the agent's reply"
@@ -200,7 +200,7 @@ def test_made_up_sender_ids_cannot_start_unlimited_conversations(stack: LocalSta
 def test_one_client_cannot_flood_the_handoff_queue(stack: LocalStack) -> None:
     client = Client(stack, "203.0.113.20")
     answers = [client.say(f"queue-{n}", "转人工")[0] for n in range(5)]
-    queued = [n for n in range(5) if store(stack).open_ticket_for(f"queue-{n}") is not None]
+    queued = [n for n in range(5) if store(stack).tickets.open_for(f"queue-{n}") is not None]
     assert queued == [0, 1, 2]
     assert all(any("好几次人工请求" in text for text in answers[n]) for n in (3, 4))
 
@@ -210,7 +210,7 @@ def test_an_anonymous_complaint_is_not_urgent(stack: LocalStack) -> None:
     _, token = client.say("complain-1", "我要投诉")
     client.say("complain-1", "其他", token)
     client.say("complain-1", "客服一直不回复我的邮件，已经三天了", token)
-    ticket = store(stack).open_ticket_for("complain-1")
+    ticket = store(stack).tickets.open_for("complain-1")
     assert ticket is not None and ticket.reason.value == "complaint"
     assert ticket.urgency is Urgency.NORMAL
 
@@ -219,14 +219,14 @@ def test_entities_of_a_payload_never_offered_stay_out_of_the_summary(stack: Loca
     client = Client(stack, "203.0.113.40")
     _, token = client.say("inject-1", f'/transfer_pending{{"tx_hash": "{HASH}"}}')
     client.say("inject-1", "转人工", token)
-    ticket = store(stack).open_ticket_for("inject-1")
+    ticket = store(stack).tickets.open_for("inject-1")
     assert ticket is not None
     assert HASH not in json.dumps(ticket.summary.entities), "not shown as recognised data"
     assert ticket.summary.last_messages[0].startswith("/transfer_pending"), "but as typed"
     # Typed as text, the same hash is what the user said, and the agent sees it.
     client.say("inject-2", f"我的转账 {HASH} 一直没到", None)
     client.say("inject-2", "转人工")
-    typed = store(stack).open_ticket_for("inject-2")
+    typed = store(stack).tickets.open_for("inject-2")
     assert typed is not None and HASH in typed.summary.entities.get("tx_hash", [])
 
 

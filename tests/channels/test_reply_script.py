@@ -139,7 +139,7 @@ def stack(
         },
     )
     local.seed()
-    HandoffStore.from_url(local.handoff_url).add_agent("li", "小李", AGENT_PASSWORD)
+    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", AGENT_PASSWORD)
     local.start_actions()
     local.start_rasa()
     try:

@@ -263,7 +263,7 @@ def launch(
         env["WECHAT_API_URL"] = api.url
     stack = LocalStack(workdir, settings=env)
     stack.seed()
-    HandoffStore.from_url(stack.handoff_url).add_agent("li", "小李", PASSWORD)
+    HandoffStore.from_url(stack.handoff_url).agents.add("li", "小李", PASSWORD)
     try:
         stack.start_actions()
         start_rasa(stack, {} if by_env else settings)
@@ -728,7 +728,7 @@ def test_agent_replies_during_a_handoff_go_through_the_api(slow: WeChatServer) -
     assert "· 5分 非常满意" in rating and "1. " not in rating
     user.say("5")
     slow.api.wait_for_text(user.openid, "感谢您的评价")
-    closed = HandoffStore.from_url(slow.stack.handoff_url).last_closed_for(user.sender_id)
+    closed = HandoffStore.from_url(slow.stack.handoff_url).tickets.last_closed_for(user.sender_id)
     assert closed is not None and closed.rating == 5
 
 

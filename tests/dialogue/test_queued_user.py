@@ -71,8 +71,8 @@ def test_the_place_counts_the_users_ahead_and_cancelling_still_works(stack: Loca
     assert first.say("取消排队") == ["好的，已取消排队，我继续为您服务。有问题随时问我。"]
     assert second.say("在吗")[0].startswith("您仍在排队，第 1 位")
     store = HandoffStore.from_url(stack.handoff_url)
-    assert store.open_ticket_for(first.sender) is None
-    ticket = store.open_ticket_for(second.sender)
+    assert store.tickets.open_for(first.sender) is None
+    ticket = store.tickets.open_for(second.sender)
     assert ticket is not None and ticket.state is State.QUEUED
 
 

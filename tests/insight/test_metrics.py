@@ -105,10 +105,10 @@ def test_the_queue_gauges_come_from_the_handoff_store(tmp_path: Path) -> None:
     store = HandoffStore.from_url(f"sqlite:///{tmp_path / 'handoff.db'}")
     assert queue_snapshot(store) == QueueSnapshot(0, 0)
     for conversation in ("q1", "q2", "q3"):
-        store.open_ticket(conversation, "rest", Reason.REQUESTED, Summary())
-    claimed = store.open_ticket_for("q1")
-    assert claimed is not None and store.claim(claimed.ticket_id, "li") is not None
-    assert store.cancel("q2") is not None
+        store.tickets.open(conversation, "rest", Reason.REQUESTED, Summary())
+    claimed = store.tickets.open_for("q1")
+    assert claimed is not None and store.tickets.claim(claimed.ticket_id, "li") is not None
+    assert store.tickets.cancel("q2") is not None
     assert queue_snapshot(store) == QueueSnapshot(queued=1, assigned=1)
 
 
@@ -156,7 +156,7 @@ def test_observe_turn_records_fallbacks_handoffs_and_latency(tmp_path: Path) -> 
     run_turn(tracker_store, handoffs, registry, "u1", [user("network_fee")])
     run_turn(tracker_store, handoffs, registry, "u1", [user("nlu_fallback")])
     # The second unclear turn hands off: the action opened a ticket and paused.
-    handoffs.open_ticket("u1", "rest", Reason.FALLBACK, Summary())
+    handoffs.tickets.open("u1", "rest", Reason.FALLBACK, Summary())
     run_turn(tracker_store, handoffs, registry, "u1", [user("nlu_fallback"), ConversationPaused()])
     # Written to the agent: neither a fallback of the bot nor another handoff.
     run_turn(tracker_store, handoffs, registry, "u1", [user("nlu_fallback")])
@@ -243,7 +243,7 @@ def test_metrics_are_served_at_the_root_with_the_queue_length(stack: LocalStack)
     content_type, text = scrape(stack)
     assert content_type == CONTENT_TYPE
     assert sample(text, "im_handoff_queue_length") == 0
-    HandoffStore.from_url(stack.handoff_url).open_ticket(
+    HandoffStore.from_url(stack.handoff_url).tickets.open(
         "metrics-queued", "rest", Reason.REQUESTED, Summary()
     )
     assert sample(scrape(stack)[1], "im_handoff_queue_length") == 1
