@@ -1,0 +1,68 @@
+"""The Chinese names and texts the report and the agent pages show (data/insight_labels.yml)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from bot.dialogue.clarify import load_intent_labels
+from bot.handoff.records import Reason
+
+LABELS_FILE = Path(__file__).resolve().parents[2] / "data" / "insight_labels.yml"
+
+
+@dataclass(frozen=True)
+class InsightLabels:
+    """Names of reasons, channels and intents; the charts' texts; how values are written."""
+
+    reasons: Mapping[str, str]
+    channels: Mapping[str, str]
+    # Every named intent: the clarification button titles and the others.
+    intents: Mapping[str, str]
+    charts: Mapping[str, str]
+    formats: Mapping[str, str]
+
+    def reason(self, reason: Reason) -> str:
+        return self.reasons[reason.value]
+
+    def channel(self, channel: str) -> str:
+        return self.channels.get(channel, channel)
+
+    def intent(self, intent: str) -> str:
+        """The intent with its name, "rate（满意度评分）", or alone when it has none."""
+        title = self.intents.get(intent)
+        return self.formats["intent"].format(intent=intent, title=title) if title else intent
+
+    def duration(self, seconds: float | None) -> str:
+        """A duration as a support lead reads it: "45 秒", "3 分 20 秒", "2 小时 5 分"."""
+        if seconds is None:
+            return "—"
+        total = round(seconds)
+        hours, rest = divmod(total, 3600)
+        minutes, secs = divmod(rest, 60)
+        unit = "hours" if hours else "minutes" if minutes else "seconds"
+        return self.formats[unit].format(hours=hours, minutes=minutes, seconds=secs)
+
+    def for_pages(self) -> dict[str, dict[str, str]]:
+        """What the agent pages name: reasons, channels and intents."""
+        return {
+            "reasons": dict(self.reasons),
+            "channels": dict(self.channels),
+            "intents": dict(self.intents),
+        }
+
+
+@lru_cache(maxsize=1)
+def load_insight_labels(path: Path = LABELS_FILE) -> InsightLabels:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return InsightLabels(
+        reasons=dict(raw["reasons"]),
+        channels=dict(raw["channels"]),
+        intents={**load_intent_labels().titles, **raw["intents"]},
+        charts=dict(raw["charts"]),
+        formats=dict(raw["formats"]),
+    )

@@ -1,0 +1,191 @@
+"""The support figures as frozen records, and the user messages and tickets they are made from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, is_dataclass
+from datetime import date, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+from bot.handoff.records import Reason
+
+STARS = (1, 2, 3, 4, 5)
+
+
+# What was read from the stores
+
+
+@dataclass(frozen=True)
+class UserTurn:
+    """One user message as the tracker store keeps it."""
+
+    conversation_id: str
+    at: datetime
+    channel: str
+    intent: str | None
+    text: str
+    rating_entity: str | None = None
+    to_bot: bool = True
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    """The parts of a handoff ticket the figures use."""
+
+    conversation_id: str
+    channel: str
+    reason: Reason
+    created_at: datetime
+    assigned_at: datetime | None
+    closed_at: datetime | None
+    cancelled: bool
+
+
+# The figures
+
+
+@dataclass(frozen=True)
+class ChannelActivity:
+    """Conversations with a user message on the channel, and those messages."""
+
+    channel: str
+    conversations: int
+    user_messages: int
+
+
+@dataclass(frozen=True)
+class DayActivity:
+    """Conversations with a user message on the local day, and those messages, per channel."""
+
+    day: date
+    conversations: int
+    user_messages: int
+    channels: tuple[ChannelActivity, ...]
+
+
+@dataclass(frozen=True)
+class IntentCount:
+    intent: str
+    messages: int
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """Intents of the messages to the bot, most frequent first, and how many fell back."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("fallback_share",)
+
+    messages: int
+    fallbacks: int
+    intents: tuple[IntentCount, ...]
+
+    @property
+    def fallback_share(self) -> float | None:
+        return self.fallbacks / self.messages if self.messages else None
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    reason: Reason
+    conversations: int
+
+
+@dataclass(frozen=True)
+class Containment:
+    """Conversations the bot handled alone versus those handed to a human, by reason."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("rate",)
+
+    conversations: int
+    contained: int
+    handed_off: int
+    by_reason: tuple[ReasonCount, ...]
+
+    @property
+    def rate(self) -> float | None:
+        return self.contained / self.conversations if self.conversations else None
+
+
+@dataclass(frozen=True)
+class HandoffTimes:
+    """Ticket counts and times in seconds; None where no ticket got that far."""
+
+    tickets: int
+    cancelled: int
+    claimed: int
+    closed: int
+    wait_median: float | None
+    wait_p90: float | None
+    handling_median: float | None
+
+
+@dataclass(frozen=True)
+class RatingGroup:
+    """How many ratings of 1, 2, 3, 4 and 5 a group of ratings holds."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("count", "average")
+
+    name: str
+    counts: tuple[int, int, int, int, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def average(self) -> float | None:
+        total = sum(star * n for star, n in zip(STARS, self.counts, strict=True))
+        return total / self.count if self.count else None
+
+
+@dataclass(frozen=True)
+class Ratings:
+    overall: RatingGroup
+    by_channel: tuple[RatingGroup, ...]
+    handoff: RatingGroup
+    bot_only: RatingGroup
+
+
+@dataclass(frozen=True)
+class TextCount:
+    text: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything the report, the dashboard and the summary show."""
+
+    timezone: str
+    first_day: date | None
+    last_day: date | None
+    conversations: int
+    user_messages: int
+    days: tuple[DayActivity, ...]
+    channels: tuple[ChannelActivity, ...]
+    understanding: Understanding
+    containment: Containment
+    handoff_times: HandoffTimes
+    ratings: Ratings
+    low_confidence: tuple[TextCount, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as JSON-ready values (dates as ISO strings, times in seconds)."""
+        plain = _plain(self)
+        assert isinstance(plain, dict)
+        return plain
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        out = {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
+        for name in getattr(value, "COMPUTED", ()):
+            out[name] = _plain(getattr(value, name))
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value

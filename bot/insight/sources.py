@@ -1,0 +1,187 @@
+"""Reads the user messages of the tracker store and the handoff tickets the figures are made of."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone, tzinfo
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from bot.database import create_engine, sqlite_in_var
+from bot.handoff.records import Reason
+from bot.handoff.settings import HandoffSettings
+from bot.handoff.tables import tickets
+from bot.insight.compute import compute_figures
+from bot.insight.records import Figures, HandoffRecord, UserTurn
+from bot.support_hours import SupportHours
+
+logger = logging.getLogger(__name__)
+
+UNKNOWN_CHANNEL = "unknown"
+
+# Rasa's SQLTrackerStore table, read only; Rasa creates it.
+events = sa.Table(
+    "events",
+    sa.MetaData(),
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sender_id", sa.String(255), nullable=False),
+    sa.Column("type_name", sa.String(255), nullable=False),
+    sa.Column("timestamp", sa.Float),
+    sa.Column("intent_name", sa.String(255)),
+    sa.Column("action_name", sa.String(255)),
+    sa.Column("data", sa.Text),
+)
+# Events after which a human owns the conversation, and those that give it back to the bot.
+PAUSING = {"pause"}
+RESUMING = {"resume", "restart", "session_started"}
+
+
+class InsightError(RuntimeError):
+    """A store the figures are read from is missing or unreadable; the message says which."""
+
+
+def _table_exists(engine: Engine, name: str) -> bool:
+    return bool(sa.inspect(engine).has_table(name))
+
+
+def load_turns(engine: Engine, since: datetime | None = None) -> list[UserTurn]:
+    """User messages of the tracker store (from ``since`` on), with who they were addressed to."""
+    if not _table_exists(engine, events.name):
+        return []
+    wanted = events.c.type_name.in_(["user", *PAUSING, *RESUMING])
+    query = sa.select(
+        events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data
+    ).where(wanted)
+    if since is not None:
+        # State changes before the window still say who owns a conversation inside it.
+        query = query.where(
+            sa.or_(events.c.type_name != "user", events.c.timestamp >= since.timestamp())
+        )
+    query = query.order_by(events.c.sender_id, events.c.id)
+    turns: list[UserTurn] = []
+    paused: dict[str, bool] = {}
+    with engine.connect() as connection:
+        for sender_id, type_name, stamp, raw in connection.execute(query):
+            if type_name in PAUSING or type_name in RESUMING:
+                paused[sender_id] = type_name in PAUSING
+                continue
+            turns.append(_turn(sender_id, stamp, raw, to_bot=not paused.get(sender_id, False)))
+    return turns
+
+
+def _turn(sender_id: str, stamp: float | None, raw: str | None, to_bot: bool) -> UserTurn:
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        logger.warning("unreadable user event in conversation %s", sender_id)
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    parse = data.get("parse_data") or {}
+    intent = (parse.get("intent") or {}).get("name")
+    rating = next(
+        (
+            entity.get("value")
+            for entity in parse.get("entities") or []
+            if isinstance(entity, Mapping) and entity.get("entity") == "rating"
+        ),
+        None,
+    )
+    when = stamp if stamp is not None else data.get("timestamp") or 0.0
+    return UserTurn(
+        conversation_id=sender_id,
+        at=datetime.fromtimestamp(float(when), timezone.utc),
+        channel=str(data.get("input_channel") or UNKNOWN_CHANNEL),
+        intent=str(intent) if intent else None,
+        text=str(data.get("text") or ""),
+        rating_entity=str(rating) if rating is not None else None,
+        to_bot=to_bot,
+    )
+
+
+def load_handoffs(engine: Engine, since: datetime | None = None) -> list[HandoffRecord]:
+    """Handoff tickets opened from ``since`` on, oldest first."""
+    if not _table_exists(engine, tickets.name):
+        return []
+    columns = tickets.c
+    query = sa.select(
+        columns.conversation_id,
+        columns.channel,
+        columns.reason,
+        columns.created_at,
+        columns.assigned_at,
+        columns.closed_at,
+        columns.cancelled,
+    ).order_by(columns.created_at, columns.ticket_id)
+    if since is not None:
+        query = query.where(columns.created_at >= since)
+    with engine.connect() as connection:
+        return [
+            HandoffRecord(
+                conversation_id=row.conversation_id,
+                channel=row.channel,
+                reason=Reason(row.reason),
+                created_at=row.created_at,
+                assigned_at=row.assigned_at,
+                closed_at=row.closed_at,
+                cancelled=bool(row.cancelled),
+            )
+            for row in connection.execute(query)
+        ]
+
+
+def tracker_url_from_env(env: Mapping[str, str] = os.environ) -> str:
+    """The tracker store's URL, TRACKER_DB_URL (var/tracker.db by default)."""
+    return env.get("TRACKER_DB_URL") or sqlite_in_var("tracker.db")
+
+
+@contextmanager
+def _opened(url: str) -> Iterator[Engine]:
+    """An engine on ``url`` for one read, disposed after it."""
+    parsed = make_url(url)
+    database = parsed.database
+    on_disk = parsed.get_backend_name() == "sqlite" and database not in (None, "", ":memory:")
+    # SQLite would create an empty file for a mistyped path and report nothing.
+    if on_disk and not Path(str(database)).exists():
+        raise InsightError(
+            f"no SQLite database at {database} (check TRACKER_DB_URL or HANDOFF_DB_URL)"
+        )
+    engine = create_engine(url, future=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class InsightSources:
+    """Where the figures come from: SQLAlchemy URLs of the tracker store and the handoff store.
+
+    Each read opens its engines and disposes of them after, so nothing is kept between reads:
+    a caller may keep one InsightSources or build one per request.
+    """
+
+    tracker_url: str
+    handoff_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> InsightSources:
+        """The stores the servers use: TRACKER_DB_URL and HANDOFF_DB_URL."""
+        return cls(tracker_url_from_env(env), HandoffSettings.from_env(env).db_url)
+
+    def figures(self, since: datetime | None = None, zone: tzinfo | None = None) -> Figures:
+        """The figures from ``since`` on (everything by default), days in SUPPORT_TIMEZONE."""
+        try:
+            with _opened(self.tracker_url) as tracker, _opened(self.handoff_url) as handoff:
+                turns = load_turns(tracker, since)
+                handoffs = load_handoffs(handoff, since)
+        except sa.exc.SQLAlchemyError as error:
+            raise InsightError(f"cannot read the stores: {error.__class__.__name__}") from error
+        return compute_figures(turns, handoffs, zone or SupportHours.from_env().timezone)
