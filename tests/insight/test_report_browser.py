@@ -21,19 +21,21 @@ from playwright import sync_api
 
 from bot.handoff.records import Reason, State
 from bot.handoff.store import HandoffStore
-from bot.insight.figures import (
+from bot.insight.compute import compute_figures
+from bot.insight.labels import load_insight_labels
+from bot.insight.records import (
     ChannelActivity,
-    InsightSources,
     IntentCount,
     RatingGroup,
     ReasonCount,
     UserTurn,
-    compute_figures,
 )
-from bot.insight.report import render_html, summary_text, write_report
+from bot.insight.render import render_html, summary_text
+from bot.insight.report import write_report
+from bot.insight.sources import InsightSources
 from scripts.local_stack import LocalStack
 from tests.browser import SCREENSHOTS, chromium
-from tests.insight.test_figures import ZONE, known_sources
+from tests.insight.known_stores import ZONE, known_sources
 
 WAIT_MS = 15_000
 ALWAYS_OPEN = "00:00-23:59:59"
@@ -184,7 +186,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         settings={"SUPPORT_HOURS": ALWAYS_OPEN, "SUPPORT_TIMEZONE": "Asia/Shanghai"},
     )
     local.seed()
-    HandoffStore.from_url(local.handoff_url).add_agent(AGENT, "小李", PASSWORD)
+    HandoffStore.from_url(local.handoff_url).agents.add(AGENT, "小李", PASSWORD)
     try:
         local.start_actions()
         local.start_rasa()
@@ -222,7 +224,7 @@ def driven(stack: LocalStack) -> dict[str, Any]:
 
     say("insight-served", "怎么回事")
     assert any("转接人工" in text for text in say("insight-served", "啥意思"))
-    ticket = store.open_ticket_for("insight-served")
+    ticket = store.tickets.open_for("insight-served")
     assert ticket is not None
     assert call(f"{api}/tickets/{ticket.ticket_id}/claim", {}, token)[0] == 200
     assert call(f"{api}/tickets/{ticket.ticket_id}/reply", {"text": "您好"}, token)[0] == 200
@@ -237,7 +239,7 @@ def driven(stack: LocalStack) -> dict[str, Any]:
     say("insight-cancel", "转人工")
     assert "取消排队" in say("insight-cancel", "不用了")[0]
 
-    served = store.ticket(ticket.ticket_id)
+    served = store.tickets.get(ticket.ticket_id)
     assert served is not None and served.state is State.CLOSED and served.rating == 2
     return {"ticket": served, "days": {first_day, datetime.now(ZONE).date()}}
 
@@ -246,6 +248,18 @@ def test_the_insight_api_needs_a_login(stack: LocalStack) -> None:
     url = f"{stack.base_url}/webhooks/agent/api/insight"
     assert call(url)[0] == 401
     assert call(url, token="forged-token")[0] == 401
+
+
+def test_both_pages_get_the_names_from_one_route_and_one_shared_script(stack: LocalStack) -> None:
+    base = f"{stack.base_url}/webhooks/agent"
+    assert call(f"{base}/api/labels") == (200, load_insight_labels().for_pages())
+    for name in ("console", "dashboard"):
+        with urllib.request.urlopen(f"{base}/{name}", timeout=10) as response:
+            html = response.read().decode()
+        assert html.index('"static/common.js"') < html.index(f'"static/agent_{name}.js"')
+    with urllib.request.urlopen(f"{base}/static/common.js", timeout=10) as served:
+        assert served.headers["Content-Type"].startswith("text/javascript")
+        assert "innerHTML" not in served.read().decode()
 
 
 def test_the_api_figures_match_what_was_driven(stack: LocalStack, driven: dict[str, Any]) -> None:

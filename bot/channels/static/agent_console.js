@@ -1,34 +1,20 @@
 // The agent console: login, the queue (paged), a ticket's summary and transcript, claim, reply
-// and close, against the JSON API beside the page. No inline script: the pages run under a
-// Content-Security-Policy without 'unsafe-inline'.
+// and close, against the JSON API beside the page. Shared helpers, the session and the names of
+// reasons and channels: common.js.
 (function () {
   "use strict";
 
-  // Every text that comes from the API is inserted with textContent / createTextNode only:
-  // user messages and summaries are hostile input.
-  // The API sits beside the page: /webhooks/agent/console -> /webhooks/agent/api
-  var API = window.location.pathname.replace(/\/console\/?$/, "") + "/api";
+  var pages = AgentPages;
+  var $ = pages.$;
+  var el = pages.el;
+  var clear = pages.clear;
+  var label = pages.label;
+  var ApiError = pages.ApiError;
   var POLL_MS = 2000;
   var QUEUE_PAGE = 50;    // tickets per page of /api/queue (the server allows up to 200)
-  var TOKEN_KEY = "imAgentConsole.token";
-  var USER_KEY = "imAgentConsole.username";
 
-  var REASONS = {
-    requested: "用户要求转人工",
-    fallback: "机器人未能理解",
-    compromised: "账户疑似被盗",
-    complaint: "投诉",
-    pending_transfer: "转账长时间未到账"
-  };
   var URGENCIES = { urgent: "紧急", high: "较急", normal: "普通" };
   var STATES = { queued: "排队中", assigned: "已接入", closed: "已结束" };
-  var CHANNELS = {
-    rest: "网页/接口",
-    socketio: "App 内聊天",
-    telegram: "Telegram",
-    wechat: "微信",
-    cmdline: "命令行"
-  };
   var ENTITY_TYPES = {
     tx_hash: "交易哈希",
     address: "地址",
@@ -41,8 +27,6 @@
   var ROLES = { user: "用户", bot: "机器人", agent: "客服" };
 
   var state = {
-    token: sessionStorage.getItem(TOKEN_KEY),
-    username: sessionStorage.getItem(USER_KEY),
     selected: null,        // ticket id
     ticket: null,          // last ticket JSON of the selected ticket
     transcriptKey: "",
@@ -55,23 +39,6 @@
     detailShown: 0,        // newest detail answer rendered
     generation: 0          // bumps on login/logout so stale answers are ignored
   };
-
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  function label(map, key) {
-    return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key);
-  }
 
   function duration(seconds) {
     seconds = Math.max(0, Math.floor(Number(seconds) || 0));
@@ -110,43 +77,20 @@
 
   // API
 
-  function ApiError(status, message, retryAfter) {
-    this.status = status;
-    this.message = message;
-    this.retryAfter = retryAfter || 0;  // seconds, from a 429
-  }
-
+  // An API call whose answer is dropped (status 0) when the agent logged in or out meanwhile.
   function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    if (state.token) headers["Authorization"] = "Bearer " + state.token;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
     var generation = state.generation;
-    return fetch(API + path, {
-      method: method,
-      headers: headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      cache: "no-store",
-      credentials: "omit"
-    }).then(function (response) {
-      return response.text().then(function (raw) {
-        var data = null;
-        try { data = raw ? JSON.parse(raw) : null; } catch (ignored) { data = null; }
-        if (generation !== state.generation) throw new ApiError(0, "stale");
-        if (response.status === 401 && path !== "/login") {
-          sessionExpired();
-          throw new ApiError(401, "login required");
-        }
-        if (!response.ok) {
-          throw new ApiError(
-            response.status,
-            data && data.error ? String(data.error) : "",
-            Number(response.headers.get("Retry-After")) || 0
-          );
-        }
-        return data;
-      });
-    }, function () {
-      throw new ApiError(-1, "network");
+    return pages.call(method, path, body).then(function (data) {
+      if (generation !== state.generation) throw new ApiError(0, "stale");
+      return data;
+    }, function (error) {
+      if (error.status === -1) throw error;
+      if (generation !== state.generation) throw new ApiError(0, "stale");
+      if (error.status === 401 && path !== "/login") {
+        sessionExpired();
+        throw new ApiError(401, "login required");
+      }
+      throw error;
     });
   }
 
@@ -181,18 +125,15 @@
     hideNotice($("login-error"));
     $("login-view").classList.add("hidden");
     $("console-view").classList.remove("hidden");
-    $("agent-name").textContent = state.username || "";
+    $("agent-name").textContent = pages.session.username() || "";
     hideNotice($("console-notice"));
     startPolling();
   }
 
   function forget() {
     state.generation += 1;
-    state.token = null;
-    state.username = null;
     state.queueOffset = 0;
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(USER_KEY);
+    pages.session.forget();
     selectTicket(null);
   }
 
@@ -213,10 +154,7 @@
     hideNotice($("login-error"));
     api("POST", "/login", { username: username, password: password }).then(function (data) {
       state.generation += 1;
-      state.token = data.token;
-      state.username = (data.agent && data.agent.username) || username;
-      sessionStorage.setItem(TOKEN_KEY, state.token);
-      sessionStorage.setItem(USER_KEY, state.username);
+      pages.session.save(data.token, (data.agent && data.agent.username) || username);
       $("login-password").value = "";
       showConsole();
     }, function (error) {
@@ -255,7 +193,7 @@
   // Queue
 
   function refreshQueue() {
-    if (state.queueBusy || !state.token) return;
+    if (state.queueBusy || !pages.session.token()) return;
     state.queueBusy = true;
     var offset = state.queueOffset;
     api("GET", "/queue?limit=" + QUEUE_PAGE + "&offset=" + offset).then(function (data) {
@@ -273,7 +211,7 @@
     }).then(function () {
       state.queueBusy = false;
       // Another page was asked for meanwhile: show it now rather than at the next poll.
-      if (state.token && state.queueOffset !== offset) refreshQueue();
+      if (pages.session.token() && state.queueOffset !== offset) refreshQueue();
     });
   }
 
@@ -315,7 +253,7 @@
       var urgency = el("span", "badge urgency-" + ticket.urgency, label(URGENCIES, ticket.urgency));
       urgency.setAttribute("data-testid", "queue-item-urgency");
       first.appendChild(urgency);
-      var reason = el("span", "reason", label(REASONS, ticket.reason));
+      var reason = el("span", "reason", pages.name("reasons", ticket.reason));
       reason.setAttribute("data-testid", "queue-item-reason");
       first.appendChild(reason);
       var wait = el("span", "wait", "等待 " + duration(ticket.waiting_seconds));
@@ -325,12 +263,12 @@
 
       var second = el("div", "row");
       second.appendChild(el("span", "badge state-" + ticket.state, label(STATES, ticket.state)));
-      if (ticket.state === "assigned" && ticket.agent === state.username) {
+      if (ticket.state === "assigned" && ticket.agent === pages.session.username()) {
         second.appendChild(el("span", "badge mine", "我的"));
       } else if (ticket.agent) {
         second.appendChild(el("span", "meta", "客服 " + ticket.agent));
       }
-      var channel = el("span", "meta", label(CHANNELS, ticket.channel));
+      var channel = el("span", "meta", pages.name("channels", ticket.channel));
       channel.setAttribute("data-testid", "queue-item-channel");
       second.appendChild(channel);
       var account = el("span", "meta", "账户 " + ((ticket.summary && ticket.summary.account) || "-"));
@@ -383,7 +321,7 @@
 
   function refreshDetail(force) {
     var ticketId = state.selected;
-    if (ticketId === null || !state.token) return;
+    if (ticketId === null || !pages.session.token()) return;
     // A poll waits for the previous answer; an action's refresh goes at once.
     if (!force && state.detailSeq !== state.detailShown) return;
     var seq = ++state.detailSeq;
@@ -402,7 +340,7 @@
   }
 
   function mine(ticket) {
-    return ticket.state === "assigned" && ticket.agent === state.username;
+    return ticket.state === "assigned" && ticket.agent === pages.session.username();
   }
 
   function renderTicket(ticket) {
@@ -418,8 +356,8 @@
     status.className = "badge state-" + ticket.state;
     $("detail-conversation").textContent = "会话 ID：" + ticket.conversation_id;
 
-    $("summary-reason").textContent = label(REASONS, ticket.reason);
-    $("summary-channel").textContent = label(CHANNELS, ticket.channel);
+    $("summary-reason").textContent = pages.name("reasons", ticket.reason);
+    $("summary-channel").textContent = pages.name("channels", ticket.channel);
     var summary = ticket.summary || {};
     $("summary-account").textContent = summary.account || "-";
     $("summary-waiting").textContent = ticket.state === "queued"
@@ -591,9 +529,11 @@
 
   // Start
 
-  if (state.token) {
-    showConsole();
-  } else {
-    showLogin();
-  }
+  pages.loadNames().then(function () {
+    if (pages.session.token()) {
+      showConsole();
+    } else {
+      showLogin();
+    }
+  });
 })();

@@ -1,83 +1,21 @@
 // The support dashboard: logs in like the console (same session) and shows /api/insight.
-// No inline script: the pages run under a Content-Security-Policy without 'unsafe-inline'.
+// Shared helpers, the session and the names of reasons, channels and intents: common.js.
 (function () {
   "use strict";
 
-  // Every value from the API is inserted with textContent only: user messages are hostile input.
-  // The API sits beside the page: /webhooks/agent/dashboard -> /webhooks/agent/api
-  var API = window.location.pathname.replace(/\/dashboard\/?$/, "") + "/api";
+  var pages = AgentPages;
+  var $ = pages.$;
+  var el = pages.el;
+  var clear = pages.clear;
   var REFRESH_MS = 60000;
-  // The console's keys: an agent logged in there is logged in here.
-  var TOKEN_KEY = "imAgentConsole.token";
-  var USER_KEY = "imAgentConsole.username";
-
-  var REASONS = {
-    requested: "用户要求转人工",
-    fallback: "机器人未能理解",
-    compromised: "账户疑似被盗",
-    complaint: "投诉",
-    pending_transfer: "转账长时间未到账"
-  };
-  var CHANNELS = {
-    rest: "网页/接口",
-    socketio: "App 内聊天",
-    widget: "App 内组件",
-    telegram: "Telegram",
-    wechat: "微信",
-    cmdline: "命令行",
-    unknown: "未知"
-  };
-  var INTENTS = {
-    nlu_fallback: "未能理解（兜底）",
-    password_reset: "找回或重置密码",
-    transfer_pending: "转账/提币没到账",
-    account_security: "账户安全设置",
-    account_compromised: "资产被盗、账户异常",
-    complaint: "投诉",
-    feedback: "提建议",
-    request_human: "转人工客服",
-    contact_channels: "客服联系方式",
-    service_hours: "客服服务时间",
-    deposit_withdraw: "买币、充值和提现",
-    network_fee: "矿工费和交易加速",
-    create_wallet: "注册和创建钱包",
-    mnemonic_backup: "助记词备份与恢复",
-    supported_coins: "支持的币种和链",
-    ticket_status: "查询投诉进度",
-    greet: "打招呼",
-    goodbye: "告别",
-    thank: "致谢",
-    affirm: "肯定",
-    deny: "否定",
-    bot_challenge: "问是否机器人",
-    out_of_scope: "超出服务范围",
-    rate: "满意度评分"
-  };
   var TOP_INTENTS = 10;
 
   var timer = null;
   var generation = 0;
 
-  function $(id) { return document.getElementById(id); }
-
-  function el(tag, text, className) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = String(text);
-    return node;
-  }
-
-  function clear(node) {
-    while (node.firstChild) node.removeChild(node.firstChild);
-  }
-
-  function label(map, key) {
-    return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key);
-  }
-
-  function intentLabel(name) {
-    return Object.prototype.hasOwnProperty.call(INTENTS, name)
-      ? name + "（" + INTENTS[name] + "）" : String(name);
+  function intentLabel(intent) {
+    return pages.hasName("intents", intent)
+      ? intent + "（" + pages.name("intents", intent) + "）" : String(intent);
   }
 
   function percent(share) {
@@ -99,8 +37,8 @@
   }
 
   function bar(value, max, kind) {
-    var cell = el("td", null, "bar-cell");
-    var fill = el("div", null, "bar" + (kind ? " " + kind : ""));
+    var cell = el("td", "bar-cell");
+    var fill = el("div", "bar" + (kind ? " " + kind : ""));
     fill.style.width = (max > 0 ? Math.round((100 * value) / max) : 0) + "%";
     cell.appendChild(fill);
     return cell;
@@ -110,7 +48,7 @@
     var tr = el("tr");
     if (testid) tr.setAttribute("data-testid", testid);
     cells.forEach(function (cell) {
-      tr.appendChild(cell instanceof Node ? cell : el("td", cell));
+      tr.appendChild(cell instanceof Node ? cell : el("td", "", cell));
     });
     return tr;
   }
@@ -119,7 +57,7 @@
     var body = $(id);
     clear(body);
     if (!rows.length) {
-      var empty = el("td", "暂无数据", "empty");
+      var empty = el("td", "empty", "暂无数据");
       empty.colSpan = columns;
       body.appendChild(row([empty]));
       return;
@@ -148,9 +86,9 @@
       ["平均满意度", average(ratings.overall.average), "kpi-rating"],
       ["转人工等待（中位数）", duration(times.wait_median), "kpi-wait"]
     ].forEach(function (item) {
-      var card = el("div", null, "kpi");
-      card.appendChild(el("div", item[0], "label"));
-      var value = el("div", item[1], "value");
+      var card = el("div", "kpi");
+      card.appendChild(el("div", "label", item[0]));
+      var value = el("div", "value", item[1]);
       value.setAttribute("data-testid", item[2]);
       card.appendChild(value);
       kpis.appendChild(card);
@@ -159,7 +97,7 @@
     var maxDay = Math.max.apply(null, [0].concat(data.days.map(function (d) { return d.user_messages; })));
     fill("days", data.days.map(function (day) {
       var split = day.channels.map(function (c) {
-        return label(CHANNELS, c.channel) + " " + c.conversations + "/" + c.user_messages;
+        return pages.name("channels", c.channel) + " " + c.conversations + "/" + c.user_messages;
       }).join("，");
       return row([day.day, day.conversations, day.user_messages, split,
                   bar(day.user_messages, maxDay)], "day-row");
@@ -167,7 +105,7 @@
 
     var maxChannel = Math.max.apply(null, [0].concat(data.channels.map(function (c) { return c.user_messages; })));
     fill("channels", data.channels.map(function (c) {
-      return row([label(CHANNELS, c.channel), c.conversations, c.user_messages,
+      return row([pages.name("channels", c.channel), c.conversations, c.user_messages,
                   bar(c.user_messages, maxChannel, "light")], "channel-row");
     }), 4);
 
@@ -187,7 +125,7 @@
       " 个会话：机器人自助解决 " + containment.contained + " 个（" + percent(containment.rate) +
       "），转人工 " + containment.handed_off + " 个。";
     fill("reasons", containment.by_reason.map(function (r) {
-      return row([label(REASONS, r.reason), r.conversations,
+      return row([pages.name("reasons", r.reason), r.conversations,
                   percent(containment.handed_off ? r.conversations / containment.handed_off : null),
                   bar(r.conversations, containment.handed_off, "amber")], "reason-row");
     }), 4);
@@ -206,7 +144,7 @@
       ["全部", ratings.overall],
       ["仅机器人", ratings.bot_only],
       ["转人工后", ratings.handoff]
-    ].concat(ratings.by_channel.map(function (g) { return ["渠道：" + label(CHANNELS, g.name), g]; }));
+    ].concat(ratings.by_channel.map(function (g) { return ["渠道：" + pages.name("channels", g.name), g]; }));
     fill("ratings", groups.map(function (item) {
       var group = item[1];
       return row([item[0], group.count, average(group.average)].concat(group.counts), "rating-row");
@@ -229,38 +167,25 @@
     $("login-error").textContent = message || "";
   }
 
-  function forget() {
-    sessionStorage.removeItem(TOKEN_KEY);
-    sessionStorage.removeItem(USER_KEY);
-  }
-
   function load() {
-    var token = sessionStorage.getItem(TOKEN_KEY);
-    if (!token) { showLogin(""); return; }
+    if (!pages.session.token()) { showLogin(""); return; }
     var mine = generation;
-    fetch(API + "/insight", {
-      headers: { "Authorization": "Bearer " + token },
-      cache: "no-store",
-      credentials: "omit"
-    }).then(function (response) {
+    pages.call("GET", "/insight").then(function (data) {
       if (mine !== generation) return;
-      if (response.status === 401) {
-        forget();
+      $("login-view").classList.add("hidden");
+      $("dashboard-view").classList.remove("hidden");
+      render(data);
+    }, function (error) {
+      if (error.status === -1) {
+        $("updated").textContent = "网络错误，稍后自动重试";
+      } else if (mine !== generation) {
+        return;
+      } else if (error.status === 401) {
+        pages.session.forget();
         showLogin("登录已失效，请重新登录");
-        return;
-      }
-      if (!response.ok) {
+      } else {
         $("updated").textContent = "数据暂时无法读取，稍后自动重试";
-        return;
       }
-      return response.json().then(function (data) {
-        if (mine !== generation) return;
-        $("login-view").classList.add("hidden");
-        $("dashboard-view").classList.remove("hidden");
-        render(data);
-      });
-    }).catch(function () {
-      $("updated").textContent = "网络错误，稍后自动重试";
     });
   }
 
@@ -274,47 +199,33 @@
     var username = $("login-username").value.trim();
     var password = $("login-password").value;
     $("login-error").textContent = "";
-    fetch(API + "/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: username, password: password }),
-      cache: "no-store",
-      credentials: "omit"
-    }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (data) {
-        if (!response.ok || !data || !data.token) {
-          $("login-error").textContent = response.status === 401
-            ? "用户名或密码错误"
-            : response.status === 429
-              ? "登录失败次数过多，请 " + minutes(response.headers.get("Retry-After")) + " 分钟后再试"
-              : "登录失败，请稍后再试";
-          return;
-        }
-        sessionStorage.setItem(TOKEN_KEY, data.token);
-        sessionStorage.setItem(USER_KEY, username);
-        $("login-password").value = "";
-        generation += 1;
-        start();
-      });
-    }).catch(function () {
-      $("login-error").textContent = "网络错误，请稍后再试";
+    pages.call("POST", "/login", { username: username, password: password }).then(function (data) {
+      if (!data || !data.token) {
+        $("login-error").textContent = "登录失败，请稍后再试";
+        return;
+      }
+      pages.session.save(data.token, username);
+      $("login-password").value = "";
+      generation += 1;
+      start();
+    }, function (error) {
+      $("login-error").textContent = error.status === -1
+        ? "网络错误，请稍后再试"
+        : error.status === 401
+          ? "用户名或密码错误"
+          : error.status === 429
+            ? "登录失败次数过多，请 " + minutes(error.retryAfter) + " 分钟后再试"
+            : "登录失败，请稍后再试";
     });
   });
 
   $("refresh").addEventListener("click", load);
 
   $("logout").addEventListener("click", function () {
-    var token = sessionStorage.getItem(TOKEN_KEY);
-    forget();
+    if (pages.session.token()) pages.call("POST", "/logout").then(null, function () {});
+    pages.session.forget();
     showLogin("");
-    if (token) {
-      fetch(API + "/logout", {
-        method: "POST",
-        headers: { "Authorization": "Bearer " + token },
-        credentials: "omit"
-      }).catch(function () {});
-    }
   });
 
-  start();
+  pages.loadNames().then(start);
 }());

@@ -1,0 +1,110 @@
+// What the agent pages (console and dashboard) share: the agent's session, calls to the JSON API
+// beside the page, the names of reasons, channels and intents it serves (data/insight_labels.yml)
+// and DOM helpers. Text from the API only ever goes in through textContent: user messages are
+// hostile input. No inline script: the pages run under a Content-Security-Policy without
+// 'unsafe-inline'.
+var AgentPages = (function () {
+  "use strict";
+
+  // The API sits beside the page: /webhooks/agent/console (or /dashboard) -> /webhooks/agent/api
+  var API = window.location.pathname.replace(/\/[^\/]+\/?$/, "") + "/api";
+  // One login for both pages, kept for the browser tab.
+  var TOKEN_KEY = "imAgentConsole.token";
+  var USER_KEY = "imAgentConsole.username";
+  var names = { reasons: {}, channels: {}, intents: {} };
+
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  function label(map, key) {
+    return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key);
+  }
+
+  // The Chinese name of a reason, channel or intent; the key itself when it has none.
+  function name(kind, key) { return label(names[kind], key); }
+
+  function hasName(kind, key) {
+    return Object.prototype.hasOwnProperty.call(names[kind], key);
+  }
+
+  // Fetches the names once; the pages start either way (keys are shown for names not fetched).
+  function loadNames() {
+    return call("GET", "/labels").then(function (data) {
+      Object.keys(names).forEach(function (kind) {
+        if (data && data[kind]) names[kind] = data[kind];
+      });
+    }, function () {});
+  }
+
+  var session = {
+    token: function () { return sessionStorage.getItem(TOKEN_KEY); },
+    username: function () { return sessionStorage.getItem(USER_KEY); },
+    save: function (token, username) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.setItem(USER_KEY, username);
+    },
+    forget: function () {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(USER_KEY);
+    }
+  };
+
+  function ApiError(status, message, retryAfter) {
+    this.status = status;      // -1: the server could not be reached
+    this.message = message;
+    this.retryAfter = retryAfter || 0;  // seconds, from a 429
+  }
+
+  // One API call with the session's token: the JSON answer, or an ApiError.
+  function call(method, path, body) {
+    var headers = { "Accept": "application/json" };
+    var token = session.token();
+    if (token) headers["Authorization"] = "Bearer " + token;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(API + path, {
+      method: method,
+      headers: headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+      credentials: "omit"
+    }).then(function (response) {
+      return response.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : null; } catch (ignored) { data = null; }
+        if (!response.ok) {
+          throw new ApiError(
+            response.status,
+            data && data.error ? String(data.error) : "",
+            Number(response.headers.get("Retry-After")) || 0
+          );
+        }
+        return data;
+      });
+    }, function () {
+      throw new ApiError(-1, "network");
+    });
+  }
+
+  return {
+    $: $,
+    el: el,
+    clear: clear,
+    label: label,
+    name: name,
+    hasName: hasName,
+    loadNames: loadNames,
+    session: session,
+    ApiError: ApiError,
+    call: call
+  };
+}());
