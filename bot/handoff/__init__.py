@@ -1,1 +1,2 @@
-"""Human handoff: tickets, the queue and its store, agents and their sessions."""
+"""Human handoff: tickets and the queue, agents and their sessions, the outbox, delivery to users,
+and the agent console with its pickup watchdog."""

@@ -133,7 +133,7 @@ class SecretStack(telegram.TelegramStack):
     def start_rasa(self) -> None:
         channels = {
             "bot.channels.rest.RestChannel": None,
-            "bot.channels.agent_console.AgentConsole": None,
+            "bot.handoff.console.AgentConsole": None,
             "bot.channels.widget.WidgetChannel": None,
             "bot.channels.telegram.TelegramChannel": None,
             "bot.channels.wechat.WeChatChannel": None,
@@ -195,7 +195,7 @@ def stack(
         debug=True,
     )
     local.seed()
-    HandoffStore.from_url(local.handoff_url).add_agent("li", "小李", PASSWORD)
+    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", PASSWORD)
     try:
         local.start_actions()
         local.start_rasa()

@@ -1,0 +1,322 @@
+"""The agent console: a web page and a JSON API, served by the assistant's own server.
+
+    GET  /webhooks/agent/console                  the page
+    GET  /webhooks/agent/static/<file>            the pages' scripts and styles (no inline ones)
+    POST /webhooks/agent/api/login                {username, password} -> {token, agent}
+    POST /webhooks/agent/api/logout
+    GET  /webhooks/agent/api/queue?limit=&offset= open tickets, most urgent then longest waiting:
+                                                  {tickets, total, limit, offset}
+    GET  /webhooks/agent/api/tickets/<id>         ticket, summary and transcript
+    POST /webhooks/agent/api/tickets/<id>/claim
+    POST /webhooks/agent/api/tickets/<id>/reply   {text}
+    POST /webhooks/agent/api/tickets/<id>/close   {note}
+    GET  /webhooks/agent/dashboard                support figures for the lead (bot/insight)
+    GET  /webhooks/agent/api/insight              the figures as JSON
+    GET  /webhooks/agent/api/labels               names of reasons, channels, intents (no login)
+
+Calls but login and labels need ``Authorization: Bearer <token>``. Logins are throttled per typed
+username and per client address (``bot.handoff.directory.LoginPolicy``, counted in the store so
+every server sees them): each failure is answered later than the one before, and after five in 15
+minutes the key is locked for 15 minutes (429 with Retry-After, no password check). Addresses in
+RATE_LIMIT_EXEMPT are throttled per username only. Password checks (scrypt, 128 MiB each) run two
+at a time. Every store call runs off the event loop. The pages live with the other channels'
+pages in ``bot/channels/static/``; the pickup watchdog (``bot.handoff.watchdog``) starts with
+the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, Sanic, response
+from sanic.models.handler_types import RouteHandler
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.limits import address_settings, client_of
+from bot.handoff.console_io import (
+    bad_request,
+    body,
+    denied,
+    masked,
+    number,
+    ticket_json,
+    token_of,
+    transcript,
+)
+from bot.handoff.delivery import Delivery
+from bot.handoff.directory import LOGIN_POLICY
+from bot.handoff.records import State, Ticket
+from bot.handoff.settings import HandoffSettings
+from bot.handoff.store import HandoffStore, handoff_store
+from bot.handoff.watchdog import PickupWatchdog
+from bot.insight.labels import load_insight_labels
+from bot.insight.sources import InsightError, InsightSources
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parents[1] / "channels" / "static"
+PAGE = STATIC / "agent_console.html"
+DASHBOARD = STATIC / "agent_dashboard.html"
+# What /static/<file> serves: the pages' own files, nothing else from the directory.
+ASSETS = {
+    "common.js": "text/javascript; charset=utf-8",
+    "agent_console.js": "text/javascript; charset=utf-8",
+    "agent_console.css": "text/css; charset=utf-8",
+    "agent_dashboard.js": "text/javascript; charset=utf-8",
+    "agent_dashboard.css": "text/css; charset=utf-8",
+}
+MAX_REPLY_LENGTH = 2000
+MAX_TICKET_ID = 2**63  # ticket ids are 64-bit integers: a larger one names no ticket
+QUEUE_PAGE, MAX_QUEUE_PAGE = 50, 200
+PASSWORD_CHECKS = 2  # scrypt runs at once per server: each takes 128 MiB and a core
+
+
+class ConsoleHandlers:
+    """The console's routes, on one store (``store()`` gives it) and one set of settings."""
+
+    def __init__(self, store: Callable[[], HandoffStore], settings: HandoffSettings) -> None:
+        self._store = store
+        self._settings = settings
+        self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS)
+
+    def routes(self) -> list[tuple[str, str, RouteHandler]]:
+        """(method, URI, handler) of every route, relative to the channel's prefix."""
+        return [
+            ("GET", "/console", self.page),
+            ("GET", "/static/<name>", self.asset),
+            ("POST", "/api/login", self.login),
+            ("POST", "/api/logout", self.logout),
+            ("GET", "/api/queue", self.queue),
+            ("GET", "/api/tickets/<ticket_id:int>", self.ticket),
+            ("POST", "/api/tickets/<ticket_id:int>/claim", self.claim),
+            ("POST", "/api/tickets/<ticket_id:int>/reply", self.reply),
+            ("POST", "/api/tickets/<ticket_id:int>/close", self.close),
+            ("GET", "/dashboard", self.dashboard),
+            ("GET", "/api/insight", self.insight),
+            ("GET", "/api/labels", self.labels),
+        ]
+
+    async def page(self, _: Request) -> HTTPResponse:
+        return response.html(PAGE.read_text(encoding="utf-8"))
+
+    async def asset(self, _: Request, name: str) -> HTTPResponse:
+        if name not in ASSETS:
+            return response.json({"error": "not found"}, status=404)
+        content = (STATIC / name).read_bytes()
+        return response.raw(content, content_type=ASSETS[name])
+
+    async def login(self, request: Request) -> HTTPResponse:
+        data = body(request) or {}
+        username, password = data.get("username"), data.get("password")
+        if not isinstance(username, str) or not isinstance(password, str):
+            return bad_request("username and password required")
+        agents = self._store().agents
+        address = client_of(request)
+        throttled = None if address_settings().is_exempt(address) else address
+        attempt = await asyncio.to_thread(agents.begin_login, username, throttled)
+        if not attempt.admitted:
+            logger.warning("agent login for %s from %s refused: locked", masked(username), address)
+            retry_after = max(math.ceil(attempt.retry_after), 1)
+            return response.json(
+                {"error": "too many failed logins: try again later", "retry_after": retry_after},
+                status=429,
+                headers={"Retry-After": str(retry_after)},
+            )
+        lifetime = timedelta(hours=self._settings.session_hours)
+        async with self._password_checks:
+            token = await asyncio.to_thread(agents.login, username, password, lifetime)
+        if token is None:
+            logger.warning(
+                "failed agent login for %s from %s (%d failures counted)",
+                masked(username),
+                address,
+                attempt.failures,
+            )
+            if attempt.failures >= LOGIN_POLICY.max_failures:
+                logger.warning(
+                    "agent logins for %s or from %s locked for %s",
+                    masked(username),
+                    address,
+                    LOGIN_POLICY.lock,
+                )
+            await asyncio.sleep(LOGIN_POLICY.delay(attempt.failures))
+            return response.json({"error": "wrong username or password"}, status=401)
+        await asyncio.to_thread(agents.login_succeeded, username, throttled)
+        display_name = await asyncio.to_thread(agents.display_name, username)
+        return response.json(
+            {"token": token, "agent": {"username": username, "display_name": display_name}}
+        )
+
+    async def logout(self, request: Request) -> HTTPResponse:
+        if await self._authenticated(request) is None:
+            return denied()
+        await asyncio.to_thread(self._store().agents.logout, token_of(request))
+        return response.empty()
+
+    async def queue(self, request: Request) -> HTTPResponse:
+        if await self._authenticated(request) is None:
+            return denied()
+        limit = number(request, "limit", QUEUE_PAGE, 1, MAX_QUEUE_PAGE)
+        offset = number(request, "offset", 0, 0, MAX_TICKET_ID - 1)
+        if limit is None or offset is None:
+            return bad_request(f"limit must be 1-{MAX_QUEUE_PAGE} and offset 0 or more")
+        tickets = self._store().tickets
+        page = await asyncio.to_thread(tickets.queue, limit, offset)
+        total = await asyncio.to_thread(tickets.queue_size)
+        now = datetime.now(timezone.utc)
+        return response.json(
+            {
+                "tickets": [ticket_json(t, now) for t in page],
+                "total": total,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+
+    async def ticket(self, request: Request, ticket_id: int) -> HTTPResponse:
+        if await self._authenticated(request) is None:
+            return denied()
+        found = await self._ticket(ticket_id)
+        if found is None:
+            return response.json({"error": "no such ticket"}, status=404)
+        agent: Agent = request.app.ctx.agent
+        tracker = await agent.tracker_store.retrieve(found.conversation_id)
+        lines = transcript(tracker.events) if tracker else []
+        now = datetime.now(timezone.utc)
+        return response.json({"ticket": ticket_json(found, now), "transcript": lines})
+
+    async def claim(self, request: Request, ticket_id: int) -> HTTPResponse:
+        agent_name = await self._authenticated(request)
+        if agent_name is None:
+            return denied()
+        store = self._store()
+        claimed = (
+            await asyncio.to_thread(store.tickets.claim, ticket_id, agent_name)
+            if ticket_id < MAX_TICKET_ID
+            else None
+        )
+        if claimed is None:
+            return response.json({"error": "ticket is not waiting in the queue"}, status=409)
+        await self._delivery(request).send_response(
+            claimed.conversation_id,
+            "utter_agent_joined",
+            channel=claimed.channel,
+            agent_name=await asyncio.to_thread(store.agents.display_name, agent_name),
+        )
+        return response.json({"ticket": ticket_json(claimed, datetime.now(timezone.utc))})
+
+    async def reply(self, request: Request, ticket_id: int) -> HTTPResponse:
+        agent_name = await self._authenticated(request)
+        if agent_name is None:
+            return denied()
+        text = (body(request) or {}).get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_LENGTH:
+            return bad_request("text must be 1-2000 characters")
+        found = await self._ticket(ticket_id)
+        if found is None or found.state is not State.ASSIGNED or found.agent != agent_name:
+            return response.json({"error": "claim the ticket first"}, status=409)
+        await self._delivery(request).send_text(
+            found.conversation_id, text.strip(), agent_name, found.channel
+        )
+        return response.json({"ok": True})
+
+    async def close(self, request: Request, ticket_id: int) -> HTTPResponse:
+        agent_name = await self._authenticated(request)
+        if agent_name is None:
+            return denied()
+        data = body(request)
+        if data is None:
+            return bad_request("note must be text")
+        note = data.get("note")
+        note = note if isinstance(note, str) else ""
+        closed = (
+            await asyncio.to_thread(self._store().tickets.close, ticket_id, agent_name, note)
+            if ticket_id < MAX_TICKET_ID
+            else None
+        )
+        if closed is None:
+            return response.json({"error": "only your assigned ticket can be closed"}, status=409)
+        await self._delivery(request).send_response(
+            closed.conversation_id, "utter_ask_rating", resume=True, channel=closed.channel
+        )
+        return response.json({"ticket": ticket_json(closed, datetime.now(timezone.utc))})
+
+    async def dashboard(self, _: Request) -> HTTPResponse:
+        return response.html(DASHBOARD.read_text(encoding="utf-8"))
+
+    async def insight(self, request: Request) -> HTTPResponse:
+        if await self._authenticated(request) is None:
+            return denied()
+        try:
+            figures = await asyncio.to_thread(InsightSources.from_env().figures)
+        except InsightError:
+            logger.exception("support figures unavailable")
+            return response.json({"error": "figures unavailable"}, status=503)
+        return response.json(figures.as_dict())
+
+    async def labels(self, _: Request) -> HTTPResponse:
+        return response.json(load_insight_labels().for_pages())
+
+    async def _authenticated(self, request: Request) -> str | None:
+        """The agent whose session token the request carries, if it is valid."""
+        token = token_of(request)
+        return await asyncio.to_thread(self._store().agents.agent_for, token) if token else None
+
+    async def _ticket(self, ticket_id: int) -> Ticket | None:
+        if ticket_id >= MAX_TICKET_ID:
+            return None
+        return await asyncio.to_thread(self._store().tickets.get, ticket_id)
+
+    def _delivery(self, request: Request) -> Delivery:
+        ctx = request.app.ctx
+        return Delivery(ctx.agent, ctx.input_channels, self._store().outbox)
+
+
+class AgentConsole(InputChannel):
+    """Human agents take over conversations here; registered in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "agent"
+
+    def __init__(self, store: HandoffStore | None = None) -> None:
+        self._store = store
+
+    @property
+    def store(self) -> HandoffStore:
+        return self._store or handoff_store()
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        console = Blueprint("im_agent_console", __name__)
+        settings = HandoffSettings.from_env()
+        handlers = ConsoleHandlers(lambda: self.store, settings)
+        for method, uri, handler in handlers.routes():
+            console.add_route(_plain(handler), uri, methods=[method])
+        watchdog = PickupWatchdog(lambda: self.store, settings)
+
+        async def start_watchdog(app: Sanic, _: Any) -> None:
+            app.add_task(watchdog.run(app))
+
+        console.after_server_start(start_watchdog)
+        return console
+
+
+def _plain(handler: RouteHandler) -> RouteHandler:
+    """``handler`` as a plain function: Sanic marks route handlers with attributes, which a bound
+    method cannot take."""
+
+    @functools.wraps(handler)
+    async def route(request: Request, **params: Any) -> HTTPResponse | None:
+        return await handler(request, **params)
+
+    return route

@@ -1,0 +1,93 @@
+"""How the agent console reads requests (token, JSON body, query numbers) and writes its JSON
+(tickets, transcripts, errors)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa.shared.core.events import BotUttered, UserUttered
+from sanic import response
+from sanic.exceptions import InvalidUsage
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels.limits import encodable
+from bot.handoff.records import Ticket
+
+
+def token_of(request: Request) -> str:
+    """The bearer token of the request ("" for none or one that is not valid text)."""
+    header = request.headers.get("Authorization", "")
+    token = header[7:] if header.startswith("Bearer ") else ""
+    return token if encodable(token) else ""
+
+
+def body(request: Request) -> dict[str, Any] | None:
+    """The JSON object sent ({} for none); None if unusable (not an object, bad text)."""
+    try:
+        parsed = request.json if request.body else {}
+    except InvalidUsage:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    if any(isinstance(v, str) and not encodable(v) for v in parsed.values()):
+        return None
+    return parsed
+
+
+def number(request: Request, name: str, default: int, low: int, high: int) -> int | None:
+    """Query parameter ``name`` as an integer in [low, high]; None if it is not one."""
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+def denied() -> HTTPResponse:
+    return response.json({"error": "login required"}, status=401)
+
+
+def bad_request(error: str) -> HTTPResponse:
+    return response.json({"error": error}, status=400)
+
+
+def masked(name: str) -> str:
+    """A typed username for the log: its first two characters and its length."""
+    return f"{name[:2]!r}… ({len(name)} characters)"
+
+
+def ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket.ticket_id,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+        "reason": ticket.reason.value,
+        "urgency": ticket.urgency.value,
+        "state": ticket.state.value,
+        "created_at": ticket.created_at.isoformat(),
+        "waiting_seconds": int((now - ticket.created_at).total_seconds()),
+        "agent": ticket.agent,
+        "summary": ticket.summary.as_dict(),
+        "close_note": ticket.close_note,
+        "rating": ticket.rating,
+    }
+
+
+def transcript(events: Any) -> list[dict[str, Any]]:
+    """User, bot and agent messages of a conversation, oldest first."""
+    lines = []
+    for event in events:
+        if isinstance(event, UserUttered) and event.text:
+            lines.append({"role": "user", "text": event.text})
+        elif isinstance(event, BotUttered) and event.text:
+            agent = (event.metadata or {}).get("handoff_agent")
+            lines.append({"role": "agent" if agent else "bot", "text": event.text, "agent": agent})
+        else:
+            continue
+        lines[-1]["at"] = datetime.fromtimestamp(event.timestamp, timezone.utc).isoformat()
+    return lines
