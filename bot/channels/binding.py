@@ -1,4 +1,4 @@
-"""Links a Telegram or WeChat user to a wallet account through a one-time code from the app.
+"""Binding codes, bound platform users and the limit on wrong codes, shared by every server.
 
 The in-app widget (authenticated by the wallet backend's JWT) issues a code such as
 ``K7PM-X4QD`` (8 characters from an alphabet without 0/O/1/I/L) to the proven account owner; the
@@ -10,12 +10,12 @@ general help only.
 Guessing is limited in the store, so every server sees the same counts: a platform user who
 sent ``PER_USER`` wrong codes, or everyone together once ``EVERYONE`` wrong codes arrived, is
 refused (``TooManyAttempts``) until the oldest failures leave their window. The owner lists and
-removes the platform users bound to the account (``bindings_of``, ``unbind``).
+removes the platform users bound to the account (``bindings_of``, ``unbind``). Platform channels
+redeem codes through ``bot.channels.platform``, which keeps every call off the event loop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
@@ -31,7 +31,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.database import UtcDateTime, open_database, sqlite_in_var
-from bot.privacy import mask_account_id
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +46,6 @@ GLOBAL_LOG_EVERY_SECONDS = 60.0
 BIND_COMMAND = re.compile(
     r"^\s*(?:绑定|綁定|/bind|bind)\s*:?\s*([0-9a-z]+(?:[ \-][0-9a-z]+)?)\s*$", re.IGNORECASE
 )
-
-# Replies to the platform user (domain responses).
-BOUND = "utter_binding_done"
-NOT_BOUND = "utter_binding_failed"
-TOO_MANY = "utter_binding_too_many"
 
 
 @dataclass(frozen=True)
@@ -315,29 +309,3 @@ def binding_db_url() -> str:
 def binding_store() -> BindingStore:
     """The process-wide store, in the channels' database."""
     return BindingStore.from_url(binding_db_url())
-
-
-@dataclass(frozen=True)
-class BindOutcome:
-    """The reply to a platform user's "绑定 …" message, and the account on success."""
-
-    response: str
-    account_id: str | None = None
-
-
-async def bind_platform_user(
-    code: str, platform: str, platform_user_id: str, conversation: str
-) -> BindOutcome:
-    """Redeems a code sent by a platform user, as every platform channel does it."""
-    try:
-        account = await asyncio.to_thread(binding_store().redeem, code, platform, platform_user_id)
-    except TooManyAttempts as refused:
-        logger.warning(
-            "binding refused in conversation %s: too many wrong codes (%s)", conversation, refused
-        )
-        return BindOutcome(TOO_MANY)
-    if account is None:
-        logger.info("wrong or expired binding code in conversation %s", conversation)
-        return BindOutcome(NOT_BOUND)
-    logger.info("conversation %s bound to account %s", conversation, mask_account_id(account))
-    return BindOutcome(BOUND, account)

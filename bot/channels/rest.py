@@ -30,6 +30,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.intake import SLOW_DOWN, identity_settings, take_turn
 from bot.channels.limits import NEW_CONVERSATIONS, address_admitted, client_of, encodable
+from bot.channels.platform import platform_user
 from bot.channels.responses import render
 from bot.channels.rest_tokens import TOKEN_HEADER, ConversationTokens, Standing
 from bot.handoff.delivery import OutboxOutputChannel
@@ -41,9 +42,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_SENDER_LENGTH = 128
-# No ":" either: other channels' conversations are "widget:…", "telegram:…", "wechat:…", and a
-# REST client must never be able to write into one of them.
-SENDER = re.compile(rf"[A-Za-z0-9_.@+=-]{{1,{MAX_SENDER_LENGTH}}}")
+# Letters, digits and a few signs, for the logs. An id with a platform (``platform_user``) is
+# another channel's conversation ("widget:…", "telegram:…", "wechat:…"): never a REST sender.
+SENDER = re.compile(rf"[A-Za-z0-9_.@+=:-]{{1,{MAX_SENDER_LENGTH}}}")
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +84,11 @@ class RestChannel(InputChannel):
             if not isinstance(body, dict):
                 return response.json({"error": "expected a JSON object"}, status=400)
             sender, text = body.get("sender"), body.get("message")
-            if not isinstance(sender, str) or not SENDER.fullmatch(sender):
+            if (
+                not isinstance(sender, str)
+                or not SENDER.fullmatch(sender)
+                or platform_user(sender) is not None
+            ):
                 return response.json(
                     {"error": "sender must be 1-128 of A-Z a-z 0-9 _ . @ + = -"}, status=400
                 )

@@ -24,7 +24,7 @@ from typing import Any
 import jwt
 import socketio
 
-from bot.channels.wechat import parse_xml
+from bot.channels.wechat.xml import parse_xml
 from bot.handoff.store import HandoffStore
 from scripts.local_stack import LocalStack, widget_token
 from tests.channels.test_handoff_api import PASSWORD

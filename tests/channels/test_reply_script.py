@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import socketio
 
-from bot.channels.wechat import parse_xml
-from bot.channels.wechat_crypto import sha1_signature
+from bot.channels.wechat.crypto import sha1_signature
+from bot.channels.wechat.xml import parse_xml
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import LocalStack, widget_token

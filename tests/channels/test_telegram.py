@@ -7,13 +7,11 @@ import asyncio
 import itertools
 import json
 import sqlite3
-import threading
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +19,19 @@ import pytest
 import yaml
 
 from bot.channels.binding import EVERYONE, PER_USER, BindingStore
-from bot.channels.telegram import TelegramSettings, TelegramStore, set_webhook
+from bot.channels.deliveries import DeliveryStore
+from bot.channels.telegram.__main__ import set_webhook
+from bot.channels.telegram.buttons import ButtonPayloads
+from bot.channels.telegram.channel import TelegramSettings
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import LocalStack
+from tests.channels.platforms import BOT_SECRET as SECRET
+from tests.channels.platforms import BOT_TOKEN as TOKEN
+from tests.channels.platforms import FakeBotApi
 from tests.channels.test_handoff_api import PASSWORD, Console
 from tests.conftest import ALWAYS_OPEN
 
-TOKEN = "123456:TEST-bot-token"
-SECRET = "webhook-secret_0123456789"
 CONFIRMED_STATE = "25 个确认"
 WRONG = "绑定码不正确"
 TOO_MANY = "错误次数太多"
@@ -49,51 +51,6 @@ update_ids = itertools.count(700_000_000)
 user_ids = itertools.count(9_100_000_001)
 
 
-class FakeBotApi:
-    """Records Bot API calls (POST /bot<token>/<method>) and answers them as Telegram does."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.wrong_token_calls = 0
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
-                prefix, _, method = self.path.lstrip("/").partition("/")
-                with fake._lock:
-                    if prefix == f"bot{TOKEN}":
-                        fake.calls.append((method, body))
-                    else:
-                        fake.wrong_token_calls += 1
-                answer = json.dumps({"ok": True, "result": True}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def calls_for(self, chat_id: int, method: str = "sendMessage") -> list[dict[str, Any]]:
-        with self._lock:
-            return [b for m, b in self.calls if m == method and b.get("chat_id") == chat_id]
-
-    def answered_queries(self) -> list[str]:
-        with self._lock:
-            return [b["callback_query_id"] for m, b in self.calls if m == "answerCallbackQuery"]
-
-
 @dataclass
 class TelegramStack(LocalStack):
     """The local stack with the Telegram channel configured by environment variables alone."""
@@ -103,7 +60,7 @@ class TelegramStack(LocalStack):
         # with an empty entry, so the channel reads its settings from the environment).
         channels = {
             "bot.channels.rest.RestChannel": None,
-            "bot.channels.agent_console.AgentConsole": None,
+            "bot.handoff.console.AgentConsole": None,
             "bot.channels.telegram.TelegramChannel": None,
         }
         self.credentials.write_text(yaml.safe_dump(channels), encoding="utf-8")
@@ -144,7 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, bot_api: FakeBotApi) -> Iter
         credentials=workdir / "credentials.yml",
     )
     local.seed()
-    HandoffStore.from_url(local.handoff_url).add_agent("li", "小李", PASSWORD)
+    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", PASSWORD)
     local.start_actions()
     local.start_rasa()
     try:
@@ -620,9 +577,9 @@ def test_settings_come_from_credentials_or_the_environment() -> None:
 
 def test_update_ids_are_remembered_across_store_instances(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bindings.db'}"
-    assert TelegramStore.from_url(url).claim_update(42)
-    assert not TelegramStore.from_url(url).claim_update(42)
-    store = TelegramStore.from_url(url)
+    assert DeliveryStore.from_url(url).claim("telegram", "42")
+    assert not DeliveryStore.from_url(url).claim("telegram", "42")
+    store = ButtonPayloads.from_url(url)
     assert store.button_data("1", "/deny") == "/deny"
     long_payload = '/transfer_pending{"tx_hash":"0x' + "ab" * 32 + '"}'
     data = store.button_data("1", long_payload)

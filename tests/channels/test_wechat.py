@@ -10,177 +10,47 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import sqlite3
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from bot.channels.binding import BindingStore
-from bot.channels.wechat import ReceivedMessages, parse_xml
-from bot.channels.wechat_crypto import MessageCrypto, sha1_signature
+from bot.channels.binding import PER_USER, BindingStore
+from bot.channels.deliveries import DeliveryStore
+from bot.channels.wechat.channel import WeChatChannel, WeChatSettings, message_key
+from bot.channels.wechat.crypto import MessageCrypto, sha1_signature
+from bot.channels.wechat.replay import UsedSignatures
+from bot.channels.wechat.xml import parse_xml
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import ROOT, LocalStack, start_together
+from tests.channels.platforms import (
+    ACCOUNT,
+    AES_KEY,
+    APP_ID,
+    APP_SECRET,
+    EVENT_XML,
+    IMAGE_XML,
+    TEXT_XML,
+    VOICE_XML,
+    FakeWeChatApi,
+    domain_agent,
+    http,
+    serving,
+    signed_query,
+)
+from tests.channels.platforms import WECHAT_TOKEN as TOKEN
+from tests.channels.platforms import msg_ids as _msg_ids
 from tests.channels.test_handoff_api import PASSWORD, Console
 from tests.conftest import ALWAYS_OPEN
-
-TOKEN = "wechat-test-token"
-APP_ID = "wx2c2769f8efd9abc2"
-APP_SECRET = "wechat-test-app-secret"
-AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-ACCOUNT = "gh_10f6c3c3ac5a"  # the Official Account's original id (ToUserName)
-
-# Message formats as in WeChat's documentation (接收普通消息 / 接收事件推送).
-TEXT_XML = (
-    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
-    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
-    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-    "<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
-    "<MsgDataId>xxxx</MsgDataId><Idx>xxxx</Idx></xml>"
-)
-IMAGE_XML = (
-    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
-    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
-    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
-    "<PicUrl><![CDATA[http://mmbiz.qpic.cn/pic]]></PicUrl><MediaId><![CDATA[media_id]]></MediaId>"
-    "<MsgId>{msg_id}</MsgId></xml>"
-)
-VOICE_XML = (
-    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
-    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
-    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
-    "<MediaId><![CDATA[media_id]]></MediaId><Format><![CDATA[amr]]></Format>"
-    "<MsgId>{msg_id}</MsgId></xml>"
-)
-EVENT_XML = (
-    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
-    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
-    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-    "<Event><![CDATA[{event}]]></Event></xml>"
-)
-_msg_ids = iter(range(6054768590064713728, 6054768590064813728))
-
-
-# --- the stand-in for WeChat's API -----------------------------------------------------------
-
-
-@dataclass
-class ApiCall:
-    path: str
-    query: dict[str, str]
-    body: Any
-
-
-@dataclass
-class FakeWeChatApi:
-    """api.weixin.qq.com on loopback: issues access tokens, takes customer-service messages."""
-
-    calls: list[ApiCall] = field(default_factory=list)
-    valid_tokens: set[str] = field(default_factory=set)
-    issued: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    def start(self) -> None:
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: Any) -> None:
-                pass
-
-            def answer(self, body: dict[str, Any]) -> None:
-                raw = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")  # as WeChat does
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def handle_call(self) -> None:
-                url = urllib.parse.urlsplit(self.path)
-                query = dict(urllib.parse.parse_qsl(url.query))
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw.decode("utf-8")) if raw else None
-                with api.lock:
-                    api.calls.append(ApiCall(url.path, query, body))
-                    if url.path == "/cgi-bin/token":
-                        if query.get("appid") != APP_ID or query.get("secret") != APP_SECRET:
-                            self.answer({"errcode": 40013, "errmsg": "invalid appid"})
-                            return
-                        api.issued += 1
-                        token = f"access-token-{api.issued}"
-                        api.valid_tokens.add(token)
-                        self.answer({"access_token": token, "expires_in": 7200})
-                    elif url.path == "/cgi-bin/message/custom/send":
-                        if query.get("access_token") not in api.valid_tokens:
-                            self.answer({"errcode": 40001, "errmsg": "invalid credential"})
-                        else:
-                            self.answer({"errcode": 0, "errmsg": "ok"})
-                    else:
-                        self.answer({"errcode": 404, "errmsg": "unknown api"})
-
-            do_GET = handle_call
-            do_POST = handle_call
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    @property
-    def url(self) -> str:
-        assert self.server is not None
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def snapshot(self) -> list[ApiCall]:
-        with self.lock:
-            return list(self.calls)
-
-    def token_calls(self) -> list[ApiCall]:
-        return [c for c in self.snapshot() if c.path == "/cgi-bin/token"]
-
-    def sent(self, openid: str) -> list[ApiCall]:
-        return [
-            c
-            for c in self.snapshot()
-            if c.path == "/cgi-bin/message/custom/send" and c.body and c.body["touser"] == openid
-        ]
-
-    def texts(self, openid: str) -> list[str]:
-        return [c.body["text"]["content"] for c in self.sent(openid)]
-
-    def wait_for_text(self, openid: str, fragment: str, timeout: float = 30) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            texts = self.texts(openid)
-            if any(fragment in text for text in texts):
-                return texts
-            time.sleep(0.1)
-        raise AssertionError(f"no message with {fragment!r} for {openid}: {self.texts(openid)}")
-
-    def revoke_tokens(self) -> None:
-        """As when another server fetched a new token: the old one is refused with 40001."""
-        with self.lock:
-            self.valid_tokens.clear()
-
 
 # --- the servers -----------------------------------------------------------------------------
 
@@ -319,39 +189,18 @@ def slow(servers: dict[str, WeChatServer]) -> WeChatServer:
 # --- WeChat's side of the conversation -------------------------------------------------------
 
 
-def signed_query(
-    *, timestamp: int | None = None, nonce: str | None = None, encrypted: str | None = None
-) -> dict[str, str]:
-    """The query of a callback, signed as WeChat does, with a fresh nonce unless given."""
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
-    nonce = str(secrets.randbelow(10**10)) if nonce is None else nonce
-    query = {"signature": sha1_signature(TOKEN, stamp, nonce), "timestamp": stamp, "nonce": nonce}
-    if encrypted is not None:
-        query["encrypt_type"] = "aes"
-        query["msg_signature"] = sha1_signature(TOKEN, stamp, nonce, encrypted)
-    return query
+@dataclass
+class Webhook:
+    """The WeChat webhook of a channel served in-process, and whether it is in safe mode."""
 
-
-def http(
-    url: str, query: dict[str, str], body: bytes | None = None, timeout: float = 30
-) -> tuple[int, str]:
-    request = urllib.request.Request(
-        f"{url}?{urllib.parse.urlencode(query)}",
-        data=body,
-        headers={"Content-Type": "text/xml"} if body is not None else {},
-        method="POST" if body is not None else "GET",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    webhook: str
+    aes: bool
 
 
 class WeChatUser:
     """A follower of the Official Account, as WeChat's servers deliver their messages."""
 
-    def __init__(self, server: WeChatServer, openid: str) -> None:
+    def __init__(self, server: WeChatServer | Webhook, openid: str) -> None:
         self.server, self.openid = server, openid
         self.crypto = MessageCrypto(TOKEN, AES_KEY, APP_ID)
 
@@ -551,10 +400,11 @@ def test_a_redelivered_message_is_processed_once(plain: WeChatServer) -> None:
 
 def test_redelivery_after_a_restart_is_still_recognised(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bindings.db'}"
-    assert ReceivedMessages.from_url(url).claim("msg:6054768590064713728")
-    restarted = ReceivedMessages.from_url(url)
-    assert not restarted.claim("msg:6054768590064713728")
-    assert restarted.claim("msg:6054768590064713729")
+    first = {"MsgId": "6054768590064713728", "FromUserName": "oUser"}
+    assert DeliveryStore.from_url(url).claim("wechat", message_key(first))
+    restarted = DeliveryStore.from_url(url)
+    assert not restarted.claim("wechat", message_key(first))
+    assert restarted.claim("wechat", message_key({**first, "MsgId": "6054768590064713729"}))
 
 
 def test_plaintext_mode_binds_and_identifies_nobody_outside_development(
@@ -596,6 +446,37 @@ def test_unbound_users_get_general_help_and_bound_users_their_account(
     assert "25 个确认" not in (stranger.say(question) or "")
     assert not any("绑定" in text for text in safe.user_events(alice.sender_id))
     assert store.account_for("wechat", alice.openid) == demo_data.ALICE
+
+
+def test_wrong_codes_are_limited_to_five_per_user_in_fifteen_minutes(tmp_path: Path) -> None:
+    """As on Telegram (the binding store's PER_USER): the sixth wrong code within 15 minutes is
+    refused, still at 14 minutes, and a code is tried again once the failures are 16 minutes old."""
+    url = f"sqlite:///{tmp_path / 'bindings.db'}"
+    settings = WeChatSettings(TOKEN, APP_ID, APP_SECRET, AES_KEY, api_url="http://127.0.0.1:9")
+    channel = WeChatChannel(
+        settings,
+        deliveries=DeliveryStore.from_url(url),
+        signatures=UsedSignatures.from_url(url),
+        bindings=BindingStore.from_url(url),
+    )
+
+    def age_failures(minutes: int) -> None:
+        old = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+        with sqlite3.connect(tmp_path / "bindings.db") as db:
+            db.execute(
+                "UPDATE channel_binding_failures SET failed_at = ? WHERE platform = 'wechat'",
+                (old.replace(tzinfo=None).isoformat(sep=" "),),
+            )
+
+    with serving(channel, agent=domain_agent()) as base:
+        guesser = WeChatUser(Webhook(f"{base}/webhooks/wechat/webhook", aes=True), "oGuesser01")
+        answers = [guesser.say("绑定 ZZZZ-ZZZZ") or "" for _ in range(PER_USER.failures + 1)]
+        assert all("不正确" in answer for answer in answers[:5]), answers
+        assert "错误次数太多" in answers[5]
+        age_failures(14)  # within 15 minutes (a 10-minute window would let this code be tried)
+        assert "错误次数太多" in (guesser.say("绑定 ZZZZ-ZZZZ") or "")
+        age_failures(16)
+        assert "不正确" in (guesser.say("绑定 ZZZZ-ZZZZ") or "")
 
 
 def test_plaintext_mode_binds_in_development(slow: WeChatServer) -> None:

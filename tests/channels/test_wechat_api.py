@@ -1,0 +1,149 @@
+"""The WeChat API client against a stand-in for WeChat's API: one HTTP session for the channel's
+life, closed when the server stops, and one access token shared by servers (memory or Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.channels.deliveries import DeliveryStore
+from bot.channels.wechat.api import MemoryTokenStore, RedisTokenStore, TokenStore, WeChatApi
+from bot.channels.wechat.channel import WeChatChannel, WeChatSettings
+from bot.channels.wechat.replay import UsedSignatures
+from scripts.production_stack import Redis
+from tests.channels.platforms import (
+    ACCOUNT,
+    APP_ID,
+    APP_SECRET,
+    IMAGE_XML,
+    WECHAT_TOKEN,
+    FakeWeChatApi,
+    domain_agent,
+    http,
+    msg_ids,
+    serving,
+    signed_query,
+)
+
+
+@pytest.fixture
+def wechat_api() -> Iterator[FakeWeChatApi]:
+    fake = FakeWeChatApi()
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is missing: make system-deps installs it")
+    server = Redis(Path(tmp_path_factory.mktemp("redis")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_the_api_session_is_kept_across_calls_and_closed_when_the_server_stops(
+    tmp_path: Path, wechat_api: FakeWeChatApi
+) -> None:
+    url = f"sqlite:///{tmp_path / 'bindings.db'}"
+    # A reply window too short for any reply: each one goes out through the API.
+    settings = WeChatSettings(WECHAT_TOKEN, APP_ID, APP_SECRET, None, wechat_api.url, 0.001)
+    channel = WeChatChannel(
+        settings,
+        deliveries=DeliveryStore.from_url(url),
+        signatures=UsedSignatures.from_url(url),
+        tokens=MemoryTokenStore(),
+    )
+    openid = "oSessionUser01"
+    with serving(channel, agent=domain_agent()) as base:
+        for pushed in range(1, 4):
+            image = IMAGE_XML.format(
+                account=ACCOUNT, openid=openid, created=1_764_000_000, msg_id=next(msg_ids)
+            )
+            webhook = f"{base}/webhooks/wechat/webhook"
+            assert http(webhook, signed_query(), image.encode()) == (200, "success")
+            deadline = time.monotonic() + 10
+            while len(wechat_api.texts(openid)) < pushed and time.monotonic() < deadline:
+                time.sleep(0.02)  # one push after the other, as replies spread over time come
+        calls = wechat_api.snapshot()
+        assert len(wechat_api.texts(openid)) == 3
+        assert [c.path for c in calls].count("/cgi-bin/token") == 1
+        # A session per call would open and close a connection for each of the four calls.
+        assert wechat_api.opened < len(calls), "the calls share kept connections"
+        assert wechat_api.closed == 0, "connections stay open between calls"
+    # The server stopped: the session closed its connections.
+    wechat_api.wait_for_closed(wechat_api.opened)
+
+
+def send_from_two_servers(api_url: str, first: TokenStore, second: TokenStore) -> None:
+    """Two servers push in turn, each with its WeChatApi on ``first`` and ``second``."""
+
+    async def run() -> None:
+        servers = [WeChatApi(api_url, APP_ID, APP_SECRET, tokens) for tokens in (first, second)]
+        try:
+            assert await servers[0].send_text("oTokenA", "第一条")
+            assert await servers[1].send_text("oTokenB", "第二条")
+            for server in servers:
+                assert await server.send_text("oTokenA", "第三条")
+        finally:
+            for server in servers:
+                await server.close()
+
+    asyncio.run(run())
+
+
+def test_servers_sharing_a_token_store_fetch_the_token_once(wechat_api: FakeWeChatApi) -> None:
+    shared = MemoryTokenStore()
+    send_from_two_servers(wechat_api.url, shared, shared)
+    assert len(wechat_api.token_calls()) == 1
+    separate = FakeWeChatApi()
+    separate.start()
+    try:
+        send_from_two_servers(separate.url, MemoryTokenStore(), MemoryTokenStore())
+        # Each server fetches its own; WeChat would then invalidate the first one's.
+        assert len(separate.token_calls()) == 2
+    finally:
+        separate.stop()
+
+
+def test_servers_share_the_token_through_redis(
+    wechat_api: FakeWeChatApi, redis_server: Redis
+) -> None:
+    async def revoke_between() -> None:
+        first = RedisTokenStore.from_url(redis_server.url, APP_ID)
+        second = RedisTokenStore.from_url(redis_server.url, APP_ID)
+        servers = [WeChatApi(wechat_api.url, APP_ID, APP_SECRET, t) for t in (first, second)]
+        try:
+            assert await servers[0].send_text("oRedisA", "一")
+            assert await servers[1].send_text("oRedisB", "二")
+            assert len(wechat_api.token_calls()) == 1
+            wechat_api.revoke_tokens()
+            # The first server to be refused fetches a new token; the other finds it in Redis.
+            assert await servers[1].send_text("oRedisB", "三")
+            assert await servers[0].send_text("oRedisA", "四")
+            assert len(wechat_api.token_calls()) == 2
+        finally:
+            for server in servers:
+                await server.close()
+
+    asyncio.run(revoke_between())
+    sends = [c for c in wechat_api.snapshot() if c.path == "/cgi-bin/message/custom/send"]
+    tokens = [c.query["access_token"] for c in sends]
+    assert tokens == [
+        "access-token-1",
+        "access-token-1",
+        "access-token-1",
+        "access-token-2",
+        "access-token-2",
+    ]
