@@ -23,9 +23,9 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.reply_guard import ensure_reply
 from bot.handoff.delivery import Delivery
+from bot.handoff.outbox import Outbox
 from bot.handoff.records import State
 from bot.handoff.tickets import TicketStore
-from bot.handoff.outbox import Outbox
 from bot.support_hours import SupportHours
 from bot.tracking import turn_tracker
 

@@ -34,9 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     directory = handoff_store().agents
     if args.disable or args.delete:
-        done = (
-            directory.disable(args.username) if args.disable else directory.delete(args.username)
-        )
+        done = directory.disable(args.username) if args.disable else directory.delete(args.username)
         if not done:
             print(f"error: there is no agent {args.username}", file=sys.stderr)
             return 1
