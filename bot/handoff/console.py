@@ -20,7 +20,7 @@ every server sees them): each failure is answered later than the one before, and
 minutes the key is locked for 15 minutes (429 with Retry-After, no password check). Addresses in
 RATE_LIMIT_EXEMPT are throttled per username only. Password checks (scrypt, 128 MiB each) run two
 at a time. Every store call runs off the event loop. The pages live with the other channels'
-pages in ``bot/channels/static/``; the pickup watchdog (``bot.handoff.watchdog``) starts with
+pages in ``bot/handoff/static/``; the pickup watchdog (``bot.handoff.watchdog``) starts with
 the server.
 """
 
@@ -64,7 +64,7 @@ from bot.insight.sources import InsightError, InsightSources
 
 logger = logging.getLogger(__name__)
 
-STATIC = Path(__file__).resolve().parents[1] / "channels" / "static"
+STATIC = Path(__file__).resolve().parent / "static"
 PAGE = STATIC / "agent_console.html"
 DASHBOARD = STATIC / "agent_dashboard.html"
 # What /static/<file> serves: the pages' own files, nothing else from the directory.

@@ -301,7 +301,7 @@ def test_the_pages_have_no_inline_script_or_style(stack: LocalStack, name: str) 
             assert served.headers["Content-Type"].startswith(kind)
 
 
-@pytest.mark.parametrize("name", ["widget.html", "agent_console.html", "..%2Fagent_console.py"])
+@pytest.mark.parametrize("name", ["widget.html", "agent_console.html", "..%2Fconsole.py"])
 def test_only_the_pages_own_files_are_served_as_static(stack: LocalStack, name: str) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{stack.base_url}/webhooks/agent/static/{name}", timeout=10)
