@@ -84,7 +84,7 @@ train: $(MODEL)
 # README's demo holds whenever it is tried); a database without them is left alone.
 seed: $(INSTALLED)
 	@mkdir -p var
-	@$(PY) -m bot.wallet.demo_data --if-empty
+	@$(PY) -m bot.wallet.demo_refresh --if-empty
 
 # make agent AGENT=li [AGENT_NAME=小李]: creates a console login or sets a new password (asked, or
 # AGENT_PASSWORD); DISABLE=1 or DELETE=1 disables or deletes it. Both end the agent's sessions.

@@ -60,7 +60,7 @@ $bin/python -m scripts.quiet bot.action_server --port "${ACTION_PORT}" &
 # The demo accounts' state (a lock, a fresh pending transfer) is relative to now: keep it so while
 # the servers run. A no-op on a database without them, and with an HTTP wallet backend not run.
 if [[ -z "${WALLET_BACKEND_URL:-}" ]]; then
-  $bin/python -m bot.wallet.demo_data --keep-fresh 300 &
+  $bin/python -m bot.wallet.demo_refresh --keep-fresh 300 &
 fi
 $bin/python -m scripts.quiet rasa run --model models/wallet.tar.gz --interface "$rasa_interface" \
   --port "${RASA_PORT}" --credentials credentials.yml --endpoints endpoints.yml "${api[@]}"

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bot.dialogue.transfer_check import TransferCheckSettings, transfer_replies
-from bot.wallet import demo_data
+from bot.wallet import demo_data, demo_refresh
 from bot.wallet.records import Priority, TicketDraft, TicketKind
 from bot.wallet.sql import SqlWalletService, accounts
 from scripts.local_stack import LocalStack
@@ -41,14 +41,14 @@ def test_an_hour_after_seeding_the_demo_has_aged_without_a_refresh(tmp_path: Pat
 def test_a_refresh_an_hour_later_shows_the_demo_as_described(tmp_path: Path) -> None:
     service = store(tmp_path)
     demo_data.seed(service, SEEDED)
-    assert demo_data.refresh(service, HOUR_LATER)
+    assert demo_refresh.refresh(service, HOUR_LATER)
     bob = service.account(demo_data.BOB)
     assert bob.is_locked(HOUR_LATER)
     assert bob.locked_until == HOUR_LATER + timedelta(minutes=18)
     replies = fresh_transfer_replies(service, HOUR_LATER)
     assert "utter_transfer_pending_wait" in replies
     assert "utter_transfer_pending_long" not in replies
-    assert not demo_data.refresh(service, HOUR_LATER)  # already current
+    assert not demo_refresh.refresh(service, HOUR_LATER)  # already current
 
 
 def test_a_refresh_keeps_what_users_did_and_filed(tmp_path: Path) -> None:
@@ -64,7 +64,7 @@ def test_a_refresh_keeps_what_users_did_and_filed(tmp_path: Path) -> None:
         account_id=demo_data.ALICE,
     )
     ticket = service.create_ticket(draft)
-    assert demo_data.prepare(service, HOUR_LATER) == "refreshed"
+    assert demo_refresh.prepare(service, HOUR_LATER) == "refreshed"
     assert service.account(demo_data.CAROL).frozen
     kept = service.tickets(
         account_id=demo_data.ALICE, conversation_id="someone", kind=TicketKind.COMPLAINT, limit=5
@@ -74,7 +74,7 @@ def test_a_refresh_keeps_what_users_did_and_filed(tmp_path: Path) -> None:
 
 def test_make_run_seeds_an_empty_database_and_leaves_another_alone(tmp_path: Path) -> None:
     empty = store(tmp_path / "empty")
-    assert demo_data.prepare(empty, SEEDED) == "seeded" and demo_data.is_seeded(empty)
+    assert demo_refresh.prepare(empty, SEEDED) == "seeded" and demo_refresh.is_seeded(empty)
     other = store(tmp_path / "other")
     with other.engine.begin() as connection:
         connection.execute(
@@ -90,8 +90,8 @@ def test_make_run_seeds_an_empty_database_and_leaves_another_alone(tmp_path: Pat
                 }
             ],
         )
-    assert demo_data.prepare(other, SEEDED) == "untouched"
-    assert not demo_data.is_seeded(other)
+    assert demo_refresh.prepare(other, SEEDED) == "untouched"
+    assert not demo_refresh.is_seeded(other)
 
 
 def test_the_demo_seeded_an_hour_ago_works_after_make_run(
@@ -104,7 +104,7 @@ def test_the_demo_seeded_an_hour_ago_works_after_make_run(
         assert conversation.responses("密码输错好几次登不上了", demo_data.BOB)[0] != (
             "utter_account_locked"
         )
-        assert demo_data.prepare(service) == "refreshed"  # what `make run` does
+        assert demo_refresh.prepare(service) == "refreshed"  # what `make run` does
         assert conversation.responses("密码输错好几次登不上了", demo_data.BOB)[0] == (
             "utter_account_locked"
         )
