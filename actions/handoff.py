@@ -11,15 +11,14 @@ from rasa_sdk.events import ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wallet_action import WalletAction, send
+from bot.action_services import services
 from bot.channels.limits import HANDOFFS
 from bot.dialogue.ratings import rating_from
 from bot.dialogue.replies import Reply
 from bot.handoff.records import Reason, Urgency
-from bot.handoff.settings import HandoffSettings
-from bot.handoff.store import HandoffStore, handoff_store
+from bot.handoff.store import HandoffStore
 from bot.handoff.summary import build_summary
 from bot.handoff.tickets import TicketStore
-from bot.support_hours import SupportHours
 
 FALLBACK_INTENTS = {"nlu_fallback", "deny"}
 
@@ -33,7 +32,7 @@ class HandoffAction(WalletAction, ABC):
 
     @property
     def tickets(self) -> TicketStore:
-        return (self._store or handoff_store()).tickets
+        return (self._store or services().handoff).tickets
 
 
 class ActionHandoff(HandoffAction):
@@ -57,12 +56,12 @@ class ActionHandoff(HandoffAction):
         # Anyone can file a complaint anonymously; only a proven account's jumps the queue.
         urgency = Urgency.NORMAL if reason is Reason.COMPLAINT and account_id is None else None
         ticket = await self.call(tickets.open, tracker.sender_id, channel, reason, summary, urgency)
-        hours = SupportHours.from_env()
-        if not hours.is_open(self.clock()):
+        settings = services().settings
+        if not settings.hours.is_open(self.clock()):
             send(dispatcher, [Reply("utter_handoff_after_hours")])
         else:
             position = max(await self.call(tickets.position, ticket), 1)
-            per_ticket = HandoffSettings.from_env().minutes_per_ticket
+            per_ticket = settings.handoff.minutes_per_ticket
             wait = timedelta(minutes=position * per_ticket)
             minutes = int(wait.total_seconds() // 60)
             send(

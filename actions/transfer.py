@@ -7,8 +7,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wallet_action import WalletAction, send
+from bot.action_services import services
 from bot.dialogue.replies import Reply
-from bot.dialogue.transfer_check import TransferCheckSettings, transfer_buttons, transfer_replies
+from bot.dialogue.transfer_check import transfer_buttons, transfer_replies
 from bot.handoff.records import Reason
 from bot.privacy import mask_hash
 from bot.wallet.errors import NotFound, TransactionNotFound
@@ -50,7 +51,7 @@ class ActionCheckTransfer(WalletAction):
             fee = await self.call(self.wallet.network_fee, tx.chain)
         except NotFound:
             fee = None
-        settings = TransferCheckSettings.from_env()
+        settings = services().settings.transfer_check
         replies = transfer_replies(tx, fee, self.clock(), settings)
         send(dispatcher, replies)
         if any(reply.response == "utter_transfer_pending_long" for reply in replies):

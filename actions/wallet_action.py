@@ -14,14 +14,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.channels.limits import CLIENT_FIELD, rate_limiter
+from bot.action_services import services
+from bot.channels.limits import CLIENT_FIELD
 from bot.dialogue.replies import Reply
 from bot.identity import IdentitySettings, proven_owner, verified_account
 from bot.privacy import mask_account_id
 from bot.rate_limits import Rule
-from bot.support_hours import ConfigError, SupportHours
 from bot.wallet.errors import AccountNotFound, WalletError
-from bot.wallet.factory import wallet_service
 from bot.wallet.service import WalletService
 
 logger = logging.getLogger(__name__)
@@ -35,8 +34,8 @@ def utc_now() -> datetime:
 class WalletAction(Action, ABC):
     """An action that may look up the proven owner's account; port errors become polite replies.
 
-    rasa-sdk builds actions without arguments, so the port comes from the factory unless a test
-    passes one in.
+    rasa-sdk builds actions without arguments, so the port and the settings come from the action
+    server's services (``bot.action_services``) unless a test passes them in.
     """
 
     def __init__(
@@ -51,30 +50,32 @@ class WalletAction(Action, ABC):
 
     @property
     def wallet(self) -> WalletService:
-        return self._wallet or wallet_service()
+        return self._wallet or services().wallet
 
     @property
     def display_zone(self) -> Any:
         """Times are shown in the support time zone (SUPPORT_TIMEZONE)."""
-        return SupportHours.from_env().timezone
+        return services().settings.hours.timezone
+
+    @property
+    def identity(self) -> IdentitySettings:
+        return self._identity or services().identity
 
     def account_id(self, tracker: Tracker) -> str | None:
-        identity = self._identity or IdentitySettings.from_env()
         metadata = tracker.latest_message.get("metadata")
-        return verified_account(metadata, tracker.sender_id, identity)
+        return verified_account(metadata, tracker.sender_id, self.identity)
 
     def is_owner(self, tracker: Tracker) -> bool:
         """Whether the sender owns the conversation (a REST client: with its token)."""
-        identity = self._identity or IdentitySettings.from_env()
         metadata = tracker.latest_message.get("metadata")
-        return proven_owner(metadata, tracker.sender_id, identity)
+        return proven_owner(metadata, tracker.sender_id, self.identity)
 
     async def client_admitted(self, tracker: Tracker, scope: str, rule: Rule) -> bool:
         """``rule`` per client address (shared by every server); clients not limited pass."""
         client = (tracker.latest_message.get("metadata") or {}).get(CLIENT_FIELD)
         if not isinstance(client, str):
             return True
-        admission = await rate_limiter().admit(scope, client, rule)
+        admission = await services().limiter.admit(scope, client, rule)
         if not admission.admitted:
             logger.warning("%s limited for conversation %s", scope, tracker.sender_id)
         return admission.admitted
@@ -93,7 +94,7 @@ class WalletAction(Action, ABC):
             events = await self.act(dispatcher, tracker, account_id)
         except AccountNotFound:
             dispatcher.utter_message(response="utter_account_not_found")
-        except (WalletError, ConfigError) as error:
+        except WalletError as error:
             logger.error(
                 "%s failed for conversation %s: %s",
                 self.name(),

@@ -2,12 +2,15 @@
 
 With ACTION_SERVER_SECRET set, every call but ``GET /health`` must carry it in the
 ``X-Action-Secret`` header (Rasa sends it, see endpoints.yml). Without it the server only starts
-on a loopback ACTION_INTERFACE, so that nothing off the host can run actions as any user.
+on a loopback ACTION_INTERFACE, so that nothing off the host can run actions as any user. The
+actions' settings are read at start (``bot.action_services``) and the stores they use opened
+before the first call.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hmac
 import ipaddress
 import logging
@@ -15,6 +18,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rasa_sdk import utils
 from rasa_sdk.constants import DEFAULT_SERVER_PORT
@@ -23,7 +27,8 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.support_hours import ConfigError
+from bot.action_services import services
+from bot.settings import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +91,13 @@ def require_secret(app: Sanic, secret: bytes) -> None:
         return response.json({"error": f"missing or wrong {SECRET_HEADER} header"}, status=401)
 
 
+async def open_stores(_: Sanic, __: Any) -> None:
+    """Opens the stores the actions use (creating their tables) off the event loop, before the
+    first action would."""
+    actions = services()
+    await asyncio.to_thread(lambda: (actions.handoff, actions.wallet))
+
+
 def build_app(settings: ActionServerSettings) -> Sanic:
     """The rasa-sdk app for the ``actions`` package, as `rasa run actions` builds it."""
     # Imported late: its sanic_cors import prints a DeprecationWarning (Sanic re-enables them),
@@ -96,6 +108,7 @@ def build_app(settings: ActionServerSettings) -> Sanic:
     app = create_app(ACTIONS_PACKAGE, cors_origins=None)
     if settings.secret is not None:
         require_secret(app, settings.secret)
+    app.register_listener(open_stores, "before_server_start")
     plugin_manager().hook.attach_sanic_app_extensions(app=app)
     return app
 
@@ -107,6 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = ActionServerSettings.from_env(port=args.port)
+        services()
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 MODES = ("production", "development")
 

@@ -32,7 +32,7 @@ from rasa.core.lock_store import (
     RedisLockStore,
 )
 
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 logger = logging.getLogger(__name__)
 

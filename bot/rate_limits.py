@@ -13,11 +13,10 @@ and a limiter must not be what takes the whole desk down.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -124,7 +123,6 @@ class RedisRateLimiter:
         return Admission(bool(admitted), bool(first))
 
 
-def rate_limiter_from_env(env: Mapping[str, str] = os.environ) -> RateLimiter:
+def rate_limiter(redis_url: str | None) -> RateLimiter:
     """Redis with REDIS_URL (several servers), else this process's memory."""
-    url = env.get("REDIS_URL")
-    return RedisRateLimiter.from_url(url) if url else MemoryRateLimiter()
+    return RedisRateLimiter.from_url(redis_url) if redis_url else MemoryRateLimiter()

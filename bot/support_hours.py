@@ -8,12 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.settings import ConfigError
+
 DEFAULT_HOURS = "09:00-21:00"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-
-
-class ConfigError(ValueError):
-    """An operator setting is missing or malformed; the message names the variable."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The conversation store: Rasa's SQL tracker store on a URL, flat on long talks, loud on failure.
 
-Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker.db``; production:
-``postgresql://…``). Where it differs from Rasa's ``SQLTrackerStore``:
+Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker.db``, see
+``bot.settings.StoreUrls``; production: ``postgresql://…``). Where it differs from Rasa's
+``SQLTrackerStore``:
 
 - Hot trackers. Rasa rebuilds the tracker from every event of the session for each message, so
   replies slow down as a conversation grows. The tracker this process saved last is kept (a few
@@ -12,8 +13,9 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
 - ``last_saved`` gives the channels the tracker their own turn just saved, without a read.
 - Failures are loud. Rasa wraps every tracker store in a ``FailSafeTrackerStore`` that, when the
   database fails, returns an empty conversation and keeps writes in memory: context lost without
-  a word, and servers diverging. ``fail_loudly`` removes the wrapper, so the error reaches the
-  channel intake, which apologises, logs it and counts it in ``im_failed_turns_total`` (reason
+  a word, and servers diverging. ``fail_loudly`` has every agent built after it (the server
+  calls it when it starts, before it loads its agent) keep its store bare, so the error reaches
+  the channel intake, which apologises, logs it and counts it in ``im_failed_turns_total`` (reason
   ``tracker_store``).
 - Stored text can be hidden afterwards (``hide_text``): when a message completes a mnemonic
   split over messages, the earlier part is replaced by the marker in the events already stored.
@@ -36,25 +38,21 @@ from typing import Any
 import sqlalchemy as sa
 from rasa.core.agent import Agent
 from rasa.core.brokers.broker import EventBroker
-from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.engine import Engine, make_url
 
-from bot.database import create_engine, sqlite_in_var
+from bot.database import create_engine
+from bot.settings import StoreUrls
 
 logger = logging.getLogger(__name__)
 
 HOT_TRACKERS = 5000
 # How many of a conversation's latest events are searched for a message whose text to hide.
 RECENT_EVENTS = 200
-
-
-def default_tracker_url() -> str:
-    """The embedded conversation store, var/tracker.db."""
-    return sqlite_in_var("tracker.db")
 
 
 class SupportTrackerStore(SQLTrackerStore):
@@ -68,7 +66,7 @@ class SupportTrackerStore(SQLTrackerStore):
         hot_trackers: int = HOT_TRACKERS,
         **kwargs: Any,
     ) -> None:
-        url = host or default_tracker_url()
+        url = host or StoreUrls.from_env().tracker
         if make_url(url).get_backend_name() == "sqlite":
             Path(make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
         super().__init__(domain=domain, host=url, event_broker=event_broker, **kwargs)
@@ -239,14 +237,19 @@ def _replaced(value: Any, text: str, marker: str) -> Any:
     return value
 
 
-def fail_loudly(agent: Agent) -> None:
-    """Removes Rasa's fail-safe wrapper, so a database failure reaches the channel."""
-    store = agent.tracker_store
-    if isinstance(store, FailSafeTrackerStore):
-        inner = store._tracker_store
-        agent.tracker_store = inner
-        if agent.processor is not None:
-            agent.processor.tracker_store = inner
+# Rasa's own choice of an agent's tracker store, which wraps it in a FailSafeTrackerStore.
+_RASA_TRACKER_STORE = Agent._create_tracker_store
+
+
+def fail_loudly() -> None:
+    """Has every agent built from now on keep its tracker store without Rasa's fail-safe
+    wrapper, so a database failure reaches the channel (a model loaded later too)."""
+    Agent._create_tracker_store = staticmethod(_bare_tracker_store)
+
+
+def _bare_tracker_store(store: TrackerStore | None, domain: Domain) -> TrackerStore:
+    chosen = _RASA_TRACKER_STORE(store, domain)
+    return chosen._tracker_store if isinstance(chosen, FailSafeTrackerStore) else chosen
 
 
 def _support_store(agent: Agent) -> SupportTrackerStore | None:

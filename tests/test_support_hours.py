@@ -2,7 +2,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from bot.support_hours import ConfigError, SupportHours
+from bot.settings import ConfigError
+from bot.support_hours import SupportHours
 
 
 def test_defaults_are_nine_to_nine_beijing_time() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from rasa.core.agent import Agent
 from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
@@ -90,13 +91,15 @@ def test_the_turn_tracker_is_read_only_when_the_turn_saved_nothing(tmp_path: Pat
 
 
 def test_a_database_failure_reaches_the_caller_instead_of_an_empty_conversation(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # fail_loudly changes how every later agent is built; the test gives Rasa's way back after.
+    monkeypatch.setattr(Agent, "_create_tracker_store", Agent.__dict__["_create_tracker_store"])
     store = store_on(tmp_path / "t.db")
-    processor = SimpleNamespace(tracker_store=None)
-    agent: Any = SimpleNamespace(tracker_store=FailSafeTrackerStore(store), processor=processor)
-    fail_loudly(agent)
-    assert agent.tracker_store is store and processor.tracker_store is store
+    assert isinstance(Agent(domain=DOMAIN, tracker_store=store).tracker_store, FailSafeTrackerStore)
+    fail_loudly()
+    agent = Agent(domain=DOMAIN, tracker_store=store)
+    assert agent.tracker_store is store
     store.engine.dispose()
     (tmp_path / "t.db").unlink()
     (tmp_path / "t.db").mkdir()  # the database file is gone and cannot be recreated

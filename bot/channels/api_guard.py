@@ -21,8 +21,9 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.limits import clean, encodable, intake_settings
+from bot.channels.limits import clean, encodable
 from bot.secret_guard import find_secrets, redact
+from bot.services import services_of, use_services
 
 logger = logging.getLogger(__name__)
 
@@ -33,12 +34,12 @@ API_WRITES = re.compile(
 )
 
 
-def usable_message(body: Any) -> bool:
-    """A message for the NLU: an object whose ``text`` is printable and of a sane length."""
+def usable_message(body: Any, max_chars: int) -> bool:
+    """A message for the NLU: an object whose ``text`` is printable and at most ``max_chars``."""
     text = body.get("text") if isinstance(body, dict) else None
     if not isinstance(text, str) or not encodable(text):
         return False
-    return 0 < len(clean(text)) <= intake_settings().max_chars
+    return 0 < len(clean(text)) <= max_chars
 
 
 def hide_secrets(value: Any) -> bool:
@@ -66,7 +67,8 @@ async def guard(request: Request) -> HTTPResponse | None:
         body = json.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError, RecursionError):
         return response.json({"error": "expected a JSON body"}, status=400)
-    if MESSAGE_WRITES.match(request.path) and not usable_message(body):
+    max_chars = services_of(request.app).settings.intake.max_chars
+    if MESSAGE_WRITES.match(request.path) and not usable_message(body, max_chars):
         return response.json({"error": "expected an object with a non-empty text"}, status=400)
     if hide_secrets(body):
         logger.warning("hid a secret in a call to %s", request.path)
@@ -84,6 +86,7 @@ class RasaApiGuard(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("im_api_guard", __name__)
+        use_services(blueprint)
 
         @blueprint.listener("before_server_start")
         async def install(app: Sanic, _: Any) -> None:

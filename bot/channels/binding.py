@@ -18,19 +18,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import secrets
 import time
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.database import UtcDateTime, open_database, sqlite_in_var
+from bot.database import UtcDateTime, open_database
 
 logger = logging.getLogger(__name__)
 
@@ -298,14 +296,3 @@ class BindingStore:
                 )
             )
         return deleted.rowcount == 1
-
-
-def binding_db_url() -> str:
-    """The channels' database: BINDING_DB_URL, default var/bindings.db (SQLite)."""
-    return os.environ.get("BINDING_DB_URL") or sqlite_in_var("bindings.db")
-
-
-@lru_cache(maxsize=1)
-def binding_store() -> BindingStore:
-    """The process-wide store, in the channels' database."""
-    return BindingStore.from_url(binding_db_url())

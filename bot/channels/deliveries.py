@@ -15,7 +15,6 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.channels.binding import binding_db_url
 from bot.database import UtcDateTime, open_database
 
 RETENTION = timedelta(days=2)
@@ -44,11 +43,6 @@ class DeliveryStore:
     @classmethod
     def from_url(cls, url: str) -> DeliveryStore:
         return cls(open_database(url, metadata))
-
-    @classmethod
-    def from_env(cls) -> DeliveryStore:
-        """In the channels' database, beside the bindings (BINDING_DB_URL)."""
-        return cls.from_url(binding_db_url())
 
     def claim(self, platform: str, key: str) -> bool:
         """True the first time ``platform`` delivers ``key`` (at most 64 characters), else False."""

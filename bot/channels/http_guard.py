@@ -13,14 +13,14 @@
 - ``/`` answers without naming the Rasa version, and ``/version`` is not served.
 
 Like ``bot.channels.api_guard`` this channel has no routes of its own; it is registered in
-credentials.yml and installs its middleware when the server starts.
+credentials.yml and installs its middleware when the server starts, after its services
+(``bot.services``), which hold the body limit.
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, UserMessage
@@ -28,9 +28,8 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import BaseHTTPResponse, HTTPResponse
 
-from bot.support_hours import ConfigError
+from bot.services import services_of, use_services
 
-DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
 JSON_ENDPOINTS = re.compile(
     r"^/(webhooks/(rest/webhook|agent/api/.*)"
     r"|model/parse|conversations/[^/]+/(messages|tracker/events|trigger_intent|execute|predict))$"
@@ -45,18 +44,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-def max_request_bytes(env: Mapping[str, str] = os.environ) -> int:
-    """MAX_REQUEST_BYTES, a positive number of bytes."""
-    value = env.get("MAX_REQUEST_BYTES") or str(DEFAULT_MAX_REQUEST_BYTES)
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise ConfigError(f"MAX_REQUEST_BYTES must be a positive number of bytes, not {value!r}")
-    return limit
 
 
 def is_json(content_type: str) -> bool:
@@ -96,12 +83,12 @@ class HttpGuard(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         blueprint = Blueprint("im_http_guard", __name__)
-        limit = max_request_bytes()
+        use_services(blueprint)
 
         @blueprint.listener("before_server_start")
         async def install(app: Sanic, _: Any) -> None:
             # Read by each connection as it opens, so it holds from the first request on.
-            app.config.REQUEST_MAX_SIZE = limit
+            app.config.REQUEST_MAX_SIZE = services_of(app).settings.max_request_bytes
             app.register_middleware(guard_request, "request")
             app.register_middleware(add_headers, "response")
 

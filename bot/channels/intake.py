@@ -27,7 +27,6 @@ import hmac
 import logging
 import uuid
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from rasa.core.agent import Agent
@@ -37,28 +36,17 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Sanic
 
 from bot.channels.button_choice import button_choice
-from bot.channels.limits import (
-    ADDRESS_TURNS,
-    CLIENT_FIELD,
-    address_admitted,
-    address_settings,
-    clean,
-    intake_settings,
-    sender_admitted,
-)
+from bot.channels.limits import ADDRESS_TURNS, CLIENT_FIELD, clean
 from bot.channels.metrics import REGISTRY, observe_turn
 from bot.channels.responses import say
 from bot.channels.turn_end import finish_turn, hand_back
-from bot.handoff.store import handoff_store
-from bot.identity import IdentitySettings, proven_owner, verified_account
+from bot.identity import proven_owner, verified_account
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
 from bot.secret_guard.cues import load_cues
-from bot.secret_guard.log_mask import mask_held_parts
-from bot.secret_guard.split import Completion, SplitMnemonics
-from bot.support_hours import ConfigError
-from bot.tracking import begin_turn, fail_loudly, hide_stored_text, peek_tracker, turn_tracker
+from bot.secret_guard.split import Completion
+from bot.services import Services, services_of
+from bot.tracking import begin_turn, hide_stored_text, peek_tracker, turn_tracker
 from bot.wallet.errors import WalletError
-from bot.wallet.factory import wallet_service
 
 logger = logging.getLogger(__name__)
 
@@ -72,19 +60,6 @@ LOOKUP_SECONDS = 2.0
 LOCK_POLL_SECONDS = 0.05
 
 
-@lru_cache(maxsize=1)
-def identity_settings() -> IdentitySettings:
-    return IdentitySettings.from_env()
-
-
-@lru_cache(maxsize=1)
-def split_mnemonics() -> SplitMnemonics:
-    """This process's held parts of mnemonics split over messages, kept out of the logs."""
-    held = SplitMnemonics()
-    mask_held_parts(held)
-    return held
-
-
 async def take_turn(
     app: Sanic, message: UserMessage, resendable: bool = False, address: str | None = None
 ) -> None:
@@ -94,20 +69,20 @@ async def take_turn(
     ``address``: the client's address, limited too where the channel knows it.
     """
     agent: Agent = app.ctx.agent
-    fail_loudly(agent)
+    services = services_of(app)
     sender_id, output, channel = message.sender_id, message.output_channel, message.input_channel
     text = clean(message.text or "")
-    refusal = await refused(text, sender_id, address)
+    refusal = await refused(services, text, sender_id, address)
     if refusal is not None:
         name, values = refusal
         if name:
             await say(agent, output, sender_id, name, channel or "", **values)
         return
-    findings = await confirmed_secrets(text, message.metadata, sender_id)
+    findings = await confirmed_secrets(services, text, message.metadata, sender_id)
     if findings:
         text = redact(text, findings)
     message_id = message.message_id or uuid.uuid4().hex
-    split = split_mnemonics().see(sender_id, message_id, text)
+    split = services.split_mnemonics.see(sender_id, message_id, text)
     if split is not None:
         findings = [*findings, split.finding]
         text = redact(text, [split.finding])
@@ -124,10 +99,10 @@ async def take_turn(
         sender_id,
         input_channel=channel,
         message_id=message_id,
-        metadata=with_client(message.metadata, address),
+        metadata=with_client(services, message.metadata, address),
     )
     try:
-        store = handoff_store()
+        store = services.handoff
         # The lock Rasa's agent.handle_message takes, held for the reply guard too.
         async with agent.lock_store.lock(sender_id, wait_time_in_seconds=LOCK_POLL_SECONDS):
             if resendable and await replayed(agent, admitted):
@@ -137,9 +112,11 @@ async def take_turn(
             # "2" right after the bot's buttons means the second button, in every channel.
             admitted.text = await button_choice(agent, sender_id, admitted.text or "")
             begin_turn(agent, sender_id)
-            await observe_turn(agent.processor.handle_message, admitted, agent)
-            owner = proven_owner(message.metadata, sender_id, identity_settings())
-            left_queue = await finish_turn(agent, store.tickets, sender_id, output, owner)
+            await observe_turn(agent.processor.handle_message, admitted, agent, REGISTRY, store)
+            owner = proven_owner(message.metadata, sender_id, services.identity)
+            left_queue = await finish_turn(
+                agent, store.tickets, services.settings.hours, sender_id, output, owner
+            )
             if findings:
                 await warn_during_handoff(agent, sender_id, output)
         if left_queue:
@@ -151,38 +128,41 @@ async def take_turn(
         await say(agent, output, sender_id, TRY_AGAIN, channel or "")
 
 
-def with_client(metadata: dict[str, Any] | None, address: str | None) -> dict[str, Any] | None:
+def with_client(
+    services: Services, metadata: dict[str, Any] | None, address: str | None
+) -> dict[str, Any] | None:
     """``metadata`` with a keyed hash of a limited client's address, for the actions' limits.
 
     Actions limit handoffs and complaints per client (``CLIENT_FIELD``); the address itself is
     never stored in the conversation.
     """
-    if not address or address_settings().is_exempt(address):
+    if not address or services.settings.addresses.is_exempt(address):
         return metadata
-    secret = identity_settings().secret or b"im-client"
+    secret = services.identity.secret or b"im-client"
     client = hmac.new(secret, address.encode(), hashlib.sha256).hexdigest()[:24]
     return {**(metadata or {}), CLIENT_FIELD: client}
 
 
 async def refused(
-    text: str, sender_id: str, address: str | None
+    services: Services, text: str, sender_id: str, address: str | None
 ) -> tuple[str, dict[str, Any]] | None:
     """The polite reply for a message not to process ("" for none); None to process it.
 
     Every message counts against the rates, also one refused as empty or too long: a flood of
     those gets one polite reply too, then silence.
     """
-    admission = await sender_admitted(sender_id)
+    limits = services.limits
+    admission = await limits.sender_admitted(sender_id)
     if admission.admitted:
-        admission = await address_admitted("turn-address", address, ADDRESS_TURNS)
+        admission = await limits.address_admitted("turn-address", address, ADDRESS_TURNS)
     if not admission.admitted:
         logger.warning("rate limit reached in conversation %s", sender_id)
         return (SLOW_DOWN if admission.first_refusal else ""), {}
-    settings = intake_settings()
+    max_chars = services.settings.intake.max_chars
     if not text:
         return EMPTY, {}
-    if len(text) > settings.max_chars:
-        return TOO_LONG, {"max_chars": settings.max_chars}
+    if len(text) > max_chars:
+        return TOO_LONG, {"max_chars": max_chars}
     return None
 
 
@@ -197,31 +177,33 @@ def failure_reason(error: Exception) -> str:
 
 
 async def confirmed_secrets(
-    text: str, metadata: Mapping[str, Any] | None, sender_id: str
+    services: Services, text: str, metadata: Mapping[str, Any] | None, sender_id: str
 ) -> list[Finding]:
     """The secrets in ``text``; an undecided hash-like string unless it is the user's transfer."""
     findings = find_secrets(text)
     if not any(finding.uncertain for finding in findings):
         return findings
-    account_id = verified_account(metadata, sender_id, identity_settings())
+    account_id = verified_account(metadata, sender_id, services.identity)
     kept = []
     for finding in findings:
         if finding.uncertain and account_id is not None:
             candidate = finding.candidate(text)
-            if await is_own_transfer(account_id, candidate, sender_id):
+            if await is_own_transfer(services, account_id, candidate, sender_id):
                 continue
         kept.append(finding)
     return kept
 
 
-async def is_own_transfer(account_id: str, tx_hash: str, sender_id: str) -> bool:
+async def is_own_transfer(
+    services: Services, account_id: str, tx_hash: str, sender_id: str
+) -> bool:
     """Whether the account has a transfer with this hash; False when the wallet cannot say."""
     try:
-        wallet = wallet_service()
+        wallet = services.wallet
         await asyncio.wait_for(
             asyncio.to_thread(wallet.transaction, account_id, tx_hash), LOOKUP_SECONDS
         )
-    except (WalletError, ConfigError, asyncio.TimeoutError) as error:
+    except (WalletError, asyncio.TimeoutError) as error:
         logger.info("hash-like string in %s kept hidden: %s", sender_id, type(error).__name__)
         return False
     return True

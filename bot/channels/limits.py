@@ -2,7 +2,8 @@
 
 The per-sender rate comes from RATE_LIMIT_BURST / RATE_LIMIT_PER_MINUTE. Sender ids cost nothing
 to invent, so the rules below also hold per client address (``bot.channels.client_address``),
-each in its own scope. Buckets are shared by every server (``bot.rate_limits``).
+each in its own scope. Buckets are shared by every server (``bot.rate_limits``); a server's
+``Limits`` are part of its services (``bot.services``).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from bot.channels.client_address import AddressSettings
-from bot.rate_limits import Admission, RateLimiter, Rule, rate_limiter_from_env
-from bot.support_hours import ConfigError
+from bot.rate_limits import Admission, RateLimiter, Rule
+from bot.settings import ConfigError
 
 # Per client address. Many people can share one address (an office, a carrier's NAT), so these
 # stop floods, not people: a person types a few messages a minute.
@@ -62,40 +62,30 @@ class IntakeSettings:
         return settings
 
 
-@lru_cache(maxsize=1)
-def intake_settings() -> IntakeSettings:
-    return IntakeSettings.from_env()
+class Limits:
+    """The limits of one server's channels, drawing from ``limiter``'s buckets."""
 
+    def __init__(
+        self, limiter: RateLimiter, intake: IntakeSettings, addresses: AddressSettings
+    ) -> None:
+        self.limiter = limiter
+        self.intake = intake
+        self.addresses = addresses
 
-@lru_cache(maxsize=1)
-def rate_limiter() -> RateLimiter:
-    """The buckets every channel of this server draws from (Redis with REDIS_URL)."""
-    return rate_limiter_from_env()
+    def client_of(self, request: Any) -> str:
+        """The client address of a Sanic request (X-Forwarded-For only from TRUSTED_PROXIES)."""
+        return self.addresses.client_of(request.ip, request.headers.get("X-Forwarded-For"))
 
+    async def sender_admitted(self, sender_id: str) -> Admission:
+        """The per-sender rate of RATE_LIMIT_BURST / RATE_LIMIT_PER_MINUTE, for every reply."""
+        rule = Rule(self.intake.burst, self.intake.per_minute)
+        return await self.limiter.admit("sender", sender_id, rule)
 
-@lru_cache(maxsize=1)
-def address_settings() -> AddressSettings:
-    return AddressSettings.from_env()
-
-
-def client_of(request: Any) -> str:
-    """The client address of a Sanic request (X-Forwarded-For only from TRUSTED_PROXIES)."""
-    return address_settings().client_of(request.ip, request.headers.get("X-Forwarded-For"))
-
-
-async def sender_admitted(sender_id: str) -> Admission:
-    """The per-sender rate of RATE_LIMIT_BURST / RATE_LIMIT_PER_MINUTE, for every reply."""
-    settings = intake_settings()
-    return await rate_limiter().admit(
-        "sender", sender_id, Rule(settings.burst, settings.per_minute)
-    )
-
-
-async def address_admitted(scope: str, address: str | None, rule: Rule) -> Admission:
-    """``rule`` for the client ``address`` in ``scope``; exempt and unknown addresses pass."""
-    if not address or address_settings().is_exempt(address):
-        return Admission(True)
-    return await rate_limiter().admit(scope, address, rule)
+    async def address_admitted(self, scope: str, address: str | None, rule: Rule) -> Admission:
+        """``rule`` for the client ``address`` in ``scope``; exempt and unknown addresses pass."""
+        if not address or self.addresses.is_exempt(address):
+            return Admission(True)
+        return await self.limiter.admit(scope, address, rule)
 
 
 def encodable(text: str) -> bool:

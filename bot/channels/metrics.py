@@ -34,7 +34,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.handoff.records import State
-from bot.handoff.store import HandoffStore, handoff_store
+from bot.handoff.store import HandoffStore
+from bot.services import services_of, use_services
 from bot.tracking import turn_tracker
 
 logger = logging.getLogger(__name__)
@@ -166,8 +167,8 @@ async def observe_turn(
     handle: Callable[[UserMessage], Awaitable[Any]],
     message: UserMessage,
     agent: Agent,
-    registry: Registry = REGISTRY,
-    store: HandoffStore | None = None,
+    registry: Registry,
+    store: HandoffStore,
 ) -> None:
     """Hands ``message`` to Rasa (``handle``) and records the turn: latency, fallback, handoff.
 
@@ -187,9 +188,7 @@ async def observe_turn(
         registry.record_turn(message.input_channel or UNKNOWN, seconds, fallback, reason)
 
 
-async def _outcome(
-    agent: Agent, store: HandoffStore | None, sender_id: str
-) -> tuple[bool, str | None]:
+async def _outcome(agent: Agent, store: HandoffStore, sender_id: str) -> tuple[bool, str | None]:
     """Whether the latest user message fell back, and the reason if the turn handed off."""
     tracker = await turn_tracker(agent, sender_id)
     if tracker is None:
@@ -209,7 +208,7 @@ async def _outcome(
         to_bot = not tracker.is_paused()
         return to_bot and latest.intent_name == FALLBACK_INTENT, None
     fallback = latest.intent_name == FALLBACK_INTENT
-    ticket = await asyncio.to_thread((store or handoff_store()).tickets.open_for, sender_id)
+    ticket = await asyncio.to_thread(store.tickets.open_for, sender_id)
     return fallback, ticket.reason.value if ticket is not None else UNKNOWN
 
 
@@ -230,11 +229,13 @@ class MetricsChannel(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         metrics = Blueprint("im_metrics", __name__)
+        use_services(metrics)
 
         @metrics.route("/metrics", methods=["GET"])
-        async def scrape(_: Request) -> HTTPResponse:
+        async def scrape(request: Request) -> HTTPResponse:
+            store = self._store or services_of(request.app).handoff
             try:
-                queue = await asyncio.to_thread(queue_snapshot, self._store or handoff_store())
+                queue = await asyncio.to_thread(queue_snapshot, store)
             except Exception:
                 logger.exception("could not read the handoff queue for /metrics")
                 queue = None

@@ -12,6 +12,8 @@ holds the rest, once:
 - binding: "绑定 K7PM-X4QD" is redeemed here and never reaches Rasa, wrong codes limited by the
   binding store (5 per user in 15 minutes, shared by every server); a bound user's messages carry
   the account's signed identity; every store call runs off the event loop;
+- stores: those the constructor was not given come from the server's services when it starts
+  (``open_stores``; a platform with stores of its own extends it);
 - what the channel answers itself (welcome, unsupported content, binding) within the sender's
   rate;
 - the routes: ``GET /`` health, ``POST /webhook`` never a 500 (an unexpected error is logged and
@@ -24,10 +26,9 @@ import abc
 import asyncio
 import logging
 import os
-import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -36,14 +37,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import responses
-from bot.channels.binding import BindingStore, TooManyAttempts, bind_code_in, binding_store
+from bot.channels.binding import BindingStore, TooManyAttempts, bind_code_in
 from bot.channels.deliveries import DeliveryStore
-from bot.channels.intake import SLOW_DOWN, identity_settings, take_turn
-from bot.channels.limits import sender_admitted
+from bot.channels.intake import SLOW_DOWN, take_turn
 from bot.channels.widget import notify_owner
 from bot.identity import IDENTITY_FIELD, IdentitySettings, sign_identity
 from bot.privacy import mask_account_id
-from bot.support_hours import ConfigError
+from bot.services import Services, services_of, use_services
+from bot.settings import ConfigError
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -150,20 +151,11 @@ class PlatformApi:
             await self._session.close()
 
 
-class Lazy(Generic[T]):
-    """A store given by the caller, or opened on first use (off the event loop: opening creates
-    its tables), once per channel."""
-
-    def __init__(self, given: T | None, opener: Callable[[], T]) -> None:
-        self._value = given
-        self._opener = opener
-        self._lock = threading.Lock()
-
-    def get(self) -> T:
-        with self._lock:
-            if self._value is None:
-                self._value = self._opener()
-            return self._value
+def started(part: T | None) -> T:
+    """A store or setting the channel has once its server started (``open_stores``)."""
+    if part is None:
+        raise RuntimeError("the channel's server has not started")
+    return part
 
 
 # --- the channel -----------------------------------------------------------------------------
@@ -184,8 +176,8 @@ class PlatformChannel(InputChannel, abc.ABC):
         identity: IdentitySettings | None = None,
     ) -> None:
         self.api = api
-        self._deliveries = Lazy(deliveries, DeliveryStore.from_env)
-        self._bindings = Lazy(bindings, binding_store)
+        self._deliveries = deliveries
+        self._bindings = bindings
         self._identity = identity
         for variable, consequence in settings.missing().items():
             logger.warning("%s is not set: %s", variable, consequence)
@@ -203,6 +195,10 @@ class PlatformChannel(InputChannel, abc.ABC):
         """Health, the webhook and the platform's own routes; turns go through the intake
         (``take_turn``), not ``on_new_message``."""
         webhook = Blueprint(f"im_{self.platform}_webhook", __name__)
+        use_services(webhook)
+
+        async def open_stores(app: Sanic, _: Any) -> None:
+            await asyncio.to_thread(self.open_stores, services_of(app))
 
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
@@ -219,11 +215,20 @@ class PlatformChannel(InputChannel, abc.ABC):
         async def close_api(_: Sanic, __: Any) -> None:
             await self.api.close()
 
+        webhook.listener("before_server_start")(open_stores)
         webhook.add_route(health, "/", methods=["GET"], name="health")
         webhook.add_route(receive, "/webhook", methods=["POST"], name="receive")
         webhook.listener("after_server_stop")(close_api)
         self.add_routes(webhook)
         return webhook
+
+    def open_stores(self, services: Services) -> None:
+        """Takes what the constructor was not given from the server's ``services`` (blocking:
+        opening a store creates its tables)."""
+        stores = services.settings.stores
+        self._deliveries = self._deliveries or DeliveryStore.from_url(stores.bindings)
+        self._bindings = self._bindings or services.bindings
+        self._identity = self._identity or services.identity
 
     def add_routes(self, webhook: Blueprint) -> None:
         """The platform's routes beside health and the webhook's POST; none by default."""
@@ -261,7 +266,7 @@ class PlatformChannel(InputChannel, abc.ABC):
             return failed
 
     def _claim(self, key: str) -> bool:
-        return self._deliveries.get().claim(self.platform, key)
+        return started(self._deliveries).claim(self.platform, key)
 
     # -- text, binding and identity ------------------------------------------------------------
 
@@ -321,7 +326,7 @@ class PlatformChannel(InputChannel, abc.ABC):
         await notify_owner(app, account, BINDING_ADDED, platform=self.display_name)
 
     def _redeem(self, code: str, user: str) -> str | None:
-        return self._bindings.get().redeem(code, self.platform, user)
+        return started(self._bindings).redeem(code, self.platform, user)
 
     async def _identity_of(self, user: str) -> dict[str, Any] | None:
         """The signed identity of a bound user, for the actions; None: general help only."""
@@ -336,7 +341,7 @@ class PlatformChannel(InputChannel, abc.ABC):
             return None
         if account is None:
             return None
-        secret = (self._identity or identity_settings()).secret
+        secret = started(self._identity).secret
         if secret is None:
             logger.error(
                 "IDENTITY_SECRET is not set: bound user %s is not identified", conversation
@@ -345,7 +350,7 @@ class PlatformChannel(InputChannel, abc.ABC):
         return {IDENTITY_FIELD: sign_identity(secret, account, conversation)}
 
     def _account_of(self, user: str) -> str | None:
-        return self._bindings.get().account_for(self.platform, user)
+        return started(self._bindings).account_for(self.platform, user)
 
     # -- what the channel answers itself -------------------------------------------------------
 
@@ -356,7 +361,7 @@ class PlatformChannel(InputChannel, abc.ABC):
 
     async def admitted(self, app: Sanic, output: OutputChannel, conversation: str) -> bool:
         """Whether the sender is within its rate; the first refusal of a streak is told so."""
-        admission = await sender_admitted(conversation)
+        admission = await services_of(app).limits.sender_admitted(conversation)
         if admission.admitted:
             return True
         logger.warning("rate limit reached in conversation %s", conversation)

@@ -19,24 +19,23 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from functools import lru_cache
 from typing import Any, TypeVar
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from sanic import Blueprint, response
+from sanic import Blueprint, Sanic, response
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.intake import SLOW_DOWN, identity_settings, take_turn
-from bot.channels.limits import NEW_CONVERSATIONS, address_admitted, client_of, encodable
+from bot.channels.intake import SLOW_DOWN, take_turn
+from bot.channels.limits import NEW_CONVERSATIONS, encodable
 from bot.channels.platform import platform_user
 from bot.channels.responses import render
-from bot.channels.rest_tokens import TOKEN_HEADER, ConversationTokens, Standing
+from bot.channels.rest_tokens import TOKEN_HEADER, Standing
 from bot.handoff.delivery import OutboxOutputChannel
-from bot.handoff.settings import HandoffSettings
-from bot.handoff.store import handoff_store
+from bot.handoff.outbox import Outbox
 from bot.identity import OWNER_FIELD, sign_owner
+from bot.services import services_of, use_services
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,12 +46,6 @@ MAX_SENDER_LENGTH = 128
 SENDER = re.compile(rf"[A-Za-z0-9_.@+=:-]{{1,{MAX_SENDER_LENGTH}}}")
 
 
-@lru_cache(maxsize=1)
-def conversation_tokens() -> ConversationTokens:
-    """The tokens, in the handoff database beside the outbox."""
-    return ConversationTokens.from_url(HandoffSettings.from_env().db_url)
-
-
 class RestChannel(InputChannel):
     """POST /webhooks/rest/webhook {"sender", "message"[, "message_id"]} -> the bot's messages.
 
@@ -60,16 +53,24 @@ class RestChannel(InputChannel):
     any server): it gets the first answer again, and the message is processed once.
     """
 
+    def __init__(self) -> None:
+        self._outbox: Outbox | None = None  # the server's, once it starts
+
     @classmethod
     def name(cls) -> str:
         return "rest"
 
-    def get_output_channel(self) -> OutboxOutputChannel:
+    def get_output_channel(self) -> OutboxOutputChannel | None:
         """REST cannot push: later messages wait in the outbox for the next request."""
-        return OutboxOutputChannel(handoff_store().outbox)
+        return OutboxOutputChannel(self._outbox) if self._outbox is not None else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("im_rest_webhook", __name__)
+        use_services(webhook)
+
+        @webhook.listener("before_server_start")
+        async def keep_outbox(app: Sanic, _: Any) -> None:
+            self._outbox = services_of(app).handoff.outbox
 
         @webhook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -101,8 +102,9 @@ class RestChannel(InputChannel):
                 or not encodable(message_id)
             ):
                 return response.json({"error": "message_id must be a short string"}, status=400)
-            address = client_of(request)
-            tokens = conversation_tokens()
+            services = services_of(request.app)
+            address = services.limits.client_of(request)
+            tokens = services.tokens
             token = request.headers.get(TOKEN_HEADER)
             standing = await from_store(
                 lambda: tokens.standing(sender, token),
@@ -112,7 +114,9 @@ class RestChannel(InputChannel):
             )
             issued = None
             if standing is Standing.NEW:
-                admission = await address_admitted("new-conversation", address, NEW_CONVERSATIONS)
+                admission = await services.limits.address_admitted(
+                    "new-conversation", address, NEW_CONVERSATIONS
+                )
                 if not admission.admitted:
                     logger.warning("new conversations from one client limited (%s)", sender)
                     refusal = (
@@ -125,7 +129,7 @@ class RestChannel(InputChannel):
                     lambda: tokens.issue(sender), None, "no conversation token for %s", sender
                 )
             owner = issued is not None or standing is Standing.OWNER
-            secret = identity_settings().secret
+            secret = services.identity.secret
             collector = CollectingOutputChannel()
             message = UserMessage(
                 text,
@@ -141,7 +145,7 @@ class RestChannel(InputChannel):
             waiting: list[dict[str, Any]] = []
             if owner:
                 waiting = await from_store(
-                    lambda: handoff_store().outbox.collect(sender),
+                    lambda: services.handoff.outbox.collect(sender),
                     [],
                     "could not collect waiting messages of %s",
                     sender,

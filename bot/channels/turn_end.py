@@ -55,7 +55,12 @@ def utc_now() -> datetime:
 
 
 async def finish_turn(
-    agent: Agent, tickets: TicketStore, sender_id: str, output_channel: OutputChannel, owner: bool
+    agent: Agent,
+    tickets: TicketStore,
+    hours: SupportHours,
+    sender_id: str,
+    output_channel: OutputChannel,
+    owner: bool,
 ) -> bool:
     """Under the conversation's lock: True when the user left the queue (see ``hand_back``)."""
     tracker = await turn_tracker(agent, sender_id)
@@ -68,7 +73,7 @@ async def finish_turn(
         if cancel and await asyncio.to_thread(tickets.cancel, sender_id) is not None:
             logger.info("user cancelled the handoff in conversation %s", sender_id)
             return True
-        await answer_while_queued(agent, tickets, sender_id, output_channel, intent)
+        await answer_while_queued(agent, tickets, hours, sender_id, output_channel, intent)
         return False
     await ensure_reply(agent, tracker, sender_id, output_channel)
     return False
@@ -87,6 +92,7 @@ def paused_this_turn(tracker: DialogueStateTracker) -> bool:
 async def answer_while_queued(
     agent: Agent,
     tickets: TicketStore,
+    hours: SupportHours,
     sender_id: str,
     output: OutputChannel,
     intent: str | None,
@@ -100,7 +106,6 @@ async def answer_while_queued(
     if action is not None:
         await agent.execute_action(sender_id, action, output, policy=None, confidence=None)
     now = now or utc_now()
-    hours = SupportHours.from_env()
     if hours.is_open(now):
         position = max(await asyncio.to_thread(tickets.position, ticket), 1)
         await say_recorded(agent, sender_id, output, STILL_QUEUED, position=position)

@@ -25,7 +25,7 @@ from typing import Any
 import jwt
 
 from bot.deployment import is_development
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 DEFAULT_MAX_HOURS = 2.0
 

@@ -18,7 +18,6 @@ from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.dialogue import action_validation
 from bot.dialogue.script import convert_response, latest_script
 from bot.support_hours import SupportHours
 
@@ -29,7 +28,6 @@ class SupportNLG(TemplatedNaturalLanguageGenerator):
     def __init__(self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None):
         super().__init__((domain or Domain.empty()).responses)
         self._hours = SupportHours.from_env()
-        action_validation.install()  # the NLG is built once per server: our start-up hook
 
     async def generate(
         self,

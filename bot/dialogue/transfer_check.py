@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bot.dialogue.replies import Reply
 from bot.nlu.amounts import format_amount
 from bot.privacy import mask_address, mask_hash
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus
 
 # Minutes a transfer usually needs to confirm when its fee is adequate.

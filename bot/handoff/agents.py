@@ -17,7 +17,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.handoff.store import handoff_store
+from bot.handoff.store import HandoffStore
+from bot.settings import StoreUrls
 
 MIN_PASSWORD = 8
 
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     action.add_argument("--disable", action="store_true", help="refuse the agent's logins")
     action.add_argument("--delete", action="store_true", help="remove the agent's account")
     args = parser.parse_args(argv)
-    directory = handoff_store().agents
+    directory = HandoffStore.from_url(StoreUrls.from_env().handoff).agents
     if args.disable or args.delete:
         done = directory.disable(args.username) if args.disable else directory.delete(args.username)
         if not done:

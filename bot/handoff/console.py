@@ -42,7 +42,6 @@ from sanic.models.handler_types import RouteHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels.limits import address_settings, client_of
 from bot.handoff.console_io import (
     bad_request,
     body,
@@ -56,11 +55,11 @@ from bot.handoff.console_io import (
 from bot.handoff.delivery import Delivery
 from bot.handoff.directory import LOGIN_POLICY
 from bot.handoff.records import State, Ticket
-from bot.handoff.settings import HandoffSettings
-from bot.handoff.store import HandoffStore, handoff_store
+from bot.handoff.store import HandoffStore
 from bot.handoff.watchdog import PickupWatchdog
 from bot.insight.labels import load_insight_labels
 from bot.insight.sources import InsightError, InsightSources
+from bot.services import services_of, use_services
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +81,10 @@ PASSWORD_CHECKS = 2  # scrypt runs at once per server: each takes 128 MiB and a 
 
 
 class ConsoleHandlers:
-    """The console's routes, on one store (``store()`` gives it) and one set of settings."""
+    """The console's routes, on the server's services, or on ``store`` when given one."""
 
-    def __init__(self, store: Callable[[], HandoffStore], settings: HandoffSettings) -> None:
-        self._store = store
-        self._settings = settings
+    def __init__(self, store: HandoffStore | None = None) -> None:
+        self._given = store
         self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS)
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
@@ -120,9 +118,10 @@ class ConsoleHandlers:
         username, password = data.get("username"), data.get("password")
         if not isinstance(username, str) or not isinstance(password, str):
             return bad_request("username and password required")
-        agents = self._store().agents
-        address = client_of(request)
-        throttled = None if address_settings().is_exempt(address) else address
+        services = services_of(request.app)
+        agents = self._store(request).agents
+        address = services.limits.client_of(request)
+        throttled = None if services.settings.addresses.is_exempt(address) else address
         attempt = await asyncio.to_thread(agents.begin_login, username, throttled)
         if not attempt.admitted:
             logger.warning("agent login for %s from %s refused: locked", masked(username), address)
@@ -132,7 +131,7 @@ class ConsoleHandlers:
                 status=429,
                 headers={"Retry-After": str(retry_after)},
             )
-        lifetime = timedelta(hours=self._settings.session_hours)
+        lifetime = timedelta(hours=services.settings.handoff.session_hours)
         async with self._password_checks:
             token = await asyncio.to_thread(agents.login, username, password, lifetime)
         if token is None:
@@ -160,7 +159,7 @@ class ConsoleHandlers:
     async def logout(self, request: Request) -> HTTPResponse:
         if await self._authenticated(request) is None:
             return denied()
-        await asyncio.to_thread(self._store().agents.logout, token_of(request))
+        await asyncio.to_thread(self._store(request).agents.logout, token_of(request))
         return response.empty()
 
     async def queue(self, request: Request) -> HTTPResponse:
@@ -170,7 +169,7 @@ class ConsoleHandlers:
         offset = number(request, "offset", 0, 0, MAX_TICKET_ID - 1)
         if limit is None or offset is None:
             return bad_request(f"limit must be 1-{MAX_QUEUE_PAGE} and offset 0 or more")
-        tickets = self._store().tickets
+        tickets = self._store(request).tickets
         page = await asyncio.to_thread(tickets.queue, limit, offset)
         total = await asyncio.to_thread(tickets.queue_size)
         now = datetime.now(timezone.utc)
@@ -186,7 +185,7 @@ class ConsoleHandlers:
     async def ticket(self, request: Request, ticket_id: int) -> HTTPResponse:
         if await self._authenticated(request) is None:
             return denied()
-        found = await self._ticket(ticket_id)
+        found = await self._ticket(request, ticket_id)
         if found is None:
             return response.json({"error": "no such ticket"}, status=404)
         agent: Agent = request.app.ctx.agent
@@ -199,7 +198,7 @@ class ConsoleHandlers:
         agent_name = await self._authenticated(request)
         if agent_name is None:
             return denied()
-        store = self._store()
+        store = self._store(request)
         claimed = (
             await asyncio.to_thread(store.tickets.claim, ticket_id, agent_name)
             if ticket_id < MAX_TICKET_ID
@@ -222,7 +221,7 @@ class ConsoleHandlers:
         text = (body(request) or {}).get("text")
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY_LENGTH:
             return bad_request("text must be 1-2000 characters")
-        found = await self._ticket(ticket_id)
+        found = await self._ticket(request, ticket_id)
         if found is None or found.state is not State.ASSIGNED or found.agent != agent_name:
             return response.json({"error": "claim the ticket first"}, status=409)
         await self._delivery(request).send_text(
@@ -240,7 +239,7 @@ class ConsoleHandlers:
         note = data.get("note")
         note = note if isinstance(note, str) else ""
         closed = (
-            await asyncio.to_thread(self._store().tickets.close, ticket_id, agent_name, note)
+            await asyncio.to_thread(self._store(request).tickets.close, ticket_id, agent_name, note)
             if ticket_id < MAX_TICKET_ID
             else None
         )
@@ -257,8 +256,10 @@ class ConsoleHandlers:
     async def insight(self, request: Request) -> HTTPResponse:
         if await self._authenticated(request) is None:
             return denied()
+        settings = services_of(request.app).settings
+        sources = InsightSources(settings.stores.tracker, settings.stores.handoff)
         try:
-            figures = await asyncio.to_thread(InsightSources.from_env().figures)
+            figures = await asyncio.to_thread(sources.figures, None, settings.hours.timezone)
         except InsightError:
             logger.exception("support figures unavailable")
             return response.json({"error": "figures unavailable"}, status=503)
@@ -270,16 +271,21 @@ class ConsoleHandlers:
     async def _authenticated(self, request: Request) -> str | None:
         """The agent whose session token the request carries, if it is valid."""
         token = token_of(request)
-        return await asyncio.to_thread(self._store().agents.agent_for, token) if token else None
+        if not token:
+            return None
+        return await asyncio.to_thread(self._store(request).agents.agent_for, token)
 
-    async def _ticket(self, ticket_id: int) -> Ticket | None:
+    async def _ticket(self, request: Request, ticket_id: int) -> Ticket | None:
         if ticket_id >= MAX_TICKET_ID:
             return None
-        return await asyncio.to_thread(self._store().tickets.get, ticket_id)
+        return await asyncio.to_thread(self._store(request).tickets.get, ticket_id)
 
     def _delivery(self, request: Request) -> Delivery:
         ctx = request.app.ctx
-        return Delivery(ctx.agent, ctx.input_channels, self._store().outbox)
+        return Delivery(ctx.agent, ctx.input_channels, self._store(request).outbox)
+
+    def _store(self, request: Request) -> HandoffStore:
+        return self._given or services_of(request.app).handoff
 
 
 class AgentConsole(InputChannel):
@@ -292,20 +298,17 @@ class AgentConsole(InputChannel):
     def __init__(self, store: HandoffStore | None = None) -> None:
         self._store = store
 
-    @property
-    def store(self) -> HandoffStore:
-        return self._store or handoff_store()
-
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         console = Blueprint("im_agent_console", __name__)
-        settings = HandoffSettings.from_env()
-        handlers = ConsoleHandlers(lambda: self.store, settings)
+        use_services(console)
+        handlers = ConsoleHandlers(self._store)
         for method, uri, handler in handlers.routes():
             console.add_route(_plain(handler), uri, methods=[method])
-        watchdog = PickupWatchdog(lambda: self.store, settings)
 
         async def start_watchdog(app: Sanic, _: Any) -> None:
-            app.add_task(watchdog.run(app))
+            services = services_of(app)
+            store = self._store or services.handoff
+            app.add_task(PickupWatchdog(store, services.settings.handoff).run(app))
 
         console.after_server_start(start_watchdog)
         return console

@@ -6,8 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.database import sqlite_in_var
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 
 def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
@@ -23,10 +22,9 @@ def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
 
 @dataclass(frozen=True)
 class HandoffSettings:
-    """HANDOFF_DB_URL, HANDOFF_MINUTES_PER_TICKET, HANDOFF_PICKUP_MINUTES, HANDOFF_WATCH_SECONDS,
-    AGENT_SESSION_HOURS."""
+    """HANDOFF_MINUTES_PER_TICKET, HANDOFF_PICKUP_MINUTES, HANDOFF_WATCH_SECONDS and
+    AGENT_SESSION_HOURS (the store's URL is ``StoreUrls.handoff``)."""
 
-    db_url: str
     minutes_per_ticket: float
     pickup_minutes: float
     watch_seconds: float
@@ -34,9 +32,7 @@ class HandoffSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> HandoffSettings:
-        url = env.get("HANDOFF_DB_URL") or sqlite_in_var("handoff.db")
         return cls(
-            db_url=url,
             minutes_per_ticket=_minutes(env, "HANDOFF_MINUTES_PER_TICKET", 5),
             pickup_minutes=_minutes(env, "HANDOFF_PICKUP_MINUTES", 10),
             watch_seconds=_minutes(env, "HANDOFF_WATCH_SECONDS", 30),

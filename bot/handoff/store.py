@@ -1,18 +1,16 @@
 """The handoff database opened once, with its parts: tickets, the agent directory and the outbox.
 
 Shared by the action server (which opens tickets) and the Rasa server (agent console, delivery):
-SQLite by default, PostgreSQL in production (HANDOFF_DB_URL).
+SQLite by default, PostgreSQL in production (HANDOFF_DB_URL); each server opens it once, in its
+services (``bot.services``).
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 
 from bot.handoff.directory import AgentDirectory
 from bot.handoff.outbox import Outbox
-from bot.handoff.settings import HandoffSettings
 from bot.handoff.tables import open_handoff_database
 from bot.handoff.tickets import TicketStore
 
@@ -29,9 +27,3 @@ class HandoffStore:
     @classmethod
     def from_url(cls, url: str) -> HandoffStore:
         return cls(open_handoff_database(url))
-
-
-@lru_cache(maxsize=1)
-def handoff_store() -> HandoffStore:
-    """The process-wide store, from HANDOFF_DB_URL (default var/handoff.db)."""
-    return HandoffStore.from_url(HandoffSettings.from_env().db_url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 
 from sanic import Sanic
@@ -22,7 +21,7 @@ NO_AGENT = "utter_handoff_no_agent"
 class PickupWatchdog:
     """A background task of the Rasa server, one round every HANDOFF_WATCH_SECONDS."""
 
-    def __init__(self, store: Callable[[], HandoffStore], settings: HandoffSettings) -> None:
+    def __init__(self, store: HandoffStore, settings: HandoffSettings) -> None:
         self._store = store
         self._settings = settings
 
@@ -37,7 +36,7 @@ class PickupWatchdog:
 
     async def check(self, app: Sanic) -> None:
         """One round: purge, then tell each user whose ticket waited too long."""
-        store = self._store()
+        store = self._store
         await asyncio.to_thread(store.agents.purge_expired)
         agent = getattr(app.ctx, "agent", None)
         if agent is None:

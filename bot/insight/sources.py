@@ -14,12 +14,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from bot.database import create_engine, sqlite_in_var
+from bot.database import create_engine
 from bot.handoff.records import Reason
-from bot.handoff.settings import HandoffSettings
 from bot.handoff.tables import tickets
 from bot.insight.compute import compute_figures
 from bot.insight.records import Figures, HandoffRecord, UserTurn
+from bot.settings import StoreUrls
 from bot.support_hours import SupportHours
 
 logger = logging.getLogger(__name__)
@@ -137,11 +137,6 @@ def load_handoffs(engine: Engine, since: datetime | None = None) -> list[Handoff
         ]
 
 
-def tracker_url_from_env(env: Mapping[str, str] = os.environ) -> str:
-    """The tracker store's URL, TRACKER_DB_URL (var/tracker.db by default)."""
-    return env.get("TRACKER_DB_URL") or sqlite_in_var("tracker.db")
-
-
 @contextmanager
 def _opened(url: str) -> Iterator[Engine]:
     """An engine on ``url`` for one read, disposed after it."""
@@ -173,8 +168,9 @@ class InsightSources:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> InsightSources:
-        """The stores the servers use: TRACKER_DB_URL and HANDOFF_DB_URL."""
-        return cls(tracker_url_from_env(env), HandoffSettings.from_env(env).db_url)
+        """The stores the servers use: TRACKER_DB_URL and HANDOFF_DB_URL (``StoreUrls``)."""
+        stores = StoreUrls.from_env(env)
+        return cls(stores.tracker, stores.handoff)
 
     def figures(self, since: datetime | None = None, zone: tzinfo | None = None) -> Figures:
         """The figures from ``since`` on (everything by default), days in SUPPORT_TIMEZONE."""

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from bot.settings import StoreUrls
 from bot.wallet.demo_data import ALICE, BOB, CAROL, FRESH_MINUTES_AGO, TX_PENDING_FRESH, seed
-from bot.wallet.factory import default_db_url
 from bot.wallet.sql import SqlWalletService, accounts, logins, network_fees, transactions
 
 logger = logging.getLogger(__name__)
@@ -128,9 +127,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="keep running, refreshing the demo accounts every SECONDS",
     )
     args = parser.parse_args(argv)
-    service = SqlWalletService.from_url(
-        args.db or os.environ.get("WALLET_DB_URL") or default_db_url()
-    )
+    service = SqlWalletService.from_url(args.db or StoreUrls.from_env().wallet)
     if args.keep_fresh:
         logging.basicConfig(level=logging.WARNING)
         while True:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import secrets
 import socket
+import tempfile
 import threading
 import time
 import urllib.error
@@ -27,6 +29,8 @@ from rasa.shared.core.domain import Domain
 from sanic import Sanic
 
 from bot.channels.wechat.crypto import sha1_signature
+from bot.services import Services
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -296,6 +300,7 @@ class FakeWeChatApi:
 # --- platform channels in-process ------------------------------------------------------------
 
 _apps = itertools.count()
+STORES = ("TRACKER", "HANDOFF", "WALLET", "BINDING")
 
 
 class InProcessSanic(Sanic):
@@ -314,9 +319,13 @@ def domain_agent() -> Agent:
 @contextmanager
 def serving(*channels: InputChannel, agent: Agent) -> Iterator[str]:
     """The channels' routes on a Sanic server in a thread, mounted as Rasa mounts them
-    (``/webhooks/<name>``), until the block ends and the server stops; its base URL."""
+    (``/webhooks/<name>``), until the block ends and the server stops; its base URL. The
+    server's stores are in a temporary directory."""
     app = InProcessSanic(f"platform-test-{next(_apps)}")
     app.ctx.agent = agent
+    stores = tempfile.TemporaryDirectory()
+    urls = {f"{name}_DB_URL": f"sqlite:///{stores.name}/{name}.db" for name in STORES}
+    app.ctx.services = Services(Settings.from_env({**os.environ, **urls}))
     app.ctx.input_channels = list(channels)
     for channel in channels:
         app.blueprint(channel.blueprint(None), url_prefix=f"/webhooks/{channel.name()}")
@@ -349,3 +358,4 @@ def serving(*channels: InputChannel, agent: Agent) -> Iterator[str]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
         loop.close()
+        stores.cleanup()

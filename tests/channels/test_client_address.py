@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.channels.client_address import AddressSettings
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 PROXIED = AddressSettings.from_env({"TRUSTED_PROXIES": "10.0.0.0/8"})
 

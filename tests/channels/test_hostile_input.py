@@ -29,8 +29,8 @@ import socketio
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.channels.http_guard import DEFAULT_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
 from bot.channels.widget import conversation_of
+from bot.settings import DEFAULT_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
 from bot.wallet import demo_data
 from scripts.local_stack import start_together
 from tests.channels.hostile import (

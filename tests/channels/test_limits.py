@@ -6,7 +6,7 @@ import pytest
 
 from bot.channels.limits import IntakeSettings, clean
 from bot.rate_limits import Admission, MemoryRateLimiter, Rule
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 
 class Clock:

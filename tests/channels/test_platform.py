@@ -35,7 +35,7 @@ from bot.channels.platform import (
 from bot.channels.telegram.channel import TelegramChannel, TelegramSettings
 from bot.channels.wechat.channel import WeChatChannel, WeChatSettings, message_key
 from bot.channels.wechat.replay import UsedSignatures
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 from tests.channels.platforms import (
     ACCOUNT,
     APP_ID,

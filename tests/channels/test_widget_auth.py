@@ -7,7 +7,7 @@ import pytest
 
 from bot.channels.widget import WidgetChannel, allowed_origins
 from bot.channels.widget_auth import WidgetAuth
-from bot.support_hours import ConfigError
+from bot.settings import ConfigError
 
 KEY = {"WIDGET_JWT_SECRET": "a-widget-secret-of-32-bytes-or-more"}
 

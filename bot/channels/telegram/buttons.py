@@ -19,7 +19,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.channels.binding import binding_db_url
 from bot.database import UtcDateTime, open_database
 
 logger = logging.getLogger(__name__)
@@ -53,11 +52,6 @@ class ButtonPayloads:
     @classmethod
     def from_url(cls, url: str) -> ButtonPayloads:
         return cls(open_database(url, metadata))
-
-    @classmethod
-    def from_env(cls) -> ButtonPayloads:
-        """In the channels' database (BINDING_DB_URL)."""
-        return cls.from_url(binding_db_url())
 
     def button_data(self, platform_user_id: str, payload: str) -> str:
         """The callback_data for a button: the payload itself, or a key to it when too long."""

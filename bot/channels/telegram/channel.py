@@ -36,15 +36,16 @@ from bot.channels.limits import encodable
 from bot.channels.platform import (
     UNSUPPORTED,
     WELCOME,
-    Lazy,
     PlatformChannel,
     PlatformSettings,
     SettingsSource,
     platform_user,
+    started,
 )
 from bot.channels.telegram.api import DEFAULT_API_URL, BotApi
 from bot.channels.telegram.buttons import ButtonPayloads
 from bot.identity import IdentitySettings
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ class TelegramOutput(OutputChannel):
     def name(cls) -> str:
         return PLATFORM
 
-    def __init__(self, api: BotApi, buttons: Lazy[ButtonPayloads]) -> None:
+    def __init__(self, api: BotApi, buttons: ButtonPayloads) -> None:
         self._api = api
         self._buttons = buttons
 
@@ -154,7 +155,7 @@ class TelegramOutput(OutputChannel):
         await self._api.call("sendMessage", params)
 
     def _keyboard(self, user: str, buttons: list[dict[str, Any]]) -> list[list[dict[str, str]]]:
-        return self._buttons.get().inline_keyboard(user, buttons)
+        return self._buttons.inline_keyboard(user, buttons)
 
     async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         chat_id = self._chat_id(recipient_id)
@@ -207,11 +208,15 @@ class TelegramChannel(PlatformChannel):
         super().__init__(settings, bot, deliveries, bindings, identity)
         self._settings = settings
         self._bot = bot
-        self._buttons = Lazy(buttons, ButtonPayloads.from_env)
+        self._buttons = buttons
+
+    def open_stores(self, services: Services) -> None:
+        super().open_stores(services)
+        self._buttons = self._buttons or ButtonPayloads.from_url(services.settings.stores.bindings)
 
     def get_output_channel(self) -> TelegramOutput:
         """Telegram can push: agents' replies go out at once."""
-        return TelegramOutput(self._bot, self._buttons)
+        return TelegramOutput(self._bot, started(self._buttons))
 
     def acknowledgement(self) -> HTTPResponse:
         return response.json({"ok": True})
@@ -285,7 +290,7 @@ class TelegramChannel(PlatformChannel):
             await self._on_text(app, str(user_id), payload)
 
     def _payload_for(self, user: str, data: str) -> str | None:
-        return self._buttons.get().payload_for(user, data)
+        return started(self._buttons).payload_for(user, data)
 
     async def _on_text(self, app: Sanic, user: str, text: str) -> None:
         output = self.get_output_channel()

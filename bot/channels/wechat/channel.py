@@ -36,10 +36,10 @@ from bot.channels.deliveries import DeliveryStore
 from bot.channels.platform import (
     UNSUPPORTED,
     WELCOME,
-    Lazy,
     PlatformChannel,
     PlatformSettings,
     SettingsSource,
+    started,
 )
 from bot.channels.wechat.api import DEFAULT_API_URL, TokenStore, WeChatApi, token_store
 from bot.channels.wechat.crypto import InvalidPayload, MessageCrypto, request_valid
@@ -53,8 +53,8 @@ from bot.channels.wechat.xml import (
     parse_xml,
     text_reply_xml,
 )
-from bot.deployment import is_development
 from bot.identity import IdentitySettings
+from bot.services import Services
 
 logger = logging.getLogger(__name__)
 
@@ -156,10 +156,16 @@ class WeChatChannel(PlatformChannel):
             else None
         )
         self._wechat = api
-        self._signatures = Lazy(signatures, UsedSignatures.from_env)
+        self._signatures = signatures
         self._passive = PassiveReplies(api, settings.reply_seconds)
+        self._binds = False  # decided when the server starts
+
+    def open_stores(self, services: Services) -> None:
+        super().open_stores(services)
+        stores = services.settings.stores
+        self._signatures = self._signatures or UsedSignatures.from_url(stores.bindings)
         # Plaintext callbacks can be forged from one observed URL: nobody is bound or identified.
-        self._binds = self._crypto is not None or is_development()
+        self._binds = self._crypto is not None or services.settings.development
         if not self._binds:
             logger.warning(
                 "WeChat runs in plaintext mode (no WECHAT_AES_KEY): users cannot bind their "
@@ -273,7 +279,7 @@ class WeChatChannel(PlatformChannel):
             raise Rejected(403, "replayed signature")
 
     def _first_use(self, timestamp: str, nonce: str, signature: str, body: bytes) -> bool:
-        return self._signatures.get().first_use(timestamp, nonce, signature, body)
+        return started(self._signatures).first_use(timestamp, nonce, signature, body)
 
     def _reply_xml(self, fields: Mapping[str, str], text: str) -> str:
         now = int(time.time())

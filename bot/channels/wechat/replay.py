@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.channels.binding import binding_db_url
 from bot.channels.wechat.crypto import FRESHNESS_SECONDS
 from bot.database import open_database
 
@@ -46,11 +45,6 @@ class UsedSignatures:
     @classmethod
     def from_url(cls, url: str) -> UsedSignatures:
         return cls(open_database(url, metadata))
-
-    @classmethod
-    def from_env(cls) -> UsedSignatures:
-        """In the channels' database (BINDING_DB_URL)."""
-        return cls.from_url(binding_db_url())
 
     def first_use(self, timestamp: str, nonce: str, signature: str, body: bytes) -> bool:
         """False when this signature already came with another body: a replay.
