@@ -29,18 +29,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import socketio
 import sqlalchemy as sa
 
-from bot.channels.rest_tokens import TOKEN_HEADER
 from bot.channels.widget import conversation_of
 from bot.wallet import demo_data
 from scripts.local_stack import QUIET, ROOT, LocalStack, free_port, stop, widget_token
 from scripts.local_stack import wait_for_http as wait_for
 from scripts.production_stack import ProductionStack
+from scripts.round_robin import rest_turn
 
 IDENTITY_SECRET = "bench-identity-secret"
 REFERENCE_DIR = ROOT / "var" / "bench-reference"
@@ -144,36 +143,6 @@ HEADER = [
     "dup",
     "RSS MB",
 ]
-
-
-async def rest_turn(
-    session: aiohttp.ClientSession,
-    urls: Sequence[str],
-    first: int,
-    body: dict[str, object],
-    headers: dict[str, str] | None = None,
-) -> list[dict[str, Any]] | None:
-    """The replies to one message, resent to the next server when one fails or cannot be reached.
-
-    Safe because the resent message has the same message_id: it is answered, never processed, twice.
-    The conversation token the first reply carries goes into ``headers`` for the next turns, as a
-    client keeps it.
-    """
-    headers = {} if headers is None else headers
-    for attempt in range(len(urls) * 2):
-        url = urls[(first + attempt) % len(urls)]
-        try:
-            async with session.post(url, json=body, headers=headers) as response:
-                if response.status == 200:
-                    if TOKEN_HEADER in response.headers:
-                        headers[TOKEN_HEADER] = response.headers[TOKEN_HEADER]
-                    return list(await response.json())
-                if response.status < 500:
-                    return None
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
-            pass
-        await asyncio.sleep(0.2)
-    return None
 
 
 async def rest_conversation(

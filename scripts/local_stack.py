@@ -2,6 +2,8 @@
 
 A ``LocalStack`` keeps every store (wallet, handoff, tracker) in its own work directory, so a
 test or benchmark never touches ``var/``. Its widget accepts the tokens of ``widget_token``.
+``with LocalStack(workdir) as stack:`` seeds the demo data and runs both servers until the block
+ends. ``BOOTS`` counts the Rasa servers this process started, for the test session's summary.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TypeVar
 
 from bot.channels.widget_auth import mint
@@ -30,6 +34,8 @@ WIDGET_AUDIENCE = "im-wallet-support-local"
 ACTION_SECRET = "local-stack-action-secret"
 T = TypeVar("T")
 QUIET = {"PYTHONWARNINGS": "ignore", "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false"}
+# Rasa servers started by this process, by kind ("process": a `rasa run` of LocalStack).
+BOOTS: Counter[str] = Counter()
 
 
 def free_port() -> int:
@@ -38,10 +44,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
-    """Waits until ``url`` answers at all; TimeoutError otherwise."""
+def wait_for_http(
+    url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Waits until ``url`` answers at all; TimeoutError otherwise, RuntimeError as soon as the
+    ``process`` that should answer it has exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server for {url} exited ({process.returncode})")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -159,7 +170,10 @@ class LocalStack:
             stderr=subprocess.STDOUT,
             env=self.env(),
         )
-        wait_for_http(f"http://127.0.0.1:{self.action_port}/health")
+        try:
+            wait_for_http(f"http://127.0.0.1:{self.action_port}/health", process=self.actions)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; see {self.workdir / 'actions.log'}") from None
 
     def start_rasa(self) -> None:
         command = [
@@ -193,7 +207,11 @@ class LocalStack:
             stderr=subprocess.STDOUT,
             env=self.env(),
         )
-        wait_for_http(f"{self.base_url}/", timeout=180)
+        BOOTS["process"] += 1
+        try:
+            wait_for_http(f"{self.base_url}/", timeout=180, process=self.rasa)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; see {self.workdir / 'rasa.log'}") from None
 
     def stop_actions(self) -> None:
         stop(self.actions)
@@ -206,3 +224,26 @@ class LocalStack:
     def stop_all(self) -> None:
         self.stop_rasa()
         self.stop_actions()
+
+    def start(self) -> None:
+        """Demo wallet data, then the action server and the Rasa server; on a failure, stops
+        what was started and re-raises."""
+        self.seed()
+        try:
+            self.start_actions()
+            self.start_rasa()
+        except BaseException:
+            self.stop_all()
+            raise
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop_all()
