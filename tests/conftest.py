@@ -1,30 +1,47 @@
-"""Shared fixtures: the trained model, a real action server and conversations through the agent."""
+"""Shared fixtures: the trained model, the session's action server and agent, the served stack
+most tests share, the production stack; and the count of Rasa server boots at the end."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from rasa.core.agent import Agent
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.utils import read_endpoints_from_path
-from rasa.shared.core.events import BotUttered, UserUttered
 
-from bot.identity import IDENTITY_FIELD, sign_identity
+from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from scripts.local_stack import MODEL, ROOT, LocalStack
+from scripts.production_stack import ProductionStack
+from tests.support.conversation import IDENTITY_SECRET, NOW, Conversation
+from tests.support.fakes import FakePlatforms
+from tests.support.http import AGENT
+from tests.support.stack import (
+    ALWAYS_OPEN,
+    SERVED,
+    UNLIMITED,
+    ServedStack,
+    boot_summary,
+    configure_rasa_logging,
+    running_stack,
+)
 
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
-IDENTITY_SECRET = "conversation-test-secret"
-ALWAYS_OPEN = "00:00-23:59:59"  # agents on duty, so handoffs queue instead of waiting for morning
+# Modules still reading these from here (tests/support holds them now).
+__all__ = ["ALWAYS_OPEN", "ROOT"]
 T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_rasa_logging()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(boot_summary())
 
 
 @pytest.fixture(scope="session")
@@ -82,60 +99,6 @@ def agent(model_path: Path, action_stack: LocalStack) -> Agent:
     return Agent.load(str(model_path), generator=endpoints.nlg, action_endpoint=endpoints.action)
 
 
-@dataclass
-class Reply:
-    """One bot message as the user sees it, with the response it came from."""
-
-    response: str | None
-    text: str
-    buttons: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Conversation:
-    """A conversation with the assistant through Rasa's agent and the real action server."""
-
-    counter = 0
-
-    def __init__(self, agent: Agent, run: Any) -> None:
-        Conversation.counter += 1
-        self.sender_id = f"test-{os.getpid()}-{Conversation.counter}"
-        self._agent = agent
-        self._run = run
-
-    def say(self, text: str, account: str | None = None) -> list[Reply]:
-        """Sends ``text``, as the proven owner of ``account`` if given; returns the replies."""
-        existing = self._run(self._agent.tracker_store.retrieve(self.sender_id))
-        before = len(existing.events) if existing else 0
-        metadata = (
-            {IDENTITY_FIELD: sign_identity(IDENTITY_SECRET.encode(), account, self.sender_id)}
-            if account
-            else None
-        )
-        message = UserMessage(
-            text, CollectingOutputChannel(), self.sender_id, input_channel="rest", metadata=metadata
-        )
-        self._run(self._agent.handle_message(message))
-        new_events = list(self.tracker().events)[before:]
-        return [
-            Reply(e.metadata.get("utter_action"), e.text or "", list(e.data.get("buttons") or []))
-            for e in new_events
-            if isinstance(e, BotUttered)
-        ]
-
-    def responses(self, text: str, account: str | None = None) -> list[str | None]:
-        return [reply.response for reply in self.say(text, account)]
-
-    def last_intent(self) -> str:
-        user_events = [e for e in self.tracker().events if isinstance(e, UserUttered)]
-        return str(user_events[-1].intent_name)
-
-    def tracker(self) -> Any:
-        """The stored tracker, read after the first message so that Rasa starts the session."""
-        tracker = self._run(self._agent.tracker_store.retrieve(self.sender_id))
-        assert tracker is not None, "no conversation yet"
-        return tracker
-
-
 @pytest.fixture
 def conversation(agent: Agent, run: Any) -> Conversation:
     return Conversation(agent, run)
@@ -157,3 +120,38 @@ def sql_wallet(tmp_path: Path) -> SqlWalletService:
     service = SqlWalletService.from_url(f"sqlite:///{tmp_path / 'wallet.db'}")
     demo_data.seed(service, NOW)
     return service
+
+
+@pytest.fixture(scope="session")
+def platforms() -> Iterator[FakePlatforms]:
+    """Telegram's and WeChat's APIs on loopback, for the whole session."""
+    with FakePlatforms.running() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, model_path: Path, platforms: FakePlatforms
+) -> Iterator[ServedStack]:
+    """The served stack the tests share (``SERVED`` settings, every channel, the agent li)."""
+    with running_stack(
+        tmp_path_factory.mktemp("served"), settings={**SERVED, **platforms.env()}
+    ) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def production(
+    tmp_path_factory: pytest.TempPathFactory, model_path: Path
+) -> Iterator[ProductionStack]:
+    """Two servers on one PostgreSQL and one Redis, with agents on duty and the agent li."""
+    stack = ProductionStack(
+        tmp_path_factory.mktemp("production"),
+        servers=2,
+        settings={"SUPPORT_HOURS": ALWAYS_OPEN, **UNLIMITED},
+    )
+    with stack:
+        HandoffStore.from_url(stack.store_urls["HANDOFF_DB_URL"]).agents.add(
+            AGENT.username, AGENT.name, AGENT.password
+        )
+        yield stack

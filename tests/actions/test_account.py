@@ -3,7 +3,7 @@ from __future__ import annotations
 from actions.account import ActionAccountStatus, ActionSecurityCheckup
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from tests.actions.conftest import IDENTITY, fixed_clock, run_action
+from tests.support.actions import IDENTITY, fixed_clock, run_action
 
 
 def status(sql_wallet: SqlWalletService) -> ActionAccountStatus:

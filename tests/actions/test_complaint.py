@@ -6,7 +6,7 @@ from actions.complaint import ActionSubmitComplaint, ActionTicketStatus, Validat
 from bot.identity import OWNER_FIELD, sign_owner
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from tests.actions.conftest import CONVERSATION, IDENTITY, SECRET, run_action
+from tests.support.actions import CONVERSATION, IDENTITY, SECRET, run_action
 
 
 def validate_category(text: str) -> dict[str, object]:

@@ -4,7 +4,7 @@ from actions.freeze import ActionFreezeAccount, ActionOfferFreeze
 from bot.wallet import demo_data
 from bot.wallet.records import Priority, TicketKind
 from bot.wallet.sql import SqlWalletService
-from tests.actions.conftest import CONVERSATION, IDENTITY, run_action
+from tests.support.actions import CONVERSATION, IDENTITY, run_action
 
 
 def test_offer_asks_the_proven_owner_to_confirm(sql_wallet: SqlWalletService) -> None:

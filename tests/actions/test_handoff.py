@@ -8,7 +8,7 @@ from actions.handoff import ActionHandoff, ActionSaveRating
 from bot.handoff.records import Reason, Summary, Urgency
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
-from tests.actions.conftest import CONVERSATION, IDENTITY, run_action
+from tests.support.actions import CONVERSATION, IDENTITY, run_action
 
 IN_HOURS = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)  # 11:00 Beijing
 AFTER_HOURS = datetime(2026, 11, 23, 15, 0, tzinfo=timezone.utc)  # 23:00 Beijing

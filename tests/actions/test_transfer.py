@@ -3,7 +3,7 @@ from __future__ import annotations
 from actions.transfer import ActionCheckTransfer
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService, metadata
-from tests.actions.conftest import IDENTITY, fixed_clock, run_action
+from tests.support.actions import IDENTITY, fixed_clock, run_action
 
 
 def check(sql_wallet: SqlWalletService) -> ActionCheckTransfer:

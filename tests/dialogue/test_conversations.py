@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.dialogue.clarify import load_intent_labels
-from tests.conftest import Conversation
+from tests.support.conversation import Conversation
 
 # Phrasings written for these tests, not taken from the training data. Without a proven
 # identity, account questions get general guidance and how to log in.

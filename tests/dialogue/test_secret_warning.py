@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.wallet import demo_data
-from tests.conftest import Conversation
+from tests.support.conversation import Conversation
 
 
 @pytest.mark.parametrize(

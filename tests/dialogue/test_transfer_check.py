@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.dialogue.transfer_check import TransferCheckSettings, transfer_replies
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from tests.conftest import NOW
+from tests.support.conversation import NOW
 
 SETTINGS = TransferCheckSettings(pending_alert_after=timedelta(minutes=60))
 

@@ -7,7 +7,7 @@ from typing import Any
 from rasa.core.agent import Agent
 
 from bot.wallet import demo_data
-from tests.conftest import Conversation
+from tests.support.conversation import Conversation
 
 
 def test_pending_transfer_with_low_fee(conversation: Conversation) -> None:

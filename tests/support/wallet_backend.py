@@ -1,8 +1,9 @@
 """A real local wallet backend serving docs/wallet-backend.openapi.yaml over a seeded SQLite file.
 
-Tests start it in a background thread; to point the assistant at it by hand:
+Tests start it in a background thread (``with BackendServer.running() as backend:``, then
+``backend.env()`` points an action server at it); to point the assistant at it by hand:
 
-    python -m tests.wallet.backend_server --port 8088 --token dev-token
+    python -m tests.support.wallet_backend --port 8088 --token dev-token
     WALLET_BACKEND_URL=http://127.0.0.1:8088/api WALLET_BACKEND_TOKEN=dev-token make run
 """
 
@@ -14,7 +15,8 @@ import json
 import logging
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from enum import Enum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,6 +98,17 @@ class BackendServer:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    @classmethod
+    @contextmanager
+    def running(cls, token: str = "test-token") -> Iterator[BackendServer]:
+        """A backend over its own seeded database, serving until the block ends."""
+        with cls(token=token) as server:
+            yield server
+
+    def env(self) -> dict[str, str]:
+        """The settings that point the action server at this backend."""
+        return {"WALLET_BACKEND_URL": self.url, "WALLET_BACKEND_TOKEN": self.token}
 
     def __enter__(self) -> BackendServer:
         return self.start()

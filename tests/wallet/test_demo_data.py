@@ -14,7 +14,7 @@ from bot.wallet import demo_data, demo_refresh
 from bot.wallet.records import Priority, TicketDraft, TicketKind
 from bot.wallet.sql import SqlWalletService, accounts
 from scripts.local_stack import LocalStack
-from tests.conftest import Conversation
+from tests.support.conversation import Conversation
 
 SEEDED = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 HOUR_LATER = SEEDED + timedelta(hours=1)

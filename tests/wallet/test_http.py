@@ -39,7 +39,7 @@ from bot.wallet.errors import (
 from bot.wallet.http import HttpWalletService
 from bot.wallet.records import Direction, Priority, TicketDraft, TicketKind, TicketState
 from bot.wallet.sql import SqlWalletService
-from tests.wallet.backend_server import BackendServer
+from tests.support.wallet_backend import BackendServer
 
 TOKEN = "test-token"
 TIMEOUT = 0.5

@@ -17,7 +17,7 @@ from bot.wallet.records import (
     TxStatus,
 )
 from bot.wallet.sql import SqlWalletService
-from tests.conftest import NOW
+from tests.support.conversation import NOW
 
 
 def test_account_fields_come_back_typed(sql_wallet: SqlWalletService) -> None:

@@ -1,0 +1,1 @@
+"""The one test harness: running stacks, one HTTP client and its users, fakes of outside APIs."""
