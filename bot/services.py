@@ -10,9 +10,9 @@ server's start rather than to a turn: Rasa's agents keep their tracker store bar
 (``bot.dialogue.action_validation``), and the held parts of split mnemonics are kept out of the
 logs. The stores are opened off the event loop (opening creates their tables).
 
-The action server has its own ``Services`` (``bot.action_server.services``). Each part is the
-one given (tests pass fakes and test stores) or built from the settings when first asked for;
-``open()`` builds them all at once.
+Each part is the one given (tests pass fakes and test stores) or built from the settings the
+first time it is asked for, so the action server, which has a ``Services`` too
+(``bot.action_services``), opens only the stores its actions use; ``open()`` builds them all.
 """
 
 from __future__ import annotations
