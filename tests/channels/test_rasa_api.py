@@ -1,102 +1,84 @@
-"""Rasa's HTTP API: off by default, JWT only when on; Rasa calls actions with their secret."""
+"""Rasa's HTTP API: off by default, JWT only when on; Rasa calls actions with their secret.
+
+The API's tests run against a Rasa server in process with the API on, logging everything, and
+its action server in debug mode; the default is the served stack's (`rasa run` without the API).
+"""
 
 from __future__ import annotations
 
 import json
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
-import jwt
 import pytest
 from mnemonic import Mnemonic
 
-from scripts.local_stack import ACTION_SECRET, LocalStack
+from scripts.local_stack import ACTION_SECRET
+from tests.support.http import REST_PATH, Answer, Http
+from tests.support.stack import (
+    API_JWT_SECRET,
+    InProcessStack,
+    ServedStack,
+    rasa_jwt,
+    running_stack,
+)
 
-JWT_SECRET = "rasa-api-test-jwt-secret-0123456789abcdef"
 PARSE_BODY = json.dumps({"text": "我的转账一直没到账"}).encode()
-
-
-def token(secret: str = JWT_SECRET, role: str = "admin", expires_in: int = 300) -> str:
-    """An HS256 JWT in the shape Rasa's API checks (``user.role``)."""
-    claims = {"user": {"username": "ops", "role": role}, "exp": int(time.time()) + expires_in}
-    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def bearer(value: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {value}"}
 
 
-def call(
-    url: str,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    content_type: str = "application/json",
-) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, headers=headers or {})
-    if body is not None:
-        request.add_header("Content-Type", content_type)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
+def parse(http: Http, query: str = "", headers: dict[str, str] | None = None) -> Answer:
+    return http.post(f"/model/parse{query}", PARSE_BODY, headers=headers)
 
 
-def rest_texts(stack: LocalStack, sender: str, message: str) -> list[str]:
-    status, messages = call(
-        stack.rest_url, json.dumps({"sender": sender, "message": message}).encode()
-    )
-    assert status == 200
-    return [m.get("text", "") for m in messages]
+def rest_texts(stack: InProcessStack, sender: str, message: str) -> list[str]:
+    answer = stack.http.post(REST_PATH, json={"sender": sender, "message": message})
+    assert answer.status == 200
+    return [m.get("text", "") for m in answer.json()]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessStack]:
     """Rasa with the API on and an action server with its secret, both logging everything."""
-    local = LocalStack(tmp_path_factory.mktemp("rasa-api"), api_jwt_secret=JWT_SECRET, debug=True)
-    local.seed()
-    local.start_actions()
-    local.start_rasa()
-    try:
+    with running_stack(
+        tmp_path_factory.mktemp("rasa-api"),
+        in_process=True,
+        api_jwt_secret=API_JWT_SECRET,
+        debug=True,
+        agent=None,
+    ) as local:
         yield local
-    finally:
-        local.stop_all()
 
 
 @pytest.mark.parametrize(
     ("query", "headers"),
     [
         pytest.param("", {}, id="none"),
-        pytest.param(f"?token={JWT_SECRET}", {}, id="token-param"),  # --auth-token is off
+        pytest.param(f"?token={API_JWT_SECRET}", {}, id="token-param"),  # --auth-token is off
         pytest.param("?token={jwt}", {}, id="jwt-param"),  # a JWT counts in the header only
-        pytest.param("", bearer(JWT_SECRET), id="secret-as-bearer"),
+        pytest.param("", bearer(API_JWT_SECRET), id="secret-as-bearer"),
         pytest.param(
-            "", bearer(token(secret="another-secret-of-32-bytes-0123456")), id="wrong-key"
+            "", bearer(rasa_jwt(secret="another-secret-of-32-bytes-0123456")), id="wrong-key"
         ),
-        pytest.param("", bearer(token(expires_in=-3600)), id="expired"),
+        pytest.param("", bearer(rasa_jwt(expires_in=-3600)), id="expired"),
     ],
 )
 def test_api_calls_without_a_valid_jwt_get_401(
-    stack: LocalStack, query: str, headers: dict[str, str]
+    stack: InProcessStack, query: str, headers: dict[str, str]
 ) -> None:
-    query = query.replace("{jwt}", token())
-    assert call(f"{stack.base_url}/status{query}", headers=headers)[0] == 401
-    assert call(f"{stack.base_url}/model/parse{query}", PARSE_BODY, headers)[0] == 401
+    query = query.replace("{jwt}", rasa_jwt())
+    assert stack.http.get(f"/status{query}", headers=headers).status == 401
+    assert parse(stack.http, query, headers=headers).status == 401
 
 
-def test_an_admin_jwt_signed_with_the_secret_gets_200(stack: LocalStack) -> None:
-    status, answer = call(f"{stack.base_url}/status", headers=bearer(token()))
-    assert status == 200 and answer["model_file"] == "wallet.tar.gz"
-    status, answer = call(f"{stack.base_url}/model/parse", PARSE_BODY, bearer(token()))
-    assert status == 200 and answer["intent"]["name"] == "transfer_pending"
-    assert call(f"{stack.base_url}/status", headers=bearer(token(role="user")))[0] == 403
+def test_an_admin_jwt_signed_with_the_secret_gets_200(stack: InProcessStack) -> None:
+    answer = stack.http.get("/status", headers=bearer(rasa_jwt()))
+    assert answer.status == 200 and answer.json()["model_file"] == "wallet.tar.gz"
+    answer = parse(stack.http, headers=bearer(rasa_jwt()))
+    assert answer.status == 200 and answer.json()["intent"]["name"] == "transfer_pending"
+    assert stack.http.get("/status", headers=bearer(rasa_jwt(role="user"))).status == 403
 
 
 @pytest.mark.parametrize(
@@ -109,24 +91,28 @@ def test_an_admin_jwt_signed_with_the_secret_gets_200(stack: LocalStack) -> None
     ],
 )
 def test_unparsable_parse_bodies_get_a_4xx(
-    stack: LocalStack, body: bytes, content_type: str
+    stack: InProcessStack, body: bytes, content_type: str
 ) -> None:
-    status, answer = call(f"{stack.base_url}/model/parse", body, bearer(token()), content_type)
-    assert 400 <= status < 500, answer
+    answer = stack.http.post(
+        "/model/parse", body, content_type=content_type, headers=bearer(rasa_jwt())
+    )
+    assert 400 <= answer.status < 500, answer
 
 
-def test_a_message_added_through_the_api_has_its_secret_hidden(stack: LocalStack) -> None:
+def test_a_message_added_through_the_api_has_its_secret_hidden(stack: InProcessStack) -> None:
     words = Mnemonic("english").to_mnemonic(bytes(range(16)))
-    body = json.dumps({"text": f"我的助记词：{words}", "sender": "user"}).encode()
-    url = f"{stack.base_url}/conversations/api-secret/messages"
-    status, answer = call(url, body, bearer(token()))
-    assert status == 200, answer
-    texts = [event.get("text") for event in answer["events"] if event["event"] == "user"]
+    answer = stack.http.post(
+        "/conversations/api-secret/messages",
+        json={"text": f"我的助记词：{words}", "sender": "user"},
+        headers=bearer(rasa_jwt()),
+    )
+    assert answer.status == 200, answer
+    texts = [event.get("text") for event in answer.json()["events"] if event["event"] == "user"]
     assert texts == ["我的助记词：[已隐藏的助记词]"]
     assert " ".join(words.split()[:4]).encode() not in (stack.workdir / "tracker.db").read_bytes()
 
 
-def test_rasa_with_the_wrong_action_secret_gets_an_apology(stack: LocalStack) -> None:
+def test_rasa_with_the_wrong_action_secret_gets_an_apology(stack: InProcessStack) -> None:
     stack.stop_actions()
     stack.settings["ACTION_SERVER_SECRET"] = "not-the-secret-rasa-sends"
     try:
@@ -140,7 +126,9 @@ def test_rasa_with_the_wrong_action_secret_gets_an_apology(stack: LocalStack) ->
         stack.start_actions()
 
 
-def test_conversation_runs_actions_with_the_secret_and_logs_no_secret(stack: LocalStack) -> None:
+def test_conversation_runs_actions_with_the_secret_and_logs_no_secret(
+    stack: InProcessStack,
+) -> None:
     texts = rest_texts(stack, "api-actions-1", "我的U转出去一直没到账")
     assert "交易记录" in texts[0]  # action_check_transfer's answer
     actions_log = (stack.workdir / "actions.log").read_text()
@@ -148,21 +136,15 @@ def test_conversation_runs_actions_with_the_secret_and_logs_no_secret(stack: Loc
     # Runs after the tests above, so the logs hold rejected and accepted calls of both servers.
     for log in ("rasa.log", "actions.log"):
         text = (stack.workdir / log).read_text()
-        assert ACTION_SECRET not in text and JWT_SECRET not in text, log
+        assert ACTION_SECRET not in text and API_JWT_SECRET not in text, log
 
 
-def test_the_api_is_off_by_default(tmp_path: Path) -> None:
-    local = LocalStack(tmp_path)
-    local.start_rasa()
-    try:
-        assert call(f"{local.base_url}/status", headers=bearer(token()))[0] == 404
-        assert call(f"{local.base_url}/model/parse", PARSE_BODY, bearer(token()))[0] == 404
-    finally:
-        local.stop_all()
+def test_the_api_is_off_by_default(served: ServedStack) -> None:
+    assert served.http.get("/status", headers=bearer(rasa_jwt())).status == 404
+    assert parse(served.http, headers=bearer(rasa_jwt())).status == 404
 
 
-def test_the_rasa_version_is_not_told_even_with_the_api_on(stack: LocalStack) -> None:
+def test_the_rasa_version_is_not_told_even_with_the_api_on(stack: InProcessStack) -> None:
     for path in ("/", "/version"):
-        _, body = call(f"{stack.base_url}{path}")
-        assert "3.6" not in json.dumps(body), path
-    assert call(f"{stack.base_url}/version")[0] == 404
+        assert "3.6" not in stack.http.get(path).text, path
+    assert stack.http.get("/version").status == 404

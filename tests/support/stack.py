@@ -63,6 +63,7 @@ SERVED = {
 # The address an in-process server sees every request come from.
 CLIENT = ("127.0.0.1", 40001)
 LOG_FORMAT = "%(asctime)s %(levelname)-8s %(name)s  - %(message)s"
+CLIENT_LOGGERS = ("httpx2", "httpcore2")
 
 
 def configure_rasa_logging() -> None:
@@ -128,6 +129,8 @@ class InProcessStack(LocalStack):
         except BaseException:
             self.stop_rasa()
             raise
+        # Again: a library loaded with the model (numpy.distutils) sets the root logger's level.
+        logging.getLogger().setLevel(self._log_level)
         BOOTS["in-process"] += 1
 
     async def _serve(self) -> None:
@@ -200,10 +203,16 @@ class InProcessStack(LocalStack):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._log = logging.FileHandler(self.workdir / "rasa.log", encoding="utf-8")
         self._log.setFormatter(logging.Formatter(LOG_FORMAT))
+        # The server's log: not the lines of the tests' own HTTP client.
+        self._log.addFilter(lambda record: not record.name.startswith(CLIENT_LOGGERS))
         root = logging.getLogger()
         self._root_level = root.level
-        root.setLevel(logging.DEBUG if self.debug else logging.INFO)
+        root.setLevel(self._log_level)
         root.addHandler(self._log)
+
+    @property
+    def _log_level(self) -> int:
+        return logging.DEBUG if self.debug else logging.INFO
 
     def _release_log(self) -> None:
         if self._log is not None:
