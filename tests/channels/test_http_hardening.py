@@ -1,8 +1,10 @@
-"""What an attacker with an HTTP client finds on a running server: body limits, content types,
+"""What an attacker with an HTTP client finds on a server: body limits, content types,
 security headers, REST conversation tokens, limits per client address, the agent's summary.
 
-The server trusts X-Forwarded-For from loopback here (TRUSTED_PROXIES), so each test speaks
-from an address of its own, and nothing is exempt from the limits (RATE_LIMIT_EXEMPT empty).
+A Rasa server in process trusts X-Forwarded-For from loopback here (TRUSTED_PROXIES), so each
+test speaks from an address of its own, and nothing is exempt from the limits (RATE_LIMIT_EXEMPT
+empty). A body too large to read is refused by the HTTP server itself: that one goes to the
+served stack.
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import http.client
 import json
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.channels.rest_tokens import TOKEN_HEADER
 from bot.handoff.records import Urgency
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import LocalStack
-from tests.conftest import ALWAYS_OPEN
+from tests.support.http import REST_PATH, Answer
+from tests.support.stack import ALWAYS_OPEN, InProcessStack, ServedStack, running_stack
 
 HASH = "0x" + "ab" * 32
 
@@ -27,8 +29,8 @@ HASH = "0x" + "ab" * 32
 class Client:
     """An HTTP client speaking from ``address`` (through the trusted loopback proxy)."""
 
-    def __init__(self, stack: LocalStack, address: str) -> None:
-        self.stack, self.address = stack, address
+    def __init__(self, stack: InProcessStack, address: str) -> None:
+        self.http = stack.http.at(address)
 
     def request(
         self,
@@ -36,56 +38,38 @@ class Client:
         path: str,
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.stack.rasa_port, timeout=30)
-        try:
-            connection.request(
-                method, path, body, {"X-Forwarded-For": self.address, **(headers or {})}
-            )
-            reply = connection.getresponse()
-            return reply.status, dict(reply.getheaders()), reply.read()
-        finally:
-            connection.close()
+    ) -> Answer:
+        return self.http.request(method, path, body, content_type=None, headers=headers)
 
     def say(self, sender: str, text: str, token: str | None = None, **extra: Any) -> Any:
         """(messages, the conversation token issued with them or None)."""
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["X-Conversation-Token"] = token
-        body = json.dumps({"sender": sender, "message": text, **extra}).encode()
-        status, reply_headers, raw = self.request("POST", "/webhooks/rest/webhook", body, headers)
-        assert status == 200, raw
-        return [m.get("text", "") for m in json.loads(raw)], reply_headers.get(
-            "X-Conversation-Token"
-        )
+        headers = {TOKEN_HEADER: token} if token else {}
+        body = {"sender": sender, "message": text, **extra}
+        answer = self.http.post(REST_PATH, json=body, headers=headers)
+        assert answer.status == 200, answer
+        return [m.get("text", "") for m in answer.json()], answer.headers.get(TOKEN_HEADER.lower())
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(
-        Path(tmp_path_factory.mktemp("hardening")),
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessStack]:
+    with running_stack(
+        tmp_path_factory.mktemp("hardening"),
+        in_process=True,
         settings={
             "RATE_LIMIT_EXEMPT": "",
             "TRUSTED_PROXIES": "127.0.0.1/32",
             "SUPPORT_HOURS": ALWAYS_OPEN,
         },
-    )
-    local.seed()
-    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", "a-long-agent-password")
-    local.start_actions()
-    local.start_rasa()
-    try:
+    ) as local:
         yield local
-    finally:
-        local.stop_all()
 
 
-def store(stack: LocalStack) -> HandoffStore:
+def store(stack: InProcessStack) -> HandoffStore:
     return HandoffStore.from_url(stack.handoff_url)
 
 
-def test_a_huge_body_is_refused_before_it_is_read(stack: LocalStack) -> None:
-    connection = http.client.HTTPConnection("127.0.0.1", stack.rasa_port, timeout=10)
+def test_a_huge_body_is_refused_before_it_is_read(served: ServedStack) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", served.rasa_port, timeout=10)
     connection.putrequest("POST", "/webhooks/rest/webhook")
     connection.putheader("Content-Type", "application/json")
     connection.putheader("Content-Length", str(30 * 1024 * 1024))
@@ -95,58 +79,54 @@ def test_a_huge_body_is_refused_before_it_is_read(stack: LocalStack) -> None:
     connection.close()
 
 
-def test_json_endpoints_refuse_bodies_a_foreign_page_could_send(stack: LocalStack) -> None:
+def test_json_endpoints_refuse_bodies_a_foreign_page_could_send(stack: InProcessStack) -> None:
     client = Client(stack, "198.51.100.2")
     body = json.dumps({"sender": "plain-1", "message": "你好"}).encode()
     for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
-        status, _, _ = client.request(
-            "POST", "/webhooks/rest/webhook", body, {"Content-Type": content_type}
-        )
-        assert status == 415, content_type
+        answer = client.request("POST", REST_PATH, body, {"Content-Type": content_type})
+        assert answer.status == 415, content_type
     login = json.dumps({"username": "li", "password": "guess"}).encode()
-    status, _, _ = client.request(
+    answer = client.request(
         "POST", "/webhooks/agent/api/login", login, {"Content-Type": "text/plain"}
     )
-    assert status == 415
-    status, _, _ = client.request(
-        "POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json; charset=utf-8"}
+    assert answer.status == 415
+    answer = client.request(
+        "POST", REST_PATH, body, {"Content-Type": "application/json; charset=utf-8"}
     )
-    assert status == 200
+    assert answer.status == 200
 
 
 @pytest.mark.parametrize(
     "path", ["/webhooks/widget/chat", "/webhooks/agent/console", "/webhooks/agent/dashboard", "/"]
 )
-def test_pages_carry_security_headers(stack: LocalStack, path: str) -> None:
-    status, headers, _ = Client(stack, "198.51.100.3").request("GET", path)
-    assert status == 200
-    policy = headers["Content-Security-Policy"]
+def test_pages_carry_security_headers(stack: InProcessStack, path: str) -> None:
+    answer = Client(stack, "198.51.100.3").request("GET", path)
+    assert answer.status == 200
+    policy = answer.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy
     assert "frame-ancestors 'none'" in policy
-    assert headers["X-Frame-Options"] == "DENY"
-    assert headers["X-Content-Type-Options"] == "nosniff"
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["referrer-policy"] == "no-referrer"
 
 
-def test_the_server_does_not_say_which_rasa_it_runs(stack: LocalStack) -> None:
+def test_the_server_does_not_say_which_rasa_it_runs(stack: InProcessStack) -> None:
     client = Client(stack, "198.51.100.4")
-    _, _, body = client.request("GET", "/")
+    body = client.request("GET", "/").body
     assert b"Rasa" not in body and b"3.6" not in body
-    status, _, body = client.request("GET", "/version")
-    assert status == 404 and b"3.6" not in body
+    answer = client.request("GET", "/version")
+    assert answer.status == 404 and b"3.6" not in answer.body
 
 
-def test_senders_that_could_forge_log_lines_are_refused(stack: LocalStack) -> None:
+def test_senders_that_could_forge_log_lines_are_refused(stack: InProcessStack) -> None:
     client = Client(stack, "198.51.100.5")
     for sender in ("a\nINFO forged line", "x\x1b[31m", "名字", "a b", "a" * 129):
         body = json.dumps({"sender": sender, "message": "你好"}).encode()
-        status, _, _ = client.request(
-            "POST", "/webhooks/rest/webhook", body, {"Content-Type": "application/json"}
-        )
-        assert status == 400, sender
+        answer = client.request("POST", REST_PATH, body, {"Content-Type": "application/json"})
+        assert answer.status == 400, sender
 
 
-def test_metadata_a_client_sends_is_never_stored(stack: LocalStack) -> None:
+def test_metadata_a_client_sends_is_never_stored(stack: InProcessStack) -> None:
     marker = "metadata-marker-" + "x" * 200_000
     Client(stack, "198.51.100.6").say("meta-1", "你好", metadata={"blob": marker})
     with sqlite3.connect(stack.workdir / "tracker.db") as db:
@@ -156,7 +136,7 @@ def test_metadata_a_client_sends_is_never_stored(stack: LocalStack) -> None:
 
 
 def test_only_the_token_holder_gets_agent_replies_cancels_and_sees_tickets(
-    stack: LocalStack,
+    stack: InProcessStack,
 ) -> None:
     owner, stranger = Client(stack, "198.51.100.7"), Client(stack, "192.0.2.7")
     _, token = owner.say("victim-1", "转人工")
@@ -177,7 +157,7 @@ def test_only_the_token_holder_gets_agent_replies_cancels_and_sees_tickets(
     assert any("小李" in text for text in texts), "the owner gets the agent's reply"
 
 
-def test_ticket_status_needs_the_conversation_token(stack: LocalStack) -> None:
+def test_ticket_status_needs_the_conversation_token(stack: InProcessStack) -> None:
     owner, stranger = Client(stack, "198.51.100.8"), Client(stack, "192.0.2.8")
     _, token = owner.say("status-1", "你好")
     texts, _ = stranger.say("status-1", "我的投诉处理得怎么样了")
@@ -186,7 +166,7 @@ def test_ticket_status_needs_the_conversation_token(stack: LocalStack) -> None:
     assert not any("保护您的隐私" in text for text in texts)
 
 
-def test_made_up_sender_ids_cannot_start_unlimited_conversations(stack: LocalStack) -> None:
+def test_made_up_sender_ids_cannot_start_unlimited_conversations(stack: InProcessStack) -> None:
     client = Client(stack, "203.0.113.10")
     issued = [client.say(f"flood-{n}", "你好")[1] for n in range(10)]
     assert all(issued)
@@ -197,7 +177,7 @@ def test_made_up_sender_ids_cannot_start_unlimited_conversations(stack: LocalSta
     assert other, "other clients are not affected"
 
 
-def test_one_client_cannot_flood_the_handoff_queue(stack: LocalStack) -> None:
+def test_one_client_cannot_flood_the_handoff_queue(stack: InProcessStack) -> None:
     client = Client(stack, "203.0.113.20")
     answers = [client.say(f"queue-{n}", "转人工")[0] for n in range(5)]
     queued = [n for n in range(5) if store(stack).tickets.open_for(f"queue-{n}") is not None]
@@ -205,7 +185,7 @@ def test_one_client_cannot_flood_the_handoff_queue(stack: LocalStack) -> None:
     assert all(any("好几次人工请求" in text for text in answers[n]) for n in (3, 4))
 
 
-def test_an_anonymous_complaint_is_not_urgent(stack: LocalStack) -> None:
+def test_an_anonymous_complaint_is_not_urgent(stack: InProcessStack) -> None:
     client = Client(stack, "203.0.113.30")
     _, token = client.say("complain-1", "我要投诉")
     client.say("complain-1", "其他", token)
@@ -215,7 +195,7 @@ def test_an_anonymous_complaint_is_not_urgent(stack: LocalStack) -> None:
     assert ticket.urgency is Urgency.NORMAL
 
 
-def test_entities_of_a_payload_never_offered_stay_out_of_the_summary(stack: LocalStack) -> None:
+def test_entities_of_a_payload_never_offered_stay_out_of_the_summary(stack: InProcessStack) -> None:
     client = Client(stack, "203.0.113.40")
     _, token = client.say("inject-1", f'/transfer_pending{{"tx_hash": "{HASH}"}}')
     client.say("inject-1", "转人工", token)
@@ -231,7 +211,7 @@ def test_entities_of_a_payload_never_offered_stay_out_of_the_summary(stack: Loca
 
 
 def test_a_flood_of_over_long_messages_gets_one_polite_refusal_then_silence(
-    stack: LocalStack,
+    stack: InProcessStack,
 ) -> None:
     client = Client(stack, "203.0.113.50")
     _, token = client.say("long-1", "你好")
