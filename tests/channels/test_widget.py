@@ -1,161 +1,52 @@
 """The in-app widget over socket.io and in headless chromium: its JWT policy, origins, limits per
 client address and account, the owner's bound platform users, and the owner's notice on a bind.
 
-The server trusts X-Forwarded-For from loopback here (TRUSTED_PROXIES) and exempts no address
-(RATE_LIMIT_EXEMPT empty), so each socket.io test speaks from an address of its own; the browser
-speaks from loopback. Telegram is on, with its Bot API unreachable (replies are dropped, binds
-still happen), to bind a platform user end to end.
+On the served served, which trusts X-Forwarded-For from loopback: each socket.io test speaks from
+an address of its own, limited as that address; the browser speaks from loopback, which is
+exempt. Telegram is on (against the fake Bot API), to bind a platform user end to end.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import re
 import time
-import urllib.request
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import jwt
 import pytest
-import socketio
 from playwright.sync_api import ConsoleMessage, Page, expect
 
 from bot.channels.binding import BindingStore
 from bot.channels.widget import conversation_of
 from bot.channels.widget_auth import mint
 from bot.wallet import demo_data
-from scripts.local_stack import (
-    WIDGET_AUDIENCE,
-    WIDGET_SECRET,
-    LocalStack,
-    free_port,
-    widget_token,
-)
+from scripts.local_stack import WIDGET_AUDIENCE, WIDGET_SECRET, widget_token
 from tests.browser import SCREENSHOTS, chromium
+from tests.support.fakes import FakePlatforms
+from tests.support.http import WidgetUser, fresh_address
+from tests.support.platform_users import TelegramUser
+from tests.support.stack import APP_ORIGIN, ServedStack
 
 WAIT_MS = 15_000
-APP_ORIGIN = "https://app.example.com"
-TELEGRAM_SECRET = "widget-test-telegram-secret"
 CODE = re.compile(r"绑定码是 ([0-9A-Z]{4}-[0-9A-Z]{4})")
 TOO_OFTEN = "获取绑定码有点频繁"
 SLOW_DOWN = "您发得有点快"
 T = TypeVar("T")
-_addresses = (f"198.51.100.{i}" for i in itertools.count(1))
-_telegram_users = itertools.count(8_200_000_001)
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(
-        tmp_path_factory.mktemp("widget"),
-        settings={
-            "RATE_LIMIT_EXEMPT": "",
-            "TRUSTED_PROXIES": "127.0.0.1/32",
-            "WIDGET_ALLOWED_ORIGINS": APP_ORIGIN,
-            "TELEGRAM_TOKEN": "123456:widget-test",
-            "TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
-            "TELEGRAM_API_URL": f"http://127.0.0.1:{free_port()}",
-        },
-    )
-    local.seed()
-    local.start_actions()
-    local.start_rasa()
-    try:
-        yield local
-    finally:
-        local.stop_all()
-
-
-def address() -> str:
-    """A client address no other test uses (sent as X-Forwarded-For)."""
-    return next(_addresses)
-
-
-def bindings(stack: LocalStack) -> BindingStore:
-    return BindingStore.from_url(stack.env()["BINDING_DB_URL"])
+def bindings(served: ServedStack) -> BindingStore:
+    return BindingStore.from_url(served.env()["BINDING_DB_URL"])
 
 
 def run(scenario: Coroutine[Any, Any, T]) -> T:
     """Runs a socket.io scenario (Playwright's sync API holds an event loop in this thread)."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, scenario).result(timeout=180)
-
-
-@dataclass
-class Widget:
-    """A widget socket.io client over long polling."""
-
-    stack: LocalStack
-    address: str | None = None
-    origin: str | None = None
-    refusal: str | None = None
-    texts: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
-    listed: asyncio.Queue[list[dict[str, Any]]] = field(default_factory=asyncio.Queue)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    greeted: asyncio.Event = field(default_factory=asyncio.Event)
-    client: socketio.AsyncClient = field(
-        default_factory=lambda: socketio.AsyncClient(reconnection=False)
-    )
-
-    def __post_init__(self) -> None:
-        self.client.on("bot_uttered", lambda message: self.texts.put_nowait(message.get("text")))
-        self.client.on("bindings", self.listed.put_nowait)
-        self.client.on("history", self._history)
-        self.client.on("connect_error", self._refused)
-
-    def _history(self, lines: list[dict[str, Any]]) -> None:
-        self.history.extend(lines)
-        self.greeted.set()
-
-    def _refused(self, data: Any = None) -> None:
-        self.refusal = data.get("message") if isinstance(data, dict) else str(data)
-
-    async def open(self, token: str) -> bool:
-        """Whether the server accepted the connection; ``refusal`` says why not."""
-        headers = {}
-        if self.address:
-            headers["X-Forwarded-For"] = self.address
-        if self.origin:
-            headers["Origin"] = self.origin
-        try:
-            await self.client.connect(
-                self.stack.base_url,
-                socketio_path="/socket.io",
-                transports=["polling"],
-                auth={"token": token},
-                headers=headers,
-                wait_timeout=15,
-            )
-        except socketio.exceptions.ConnectionError:
-            return False
-        await asyncio.wait_for(self.greeted.wait(), 15)  # the server's connect handler is done
-        return True
-
-    async def close(self) -> None:
-        if self.client.connected:
-            await self.client.disconnect()
-
-    async def text(self, timeout: float = 30) -> str:
-        return await asyncio.wait_for(self.texts.get(), timeout)
-
-    async def quiet(self, seconds: float = 1.5) -> list[str]:
-        """The texts that arrive until none has for ``seconds``."""
-        received = []
-        while True:
-            try:
-                received.append(await asyncio.wait_for(self.texts.get(), seconds))
-            except asyncio.TimeoutError:
-                return received
-
-    async def bound(self) -> list[dict[str, Any]]:
-        await self.client.emit("bindings_request", {})
-        return await asyncio.wait_for(self.listed.get(), 15)
 
 
 def claims_token(**changes: Any) -> str:
@@ -168,11 +59,11 @@ def claims_token(**changes: Any) -> str:
     )
 
 
-def connect_once(stack: LocalStack, token: str, origin: str | None = None) -> str | None:
+def connect_once(served: ServedStack, token: str, origin: str | None = None) -> str | None:
     """None when the widget connects, else the reason it was refused."""
 
     async def scenario() -> str | None:
-        widget = Widget(stack, address(), origin)
+        widget = WidgetUser(served.base_url, fresh_address(), origin)
         try:
             opened = await widget.open(token)
         finally:
@@ -203,14 +94,14 @@ YEAR = 365 * 86400
     ],
 )
 def test_tokens_outside_the_policy_are_refused_at_connect(
-    stack: LocalStack, make_token: Callable[[int], str]
+    served: ServedStack, make_token: Callable[[int], str]
 ) -> None:
-    assert connect_once(stack, make_token(int(time.time()))) == "invalid token"
+    assert connect_once(served, make_token(int(time.time()))) == "invalid token"
 
 
-def test_a_token_within_the_policy_connects(stack: LocalStack) -> None:
-    assert connect_once(stack, claims_token(exp=int(time.time()) + 2 * 3600)) is None
-    assert connect_once(stack, widget_token(demo_data.ALICE, minutes=120)) is None
+def test_a_token_within_the_policy_connects(served: ServedStack) -> None:
+    assert connect_once(served, claims_token(exp=int(time.time()) + 2 * 3600)) is None
+    assert connect_once(served, widget_token(demo_data.ALICE, minutes=120)) is None
 
 
 @pytest.mark.parametrize(
@@ -225,29 +116,29 @@ def test_a_token_within_the_policy_connects(stack: LocalStack) -> None:
     ],
 )
 def test_only_the_own_and_allowed_origins_may_connect(
-    stack: LocalStack, origin: str | None, accepted: bool
+    served: ServedStack, origin: str | None, accepted: bool
 ) -> None:
-    own = stack.base_url if origin == "own" else origin
-    refusal = connect_once(stack, widget_token(demo_data.ALICE), origin=own)
+    own = served.base_url if origin == "own" else origin
+    refusal = connect_once(served, widget_token(demo_data.ALICE), origin=own)
     assert (refusal is None) == accepted, refusal
 
 
-def test_handshakes_are_limited_per_client_address(stack: LocalStack) -> None:
-    flooder = address()
+def test_handshakes_are_limited_per_client_address(served: ServedStack) -> None:
+    flooder = fresh_address()
 
     async def scenario() -> tuple[int, float, str | None, bool]:
         started = time.monotonic()
         token = widget_token(demo_data.BOB)
         admitted = 0
         while admitted < 60:
-            widget = Widget(stack, flooder)
+            widget = WidgetUser(served.base_url, flooder)
             opened = await widget.open(token)
             await widget.close()
             if not opened:
                 break
             admitted += 1
         elapsed = time.monotonic() - started
-        other = Widget(stack, address())
+        other = WidgetUser(served.base_url, fresh_address())
         other_opened = await other.open(token)
         await other.close()
         return admitted, elapsed, widget.refusal, other_opened
@@ -259,9 +150,9 @@ def test_handshakes_are_limited_per_client_address(stack: LocalStack) -> None:
     assert other_opened, "another address is not affected"
 
 
-def test_binding_codes_are_limited_per_client_address_and_per_account(stack: LocalStack) -> None:
+def test_binding_codes_are_limited_per_client_address_and_per_account(served: ServedStack) -> None:
     async def codes(account: str, where: str, count: int) -> list[str]:
-        widget = Widget(stack, where)
+        widget = WidgetUser(served.base_url, where)
         assert await widget.open(widget_token(account))
         try:
             texts = []
@@ -275,13 +166,13 @@ def test_binding_codes_are_limited_per_client_address_and_per_account(stack: Loc
     async def scenario() -> None:
         # One account from one address: five codes, then one polite refusal.
         account = "widget-codes-account"
-        texts = await codes(account, address(), 6)
+        texts = await codes(account, fresh_address(), 6)
         assert all(CODE.search(text) for text in texts[:5]), texts
         assert TOO_OFTEN in texts[5]
         # From a new address the account is still over its limit.
-        assert TOO_OFTEN in (await codes(account, address(), 1))[0]
+        assert TOO_OFTEN in (await codes(account, fresh_address(), 1))[0]
         # Many accounts from one address: five codes, then the address is over its limit.
-        shared = address()
+        shared = fresh_address()
         texts = [(await codes(f"widget-codes-{i}", shared, 1))[0] for i in range(6)]
         assert all(CODE.search(text) for text in texts[:5]), texts
         assert TOO_OFTEN in texts[5]
@@ -289,18 +180,18 @@ def test_binding_codes_are_limited_per_client_address_and_per_account(stack: Loc
     run(scenario())
 
 
-def test_widget_messages_count_against_their_client_address(stack: LocalStack) -> None:
+def test_widget_messages_count_against_their_client_address(served: ServedStack) -> None:
     """60 turns per address at once: more accounts or sockets from one address do not help."""
-    shared = address()
+    shared = fresh_address()
 
     async def scenario() -> list[str]:
         # 8 accounts × 9 messages: each within its own rate, 72 from one address.
-        widgets = [Widget(stack, shared) for _ in range(8)]
+        widgets = [WidgetUser(served.base_url, shared) for _ in range(8)]
         for index, widget in enumerate(widgets):
             assert await widget.open(widget_token(f"widget-turns-{index}"))
         try:
 
-            async def flood(widget: Widget) -> list[str]:
+            async def flood(widget: WidgetUser) -> list[str]:
                 for _ in range(9):
                     await widget.client.emit("user_uttered", {"message": "你好"})
                 return await widget.quiet(seconds=5)
@@ -317,45 +208,21 @@ def test_widget_messages_count_against_their_client_address(stack: LocalStack) -
     assert 60 <= len(texts) - 1 < 72, len(texts)
 
 
-def telegram_says(stack: LocalStack, user_id: int, text: str) -> int:
-    """POSTs a private Telegram message to the webhook, as Telegram does; the HTTP status."""
-    body = {
-        "update_id": user_id,
-        "message": {
-            "message_id": 1,
-            "date": int(time.time()),
-            "chat": {"id": user_id, "type": "private", "first_name": "Mallory"},
-            "from": {"id": user_id, "is_bot": False, "first_name": "Mallory"},
-            "text": text,
-        },
-    }
-    request = urllib.request.Request(
-        f"{stack.base_url}/webhooks/telegram/webhook",
-        data=json.dumps(body).encode(),
-        headers={
-            "Content-Type": "application/json",
-            "X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET,
-        },
-    )
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return int(answer.status)
-
-
-def test_the_owner_is_told_of_a_bind_sees_it_and_can_unbind_it(stack: LocalStack) -> None:
-    telegram_user = next(_telegram_users)
-    store = bindings(stack)
+def test_the_owner_is_told_of_a_bind_sees_it_and_can_unbind_it(
+    served: ServedStack, platforms: FakePlatforms
+) -> None:
+    telegram = TelegramUser(served.http, platforms)
+    telegram_user = telegram.user_id
+    store = bindings(served)
 
     async def scenario() -> None:
-        owner = Widget(stack, address())
+        owner = WidgetUser(served.base_url, fresh_address())
         assert await owner.open(widget_token(demo_data.ALICE))
         try:
             await owner.client.emit("binding_code_request", {})
             match = CODE.search(await owner.text())
             assert match
-            status = await asyncio.to_thread(
-                telegram_says, stack, telegram_user, f"绑定 {match[1]}"
-            )
-            assert status == 200
+            await asyncio.to_thread(telegram.say, f"绑定 {match[1]}")  # answered with 200
             notice = await owner.text()
             assert "您的账户刚刚绑定了 Telegram 用户" in notice
             listed = await owner.bound()
@@ -366,13 +233,13 @@ def test_the_owner_is_told_of_a_bind_sees_it_and_can_unbind_it(stack: LocalStack
         finally:
             await owner.close()
         # The notice stays in the owner's conversation: a tab opened later shows it too.
-        later = Widget(stack, address())
+        later = WidgetUser(served.base_url, fresh_address())
         assert await later.open(widget_token(demo_data.ALICE))
         try:
             assert any("刚刚绑定了 Telegram" in line["text"] for line in later.history)
             (binding,) = await later.bound()
             # Another account cannot unbind it, even with its key.
-            stranger = Widget(stack, address())
+            stranger = WidgetUser(served.base_url, fresh_address())
             assert await stranger.open(widget_token(demo_data.BOB))
             try:
                 assert await stranger.bound() == []
@@ -391,11 +258,11 @@ def test_the_owner_is_told_of_a_bind_sees_it_and_can_unbind_it(stack: LocalStack
     assert store.account_for("telegram", str(telegram_user)) is None
 
 
-def test_a_leaving_long_polling_client_is_let_go_at_once(stack: LocalStack) -> None:
+def test_a_leaving_long_polling_client_is_let_go_at_once(served: ServedStack) -> None:
     """python-engineio would hold its last GET for about 30 s, and the client waits for it."""
 
     async def scenario() -> float:
-        widget = Widget(stack, address())
+        widget = WidgetUser(served.base_url, fresh_address())
         assert await widget.open(widget_token(demo_data.BOB))
         started = time.monotonic()
         await widget.close()
@@ -403,16 +270,16 @@ def test_a_leaving_long_polling_client_is_let_go_at_once(stack: LocalStack) -> N
 
     assert run(scenario()) < 5
     started = time.monotonic()
-    assert connect_once(stack, claims_token(iat=None)) == "invalid token"
+    assert connect_once(served, claims_token(iat=None)) == "invalid token"
     assert time.monotonic() - started < 5, "a refused client waits too"
 
 
-def test_a_client_cannot_pick_another_users_conversation(stack: LocalStack) -> None:
+def test_a_client_cannot_pick_another_users_conversation(served: ServedStack) -> None:
     """The server ignores any session id a client sends: replies go to the token's own conversation."""
-    alices = conversation_of(demo_data.ALICE, stack.identity_secret.encode())
+    alices = conversation_of(demo_data.ALICE, served.identity_secret.encode())
 
     async def scenario() -> list[str]:
-        widget = Widget(stack, address())
+        widget = WidgetUser(served.base_url, fresh_address())
         assert await widget.open(widget_token(demo_data.BOB))
         try:
             await widget.client.emit("session_request", {"session_id": alices})
@@ -429,12 +296,12 @@ def test_a_client_cannot_pick_another_users_conversation(stack: LocalStack) -> N
     assert any("没有找到这笔交易" in text for text in received)  # Bob's own lookup
 
 
-def test_a_socket_whose_token_expires_is_cut_off(stack: LocalStack) -> None:
+def test_a_socket_whose_token_expires_is_cut_off(served: ServedStack) -> None:
     """The token is checked at every message, not only at connect."""
 
     async def scenario() -> list[str]:
         events: list[str] = []
-        widget = Widget(stack, address())
+        widget = WidgetUser(served.base_url, fresh_address())
         widget.client.on("refused", lambda reason: events.append(f"refused:{reason}"))
         widget.client.on("bot_uttered", lambda message: events.append("bot"))
         assert await widget.open(claims_token(exp=int(time.time()) + 3))
@@ -459,7 +326,7 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
-def open_widget(browser: Any, stack: LocalStack, token: str) -> tuple[Page, list[str]]:
+def open_widget(browser: Any, served: ServedStack, token: str) -> tuple[Page, list[str]]:
     """The page, and the console errors it logs (a CSP violation among them)."""
     page = browser.new_page()
     errors: list[str] = []
@@ -469,13 +336,12 @@ def open_widget(browser: Any, stack: LocalStack, token: str) -> tuple[Page, list
             errors.append(message.text)
 
     page.on("console", on_console)
-    page.goto(f"{stack.base_url}/webhooks/widget/chat#token={token}")
+    page.goto(f"{served.base_url}/webhooks/widget/chat#token={token}")
     return page, errors
 
 
-def test_the_page_has_no_inline_script_or_style(stack: LocalStack) -> None:
-    with urllib.request.urlopen(f"{stack.base_url}/webhooks/widget/chat", timeout=10) as page:
-        html = page.read().decode()
+def test_the_page_has_no_inline_script_or_style(served: ServedStack) -> None:
+    html = served.http.get("/webhooks/widget/chat").text
     assert re.findall(r"<script\b[^>]*>", html) == [
         '<script src="socket.io.min.js">',
         '<script src="widget.js">',
@@ -483,14 +349,13 @@ def test_the_page_has_no_inline_script_or_style(stack: LocalStack) -> None:
     assert "<style" not in html and " style=" not in html
     assert not re.search(r"\son[a-z]+=", html)
     for name, kind in (("widget.js", "javascript"), ("widget.css", "text/css")):
-        with urllib.request.urlopen(f"{stack.base_url}/webhooks/widget/{name}") as answer:
-            assert kind in answer.headers["Content-Type"]
+        assert kind in served.http.get(f"/webhooks/widget/{name}").content_type
 
 
 def test_widget_answers_and_buttons_work_for_the_logged_in_user(
-    browser: Any, stack: LocalStack
+    browser: Any, served: ServedStack
 ) -> None:
-    page, errors = open_widget(browser, stack, widget_token(demo_data.ALICE))
+    page, errors = open_widget(browser, served, widget_token(demo_data.ALICE))
     expect(page.get_by_test_id("status")).to_have_text("在线", timeout=WAIT_MS)
     page.get_by_test_id("input").fill("我的转账一直没到账")
     page.get_by_test_id("send").click()
@@ -510,11 +375,11 @@ def test_widget_answers_and_buttons_work_for_the_logged_in_user(
     assert errors == []
 
 
-def test_the_owner_unbinds_a_platform_user_on_the_page(browser: Any, stack: LocalStack) -> None:
-    store = bindings(stack)
+def test_the_owner_unbinds_a_platform_user_on_the_page(browser: Any, served: ServedStack) -> None:
+    store = bindings(served)
     code = store.issue_code(demo_data.CAROL, timedelta(minutes=10))
     assert store.redeem(code, "wechat", "oWx1Ab2Cd3Ef4Gh5Ij6Kl7Mn8Op9") == demo_data.CAROL
-    page, errors = open_widget(browser, stack, widget_token(demo_data.CAROL))
+    page, errors = open_widget(browser, served, widget_token(demo_data.CAROL))
     expect(page.get_by_test_id("status")).to_have_text("在线", timeout=WAIT_MS)
     page.get_by_test_id("bindings-toggle").click()
     binding = page.get_by_test_id("binding")
@@ -547,9 +412,9 @@ def test_the_owner_unbinds_a_platform_user_on_the_page(browser: Any, stack: Loca
     ],
 )
 def test_bad_tokens_are_refused_clearly(
-    browser: Any, stack: LocalStack, token: str, shown: str
+    browser: Any, served: ServedStack, token: str, shown: str
 ) -> None:
-    page, _ = open_widget(browser, stack, token)
+    page, _ = open_widget(browser, served, token)
     expect(page.get_by_test_id("notice")).to_contain_text(shown, timeout=WAIT_MS)
     expect(page.get_by_test_id("send")).to_be_disabled()
     page.screenshot(path=str(SCREENSHOTS / "widget_refused.png"))

@@ -27,6 +27,7 @@ TIMEOUT = 30.0
 # An argument left out (``None`` is a JSON body of its own).
 _UNSET: Any = object()
 _senders = itertools.count(1)
+_addresses = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,12 @@ class Http:
 
     def post(self, path: str, body: bytes | None = None, **options: Any) -> Answer:
         return self.request("POST", path, body, **options)
+
+
+def fresh_address() -> str:
+    """A client address no other request of the session claimed (198.18.0.0/15 is for tests)."""
+    number = next(_addresses)
+    return f"198.{18 + number // 65536 % 2}.{number // 256 % 256}.{number % 256}"
 
 
 def _json_body(value: Any) -> bytes:
