@@ -19,7 +19,7 @@ from bot.handoff.records import Reason, State
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import LocalStack, widget_token
-from tests.conftest import ALWAYS_OPEN
+from tests.support.stack import ALWAYS_OPEN
 
 PASSWORD = "a-long-agent-password"
 

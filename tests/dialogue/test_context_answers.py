@@ -1,83 +1,49 @@
 """Short answers and misreadings in context, end to end.
 
-Over REST with a real Rasa server and action server (``LocalStack``), where every channel's intake
-runs: a number answering the bot's buttons picks that button; a number, or a "不见了", with no
-question asked is not a goodbye or a confirmation; free text at the complaint category is asked
+Over REST with the served stack (a real Rasa server and action server), where every channel's
+intake runs: a number answering the bot's buttons picks that button; a number, or a "不见了", with
+no question asked is not a goodbye or a confirmation; free text at the complaint category is asked
 again. Through the conftest ``conversation`` (real agent and action server): 嗯 / 好的 / 对 / 不是
 and Cantonese forms answer the assistant's yes/no questions.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from scripts.local_stack import LocalStack
-from tests.conftest import ALWAYS_OPEN, Conversation
+from tests.support.conversation import Conversation
+from tests.support.http import RestUser
+from tests.support.stack import ServedStack
 
 ANYTHING_ELSE = "好的。还有什么可以帮您的吗？"
 
 
-class RestUser:
-    """A REST user keeping its conversation token; replies as the channel returns them."""
-
-    def __init__(self, stack: LocalStack, sender: str) -> None:
-        self.stack, self.sender = stack, sender
-        self.token: str | None = None
-
-    def say(self, text: str) -> list[dict[str, Any]]:
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["X-Conversation-Token"] = self.token
-        body = json.dumps({"sender": self.sender, "message": text}).encode()
-        request = urllib.request.Request(self.stack.rest_url, data=body, headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            self.token = self.token or response.headers.get("X-Conversation-Token")
-            return list(json.loads(response.read()))
-
-    def texts(self, text: str) -> list[str]:
-        return [message.get("text", "") for message in self.say(text)]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(tmp_path_factory.mktemp("context"), settings={"SUPPORT_HOURS": ALWAYS_OPEN})
-    local.seed()
-    local.start_actions()
-    local.start_rasa()
-    try:
-        yield local
-    finally:
-        local.stop_all()
-
-
-def test_a_number_answering_buttons_picks_that_button(stack: LocalStack) -> None:
-    user = RestUser(stack, "number-picks")
-    offered = [b for m in user.say("我要投诉") for b in m.get("buttons", [])]
+def test_a_number_answering_buttons_picks_that_button(served: ServedStack) -> None:
+    user = RestUser(served.http, "number-picks")
+    offered = [b for m in user.send("我要投诉") for b in m.get("buttons", [])]
     assert [b["title"] for b in offered][:2] == ["转账/提币问题", "账户与安全"]
-    assert any("请简单说说发生了什么" in t for t in user.texts("2"))
-    filed = user.texts("登录一直提示密码错误，可是密码没错")
+    assert any("请简单说说发生了什么" in t for t in user.say("2"))
+    filed = user.say("登录一直提示密码错误，可是密码没错")
     assert any("已为您登记投诉" in t for t in filed)
-    user.texts("不用了")  # leaves the queue
-    assert any("账户与安全" in t for t in user.texts("我的投诉处理得怎么样了"))
+    user.say("不用了")  # leaves the queue
+    assert any("账户与安全" in t for t in user.say("我的投诉处理得怎么样了"))
 
 
-def test_a_number_answering_rating_buttons_is_that_rating(stack: LocalStack) -> None:
-    user = RestUser(stack, "number-rates")
-    goodbye = user.say("拜拜")
+def test_a_number_answering_rating_buttons_is_that_rating(served: ServedStack) -> None:
+    user = RestUser(served.http, "number-rates")
+    goodbye = user.send("拜拜")
     assert any(b["title"].startswith("5分") for m in goodbye for b in m.get("buttons", []))
-    assert user.texts("5") == ["感谢您的评价！还有问题随时找我。"]
+    assert user.say("5") == ["感谢您的评价！还有问题随时找我。"]
 
 
 @pytest.mark.parametrize("number", ["1234", "5", "2"])
-def test_a_bare_number_with_no_question_is_no_goodbye(stack: LocalStack, number: str) -> None:
-    replies = RestUser(stack, f"bare-{number}").say(number)
+def test_a_bare_number_with_no_question_is_no_goodbye(served: ServedStack, number: str) -> None:
+    replies = RestUser(served.http, f"bare-{number}").send(number)
     assert not any(m.get("buttons") for m in replies)
     text = " ".join(m.get("text", "") for m in replies)
     assert "再见" not in text and "打个分" not in text
@@ -85,20 +51,20 @@ def test_a_bare_number_with_no_question_is_no_goodbye(stack: LocalStack, number:
 
 
 @pytest.mark.parametrize("text", ["不见了", "没了", "不行啊"])
-def test_a_problem_with_no_question_gets_a_question_back(stack: LocalStack, text: str) -> None:
+def test_a_problem_with_no_question_gets_a_question_back(served: ServedStack, text: str) -> None:
     # Either the question for a "no" nobody asked for, or the likely topics: never 「好的」.
-    replies = RestUser(stack, f"problem-{text.encode().hex()}").texts(text)
+    replies = RestUser(served.http, f"problem-{text.encode().hex()}").say(text)
     assert ANYTHING_ELSE not in replies
     assert len(replies) == 1
     assert replies[0].startswith(("是遇到问题了吗？", "我不太确定您的意思，您是想问"))
 
 
 def test_free_text_at_the_complaint_category_asks_again_with_the_buttons(
-    stack: LocalStack,
+    served: ServedStack,
 ) -> None:
-    user = RestUser(stack, "vague-category")
-    user.say("我要投诉")
-    again = user.say("帮我弄一下")
+    user = RestUser(served.http, "vague-category")
+    user.send("我要投诉")
+    again = user.send("帮我弄一下")
     text = " ".join(m.get("text", "") for m in again)
     assert "已为您登记投诉" not in text and "转接人工" not in text
     assert "请选择投诉类型" in text
@@ -106,8 +72,8 @@ def test_free_text_at_the_complaint_category_asks_again_with_the_buttons(
         "转账/提币问题",
         "账户与安全",
     ]
-    assert any("请简单说说发生了什么" in t for t in user.texts("2"))  # by number, then
-    assert any("已为您登记投诉" in t for t in user.texts("登录一直提示密码错误，可是密码没错"))
+    assert any("请简单说说发生了什么" in t for t in user.say("2"))  # by number, then
+    assert any("已为您登记投诉" in t for t in user.say("登录一直提示密码错误，可是密码没错"))
 
 
 @pytest.fixture

@@ -39,6 +39,7 @@ from rasa.core.utils import read_endpoints_from_path
 from rasa.utils.log_utils import configure_structlog
 from sanic import Sanic
 
+from bot.handoff.records import State
 from bot.handoff.store import HandoffStore
 from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
 from tests.support.http import AGENT, Answer, Http, Login
@@ -309,6 +310,17 @@ def running_stack(
         yield stack
     finally:
         stack.stop_all()
+
+
+def empty_queue(stack: LocalStack) -> None:
+    """Closes every open ticket, as their users and agents would: the queue of a shared stack
+    holds the tickets of earlier tests."""
+    tickets = HandoffStore.from_url(stack.handoff_url).tickets
+    for ticket in tickets.queue():
+        if ticket.state is State.QUEUED:
+            tickets.cancel(ticket.conversation_id)
+        elif ticket.agent is not None:
+            tickets.close(ticket.ticket_id, ticket.agent, "closed for a test of the queue")
 
 
 def boot_summary() -> str:
