@@ -1,8 +1,9 @@
 """Faults during a load run on the production setup: every message answered once, none lost.
 
-Two servers on PostgreSQL and Redis (scripts/production_stack.py). The clients behave like the
-app behind a round-robin load balancer: each message goes to the next server, and a message
-whose server cannot be reached is resent, with the same message_id, to the other one.
+Two servers on PostgreSQL and Redis (the session's production stack, scripts/production_stack.py).
+The clients behave like the app behind a round-robin load balancer (scripts/round_robin.py): each
+message goes to the next server, and a message whose server cannot be reached is resent, with
+the same message_id, to the other one. A slow wallet backend is tried on the served stack.
 """
 
 from __future__ import annotations
@@ -11,37 +12,37 @@ import asyncio
 import json
 import os
 import signal
-import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
-import socketio
 import sqlalchemy as sa
 
 from bot.wallet import demo_data
-from scripts.bench import FAQ, UNLIMITED, rest_turn
-from scripts.local_stack import LocalStack, widget_token
+from scripts.local_stack import widget_token
 from scripts.production_stack import ProductionStack
-from tests.wallet.backend_server import BackendServer
+from scripts.round_robin import rest_turn
+from tests.support.http import WidgetUser
+from tests.support.stack import ServedStack, actions_with
+from tests.support.wallet_backend import BackendServer
 
 TRY_AGAIN = "刚才这条消息没能处理"
 ACTION_FAILED = "系统开了个小差"
 BACKEND_DOWN = "系统暂时查不到您的账户信息"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[ProductionStack]:
-    production = ProductionStack(
-        Path(tempfile.mkdtemp(prefix="im-faults-")), servers=2, settings=UNLIMITED
-    )
-    with production:
-        yield production
+# Questions Rasa answers alone (no action server, no wallet).
+FAQ = [
+    "人工客服几点上班",
+    "怎么备份助记词",
+    "矿工费怎么算",
+    "你们支持哪些币",
+    "怎么创建钱包",
+    "充值提币要多久到账",
+    "支付密码忘了怎么办",
+    "怎么保护账户安全",
+]
 
 
 @dataclass
@@ -87,9 +88,11 @@ def stored_turns(url: str, sender: str) -> list[tuple[str, int]]:
     return turns
 
 
-def test_killing_a_server_loses_no_message_and_answers_none_twice(stack: ProductionStack) -> None:
-    victim = stack.nodes[0]
-    load = Load(stack.rest_urls, conversations=12, turns=8, prefix="kill")
+def test_killing_a_server_loses_no_message_and_answers_none_twice(
+    production: ProductionStack,
+) -> None:
+    victim = production.nodes[0]
+    load = Load(production.rest_urls, conversations=12, turns=8, prefix="kill")
 
     async def scenario() -> None:
         running = asyncio.ensure_future(load.run())
@@ -103,7 +106,7 @@ def test_killing_a_server_loses_no_message_and_answers_none_twice(stack: Product
     finally:
         victim.rasa = None
         victim.start_rasa()
-    tracker_url = stack.store_urls["TRACKER_DB_URL"]
+    tracker_url = production.store_urls["TRACKER_DB_URL"]
     for sender, answers in load.answers.items():
         assert all(answers), f"{sender} got no answer to a message: {answers}"
         turns = stored_turns(tracker_url, sender)
@@ -113,7 +116,9 @@ def test_killing_a_server_loses_no_message_and_answers_none_twice(stack: Product
         assert [len(a) for a in answers] == [count for _, count in turns], (sender, answers)
 
 
-def test_a_stopped_action_server_gets_an_apology_until_it_is_back(stack: ProductionStack) -> None:
+def test_a_stopped_action_server_gets_an_apology_until_it_is_back(
+    production: ProductionStack,
+) -> None:
     # Anonymous (REST): the transfer check still needs the action server.
     body = {
         "sender": "faults-actions",
@@ -125,32 +130,32 @@ def test_a_stopped_action_server_gets_an_apology_until_it_is_back(stack: Product
             replies = await rest_turn(session, [url], 0, body)
         return " ".join(str(r.get("text", "")) for r in replies or [])
 
-    for node in stack.nodes:
+    for node in production.nodes:
         node.stop_actions()
     try:
-        assert ACTION_FAILED in asyncio.run(ask(stack.rest_urls[0]))
-        assert ACTION_FAILED in asyncio.run(ask(stack.rest_urls[1]))
+        assert ACTION_FAILED in asyncio.run(ask(production.rest_urls[0]))
+        assert ACTION_FAILED in asyncio.run(ask(production.rest_urls[1]))
     finally:
-        for node in stack.nodes:
+        for node in production.nodes:
             node.start_actions()
-    answer = asyncio.run(ask(stack.rest_urls[1]))
+    answer = asyncio.run(ask(production.rest_urls[1]))
     assert ACTION_FAILED not in answer and "矿工费" in answer
 
 
 def test_restarting_postgresql_loses_no_ticket_and_no_answered_message(
-    stack: ProductionStack,
+    production: ProductionStack,
 ) -> None:
-    assert stack.postgres is not None
-    load = Load(stack.rest_urls, conversations=10, turns=12, prefix="pg")
+    assert production.postgres is not None
+    load = Load(production.rest_urls, conversations=10, turns=12, prefix="pg")
 
     async def scenario() -> None:
         running = asyncio.ensure_future(load.run(pause=0.1))
         await asyncio.sleep(1.0)
-        await asyncio.to_thread(stack.postgres.restart)
+        await asyncio.to_thread(production.postgres.restart)
         await running
 
     asyncio.run(scenario())
-    tracker_url = stack.store_urls["TRACKER_DB_URL"]
+    tracker_url = production.store_urls["TRACKER_DB_URL"]
     for sender, answers in load.answers.items():
         stored = dict(stored_turns(tracker_url, sender))
         for turn, replies in enumerate(answers):
@@ -160,10 +165,10 @@ def test_restarting_postgresql_loses_no_ticket_and_no_answered_message(
                 assert replies, f"{sender} turn {turn} got nothing"
                 assert stored.get(str(turn), 0) >= 1, f"{sender} turn {turn} answered, not stored"
     # Tickets written before and after the restart are all there.
-    before = _ask_for_human(stack, "pg-ticket-before")
-    stack.postgres.restart()
-    after = _ask_for_human(stack, "pg-ticket-after")
-    engine = sa.create_engine(stack.store_urls["HANDOFF_DB_URL"])
+    before = _ask_for_human(production, "pg-ticket-before")
+    production.postgres.restart()
+    after = _ask_for_human(production, "pg-ticket-after")
+    engine = sa.create_engine(production.store_urls["HANDOFF_DB_URL"])
     with engine.connect() as connection:
         conversations = {
             row[0]
@@ -173,69 +178,47 @@ def test_restarting_postgresql_loses_no_ticket_and_no_answered_message(
     assert {before, after} <= conversations
 
 
-def _ask_for_human(stack: ProductionStack, sender: str) -> str:
+def _ask_for_human(production: ProductionStack, sender: str) -> str:
     async def ask() -> list[dict[str, Any]] | None:
         async with aiohttp.ClientSession() as session:
             body = {"sender": sender, "message": "转人工"}
-            return await rest_turn(session, stack.rest_urls, 0, body)
+            return await rest_turn(session, production.rest_urls, 0, body)
 
     replies = asyncio.run(ask())
     assert replies and "人工客服" in json.dumps(replies, ensure_ascii=False)
     return sender
 
 
-def test_a_slow_wallet_backend_gets_the_apology_within_the_timeout(tmp_path: Path) -> None:
-    backend = BackendServer(token="fault-token").start()
-    backend.delay = 20.0
-    local = LocalStack(
-        tmp_path,
-        settings={
-            **UNLIMITED,
-            "WALLET_BACKEND_URL": backend.url,
-            "WALLET_BACKEND_TOKEN": "fault-token",
-            "WALLET_BACKEND_TIMEOUT": "1",
-            "WALLET_BACKEND_RETRIES": "1",
-        },
-    )
-    try:
-        local.start_actions()
-        local.start_rasa()
+def test_a_slow_wallet_backend_gets_the_apology_within_the_timeout(served: ServedStack) -> None:
+    settings = {"WALLET_BACKEND_TIMEOUT": "1", "WALLET_BACKEND_RETRIES": "1"}
+    with BackendServer.running(token="fault-token") as backend:
+        backend.delay = 20.0
+        with actions_with(served, {**backend.env(), **settings}):
 
-        async def ask(number: int) -> tuple[float, str]:
-            """A user proven by the widget (REST is anonymous) asks about a transfer."""
-            replies: asyncio.Queue[Any] = asyncio.Queue()
-            client = socketio.AsyncClient(reconnection=False)
-            client.on("bot_uttered", replies.put_nowait)
-            token = widget_token(f"slow-{number}", minutes=30)
-            await client.connect(
-                local.base_url,
-                socketio_path="/socket.io",
-                auth={"token": token},
-                transports=["polling"],
-            )
-            try:
-                started = time.monotonic()
-                message = f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}"
-                await client.emit("user_uttered", {"message": message})
-                reply = await asyncio.wait_for(replies.get(), 20)
-                return time.monotonic() - started, str(reply.get("text", ""))
-            finally:
-                await client.disconnect()
+            async def ask(number: int) -> tuple[float, str]:
+                """A user proven by the widget (REST is anonymous) asks about a transfer."""
+                widget = WidgetUser(served.base_url)
+                assert await widget.open(widget_token(f"slow-{number}", minutes=30))
+                try:
+                    started = time.monotonic()
+                    message = f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}"
+                    await widget.client.emit("user_uttered", {"message": message})
+                    reply = await widget.text(20)
+                    return time.monotonic() - started, reply
+                finally:
+                    await widget.close()
 
-        async def load() -> list[tuple[float, str]]:
-            return list(await asyncio.gather(*(ask(n) for n in range(8))))
+            async def load() -> list[tuple[float, str]]:
+                return list(await asyncio.gather(*(ask(n) for n in range(8))))
 
-        for seconds, text in asyncio.run(load()):
-            assert BACKEND_DOWN in text
-            assert seconds < 6, f"answered after {seconds:.1f}s"
-    finally:
-        local.stop_all()
-        backend.stop()
+            for seconds, text in asyncio.run(load()):
+                assert BACKEND_DOWN in text
+                assert seconds < 6, f"answered after {seconds:.1f}s"
 
 
-def test_a_database_outage_is_an_apology_an_error_and_a_metric(stack: ProductionStack) -> None:
-    assert stack.postgres is not None
-    node = stack.nodes[1]
+def test_a_database_outage_is_an_apology_an_error_and_a_metric(production: ProductionStack) -> None:
+    assert production.postgres is not None
+    node = production.nodes[1]
 
     async def say(text: str) -> str:
         async with aiohttp.ClientSession() as session:
@@ -244,16 +227,16 @@ def test_a_database_outage_is_an_apology_an_error_and_a_metric(stack: Production
         return " ".join(str(r.get("text", "")) for r in replies or [])
 
     assert "矿工费" in asyncio.run(say("矿工费怎么算"))
-    stack.postgres.kill()
+    production.postgres.kill()
     try:
         assert TRY_AGAIN in asyncio.run(say("人工客服几点上班"))
     finally:
-        stack.postgres.restart()
+        production.postgres.restart()
     with urllib.request.urlopen(f"{node.base_url}/metrics", timeout=10) as response:
         metrics = response.read().decode()
     assert 'im_failed_turns_total{reason="tracker_store"}' in metrics
     assert "turn failed in conversation faults-outage" in (node.workdir / "rasa.log").read_text()
     # Back: the conversation goes on where it was, nothing of it lost.
     assert "人工客服" in asyncio.run(say("人工客服几点上班"))
-    turns = stored_turns(stack.store_urls["TRACKER_DB_URL"], "faults-outage")
+    turns = stored_turns(production.store_urls["TRACKER_DB_URL"], "faults-outage")
     assert len(turns) == 2 and all(bot_messages >= 1 for _, bot_messages in turns)

@@ -1,5 +1,6 @@
-"""Two assistant servers on one PostgreSQL and one Redis (scripts/production_stack.py): whichever
-server a message reaches, the conversation, its lock, its tickets and its widget are the same."""
+"""Two assistant servers on one PostgreSQL and one Redis (the session's production stack,
+scripts/production_stack.py): whichever server a message reaches, the conversation, its lock, its
+tickets and its widget are the same."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import os
 import pickle
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +17,14 @@ from typing import Any
 
 import pytest
 import redis
-import socketio
 import sqlalchemy as sa
 
 from bot.channels.widget import ROOMS_CHANNEL, conversation_of
-from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import widget_token
 from scripts.production_stack import ProductionStack
-from tests.channels.test_handoff_api import call
-from tests.conftest import ALWAYS_OPEN
+from tests.support.http import AgentConsole, Http, RestUser, WidgetUser
 
-PASSWORD = "a-long-agent-password"
 RACES = 8
 
 
@@ -40,20 +35,6 @@ class Sent:
     sent: float
     done: float
     replies: list[str]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionStack]:
-    started = time.monotonic()
-    production = ProductionStack(
-        tmp_path_factory.mktemp("production"), servers=2, settings={"SUPPORT_HOURS": ALWAYS_OPEN}
-    )
-    with production:
-        print(f"production stack started in {time.monotonic() - started:.1f}s")
-        HandoffStore.from_url(production.store_urls["HANDOFF_DB_URL"]).agents.add(
-            "li", "小李", PASSWORD
-        )
-        yield production
 
 
 @dataclass(frozen=True)
@@ -70,9 +51,9 @@ class Event:
         return self.data.get("metadata", {}).get("utter_action")
 
 
-def stored_events(stack: ProductionStack, sender: str) -> list[Event]:
+def stored_events(production: ProductionStack, sender: str) -> list[Event]:
     """The conversation's events as PostgreSQL holds them, in the order they were written."""
-    engine = sa.create_engine(stack.store_urls["TRACKER_DB_URL"])
+    engine = sa.create_engine(production.store_urls["TRACKER_DB_URL"])
     try:
         with engine.connect() as connection:
             rows = connection.execute(
@@ -106,64 +87,36 @@ class User:
     """A REST user who may reach either server, with the conversation token the first gave."""
 
     def __init__(self, stack: ProductionStack, sender: str) -> None:
-        self.stack, self.sender = stack, sender
-        self.token: str | None = None
+        self.servers = [Http.to(url) for url in stack.base_urls]
+        self.rest = RestUser(self.servers[0], sender)
+        self.sender = sender
 
     def say(self, server: int, text: str, message_id: str | None = None) -> list[str]:
-        body: dict[str, Any] = {"sender": self.sender, "message": text}
-        if message_id:
-            body["message_id"] = message_id
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["X-Conversation-Token"] = self.token
-        request = urllib.request.Request(
-            self.stack.rest_urls[server], data=json.dumps(body).encode(), headers=headers
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            assert response.status == 200
-            self.token = self.token or response.headers.get("X-Conversation-Token")
-            messages = json.loads(response.read())
-        return [message.get("text", "") for message in messages]
+        return self.rest.say(text, message_id=message_id, via=self.servers[server])
 
 
-class Console:
+def console(stack: ProductionStack, server: int) -> AgentConsole:
     """An agent on one server's console API."""
+    return AgentConsole(Http.to(stack.base_urls[server]))
 
-    def __init__(self, stack: ProductionStack, server: int) -> None:
-        self.api = f"{stack.base_urls[server]}/webhooks/agent/api"
-        status, body = call(f"{self.api}/login", {"username": "li", "password": PASSWORD})
-        assert status == 200, body
-        self.token = body["token"]
 
-    def get(self, path: str) -> Any:
-        status, body = call(f"{self.api}{path}", token=self.token)
-        assert status == 200, body
-        return body
-
-    def post(self, path: str, body: Any = None) -> Any:
-        status, answer = call(f"{self.api}{path}", body or {}, token=self.token, method="POST")
-        assert status == 200, answer
-        return answer
-
-    def ticket_of(self, conversation_id: str) -> dict[str, Any]:
-        tickets = [
-            t for t in self.get("/queue")["tickets"] if t["conversation_id"] == conversation_id
-        ]
-        assert tickets, f"no open ticket for {conversation_id}"
-        return tickets[0]
+def agent_post(agent: AgentConsole, path: str, body: Any = None) -> Any:
+    status, answer = agent.post(path, body)
+    assert status == 200, answer
+    return answer
 
 
 def test_a_form_continues_on_whichever_server_gets_the_next_message(
-    stack: ProductionStack,
+    production: ProductionStack,
 ) -> None:
-    user = User(stack, "production-alternating")
+    user = User(production, "production-alternating")
     started = user.say(0, "我要投诉")
     assert "登记投诉" in started[0] and started[-1] == "请选择投诉类型："
     assert user.say(1, "费用问题")[0].startswith("请简单说说发生了什么")
     filed = user.say(0, "转账手续费比页面上显示的多扣了")
     assert "已为您登记投诉，工单号" in filed[0] and "已为您转接人工客服" in filed[1]
 
-    events = stored_events(stack, user.sender)
+    events = stored_events(production, user.sender)
     assert user_texts(events) == ["我要投诉", "费用问题", "转账手续费比页面上显示的多扣了"]
     assert [e.response for e in events if e.type_name == "bot"] == [
         "utter_complaint",
@@ -178,7 +131,7 @@ def test_a_form_continues_on_whichever_server_gets_the_next_message(
 
 
 def test_simultaneous_messages_to_two_servers_are_processed_one_after_the_other(
-    stack: ProductionStack,
+    production: ProductionStack,
 ) -> None:
     # The same message twice: both servers reach the lock at the same moment, and its turn calls
     # the action server, long enough for overlapping turns to show in the events' timestamps.
@@ -194,7 +147,7 @@ def test_simultaneous_messages_to_two_servers_are_processed_one_after_the_other(
     # limit, so none is refused).
     with ThreadPoolExecutor(max_workers=2) as pool:
         for attempt in range(RACES):
-            user = User(stack, f"production-simultaneous-{attempt}")
+            user = User(production, f"production-simultaneous-{attempt}")
             user.say(0, "你好")  # the session exists before the race
             barrier = threading.Barrier(2)
             first, second = [pool.submit(send, user, barrier, server) for server in (0, 1)]
@@ -203,7 +156,7 @@ def test_simultaneous_messages_to_two_servers_are_processed_one_after_the_other(
             # The requests overlapped: the servers really had both messages at once.
             assert one.sent < other.done and other.sent < one.done
 
-            events = stored_events(stack, user.sender)
+            events = stored_events(production, user.sender)
             assert user_texts(events) == ["你好", text, text]
             earlier, later = turns(events)[1:]
             # Each turn is whole (the same events, up to listening again)...
@@ -215,79 +168,63 @@ def test_simultaneous_messages_to_two_servers_are_processed_one_after_the_other(
 
 
 def test_an_agent_on_one_server_reaches_a_widget_on_another_at_once(
-    stack: ProductionStack,
+    production: ProductionStack,
 ) -> None:
-    received: list[str] = []
-    conversation = conversation_of(demo_data.CAROL, stack.nodes[0].identity_secret.encode())
+    conversation = conversation_of(demo_data.CAROL, production.nodes[0].identity_secret.encode())
+    widget = WidgetUser(production.base_urls[0])
 
     async def scenario() -> float:
-        client = socketio.AsyncClient()
-        queued, answered = asyncio.Event(), asyncio.Event()
-
-        @client.on("bot_uttered")
-        async def on_bot(message: dict[str, Any]) -> None:
-            text = message.get("text", "")
-            received.append(text)
-            if "转接人工客服" in text:
-                queued.set()
-            if text == "跨服务器推送给网页用户":
-                answered.set()
-
-        await client.connect(
-            stack.base_urls[0],
-            socketio_path="/socket.io",
-            transports=["polling"],
-            auth={"token": widget_token(demo_data.CAROL)},
-        )
+        assert await widget.open(widget_token(demo_data.CAROL))
         try:
-            await client.emit("user_uttered", {"message": "转人工"})
-            await asyncio.wait_for(queued.wait(), timeout=30)
-            console = await asyncio.to_thread(Console, stack, 1)
-            ticket = await asyncio.to_thread(console.ticket_of, conversation)
+            await widget.client.emit("user_uttered", {"message": "转人工"})
+            await widget.text_with("转接人工客服", 30)
+            agent = await asyncio.to_thread(console, production, 1)
+            ticket = await asyncio.to_thread(agent.ticket_of, conversation)
             assert ticket["channel"] == "widget"
-            await asyncio.to_thread(console.post, f"/tickets/{ticket['ticket_id']}/claim")
+            await asyncio.to_thread(agent_post, agent, f"/tickets/{ticket['ticket_id']}/claim")
             sent = time.monotonic()
             await asyncio.to_thread(
-                console.post,
+                agent_post,
+                agent,
                 f"/tickets/{ticket['ticket_id']}/reply",
                 {"text": "跨服务器推送给网页用户"},
             )
-            await asyncio.wait_for(answered.wait(), timeout=5)
+            await widget.text_with("跨服务器推送给网页用户", 5)
             latency = time.monotonic() - sent
             await asyncio.to_thread(
-                console.post, f"/tickets/{ticket['ticket_id']}/close", {"note": "test"}
+                agent_post, agent, f"/tickets/{ticket['ticket_id']}/close", {"note": "test"}
             )
             return latency
         finally:
-            await client.disconnect()
+            await widget.close()
 
     latency = asyncio.run(scenario())
     print(f"agent reply reached the widget on the other server {latency * 1000:.0f} ms after")
-    assert "跨服务器推送给网页用户" in received
+    assert "跨服务器推送给网页用户" in [m.get("text") for m in widget.messages]
 
 
-def test_a_ticket_opened_on_one_server_is_handled_from_another(stack: ProductionStack) -> None:
-    user = User(stack, "production-ticket")
+def test_a_ticket_opened_on_one_server_is_handled_from_another(production: ProductionStack) -> None:
+    user = User(production, "production-ticket")
     assert "已为您转接人工客服" in user.say(0, "我要人工客服")[0]
-    console = Console(stack, 1)
-    ticket = console.ticket_of(user.sender)
+    agent = console(production, 1)
+    ticket = agent.ticket_of(user.sender)
     assert ticket["state"] == "queued" and ticket["channel"] == "rest"
-    console.post(f"/tickets/{ticket['ticket_id']}/claim")
-    console.post(f"/tickets/{ticket['ticket_id']}/reply", {"text": "我是小李，请讲"})
+    agent_post(agent, f"/tickets/{ticket['ticket_id']}/claim")
+    agent_post(agent, f"/tickets/{ticket['ticket_id']}/reply", {"text": "我是小李，请讲"})
     # The reply waits in the shared outbox and comes back through the first server.
     assert "我是小李，请讲" in user.say(0, "有人吗")
-    console.post(f"/tickets/{ticket['ticket_id']}/close", {"note": "test"})
+    agent_post(agent, f"/tickets/{ticket['ticket_id']}/close", {"note": "test"})
 
 
 def test_a_message_resent_to_the_other_server_is_answered_again_but_stored_once(
-    stack: ProductionStack,
+    production: ProductionStack,
 ) -> None:
-    user = User(stack, "production-resent")
+    user = User(production, "production-resent")
     first = user.say(0, "矿工费怎么算", message_id="resent-1")
     assert "矿工费" in first[0]
     assert user.say(1, "矿工费怎么算", message_id="resent-1") == first
 
-    events = stored_events(stack, user.sender)
+    events = stored_events(production, user.sender)
     assert user_texts(events) == ["矿工费怎么算"]
     assert [e.data.get("message_id") for e in events if e.type_name == "user"] == ["resent-1"]
     assert [e.response for e in events if e.type_name == "bot"] == ["utter_network_fee"]
@@ -304,11 +241,11 @@ class MakesDirectory:
 
 
 def test_a_pickle_published_on_the_widget_channel_runs_nothing(
-    stack: ProductionStack, tmp_path: Path
+    production: ProductionStack, tmp_path: Path
 ) -> None:
     """Whoever can PUBLISH to the Redis of REDIS_URL must not run code in the servers."""
     marker = tmp_path / "unpickled"
-    conversation = conversation_of(demo_data.BOB, stack.nodes[0].identity_secret.encode())
+    conversation = conversation_of(demo_data.BOB, production.nodes[0].identity_secret.encode())
     # Any JSON message a server of the channel relays: it arrives after the pickle, so once the
     # widget has it, every server has read the pickle too.
     sentinel = {
@@ -320,49 +257,34 @@ def test_a_pickle_published_on_the_widget_channel_runs_nothing(
         "host_id": "test",
     }
 
-    async def scenario() -> list[str]:
-        received: list[str] = []
-        client = socketio.AsyncClient()
-        connected, sentinel_seen, answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        client.on("history", lambda _: connected.set())
+    widget = WidgetUser(production.base_urls[0])
 
-        @client.on("bot_uttered")
-        async def on_bot(message: dict[str, Any]) -> None:
-            received.append(message.get("text", ""))
-            (sentinel_seen if message.get("text") == "sentinel" else answered).set()
-
-        await client.connect(
-            stack.base_urls[0],
-            socketio_path="/socket.io",
-            transports=["polling"],
-            auth={"token": widget_token(demo_data.BOB)},
-        )
+    async def scenario() -> None:
+        assert await widget.open(widget_token(demo_data.BOB), timeout=30)
         try:
-            await asyncio.wait_for(connected.wait(), timeout=30)
-            publisher = redis.Redis.from_url(stack.store_urls["REDIS_URL"])
+            publisher = redis.Redis.from_url(production.store_urls["REDIS_URL"])
             try:
                 # Servers subscribe with their first widget: at least this client's one.
                 assert publisher.publish(ROOMS_CHANNEL, pickle.dumps(MakesDirectory(marker))) >= 1
                 publisher.publish(ROOMS_CHANNEL, json.dumps(sentinel))
             finally:
                 publisher.close()
-            await asyncio.wait_for(sentinel_seen.wait(), timeout=10)
+            await widget.text_with("sentinel", 10)
             # The servers still work: a turn's reply travels through the same channel.
-            await client.emit("user_uttered", {"message": "矿工费怎么算"})
-            await asyncio.wait_for(answered.wait(), timeout=30)
+            await widget.client.emit("user_uttered", {"message": "矿工费怎么算"})
+            await widget.text_with("矿工费", 30)
         finally:
-            await client.disconnect()
-        return received
+            await widget.close()
 
-    received = asyncio.run(scenario())
+    asyncio.run(scenario())
     assert not marker.exists(), "a server unpickled a message from Redis"
-    assert any("矿工费" in text for text in received)
+    assert any("矿工费" in str(m.get("text")) for m in widget.messages)
 
 
-def test_redis_needs_its_password_and_every_server_part_has_it(stack: ProductionStack) -> None:
-    url = stack.store_urls["REDIS_URL"]
-    assert stack.redis is not None and f":{stack.redis.password}@" in url
-    anonymous = redis.Redis(host="127.0.0.1", port=stack.redis.port, socket_timeout=2)
+def test_redis_needs_its_password_and_every_server_part_has_it(production: ProductionStack) -> None:
+    url = production.store_urls["REDIS_URL"]
+    assert production.redis is not None and f":{production.redis.password}@" in url
+    anonymous = redis.Redis(host="127.0.0.1", port=production.redis.port, socket_timeout=2)
     try:
         with pytest.raises(redis.AuthenticationError):
             anonymous.publish(ROOMS_CHANNEL, b"{}")
@@ -370,7 +292,7 @@ def test_redis_needs_its_password_and_every_server_part_has_it(stack: Production
         anonymous.close()
     # Locks and socket.io rooms fail loudly without it (the tests above); rate limits would let
     # everything through, so their buckets must be in Redis.
-    User(stack, "production-redis-password").say(0, "你好")
+    User(production, "production-redis-password").say(0, "你好")
     client = redis.Redis.from_url(url)
     try:
         assert client.keys("im:rate:sender:production-redis-password")

@@ -18,6 +18,7 @@ from tests.support.stack import (
     API_JWT_SECRET,
     InProcessStack,
     ServedStack,
+    actions_with,
     rasa_jwt,
     running_stack,
 )
@@ -113,17 +114,10 @@ def test_a_message_added_through_the_api_has_its_secret_hidden(stack: InProcessS
 
 
 def test_rasa_with_the_wrong_action_secret_gets_an_apology(stack: InProcessStack) -> None:
-    stack.stop_actions()
-    stack.settings["ACTION_SERVER_SECRET"] = "not-the-secret-rasa-sends"
-    try:
-        stack.start_actions()
+    with actions_with(stack, {"ACTION_SERVER_SECRET": "not-the-secret-rasa-sends"}):
         texts = rest_texts(stack, "api-actions-2", "我的U转出去一直没到账")
         assert texts and "系统开了个小差" in texts[0]
         assert "Rejected POST /webhook" in (stack.workdir / "actions.log").read_text()
-    finally:
-        stack.stop_actions()
-        del stack.settings["ACTION_SERVER_SECRET"]
-        stack.start_actions()
 
 
 def test_conversation_runs_actions_with_the_secret_and_logs_no_secret(

@@ -302,6 +302,17 @@ class WidgetUser:
     async def text(self, timeout: float = TIMEOUT) -> str:
         return await asyncio.wait_for(self.texts.get(), timeout)
 
+    async def text_with(self, fragment: str, timeout: float = TIMEOUT) -> str:
+        """The next text that holds ``fragment``, skipping the others (all are in
+        ``messages``)."""
+
+        async def find() -> str:
+            while fragment not in (text := await self.texts.get()):
+                pass
+            return text
+
+        return await asyncio.wait_for(find(), timeout)
+
     async def quiet(self, seconds: float = 1.5) -> list[str]:
         """The texts that arrive until none has for ``seconds``."""
         received = []

@@ -312,6 +312,22 @@ def running_stack(
         stack.stop_all()
 
 
+@contextlib.contextmanager
+def actions_with(stack: LocalStack, settings: dict[str, str]) -> Iterator[None]:
+    """The stack's action server restarted with ``settings`` for the block, then as it was."""
+    before = dict(stack.settings)
+    stack.stop_actions()
+    stack.settings.update(settings)
+    try:
+        stack.start_actions()
+        yield
+    finally:
+        stack.stop_actions()
+        stack.settings.clear()
+        stack.settings.update(before)
+        stack.start_actions()
+
+
 def empty_queue(stack: LocalStack) -> None:
     """Closes every open ticket, as their users and agents would: the queue of a shared stack
     holds the tickets of earlier tests."""
