@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ import pytest
 
 from bot.action_server import SECRET_HEADER
 from scripts.local_stack import QUIET, ROOT, free_port, stop, wait_for_http
+from tests.support.http import Http
 
 SECRET = "action-server-test-secret-0123456789"
 CLARIFY_CALL = {
@@ -73,15 +74,14 @@ def start(log: Path, *args: str, **settings: str | None) -> ActionServer:
 
 
 def call(url: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+    """GET ``url`` (a POST of ``body`` as JSON if given): the status and the JSON answer."""
+    parts = urllib.parse.urlsplit(url)
+    http = Http.to(f"{parts.scheme}://{parts.netloc}")
+    if body is None:
+        answer = http.get(parts.path, headers=headers)
+    else:
+        answer = http.post(parts.path, json=body, headers=headers)
+    return answer.status, answer.json() if answer.body else None
 
 
 @pytest.fixture(scope="module")

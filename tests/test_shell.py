@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import select
@@ -22,7 +21,6 @@ import subprocess
 import sys
 import termios
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +28,8 @@ from pathlib import Path
 import pytest
 
 from scripts import quiet
-from scripts.local_stack import QUIET, ROOT, LocalStack
+from scripts.local_stack import BOOTS, QUIET, ROOT, LocalStack
+from tests.support.http import REST_PATH, Http
 
 PROMPT = "Your input ->"
 BANNER = "IM wallet support, as demo account demo-alice"
@@ -178,6 +177,7 @@ def shell(stack: LocalStack) -> Iterator[Terminal]:
         SHELL_ACTIONS_LOG=str(stack.workdir / "shell-actions.log"),
     )
     terminal = Terminal.open(["scripts/shell.sh"], env)
+    BOOTS["terminal"] += 1  # the script starts a Rasa server of its own
     try:
         yield terminal
     finally:
@@ -204,19 +204,17 @@ def test_shell_starts_at_its_prompt_answers_and_stops_with_its_terminal(
 
 def test_run_shows_no_library_warnings_and_stops_with_its_terminal(stack: LocalStack) -> None:
     terminal = Terminal.open(["scripts/run.sh"], make_env(stack))
+    BOOTS["terminal"] += 1  # the script starts a Rasa server of its own
     try:
         replies: list[dict[str, str]] = []
 
         def answered() -> bool:
-            body = json.dumps({"sender": "run-test", "message": "你好"}).encode()
-            request = urllib.request.Request(
-                stack.rest_url, data=body, headers={"Content-Type": "application/json"}
-            )
+            body = {"sender": "run-test", "message": "你好"}
             try:
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    replies.extend(json.load(response))
+                answer = Http.to(stack.base_url).post(REST_PATH, json=body, timeout=5)
             except OSError:
                 return False
+            replies.extend(answer.json() if answer.status == 200 else [])
             return bool(replies)
 
         terminal.wait(answered, timeout=120, what="reply")
