@@ -15,290 +15,50 @@ Run ``python -m scripts.evaluate_secret_guard``. Deterministic: every random dra
 
 from __future__ import annotations
 
-import ast
 import json
 import random
-import re
 import statistics
-import sysconfig
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
-import base58
-import yaml
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mnemonic import Mnemonic
-
-from bot.secret_guard import Finding, SecretKind, find_secrets, redact
+from bot.secret_guard import SecretKind, find_secrets, redact
 from bot.secret_guard.chinese_text import log_probability_per_character
-from bot.secret_guard.cues import load_cues
-from bot.secret_guard.mnemonics import (
-    CHINESE_LISTS,
-    UNLIKE_CHINESE,
-    VALID_LENGTHS,
-    checksum_ok,
-    wordlist,
-)
+from bot.secret_guard.mnemonics import CHINESE_LISTS, UNLIKE_CHINESE, VALID_LENGTHS, wordlist
 from bot.secret_guard.split import SplitMnemonics
-from scripts.heldout import HELDOUT, load_heldout
+from scripts.ordinary_texts import (
+    chinese_runs,
+    english_paragraphs,
+    project_sentences,
+    response_texts,
+    spaced_out,
+)
+from scripts.secret_samples import (
+    LANGUAGES,
+    LAYOUTS,
+    MISTYPED,
+    SPLITS,
+    address,
+    b58encode,
+    code,
+    completions,
+    covers_words,
+    grouped_hex,
+    keystore,
+    mnemonic_words,
+    password,
+    random_hex,
+    reference,
+    solana_secret,
+    split_hidden,
+    split_texts,
+    wide,
+    wif,
+    xprv,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED = 20240601
 PER_CASE = 300
-# "[0x3e49…](tx_hash)", "[500U](amount)", '[TRC20]{"entity": "chain"}' -> the annotated text.
-ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
-LANGUAGES = ("english", *CHINESE_LISTS)
-
-
-def plain_text(example: str) -> str:
-    """A Rasa training example with its entity annotations turned into plain text."""
-    return ANNOTATION.sub(r"\1", example)
-
-
-def project_sentences(root: Path = ROOT) -> list[str]:
-    """Every user sentence of the NLU data, held-out sets and test stories, as plain text."""
-    sentences = [example.text for example in load_heldout(root / HELDOUT)]
-    for path in sorted((root / "data" / "nlu").glob("*.yml")):
-        for item in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu") or []:
-            if "intent" in item:
-                sentences += [
-                    plain_text(line.strip()[2:])
-                    for line in str(item.get("examples") or "").splitlines()
-                    if line.strip().startswith("- ")
-                ]
-    stories = yaml.safe_load((root / "tests" / "test_stories.yml").read_text(encoding="utf-8"))
-    for story in stories.get("stories") or []:
-        sentences += [
-            plain_text(str(step["user"]).strip()) for step in story["steps"] if "user" in step
-        ]
-    return sentences
-
-
-def response_texts(root: Path = ROOT) -> list[str]:
-    """The assistant's own Chinese responses: more natural Chinese to test against."""
-    domain = yaml.safe_load((root / "domain.yml").read_text(encoding="utf-8"))
-    return [
-        str(variant["text"])
-        for variants in (domain.get("responses") or {}).values()
-        for variant in variants
-        if "text" in variant
-    ]
-
-
-def english_paragraphs() -> list[str]:
-    """The paragraphs of the standard library's docstrings: English prose and examples."""
-    paragraphs = []
-    for path in sorted(Path(sysconfig.get_paths()["stdlib"]).glob("*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, UnicodeDecodeError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-                doc = ast.get_docstring(node)
-                paragraphs += [p for p in re.split(r"\n\s*\n", doc or "") if p.strip()]
-    return paragraphs
-
-
-def b58encode(data: bytes) -> str:
-    """Base58 of ``data``, leading zero bytes as "1"."""
-    return base58.b58encode(data).decode()
-
-
-def b58check(payload: bytes) -> str:
-    """Base58Check of ``payload``."""
-    return base58.b58encode_check(payload).decode()
-
-
-@cache
-def reference(language: str) -> Mnemonic:
-    """The reference BIP39 implementation for ``language``."""
-    return Mnemonic(language)
-
-
-def mnemonic_words(rng: random.Random, language: str, length: int) -> list[str]:
-    """A checksum-valid mnemonic of ``length`` words."""
-    return reference(language).to_mnemonic(rng.randbytes(length * 4 // 3)).split()
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a user may type a mnemonic: its words joined somehow, maybe inside a sentence."""
-
-    join: Callable[[list[str]], str]
-    before: str = ""
-    after: str = ""
-    chinese_only: bool = False
-
-    def text(self, words: list[str]) -> str:
-        return f"{self.before}{self.join(words)}{self.after}"
-
-
-def _numbered(words: list[str]) -> str:
-    return " ".join(f"{i}. {word}" for i, word in enumerate(words, 1))
-
-
-def _groups_of_four(words: list[str]) -> str:
-    return " ".join("".join(words[i : i + 4]) for i in range(0, len(words), 4))
-
-
-LAYOUTS = {
-    "spaces": Layout(" ".join),
-    "commas": Layout("，".join),
-    "newlines": Layout("\n".join),
-    "numbered": Layout(_numbered),
-    "in a sentence": Layout(" ".join, "我的助记词是 ", " 帮我看看币还在不在"),
-    "contiguous": Layout("".join, chinese_only=True),
-    "contiguous in a sentence": Layout("".join, "我的助记词是", "，帮我看看", chinese_only=True),
-    "groups of 4": Layout(_groups_of_four, chinese_only=True),
-}
-
-
-def wide(text: str) -> str:
-    """``text`` as a Chinese IME types it in full-width mode."""
-    return "".join(
-        "\u3000" if char == " " else chr(ord(char) + 0xFEE0) if "!" <= char <= "~" else char
-        for char in text
-    )
-
-
-def misspelt(word: str, rng: random.Random, edits: int) -> str:
-    """``word`` with ``edits`` letters changed, dropped or added, and no longer a list word."""
-    english = wordlist("english").index
-    while True:
-        typed = word
-        for _ in range(edits):
-            at = rng.randrange(len(typed))
-            letter = rng.choice("abcdefghijklmnopqrstuvwxyz")
-            typed = rng.choice(
-                [
-                    typed[:at] + letter + typed[at + 1 :],
-                    typed[:at] + typed[at + 1 :],
-                    typed[:at] + letter + typed[at:],
-                ]
-            )
-        if typed not in english and typed != word:
-            return typed
-
-
-# A mistyped mnemonic: the words as typed, in a message, with the words before them.
-Mistyped = tuple[list[str], Layout]
-
-
-def _misspelt_word(rng: random.Random) -> Mistyped:
-    words = mnemonic_words(rng, "english", rng.choice([12, 24]))
-    at = rng.randrange(len(words))
-    words[at] = misspelt(words[at], rng, rng.choice([1, 2]))
-    return words, Layout(" ".join, "助记词：", " 帮我看看")
-
-
-def _unknown_word(rng: random.Random) -> Mistyped:
-    words = mnemonic_words(rng, "english", rng.choice([12, 24]))
-    words.insert(rng.randrange(1, len(words)), rng.choice(["the", "and", "is", "wallet"]))
-    return words, Layout(" ".join)
-
-
-def _one_missing(language: str) -> Callable[[random.Random], Mistyped]:
-    def make(rng: random.Random) -> Mistyped:
-        words = mnemonic_words(rng, language, 12)
-        del words[rng.randrange(12)]
-        return words, Layout(" ".join, "助记词 ", " 对吗")
-
-    return make
-
-
-def _full_width(rng: random.Random) -> Mistyped:
-    words = [wide(word) for word in mnemonic_words(rng, "english", rng.choice([12, 24]))]
-    return words, Layout(wide(" ").join, "我的助记词是：", "，帮我看看")
-
-
-MISTYPED: dict[str, Callable[[random.Random], Mistyped]] = {
-    "english, one word misspelt (1-2 edits)": _misspelt_word,
-    "english, one unknown word inserted": _unknown_word,
-    "english, 11 of 12 words": _one_missing("english"),
-    "chinese_simplified, 11 of 12 set apart": _one_missing("chinese_simplified"),
-    "chinese_traditional, 11 of 12 set apart": _one_missing("chinese_traditional"),
-    "english, full-width (Chinese IME)": _full_width,
-}
-# How a mnemonic may be split over messages: words per message.
-SPLITS = ([6, 6], [8, 4], [4, 8], [4, 4, 4], [12, 12], [6, 6, 6, 6], [9, 9, 6])
-
-
-def split_texts(words: list[str], sizes: list[int], labels: bool) -> list[str]:
-    """The messages of a mnemonic split into ``sizes`` words, maybe with "前6个：" labels."""
-    texts, start = [], 0
-    for number, size in enumerate(sizes):
-        chunk = " ".join(words[start : start + size])
-        label = ("前" if number == 0 else "后") + f"{size}个："
-        texts.append(f"{label}{chunk}" if labels else chunk)
-        start += size
-    return texts
-
-
-def random_hex(rng: random.Random, size: int = 32) -> str:
-    return rng.randbytes(size).hex()
-
-
-def wif(rng: random.Random) -> str:
-    version = rng.choice([0x80, 0xEF, 0xB0])
-    compressed = rng.random() < 0.5
-    return b58check(bytes([version]) + rng.randbytes(32) + (b"\1" if compressed else b""))
-
-
-def xprv(rng: random.Random) -> str:
-    version = bytes.fromhex(rng.choice(["0488ade4", "04b2430c", "04358394"]))  # xprv zprv tprv
-    return b58check(version + rng.randbytes(41) + b"\0" + rng.randbytes(32))
-
-
-def solana_secret(rng: random.Random) -> bytes:
-    seed = rng.randbytes(32)
-    return seed + Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
-
-
-def keystore(rng: random.Random) -> str:
-    return json.dumps(
-        {
-            "address": random_hex(rng, 20),
-            "crypto": {
-                "cipher": "aes-128-ctr",
-                "ciphertext": random_hex(rng),
-                "cipherparams": {"iv": random_hex(rng, 16)},
-                "kdf": "scrypt",
-                "kdfparams": {"dklen": 32, "n": 262144, "p": 1, "r": 8, "salt": random_hex(rng)},
-                "mac": random_hex(rng),
-            },
-            "id": "3198bc9c-6672-5ab3-d995-4942343ae5b6",
-            "version": 3,
-        }
-    )
-
-
-def password(rng: random.Random) -> str:
-    kind = rng.choice(["mixed", "digits", "symbols"])
-    if kind == "digits":
-        return "".join(rng.choices("0123456789", k=6))
-    letters = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
-    body = rng.choices(letters, k=rng.randint(5, 10)) + rng.choices("0123456789", k=3)
-    if kind == "symbols":
-        body += rng.choices("!@#$%^&*._-", k=2)
-    rng.shuffle(body)
-    return "".join(body)
-
-
-def address(rng: random.Random) -> str:
-    """A Bitcoin, TRON or Ethereum address in a sentence: never a key."""
-    bitcoin = b58check(bytes([0]) + rng.randbytes(20))
-    tron = b58check(bytes([0x41]) + rng.randbytes(20))
-    return rng.choice(
-        [f"转到{bitcoin}", f"地址 {tron}", f"收款地址 0x{random_hex(rng, 20)} 充了200U"]
-    )
-
-
-def code(rng: random.Random) -> str:
-    return "".join(rng.choices("0123456789", k=rng.choice([4, 6, 6, 8])))
 
 
 @dataclass(frozen=True)
@@ -346,14 +106,6 @@ CODES = [
 
 def _template(templates: list[str], secret: Callable[[random.Random], str]) -> Callable[..., str]:
     return lambda rng: rng.choice(templates).format(secret(rng))
-
-
-def grouped_hex(rng: random.Random) -> str:
-    """64 hex digits in groups of 2-16, split by spaces, dashes, dots or line breaks."""
-    digits = random_hex(rng)
-    size = rng.choice([2, 4, 8, 16])
-    gap = rng.choice([" ", "-", ".", "\n", " - ", "\u3000"])
-    return rng.choice(["", "0x"]) + gap.join(digits[i : i + size] for i in range(0, 64, size))
 
 
 CASES = [
@@ -442,47 +194,10 @@ def mnemonic_detection(rng: random.Random) -> Iterator[tuple[str, str, int, int,
                 yield language, name, length, found, hidden
 
 
-def covers_words(text: str, words: list[str], findings: list[Finding], start: int = 0) -> bool:
-    """Whether every word of the mnemonic, typed from ``start`` on, lies inside a finding."""
-    position = start
-    for word in words:
-        position = text.index(word, position)
-        if not any(f.start <= position and position + len(word) <= f.end for f in findings):
-            return False
-        position += len(word)
-    return True
-
-
-def chinese_runs(texts: list[str], checksum: bool = False) -> list[str]:
-    """Every 12-24 character run of ``texts`` made of one list's words (passing the checksum)."""
-    runs = set()
-    for text in texts:
-        for chunk in re.findall(r"[\u4e00-\u9fff]{12,}", text):
-            for language in CHINESE_LISTS:
-                index = wordlist(language).index
-                for length in VALID_LENGTHS:
-                    for start in range(len(chunk) - length + 1):
-                        window = chunk[start : start + length]
-                        if all(c in index for c in window) and (
-                            not checksum or checksum_ok([index[c] for c in window])
-                        ):
-                            runs.add(window)
-    return sorted(runs)
-
-
 def chinese_score(characters: str | list[str]) -> float:
     """The guard's "reads like Chinese" score, in simplified script."""
     simplified = wordlist("chinese_traditional").simplified
     return log_probability_per_character("".join(simplified.get(c, c) for c in characters))
-
-
-def spaced_out(texts: list[str]) -> list[str]:
-    """Sentences of 12 Chinese characters or more, typed with a space between characters."""
-    return [
-        " ".join(re.sub(r"\s", "", text))
-        for text in texts
-        if len(re.findall(r"[\u4e00-\u9fff]", text)) >= 12
-    ]
 
 
 def mnemonic_found(text: str) -> bool:
@@ -505,12 +220,6 @@ def timing(messages: list[str]) -> tuple[float, float]:
         held.see("timing", str(number), redact(message, findings))
         times.append((time.perf_counter() - started) * 1000)
     return statistics.mean(times), statistics.quantiles(times, n=100)[98]
-
-
-def completions(messages: list[str]) -> list[str]:
-    """The messages that complete a split mnemonic when ``messages`` are sent in a row."""
-    held = SplitMnemonics()
-    return [m for number, m in enumerate(messages) if held.see("c", str(number), m) is not None]
 
 
 def report_project(sentences: list[str]) -> None:
@@ -612,24 +321,6 @@ def report_split(rng: random.Random, sentences: list[str]) -> list[str]:
         f"in a row: {len(completions(paragraphs))}"
     )
     return messages
-
-
-def split_hidden(texts: list[str]) -> bool:
-    """Whether, as the channel intake hides and stores them, every message of a split mnemonic
-    is stored as its label and the marker once the last one has arrived."""
-    held = SplitMnemonics()
-    marker = load_cues().markers[SecretKind.MNEMONIC]
-    stored: list[str] = []
-    for number, text in enumerate(texts):
-        admitted = redact(text, find_secrets(text))
-        completion = held.see("c", str(number), admitted)
-        if completion is not None:
-            admitted = redact(admitted, [completion.finding])
-            for part in completion.earlier:
-                earlier = int(part.message_id)
-                stored[earlier] = stored[earlier].replace(part.text, marker)
-        stored.append(admitted)
-    return stored == [text[: text.find("：") + 1] + marker for text in texts]
 
 
 def report_cases(rng: random.Random) -> list[str]:

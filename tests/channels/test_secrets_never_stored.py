@@ -1,12 +1,12 @@
 """Secrets users paste are hidden in every channel and leave no trace in any file; a client
 cannot claim an account in any channel.
 
-One stack serves REST, the widget, Telegram (fake Bot API), WeChat (fake WeChat API, plaintext
-mode) and the agent console, with every log line of both servers in its work directory. Each
-sample secret goes through each channel from a user with a proven identity, the forms that got
-past the guard once too (full-width, misspelt, 11 of 12 words, a key in groups); one goes to an
-agent during a handoff; mnemonics split over two REST messages hide the first one afterwards. The
-last test stops the servers and scans the raw bytes of every file.
+A served stack of its own serves REST, the widget, Telegram and WeChat (the fake platforms,
+WeChat in safe mode) and the agent console, with every log line of both servers in its work
+directory. Each sample secret goes through each channel from a user with a proven identity, the
+forms that got past the guard once too (full-width, misspelt, 11 of 12 words, a key in groups);
+one goes to an agent during a handoff; mnemonics split over two REST messages hide the first one
+afterwards. The last test stops the servers and scans the raw bytes of every file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import asyncio
 import json
 import re
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,20 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import socketio
-import yaml
 from mnemonic import Mnemonic
 
 from bot.channels.binding import BindingStore
 from bot.channels.widget import conversation_of
-from bot.handoff.store import HandoffStore
 from bot.identity import IDENTITY_FIELD, sign_identity
 from bot.wallet import demo_data
-from scripts.evaluate_secret_guard import wide
-from scripts.local_stack import LocalStack, widget_token
-from tests.channels import test_telegram as telegram
-from tests.channels import test_wechat as wechat
-from tests.channels.secret_samples import (
+from scripts.local_stack import widget_token
+from scripts.secret_samples import (
     SAMPLES,
     Hit,
     Sample,
@@ -48,10 +41,18 @@ from tests.channels.secret_samples import (
     shown,
     sqlite_rows_with,
     traces_of,
+    wide,
 )
-from tests.channels.test_handoff_api import PASSWORD, Console
-from tests.channels.test_rest import post, texts
-from tests.conftest import ALWAYS_OPEN
+from tests.support.fakes import FakePlatforms
+from tests.support.http import REST_PATH, AgentConsole, WidgetUser, texts
+from tests.support.platform_users import (
+    TelegramUser,
+    WeChatUser,
+    fresh_id,
+    private_message,
+    update,
+)
+from tests.support.stack import ALWAYS_OPEN, ServedStack, running_stack
 
 IDENTITY_SECRET = "secrets-test-identity-secret"
 CHANNELS = ("rest", "widget", "telegram", "wechat")
@@ -126,52 +127,13 @@ SPLITS = [
 ]
 
 
-@dataclass
-class SecretStack(telegram.TelegramStack):
-    """The local stack with every user channel and the agent console."""
-
-    def start_rasa(self) -> None:
-        channels = {
-            "bot.channels.rest.RestChannel": None,
-            "bot.handoff.console.AgentConsole": None,
-            "bot.channels.widget.WidgetChannel": None,
-            "bot.channels.telegram.TelegramChannel": None,
-            "bot.channels.wechat.WeChatChannel": None,
-        }
-        self.credentials.write_text(yaml.safe_dump(channels), encoding="utf-8")
-        LocalStack.start_rasa(self)
-
-
-@pytest.fixture(scope="module")
-def bot_api() -> Iterator[telegram.FakeBotApi]:
-    fake = telegram.FakeBotApi()
-    fake.thread.start()
-    try:
-        yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def wechat_api() -> Iterator[wechat.FakeWeChatApi]:
-    fake = wechat.FakeWeChatApi()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
 @pytest.fixture(scope="module")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory,
-    bot_api: telegram.FakeBotApi,
-    wechat_api: wechat.FakeWeChatApi,
-) -> Iterator[SecretStack]:
-    workdir = tmp_path_factory.mktemp("secrets")
-    local = SecretStack(
-        workdir,
+    tmp_path_factory: pytest.TempPathFactory, platforms: FakePlatforms
+) -> Iterator[ServedStack]:
+    """Every log line of both servers in the work directory; the last test stops them."""
+    with running_stack(
+        tmp_path_factory.mktemp("secrets"),
         identity_secret=IDENTITY_SECRET,
         settings={
             "SUPPORT_HOURS": ALWAYS_OPEN,
@@ -180,34 +142,18 @@ def stack(
             "RATE_LIMIT_PER_MINUTE": "1000",
             # Every log line reaches the file at once, whatever way a server stops.
             "PYTHONUNBUFFERED": "1",
-            "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}",
-            "TELEGRAM_TOKEN": telegram.TOKEN,
-            "TELEGRAM_SECRET_TOKEN": telegram.SECRET,
-            "TELEGRAM_API_URL": bot_api.url,
-            "WECHAT_TOKEN": wechat.TOKEN,
-            "WECHAT_APP_ID": wechat.APP_ID,
-            "WECHAT_APP_SECRET": wechat.APP_SECRET,
-            "WECHAT_API_URL": wechat_api.url,
             # Safe mode: outside development a plaintext WeChat channel binds nobody.
-            "WECHAT_AES_KEY": wechat.AES_KEY,
+            **platforms.env(aes=True),
         },
-        credentials=workdir / "credentials.yml",
         debug=True,
-    )
-    local.seed()
-    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", PASSWORD)
-    try:
-        local.start_actions()
-        local.start_rasa()
+    ) as local:
         yield local
-    finally:
-        local.stop_all()
 
 
 # --- the users of each channel ---------------------------------------------------------------
 
 
-def stored_user_texts(stack: LocalStack, sender_id: str) -> list[str]:
+def stored_user_texts(stack: ServedStack, sender_id: str) -> list[str]:
     """The texts of the user messages in the tracker store, oldest first."""
     with sqlite3.connect(stack.workdir / "tracker.db") as db:
         rows = db.execute(
@@ -217,53 +163,19 @@ def stored_user_texts(stack: LocalStack, sender_id: str) -> list[str]:
     return [json.loads(row[0]).get("text") or "" for row in rows]
 
 
-def widget_say(
-    stack: LocalStack, account_id: str, payload: dict[str, Any], quiet: float = 1.5
-) -> list[str]:
+def widget_say(stack: ServedStack, account_id: str, payload: dict[str, Any]) -> list[str]:
     """Connects with ``account_id``'s token, emits ``payload``; the bot's texts until it is quiet."""
 
     async def scenario() -> list[str]:
-        received: list[str] = []
-        connected = asyncio.Event()
-        client = socketio.AsyncClient()
-        client.on("history", lambda _: connected.set())
-        client.on("bot_uttered", lambda message: received.append(message.get("text", "")))
-        await client.connect(
-            stack.base_url,
-            socketio_path="/socket.io",
-            transports=["polling"],
-            auth={"token": widget_token(account_id)},
-        )
+        widget = WidgetUser(stack.base_url)
+        assert await widget.open(widget_token(account_id), timeout=REPLY_SECONDS)
         try:
-            await asyncio.wait_for(connected.wait(), REPLY_SECONDS)
-            await client.emit("user_uttered", payload)
-            deadline = time.monotonic() + REPLY_SECONDS
-            count, changed = 0, time.monotonic()
-            while time.monotonic() < deadline:
-                await asyncio.sleep(0.1)
-                if len(received) != count:
-                    count, changed = len(received), time.monotonic()
-                elif count and time.monotonic() - changed >= quiet:
-                    break
+            await widget.client.emit("user_uttered", payload)
+            return [await widget.text(REPLY_SECONDS), *await widget.quiet()]
         finally:
-            await client.disconnect()
-        return received
+            await widget.close()
 
     return asyncio.run(scenario())
-
-
-def wechat_say(user: wechat.WeChatUser, text: str) -> list[str]:
-    """The passive reply, or the messages pushed through the API when the turn took longer."""
-    api = user.server.api
-    before = len(api.texts(user.openid))
-    reply = user.say(text)
-    if reply is not None:
-        return [reply]
-    deadline = time.monotonic() + REPLY_SECONDS
-    while time.monotonic() < deadline and len(api.texts(user.openid)) == before:
-        time.sleep(0.1)
-    time.sleep(0.5)
-    return api.texts(user.openid)[before:]
 
 
 @dataclass
@@ -278,12 +190,11 @@ class Outcome:
 class Users:
     """One proven Alice per channel; each sample is sent once and its outcome remembered."""
 
-    stack: SecretStack
-    bot_api: telegram.FakeBotApi
-    wechat_api: wechat.FakeWeChatApi
+    stack: ServedStack
+    platforms: FakePlatforms
     outcomes: dict[tuple[str, str], Outcome] = field(default_factory=dict)
-    _telegram: telegram.TelegramUser | None = None
-    _wechat: wechat.WeChatUser | None = None
+    _telegram: TelegramUser | None = None
+    _wechat: WeChatUser | None = None
 
     @property
     def rest_sender(self) -> str:
@@ -291,28 +202,33 @@ class Users:
 
     def rest_say(self, text: str, sender: str | None = None) -> list[str]:
         """REST is anonymous: its secrets are hidden without any look-up."""
-        status, messages = post(
-            self.stack.rest_url, {"sender": sender or self.rest_sender, "message": text}
-        )
-        assert status == 200, messages
-        return texts(messages)
+        body = {"sender": sender or self.rest_sender, "message": text}
+        answer = self.stack.http.post(REST_PATH, json=body)
+        assert answer.status == 200, answer
+        return texts(answer.json())
 
     @property
-    def telegram(self) -> telegram.TelegramUser:
+    def binding_url(self) -> str:
+        return self.stack.env()["BINDING_DB_URL"]
+
+    @property
+    def telegram(self) -> TelegramUser:
         if self._telegram is None:
-            self._telegram = telegram.TelegramUser(self.stack, self.bot_api)
-            self._telegram.bind()
+            self._telegram = TelegramUser(self.stack.http, self.platforms)
+            self._telegram.bind(self.binding_url)
         return self._telegram
 
     @property
-    def wechat(self) -> wechat.WeChatUser:
+    def wechat(self) -> WeChatUser:
         if self._wechat is None:
-            server = wechat.WeChatServer(self.stack, self.wechat_api, aes=True)
-            self._wechat = wechat.WeChatUser(server, "oSecretsAlice0000000000001")
-            code = BindingStore.from_url(server.binding_url).issue_code(
+            user = WeChatUser(
+                self.stack.http, self.platforms, "oSecretsAlice0000000000001", aes=True
+            )
+            code = BindingStore.from_url(self.binding_url).issue_code(
                 demo_data.ALICE, timedelta(minutes=10)
             )
-            assert any("绑定成功" in text for text in wechat_say(self._wechat, f"绑定 {code}"))
+            assert any("绑定成功" in text for text in user.says(f"绑定 {code}"))
+            self._wechat = user
         return self._wechat
 
     def sender(self, channel: str) -> str:
@@ -329,7 +245,7 @@ class Users:
             return widget_say(self.stack, demo_data.ALICE, {"message": text})
         if channel == "telegram":
             return self.telegram.say(text)
-        return wechat_say(self.wechat, text)
+        return self.wechat.says(text)
 
     def send(self, channel: str, sample: Sample) -> Outcome:
         key = (channel, sample.name)
@@ -341,10 +257,8 @@ class Users:
 
 
 @pytest.fixture(scope="module")
-def users(
-    stack: SecretStack, bot_api: telegram.FakeBotApi, wechat_api: wechat.FakeWeChatApi
-) -> Users:
-    return Users(stack, bot_api, wechat_api)
+def users(stack: ServedStack, platforms: FakePlatforms) -> Users:
+    return Users(stack, platforms)
 
 
 # --- every sample through every channel ------------------------------------------------------
@@ -377,10 +291,10 @@ class Handoff:
 
 
 @pytest.fixture(scope="module")
-def handoff(stack: SecretStack, users: Users) -> Handoff:
+def handoff(stack: ServedStack, users: Users) -> Handoff:
     sender = "secrets-handoff-alice"
     assert any("转接人工客服" in text for text in users.rest_say("转人工", sender))
-    console = Console(stack)
+    console = AgentConsole(stack.http)
     ticket_id = console.ticket_of(sender)["ticket_id"]
     assert console.post(f"/tickets/{ticket_id}/claim")[0] == 200
     sample = SAMPLES[0]
@@ -470,7 +384,7 @@ def test_the_users_own_bare_transaction_hash_is_looked_up(control: dict[str, Out
 QUESTION = f"{demo_data.TX_CONFIRMED} 没到账"
 
 
-def events_of(stack: LocalStack, sender_id: str) -> int:
+def events_of(stack: ServedStack, sender_id: str) -> int:
     with sqlite3.connect(stack.workdir / "tracker.db") as db:
         (count,) = db.execute(
             "SELECT count(*) FROM events WHERE sender_id = ?", (sender_id,)
@@ -478,7 +392,7 @@ def events_of(stack: LocalStack, sender_id: str) -> int:
     return int(count)
 
 
-def test_a_widget_client_cannot_claim_another_account(stack: SecretStack) -> None:
+def test_a_widget_client_cannot_claim_another_account(stack: ServedStack) -> None:
     alice = conversation_of(demo_data.ALICE, IDENTITY_SECRET.encode())
     bob = conversation_of(demo_data.BOB, IDENTITY_SECRET.encode())
     claim = sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, alice)
@@ -502,54 +416,46 @@ def test_a_widget_client_cannot_claim_another_account(stack: SecretStack) -> Non
 
 
 def test_a_telegram_client_cannot_claim_an_account(
-    stack: SecretStack, bot_api: telegram.FakeBotApi
+    stack: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = telegram.TelegramUser(stack, bot_api)
+    user = TelegramUser(stack.http, platforms)
     claim = sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, user.sender_id)
     message = {
-        **telegram.private_message(user.user_id, text=QUESTION),
+        **private_message(user.user_id, text=QUESTION),
         "metadata": {IDENTITY_FIELD: claim},
         IDENTITY_FIELD: claim,
         "account_id": demo_data.ALICE,
     }
-    sent = user.send(telegram.update(message=message, metadata={IDENTITY_FIELD: claim}))
+    sent = user.send(update(message=message, metadata={IDENTITY_FIELD: claim}))
     joined = " ".join(m["text"] for m in sent)
     assert ALICE_CONFIRMED not in joined and ALICE_AMOUNT not in joined, joined
     assert "绑定" in joined, joined
 
 
 def test_a_wechat_client_cannot_claim_an_account(
-    stack: SecretStack, wechat_api: wechat.FakeWeChatApi
+    stack: ServedStack, platforms: FakePlatforms
 ) -> None:
-    server = wechat.WeChatServer(stack, wechat_api, aes=True)
-    user = wechat.WeChatUser(server, "oSecretsClaimer00000000001")
+    user = WeChatUser(stack.http, platforms, "oSecretsClaimer00000000001", aes=True)
     claim = json.dumps(sign_identity(IDENTITY_SECRET.encode(), demo_data.ALICE, user.sender_id))
-    xml = user.xml(wechat.TEXT_XML, content=QUESTION, msg_id=next(wechat._msg_ids)).replace(
+    xml = user.xml(content=QUESTION, msg_id=fresh_id()).replace(
         "</xml>",
         f"<im_identity><![CDATA[{claim}]]></im_identity><AccountId>{demo_data.ALICE}</AccountId>"
         f"<metadata><im_identity><account_id>{demo_data.ALICE}</account_id></im_identity>"
         "</metadata></xml>",
     )
-    before = len(wechat_api.texts(user.openid))
-    reply = user.reply_of(*user.deliver(xml))
-    replies = [reply] if reply is not None else wait_for_pushes(wechat_api, user.openid, before)
+    before = len(platforms.texts(user.openid))
+    reply = user.reply_of(user.deliver(xml))
+    replies = [reply] if reply is not None else platforms.wait_for_texts(user.openid, before)
     joined = " ".join(replies)
     assert ALICE_CONFIRMED not in joined and ALICE_AMOUNT not in joined, joined
     assert "绑定" in joined, joined
-
-
-def wait_for_pushes(api: wechat.FakeWeChatApi, openid: str, before: int) -> list[str]:
-    deadline = time.monotonic() + REPLY_SECONDS
-    while time.monotonic() < deadline and len(api.texts(openid)) == before:
-        time.sleep(0.1)
-    return api.texts(openid)[before:]
 
 
 # --- no trace in any file --------------------------------------------------------------------
 
 
 def test_no_trace_of_any_secret_in_any_file(
-    stack: SecretStack,
+    stack: ServedStack,
     users: Users,
     handoff: Handoff,
     control: dict[str, Outcome],

@@ -8,7 +8,7 @@ import pytest
 
 from bot.secret_guard import find_secrets, redact
 from bot.secret_guard.folding import fold
-from scripts.evaluate_secret_guard import mnemonic_words, wide
+from scripts.secret_samples import mnemonic_words, wide
 
 
 def test_full_width_letters_digits_and_spaces_fold_to_ascii_with_the_same_offsets() -> None:

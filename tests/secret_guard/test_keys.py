@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
-from scripts.evaluate_secret_guard import b58check, b58encode, solana_secret, wif, xprv
+from scripts.secret_samples import b58check, b58encode, solana_secret, wif, xprv
 
 HEX = "15f1b462c847a256d6083141a7382882bc0d46f2d5250cce3ffc7310f7f7773b"
 BIP32_XPRV = (

@@ -6,7 +6,7 @@ import json
 import random
 
 from bot.secret_guard import SecretKind, find_secrets, redact
-from scripts.evaluate_secret_guard import keystore
+from scripts.secret_samples import keystore
 
 MARKER = "[已隐藏的密钥文件]"
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.secret_guard.log_mask import WITHHELD, mask_held_parts
 from bot.secret_guard.split import SPLIT_SECONDS, SplitMnemonics
-from scripts.evaluate_secret_guard import mnemonic_words
+from scripts.secret_samples import mnemonic_words
 
 
 class Clock:

@@ -11,13 +11,7 @@ from mnemonic import Mnemonic
 
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
 from bot.secret_guard.mnemonics import VALID_LENGTHS, checksum_ok, wordlist
-from scripts.evaluate_secret_guard import (
-    LANGUAGES,
-    LAYOUTS,
-    covers_words,
-    misspelt,
-    mnemonic_words,
-)
+from scripts.secret_samples import LANGUAGES, LAYOUTS, covers_words, misspelt, mnemonic_words
 
 LAYOUT_CASES = [
     (language, name, length)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.secret_guard import find_secrets
-from scripts.evaluate_secret_guard import (
+from scripts.ordinary_texts import (
     chinese_runs,
     plain_text,
     project_sentences,

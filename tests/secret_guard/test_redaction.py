@@ -12,7 +12,7 @@ from mnemonic import Mnemonic
 
 from bot.secret_guard import SEVERITY, Finding, SecretKind, find_secrets, marker_kinds, redact
 from bot.secret_guard.cues import load_cues
-from scripts.evaluate_secret_guard import b58encode, keystore, mnemonic_words, solana_secret
+from scripts.secret_samples import b58encode, keystore, mnemonic_words, solana_secret
 
 MARKERS = load_cues().markers
 

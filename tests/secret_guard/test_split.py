@@ -16,13 +16,12 @@ from bot.secret_guard.split import (
     SplitMnemonics,
     find_part,
 )
-from scripts.evaluate_secret_guard import (
+from scripts.ordinary_texts import english_paragraphs, project_sentences
+from scripts.secret_samples import (
     LANGUAGES,
     SPLITS,
     completions,
-    english_paragraphs,
     mnemonic_words,
-    project_sentences,
     split_hidden,
     split_texts,
     wide,

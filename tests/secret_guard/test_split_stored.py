@@ -15,8 +15,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
 
 from bot.tracking import SupportTrackerStore
-from scripts.evaluate_secret_guard import mnemonic_words
 from scripts.production_stack import Postgres
+from scripts.secret_samples import mnemonic_words
 
 MARKER = "[已隐藏的助记词]"
 DOMAIN = Domain.from_yaml(
