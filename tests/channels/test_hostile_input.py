@@ -1,12 +1,11 @@
-"""Hostile input at every entry point of a running assistant: fuzzed, then case by case.
+"""Hostile input at every entry point of the assistant: fuzzed, then case by case.
 
-Two stacks (``tests.channels.hostile``), both with every channel and Rasa's API on:
-
-- ``stack``: a rate limit too high to matter, for the property tests, the table of bad inputs
-  and the injection checks. Its log must end up without a traceback through our code.
-- ``limited``: the default burst (10) with a refill of one message a minute, so the rate limit
-  is deterministic; it also hosts the known bugs, pinned as strict xfails, because one of them
-  stops the server and others log tracebacks.
+The HTTP entry points (REST, Telegram, WeChat, the agent console, Rasa's API, metrics) are
+served by a Rasa server in process (``stack``), with every channel and Rasa's API on and a rate
+limit too high to matter; what needs a real server (the widget over socket.io, engine.io,
+bodies refused before they are read) goes to the served stack (``served_stack``). Their logs
+must end up without a traceback through our code. The rate limit and the known bugs, pinned as
+strict xfails, are in test_hostile_limits.py.
 
 The fuzzed domains leave out exactly the inputs of those pinned bugs (each exclusion names its
 test), so they stay green today and the xfails turn red once a bug is fixed.
@@ -20,8 +19,6 @@ import re
 import time
 import urllib.parse
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any
 
 import pytest
@@ -32,24 +29,29 @@ from hypothesis import strategies as st
 from bot.channels.widget import conversation_of
 from bot.settings import DEFAULT_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
 from bot.wallet import demo_data
-from scripts.local_stack import start_together
-from tests.channels.hostile import (
+from tests.support.fakes import TELEGRAM_SECRET, WECHAT_ACCOUNT, FakePlatforms
+from tests.support.hostile import (
     EMPTY_REPLY,
     GREETING,
-    SLOW_DOWN_REPLY,
     TOO_LONG_REPLY,
-    Answer,
-    HostileStack,
-    WidgetClient,
+    Entries,
+    LogWindow,
+    SyncWidget,
     as_json,
-    fresh_id,
-    http,
     our_tracebacks,
     telegram_user_id,
     unique,
 )
-from tests.channels.test_telegram import SECRET as TELEGRAM_SECRET
-from tests.channels.test_wechat import ACCOUNT, TEXT_XML
+from tests.support.http import REST_PATH, Answer
+from tests.support.platform_users import TEXT_XML, WECHAT_WEBHOOK, fresh_id
+from tests.support.stack import (
+    ALWAYS_OPEN,
+    API_JWT_SECRET,
+    UNLIMITED,
+    InProcessStack,
+    ServedStack,
+    running_stack,
+)
 
 TOO_LONG = TOO_LONG_REPLY.format(max_chars=1000)
 FIVE_MB = 5 * 1024 * 1024
@@ -69,38 +71,36 @@ FUZZ = settings(
 )
 
 
-# --- the stacks ------------------------------------------------------------------------------
+# --- the servers -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, HostileStack]]:
-    """Started side by side: each Rasa server takes a while to load the model."""
-    plans = {
-        "open": {"RATE_LIMIT_BURST": "100000", "RATE_LIMIT_PER_MINUTE": "100000"},
-        "limited": {"RATE_LIMIT_PER_MINUTE": "1"},
-    }
-    started = start_together(
-        {
-            name: partial(HostileStack.start, tmp_path_factory.mktemp(f"hostile-{name}"), **env)
-            for name, env in plans.items()
-        },
-        stop=HostileStack.stop,
-    )
-    try:
-        yield started
-    finally:
-        with ThreadPoolExecutor(len(plans)) as pool:
-            list(pool.map(HostileStack.stop, started.values()))
+def app(
+    tmp_path_factory: pytest.TempPathFactory, platforms: FakePlatforms
+) -> Iterator[InProcessStack]:
+    with running_stack(
+        tmp_path_factory.mktemp("hostile"),
+        in_process=True,
+        api_jwt_secret=API_JWT_SECRET,
+        settings={"SUPPORT_HOURS": ALWAYS_OPEN, **UNLIMITED, **platforms.env()},
+    ) as local:
+        yield local
 
 
 @pytest.fixture(scope="module")
-def stack(stacks: dict[str, HostileStack]) -> HostileStack:
-    return stacks["open"]
+def stack(app: InProcessStack, platforms: FakePlatforms) -> Entries:
+    return Entries(app.http, platforms, app.workdir)
 
 
 @pytest.fixture(scope="module")
-def limited(stacks: dict[str, HostileStack]) -> HostileStack:
-    return stacks["limited"]
+def served_logs(served: ServedStack) -> LogWindow:
+    """What the served stack logs from the first test of this module on."""
+    return LogWindow([served.workdir / "rasa.log", served.workdir / "actions.log"])
+
+
+@pytest.fixture(scope="module")
+def served_stack(served: ServedStack, platforms: FakePlatforms, served_logs: LogWindow) -> Entries:
+    return Entries(served.http, platforms, served.workdir)
 
 
 # --- strategies ------------------------------------------------------------------------------
@@ -216,16 +216,18 @@ def rest_texts(answer: Answer) -> list[str]:
     ],
 )
 def test_rest_refused_messages_get_a_polite_reply(
-    stack: HostileStack, message: str, expected: list[str]
+    stack: Entries, message: str, expected: list[str]
 ) -> None:
-    answer = http(stack.rest_url, as_json({"sender": unique("rest"), "message": message}))
+    answer = stack.http.post(REST_PATH, as_json({"sender": unique("rest"), "message": message}))
     assert rest_texts(answer) == expected
 
 
-def test_rest_control_characters_are_removed_before_rasa(stack: HostileStack) -> None:
+def test_rest_control_characters_are_removed_before_rasa(stack: Entries) -> None:
     sender = unique("rest-ctrl")
     texts = rest_texts(
-        http(stack.rest_url, as_json({"sender": sender, "message": "你\x00好\x1b\u200b\ud800"}))
+        stack.http.post(
+            REST_PATH, as_json({"sender": sender, "message": "你\x00好\x1b\u200b\ud800"})
+        )
     )
     assert texts and texts[0].startswith(GREETING)
     stored = stack.rows(
@@ -271,9 +273,9 @@ NOT_JSON_TYPE = {"error": "Content-Type must be application/json"}
     ],
 )
 def test_rest_unreadable_bodies_get_a_4xx(
-    stack: HostileStack, body: bytes, content_type: str, status: int, error: dict[str, str]
+    stack: Entries, body: bytes, content_type: str, status: int, error: dict[str, str]
 ) -> None:
-    answer = http(stack.rest_url, body, content_type=content_type)
+    answer = stack.http.post(REST_PATH, body, content_type=content_type)
     assert (answer.status, answer.json()) == (status, error)
 
 
@@ -284,17 +286,19 @@ def test_rest_unreadable_bodies_get_a_4xx(
         pytest.param(b"x" * FIVE_MB, id="huge-5MB-not-json"),
     ],
 )
-def test_rest_bodies_over_the_size_limit_get_a_413_unread(stack: HostileStack, body: bytes) -> None:
-    assert http(stack.rest_url, body).status == 413
-    stack.still_answers()
+def test_rest_bodies_over_the_size_limit_get_a_413_unread(
+    served_stack: Entries, body: bytes
+) -> None:
+    assert served_stack.http.post(REST_PATH, body).status == 413
+    served_stack.still_answers()
 
 
 # --- the table: the widget (socket.io) -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def widget(stack: HostileStack) -> Iterator[WidgetClient]:
-    client = WidgetClient(stack, unique("widget-account"))
+def widget(served: ServedStack, served_logs: LogWindow) -> Iterator[SyncWidget]:
+    client = SyncWidget(served.base_url, unique("widget-account"))
     try:
         yield client
     finally:
@@ -311,12 +315,12 @@ def widget(stack: HostileStack) -> Iterator[WidgetClient]:
     ],
 )
 def test_widget_refused_messages_get_a_polite_reply(
-    widget: WidgetClient, message: str, expected: list[str]
+    widget: SyncWidget, message: str, expected: list[str]
 ) -> None:
     assert widget.say(message) == expected
 
 
-def test_widget_control_characters_are_removed(widget: WidgetClient) -> None:
+def test_widget_control_characters_are_removed(widget: SyncWidget) -> None:
     texts = widget.say("你好\x00\x1b\u202e")
     assert texts and texts[0].startswith(GREETING)
 
@@ -333,25 +337,27 @@ def test_widget_control_characters_are_removed(widget: WidgetClient) -> None:
     ],
 )
 def test_widget_malformed_payloads_are_ignored_and_the_socket_stays(
-    widget: WidgetClient, payload: Any
+    widget: SyncWidget, payload: Any
 ) -> None:
     before = len(widget.texts())
     widget.emit(payload)
     time.sleep(0.3)
     assert widget.texts()[before:] == []
-    assert widget.client.connected
+    assert widget.connected
 
 
-def test_widget_a_huge_payload_is_refused_unread(stack: HostileStack) -> None:
+def test_widget_a_huge_payload_is_refused_unread(
+    served: ServedStack, served_logs: LogWindow
+) -> None:
     """A long-polling POST over MAX_REQUEST_BYTES gets 413 before engine.io reads any of it."""
-    client = WidgetClient(stack, unique("widget-huge"))
+    client = SyncWidget(served.base_url, unique("widget-huge"))
     try:
         with pytest.raises(socketio.exceptions.TimeoutError):
             client.emit({"message": "a" * FIVE_MB}, timeout=3)
         assert client.texts() == []
     finally:
         client.close()
-    other = WidgetClient(stack, unique("widget-after-huge"))
+    other = SyncWidget(served.base_url, unique("widget-after-huge"))
     try:
         assert other.say("你好")[0].startswith(GREETING)
     finally:
@@ -372,12 +378,12 @@ def test_widget_a_huge_payload_is_refused_unread(stack: HostileStack) -> None:
     ],
 )
 def test_telegram_refused_messages_get_a_polite_reply(
-    stack: HostileStack, text: str, expected: list[str]
+    stack: Entries, text: str, expected: list[str]
 ) -> None:
     assert stack.telegram_text(telegram_user_id(), text) == expected
 
 
-def test_telegram_control_characters_are_removed(stack: HostileStack) -> None:
+def test_telegram_control_characters_are_removed(stack: Entries) -> None:
     texts = stack.telegram_text(telegram_user_id(), "你好\x00\x1b[31m\u202e")
     assert texts and texts[0].startswith(GREETING)
 
@@ -394,22 +400,21 @@ def telegram_update(user_id: int, text: str) -> bytes:
         pytest.param(b'{"update_id": 1, "message": ', TELEGRAM_SECRET, 400, id="malformed-json"),
         pytest.param(b"", TELEGRAM_SECRET, 400, id="empty-body"),
         pytest.param(b'{"update_id": 1, "x": "\xff"}', TELEGRAM_SECRET, 400, id="invalid-utf8"),
-        pytest.param(b"x" * FIVE_MB, TELEGRAM_SECRET, 413, id="huge-5MB"),
         pytest.param(b"{}", None, 403, id="no-secret"),
         pytest.param(b"{}", "wrong", 403, id="wrong-secret"),
     ],
 )
 def test_telegram_unreadable_or_unauthenticated_bodies(
-    stack: HostileStack, body: bytes, secret: str | None, status: int
+    stack: Entries, body: bytes, secret: str | None, status: int
 ) -> None:
     assert stack.telegram(body, secret=secret).status == status
 
 
-def test_telegram_ignores_the_content_type(stack: HostileStack) -> None:
+def test_telegram_ignores_the_content_type(stack: Entries) -> None:
     user_id = telegram_user_id()
     answer = stack.telegram(telegram_update(user_id, "你好"), content_type="text/plain")
     assert answer.status == 200
-    assert stack.bot_api.calls_for(user_id)[0]["text"].startswith(GREETING)
+    assert stack.platforms.calls_for(user_id)[0]["text"].startswith(GREETING)
 
 
 # --- the table: WeChat -----------------------------------------------------------------------
@@ -431,7 +436,7 @@ XXE = (
 
 def wechat_xml(openid: str, content: str) -> bytes:
     return TEXT_XML.format(
-        account=ACCOUNT,
+        account=WECHAT_ACCOUNT,
         openid=openid,
         created=int(time.time()),
         content=content,
@@ -450,12 +455,12 @@ def wechat_xml(openid: str, content: str) -> bytes:
     ],
 )
 def test_wechat_refused_messages_get_a_polite_passive_reply(
-    stack: HostileStack, content: str, expected: str
+    stack: Entries, content: str, expected: str
 ) -> None:
     assert stack.wechat_text(unique("oRefused"), content) == expected
 
 
-def test_wechat_control_characters_are_removed(stack: HostileStack) -> None:
+def test_wechat_control_characters_are_removed(stack: Entries) -> None:
     reply = stack.wechat_text(unique("oCtrl"), "你好\u202e\x85\u200b")
     assert reply is not None and reply.startswith(GREETING)
 
@@ -467,7 +472,7 @@ def test_wechat_control_characters_are_removed(stack: HostileStack) -> None:
         pytest.param(b"", "text/xml", 400, "malformed XML", id="empty-body"),
         pytest.param(
             TEXT_XML.format(
-                account=ACCOUNT, openid="oC0", created=1, content="hi\x01", msg_id=1
+                account=WECHAT_ACCOUNT, openid="oC0", created=1, content="hi\x01", msg_id=1
             ).encode(),
             "text/xml",
             400,
@@ -484,13 +489,10 @@ def test_wechat_control_characters_are_removed(stack: HostileStack) -> None:
             "malformed XML",
             id="invalid-utf8",
         ),
-        pytest.param(
-            b"<xml>" + b" " * FIVE_MB + b"</xml>", "text/xml", 413, "size limit", id="huge-5MB"
-        ),
     ],
 )
 def test_wechat_unreadable_bodies_are_refused_at_once(
-    stack: HostileStack, body: bytes, content_type: str, status: int, reason: str
+    stack: Entries, body: bytes, content_type: str, status: int, reason: str
 ) -> None:
     started = time.monotonic()
     answer = stack.wechat(body, content_type=content_type)
@@ -498,11 +500,11 @@ def test_wechat_unreadable_bodies_are_refused_at_once(
     assert time.monotonic() - started < 2  # nothing was expanded
 
 
-def test_wechat_unsigned_calls_are_refused(stack: HostileStack) -> None:
+def test_wechat_unsigned_calls_are_refused(stack: Entries) -> None:
     assert stack.wechat(wechat_xml("oUnsigned", "你好"), query={}).status == 403
 
 
-def test_wechat_ignores_the_content_type_of_an_xml_body(stack: HostileStack) -> None:
+def test_wechat_ignores_the_content_type_of_an_xml_body(stack: Entries) -> None:
     answer = stack.wechat(wechat_xml(unique("oCt"), "你好"), content_type="application/json")
     assert answer.status == 200 and GREETING in answer.text
 
@@ -521,7 +523,6 @@ def test_wechat_ignores_the_content_type_of_an_xml_body(stack: HostileStack) -> 
         pytest.param(
             b'{"username": "\xff", "password": "x"}', "application/json", 400, id="invalid-utf8"
         ),
-        pytest.param(b"x" * FIVE_MB, "application/json", 413, id="huge-5MB"),
         pytest.param(
             as_json({"username": "", "password": ""}), "application/json", 401, id="empty-fields"
         ),
@@ -534,7 +535,7 @@ def test_wechat_ignores_the_content_type_of_an_xml_body(stack: HostileStack) -> 
     ],
 )
 def test_agent_login_refuses_bad_bodies(
-    stack: HostileStack, body: bytes, content_type: str, status: int
+    stack: Entries, body: bytes, content_type: str, status: int
 ) -> None:
     assert stack.agent("/login", body, content_type=content_type).status == status
 
@@ -550,14 +551,29 @@ def test_agent_login_refuses_bad_bodies(
         pytest.param(as_json({"text": "你好"}), 409, id="unclaimed-ticket"),
     ],
 )
-def test_agent_reply_refuses_bad_bodies(stack: HostileStack, body: bytes, status: int) -> None:
+def test_agent_reply_refuses_bad_bodies(stack: Entries, body: bytes, status: int) -> None:
     assert stack.agent("/tickets/999999/reply", body, token=stack.agent_token).status == status
     assert stack.agent("/tickets/999999/reply", body).status == 401
 
 
-def test_agent_reply_over_the_size_limit_is_refused_unread(stack: HostileStack) -> None:
+# --- the table: bodies over the size limit, refused by the HTTP server before they are read ---
+
+
+def test_telegram_wechat_and_login_bodies_over_the_size_limit_get_a_413_unread(
+    served_stack: Entries,
+) -> None:
+    assert served_stack.telegram(b"x" * FIVE_MB).status == 413
+    started = time.monotonic()
+    answer = served_stack.wechat(b"<xml>" + b" " * FIVE_MB + b"</xml>")
+    assert answer.status == 413 and "size limit" in answer.text, answer
+    assert time.monotonic() - started < 2  # nothing was expanded
+    assert served_stack.agent("/login", b"x" * FIVE_MB).status == 413
+
+
+def test_agent_reply_over_the_size_limit_is_refused_unread(served_stack: Entries) -> None:
     huge = b"x" * FIVE_MB
-    assert stack.agent("/tickets/999999/reply", huge, token=stack.agent_token).status == 413
+    token = served_stack.agent_token
+    assert served_stack.agent("/tickets/999999/reply", huge, token=token).status == 413
 
 
 # --- the table: Rasa's API and metrics -------------------------------------------------------
@@ -573,29 +589,29 @@ def test_agent_reply_over_the_size_limit_is_refused_unread(stack: HostileStack) 
         pytest.param(as_json({"text": "你" * 5000}), 400, id="over-long"),
     ],
 )
-def test_rasa_parse_with_a_jwt(stack: HostileStack, body: bytes, status: int) -> None:
+def test_rasa_parse_with_a_jwt(stack: Entries, body: bytes, status: int) -> None:
     assert stack.rasa_api("/model/parse", body).status == status
 
 
-def test_rasa_parse_refuses_a_form_body(stack: HostileStack) -> None:
+def test_rasa_parse_refuses_a_form_body(stack: Entries) -> None:
     form = "application/x-www-form-urlencoded"
     assert stack.rasa_api("/model/parse", b"text=hi", content_type=form).status == 415
 
 
-def test_metrics_take_no_input(stack: HostileStack) -> None:
-    answer = http(f"{stack.base_url}/metrics?name[]=<script>&%ff=%00")
+def test_metrics_take_no_input(stack: Entries) -> None:
+    answer = stack.http.get("/metrics?name[]=<script>&%ff=%00")
     assert answer.status == 200 and answer.content_type.startswith("text/plain")
-    assert http(f"{stack.base_url}/metrics", b"x" * 1000).status == 405
+    assert stack.http.post("/metrics", b"x" * 1000).status == 405
 
 
 # --- injection: stored verbatim, handed to agents as data ------------------------------------
 
 
-def rest_says(stack: HostileStack, sender: str, text: str) -> list[str]:
-    return rest_texts(http(stack.rest_url, as_json({"sender": sender, "message": text})))
+def rest_says(stack: Entries, sender: str, text: str) -> list[str]:
+    return rest_texts(stack.http.post(REST_PATH, as_json({"sender": sender, "message": text})))
 
 
-def user_texts(stack: HostileStack, sender: str) -> list[str]:
+def user_texts(stack: Entries, sender: str) -> list[str]:
     rows = stack.rows(
         "tracker.db",
         "SELECT data FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id",
@@ -604,7 +620,7 @@ def user_texts(stack: HostileStack, sender: str) -> list[str]:
     return [json.loads(row[0])["text"] for row in rows]
 
 
-def transcript_of(stack: HostileStack, sender: str) -> list[dict[str, Any]]:
+def transcript_of(stack: Entries, sender: str) -> list[dict[str, Any]]:
     queue = stack.agent("/queue", token=stack.agent_token).json()["tickets"]
     ticket = next(t for t in queue if t["conversation_id"] == sender)
     answer = stack.agent(f"/tickets/{ticket['ticket_id']}", token=stack.agent_token)
@@ -612,12 +628,15 @@ def transcript_of(stack: HostileStack, sender: str) -> list[dict[str, Any]]:
     return list(answer.json()["transcript"])
 
 
-def test_sql_in_a_transfer_look_up_is_only_data(stack: HostileStack) -> None:
-    """Alice, proven by the widget, looks up her transfer with SQL around the hash."""
-    sender = conversation_of(demo_data.ALICE, stack.local.identity_secret.encode())
+def test_sql_in_a_transfer_look_up_is_only_data(served: ServedStack, served_stack: Entries) -> None:
+    """Alice, proven by the widget, looks up her transfer with SQL around the hash (on the served
+    stack, where her conversation may hold earlier tests' messages)."""
+    stack = served_stack
+    sender = conversation_of(demo_data.ALICE, served.identity_secret.encode())
     look_up = f"{demo_data.TX_PENDING_LOW_FEE}' OR '1'='1 这笔怎么还没到"
     drop = "'; DROP TABLE events; --"
-    alice = WidgetClient(stack, demo_data.ALICE)
+    before = len(user_texts(stack, sender))
+    alice = SyncWidget(served.base_url, demo_data.ALICE)
     try:
         replies = alice.say(look_up)
         # The one transfer of the hash, nobody else's.
@@ -631,12 +650,12 @@ def test_sql_in_a_transfer_look_up_is_only_data(stack: HostileStack) -> None:
     assert "events" in stack.tables("tracker.db")
     assert {"wallet_transactions", "wallet_tickets"} <= stack.tables("wallet.db")
     assert stack.rows("wallet.db", "SELECT count(*) FROM wallet_transactions")[0][0] > 1
-    assert user_texts(stack, sender)[:2] == [look_up, drop]
+    assert user_texts(stack, sender)[before : before + 2] == [look_up, drop]
     shown = [line["text"] for line in transcript_of(stack, sender) if line["role"] == "user"]
-    assert shown[:2] == [look_up, drop]
+    assert look_up in shown and shown[shown.index(look_up) :][:2] == [look_up, drop]
 
 
-def test_sql_and_html_in_a_complaint_are_stored_and_shown_verbatim(stack: HostileStack) -> None:
+def test_sql_and_html_in_a_complaint_are_stored_and_shown_verbatim(stack: Entries) -> None:
     sender = unique("inject-complaint")
     description = "<script>alert(1)</script>'); DROP TABLE tickets;-- 转账被多扣了手续费"
     rest_says(stack, sender, "我要投诉")
@@ -683,9 +702,9 @@ REST_BODIES = st.one_of(REST_REQUESTS, REST_REQUESTS, JSON.map(as_json), st.bina
 @FUZZ
 @given(body=REST_BODIES, content_type=CONTENT_TYPES)
 def test_rest_answers_any_body_with_a_reply_or_a_4xx(
-    stack: HostileStack, body: bytes, content_type: str
+    stack: Entries, body: bytes, content_type: str
 ) -> None:
-    answer = http(stack.rest_url, body, content_type=content_type)
+    answer = stack.http.post(REST_PATH, body, content_type=content_type)
     json_type = content_type.split(";")[0].strip().lower() == "application/json"
     # 413: over MAX_REQUEST_BYTES, refused before anything else looks at it.
     assert answer.status in ((200, 400, 413) if json_type else (400, 413, 415)), answer
@@ -696,16 +715,16 @@ def test_rest_answers_any_body_with_a_reply_or_a_4xx(
 @FUZZ
 @given(message=TEXT, metadata=st.one_of(st.none(), JSON))
 def test_rest_answers_every_message_of_a_new_conversation(
-    stack: HostileStack, message: str, metadata: Any
+    stack: Entries, message: str, metadata: Any
 ) -> None:
     # A new conversation each time: a repeated one may be waiting for an agent, silently.
     body = as_json({"sender": unique("fuzz"), "message": message, "metadata": metadata})
     assume(len(body) <= MAX_REQUEST_BYTES)  # larger ones get 413: test_rest_bodies_over_the_…
-    texts = rest_texts(http(stack.rest_url, body))
+    texts = rest_texts(stack.http.post(REST_PATH, body))
     assert texts and all(isinstance(text, str) for text in texts), texts
 
 
-def test_rest_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+def test_rest_still_answers_after_the_fuzzing(stack: Entries) -> None:
     stack.still_answers()
 
 
@@ -769,7 +788,7 @@ TELEGRAM_UPDATES = st.fixed_dictionaries(
     )
 )
 def test_telegram_answers_any_authenticated_body_with_200_or_400(
-    stack: HostileStack, body: bytes
+    stack: Entries, body: bytes
 ) -> None:
     answer = stack.telegram(body)
     assert answer.status in (200, 400, 413), answer  # 413: over 1 MB (900 K chars, escaped)
@@ -781,7 +800,7 @@ def test_telegram_answers_any_authenticated_body_with_200_or_400(
     secret=st.one_of(st.none(), ASCII_HEADER.filter(lambda s: s.strip() != TELEGRAM_SECRET)),
 )
 def test_telegram_refuses_any_body_without_the_secret(
-    stack: HostileStack, body: bytes, secret: str | None
+    stack: Entries, body: bytes, secret: str | None
 ) -> None:
     # 413 for a body over MAX_REQUEST_BYTES, refused unread before the secret is looked at.
     assert stack.telegram(body, secret=secret).status in (403, 413)
@@ -790,13 +809,13 @@ def test_telegram_refuses_any_body_without_the_secret(
 @FUZZ
 @given(text=TEXT.filter(lambda text: len(text) <= 4096 and text.strip()))
 def test_telegram_answers_every_private_text_with_at_least_one_message(
-    stack: HostileStack, text: str
+    stack: Entries, text: str
 ) -> None:
     # Blank texts get nothing: test_telegram_refused_messages_get_a_polite_reply[empty].
     assert stack.telegram_text(telegram_user_id(), text)
 
 
-def test_telegram_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+def test_telegram_still_answers_after_the_fuzzing(stack: Entries) -> None:
     assert stack.telegram_text(telegram_user_id(), "你好")[0].startswith(GREETING)
     stack.still_answers()
 
@@ -821,7 +840,7 @@ def wechat_messages(draw: st.DrawFn) -> bytes:
                 ),
             },
             optional={
-                "ToUserName": st.one_of(st.just(ACCOUNT), SHORT_TEXT),
+                "ToUserName": st.one_of(st.just(WECHAT_ACCOUNT), SHORT_TEXT),
                 "CreateTime": st.one_of(st.integers(), SHORT_TEXT),
                 "Content": TEXT.filter(lambda text: len(text) < 10_000),
                 "MsgId": st.one_of(st.integers(0, 2**64), SHORT_TEXT),
@@ -868,7 +887,7 @@ XML_ATTACKS = st.sampled_from(
     content_type=st.one_of(st.none(), CONTENT_TYPES),
 )
 def test_wechat_answers_any_signed_body_with_200_or_400(
-    stack: HostileStack, body: bytes, content_type: str | None
+    stack: Entries, body: bytes, content_type: str | None
 ) -> None:
     answer = stack.wechat(body, content_type=content_type)
     assert answer.status in (200, 400, 413), answer
@@ -887,16 +906,16 @@ def test_wechat_answers_any_signed_body_with_200_or_400(
     method=st.sampled_from(["GET", "POST"]),
 )
 def test_wechat_refuses_any_unsigned_call(
-    stack: HostileStack, query: dict[str, str], method: str
+    stack: Entries, query: dict[str, str], method: str
 ) -> None:
-    body = wechat_xml("oUnsigned", "你好") if method == "POST" else None
-    answer = http(
-        f"{stack.wechat_url}?{urllib.parse.urlencode(query)}", body, content_type="text/xml"
-    )
+    if method == "POST":
+        answer = stack.wechat(wechat_xml("oUnsigned", "你好"), query)
+    else:
+        answer = stack.http.get(f"{WECHAT_WEBHOOK}?{urllib.parse.urlencode(query)}")
     assert answer.status in (400, 403), answer
 
 
-def test_wechat_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
+def test_wechat_still_answers_after_the_fuzzing(stack: Entries) -> None:
     reply = stack.wechat_text(unique("oAfter"), "你好")
     assert reply is not None and reply.startswith(GREETING)
     stack.still_answers()
@@ -924,7 +943,7 @@ AGENT_BODIES = st.one_of(
 @FUZZ
 @given(body=AGENT_BODIES, content_type=CONTENT_TYPES)
 def test_agent_login_answers_any_body_with_a_4xx(
-    stack: HostileStack, body: bytes, content_type: str
+    stack: Entries, body: bytes, content_type: str
 ) -> None:
     answer = stack.agent("/login", body, content_type=content_type)
     # 413: too large; 415: not a JSON body; 429: "li" was guessed too often by earlier examples.
@@ -939,7 +958,7 @@ def test_agent_login_answers_any_body_with_a_4xx(
     authorization=st.one_of(st.just("valid"), st.none(), ASCII_HEADER),
 )
 def test_agent_ticket_endpoints_answer_any_call_with_a_4xx(
-    stack: HostileStack, action: str, ticket_id: int, body: bytes, authorization: str | None
+    stack: Entries, action: str, ticket_id: int, body: bytes, authorization: str | None
 ) -> None:
     token = stack.agent_token if authorization == "valid" else authorization
     answer = stack.agent(
@@ -953,7 +972,7 @@ def test_agent_ticket_endpoints_answer_any_call_with_a_4xx(
         assert answer.status == 401
 
 
-def test_agent_console_still_works_after_the_fuzzing(stack: HostileStack) -> None:
+def test_agent_console_still_works_after_the_fuzzing(stack: Entries) -> None:
     # Logging in again would be refused for a while: the fuzzing guessed the password of "li".
     assert stack.agent("/queue", token=stack.agent_token).status == 200
     stack.still_answers()
@@ -973,7 +992,7 @@ RASA_TEXTS = (
 @given(
     body=st.fixed_dictionaries({"text": RASA_TEXTS}, optional={"message_id": JSON, "x": JSON}),
 )
-def test_rasa_parse_answers_any_object_with_a_text(stack: HostileStack, body: Any) -> None:
+def test_rasa_parse_answers_any_object_with_a_text(stack: Entries, body: Any) -> None:
     assert_no_server_error(stack.rasa_api("/model/parse", as_json(body)))
 
 
@@ -991,13 +1010,13 @@ def test_rasa_parse_answers_any_object_with_a_text(stack: HostileStack, body: An
     ),
 )
 def test_rasa_conversation_messages_answer_any_object_with_a_text(
-    stack: HostileStack, conversation: str, body: Any
+    stack: Entries, conversation: str, body: Any
 ) -> None:
     path = f"/conversations/{urllib.parse.quote(conversation, safe='')}/messages"
     assert_no_server_error(stack.rasa_api(path, as_json(body)))
 
 
-def test_rasa_api_still_works_after_the_fuzzing(stack: HostileStack) -> None:
+def test_rasa_api_still_works_after_the_fuzzing(stack: Entries) -> None:
     parsed = stack.rasa_api("/model/parse", as_json({"text": "你好"}))
     assert parsed.status == 200 and parsed.json()["intent"]["name"] == "greet"
     stack.still_answers()
@@ -1005,9 +1024,9 @@ def test_rasa_api_still_works_after_the_fuzzing(stack: HostileStack) -> None:
 
 @FUZZ
 @given(query=st.text(max_size=60), header=ASCII_HEADER)
-def test_metrics_answer_any_query(stack: HostileStack, query: str, header: str) -> None:
-    answer = http(
-        f"{stack.base_url}/metrics?{urllib.parse.quote(query, safe='=&')}",
+def test_metrics_answer_any_query(stack: Entries, query: str, header: str) -> None:
+    answer = stack.http.get(
+        f"/metrics?{urllib.parse.quote(query, safe='=&')}",
         headers={"Accept": header, "X-Forwarded-For": header},
     )
     assert answer.status == 200
@@ -1032,9 +1051,9 @@ WIDGET_PAYLOADS = st.one_of(
 
 
 @pytest.fixture(scope="module")
-def fuzzed_widget(stack: HostileStack) -> Iterator[WidgetClient]:
+def fuzzed_widget(served: ServedStack, served_logs: LogWindow) -> Iterator[SyncWidget]:
     """A socket of its own, opened when the fuzzing starts (an idle client drops after 30 s)."""
-    client = WidgetClient(stack, unique("widget-fuzzed"))
+    client = SyncWidget(served.base_url, unique("widget-fuzzed"))
     try:
         yield client
     finally:
@@ -1044,16 +1063,16 @@ def fuzzed_widget(stack: HostileStack) -> Iterator[WidgetClient]:
 @FUZZ
 @given(event=WIDGET_EVENTS, payload=WIDGET_PAYLOADS)
 def test_widget_handles_any_event_and_keeps_the_socket(
-    fuzzed_widget: WidgetClient, event: str, payload: Any
+    fuzzed_widget: SyncWidget, event: str, payload: Any
 ) -> None:
     if event == "user_uttered":
         fuzzed_widget.emit(payload)  # waits for the server's ack: handled, no hang
     else:
         # python-socketio acknowledges no event without a handler: the next one shows the
         # socket is still served.
-        fuzzed_widget.client.emit(event, payload)
+        fuzzed_widget.run(fuzzed_widget.user.client.emit(event, payload))
         fuzzed_widget.emit({})
-    assert fuzzed_widget.client.connected
+    assert fuzzed_widget.connected
 
 
 def engineio_waits_forever(body: bytes) -> bool:
@@ -1080,28 +1099,34 @@ ENGINEIO_BODIES = st.one_of(
 @FUZZ
 @given(body=ENGINEIO_BODIES)
 def test_engineio_polling_answers_any_packet_with_200_or_400(
-    stack: HostileStack, body: bytes
+    served_stack: Entries, body: bytes
 ) -> None:
-    opened = http(f"{stack.base_url}/socket.io/?EIO=4&transport=polling")
+    opened = served_stack.http.get("/socket.io/?EIO=4&transport=polling")
     session = json.loads(opened.body[1:])["sid"]
-    url = f"{stack.base_url}/socket.io/?EIO=4&transport=polling&sid={session}"
-    assert http(url, body, content_type="text/plain;charset=UTF-8").status in (200, 400)
+    url = f"/socket.io/?EIO=4&transport=polling&sid={session}"
+    answer = served_stack.http.post(url, body, content_type="text/plain;charset=UTF-8")
+    assert answer.status in (200, 400)
 
 
-def test_the_widget_still_answers_after_the_fuzzing(stack: HostileStack) -> None:
-    client = WidgetClient(stack, unique("widget-after"))
+def test_the_widget_still_answers_after_the_fuzzing(
+    served: ServedStack, served_stack: Entries
+) -> None:
+    client = SyncWidget(served.base_url, unique("widget-after"))
     try:
         assert client.say("你好")[0].startswith(GREETING)
     finally:
         client.close()
-    stack.still_answers()
+    served_stack.still_answers()
 
 
-def test_no_traceback_through_our_code_in_the_logs(stack: HostileStack) -> None:
-    """Runs after everything above: nothing of ours failed, even when the answer was fine."""
+def test_no_traceback_through_our_code_in_the_logs(stack: Entries, served_logs: LogWindow) -> None:
+    """Runs after everything above: nothing of ours failed, even when the answer was fine (the
+    in-process server's logs, and what the served stack logged during this module)."""
     for log in ("rasa.log", "actions.log"):
-        text = (stack.local.workdir / log).read_text(encoding="utf-8", errors="replace")
+        text = (stack.workdir / log).read_text(encoding="utf-8", errors="replace")
         assert our_tracebacks(text) == [], log
+    for path in served_logs.paths:
+        assert our_tracebacks(served_logs.text(path)) == [], path
 
 
 def test_the_log_check_tells_our_tracebacks_from_upstream_ones() -> None:
@@ -1126,206 +1151,3 @@ def test_the_log_check_tells_our_tracebacks_from_upstream_ones() -> None:
     )
     found = our_tracebacks(upstream + ours + upstream + handler)
     assert len(found) == 2 and "agent_console.py" in found[0] and "WidgetChannel" in found[1]
-
-
-# --- the rate limit (default burst of 10, refilled at one message a minute) -------------------
-
-
-def test_a_rest_burst_gets_one_slow_down_then_silence_and_others_are_served(
-    limited: HostileStack,
-) -> None:
-    sender = unique("burst")
-    with ThreadPoolExecutor(16) as pool:
-        answers = list(pool.map(lambda _: limited.rest(sender, "你好"), range(16)))
-    answered = [texts for texts in answers if texts and texts != [SLOW_DOWN_REPLY]]
-    assert len(answered) == 10 and all(texts[0].startswith(GREETING) for texts in answered)
-    assert answers.count([SLOW_DOWN_REPLY]) == 1
-    assert answers.count([]) == 5
-    assert limited.rest(sender, "你好") == []  # still silent
-    assert limited.rest(unique("bystander"), "你好")[0].startswith(GREETING)
-
-
-def test_a_telegram_burst_gets_one_polite_message(limited: HostileStack) -> None:
-    user_id = telegram_user_id()
-    for _ in range(14):
-        limited.telegram_text(user_id, "你好")
-    sent = [call["text"] for call in limited.bot_api.calls_for(user_id)]
-    assert sent.count(SLOW_DOWN_REPLY) == 1
-    assert len([text for text in sent if text.startswith(GREETING)]) == 10
-    assert len(sent) == 11
-    assert limited.telegram_text(telegram_user_id(), "你好")[0].startswith(GREETING)
-
-
-# --- known bugs, pinned: each xfail turns red (XPASS) when its bug is fixed -----------------
-
-
-def bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
-
-
-def status_of(call: Any) -> int | None:
-    """The status of an HTTP call; None when the server dropped the connection."""
-    try:
-        return int(call().status)
-    except OSError:
-        return None
-
-
-def revive(stack: HostileStack) -> bool:
-    """Restarts Rasa if a test stopped it; whether it had to."""
-    for _ in range(3):
-        try:
-            http(f"{stack.base_url}/", timeout=3)
-            return False
-        except OSError:
-            time.sleep(1)
-    stack.local.stop_rasa()
-    stack.local.start_rasa()
-    return True
-
-
-def test_agent_console_ticket_ids_beyond_64_bits_get_a_404(limited: HostileStack) -> None:
-    huge = 2**63
-    for action, body in (
-        ("", None),
-        ("/claim", b"{}"),
-        ("/reply", b'{"text":"hi"}'),
-        ("/close", b"{}"),
-    ):
-        status = limited.agent(f"/tickets/{huge}{action}", body, token=limited.agent_token).status
-        assert status in (404, 409), (action, status)
-
-
-def test_agent_console_authorization_header_not_utf8_gets_a_401(limited: HostileStack) -> None:
-    # urllib sends header values as latin-1: "\xff" goes out as the byte 0xff.
-    assert status_of(lambda: limited.agent("/queue", token="\xff")) == 401
-
-
-def test_agent_console_fields_with_a_lone_surrogate_get_a_400(limited: HostileStack) -> None:
-    sender = unique("bug-agent")
-    limited.rest(sender, "我要人工客服")
-    queue = limited.agent("/queue", token=limited.agent_token).json()["tickets"]
-    ticket = next(t["ticket_id"] for t in queue if t["conversation_id"] == sender)
-    assert limited.agent(f"/tickets/{ticket}/claim", b"{}", token=limited.agent_token).status == 200
-    statuses = [
-        limited.agent("/login", as_json({"username": "\ud800", "password": "x"})).status,
-        limited.agent(
-            f"/tickets/{ticket}/reply", as_json({"text": "好\ud800"}), token=limited.agent_token
-        ).status,
-        limited.agent(
-            f"/tickets/{ticket}/close", as_json({"note": "\ud800"}), token=limited.agent_token
-        ).status,
-    ]
-    assert all(400 <= status < 500 for status in statuses), statuses
-
-
-def test_widget_user_uttered_without_data_is_acknowledged(limited: HostileStack) -> None:
-    client = WidgetClient(limited, unique("widget-nodata"))
-    try:
-        client.client.call("user_uttered", timeout=3)
-    except socketio.exceptions.TimeoutError:
-        raise AssertionError("no ack: the handler failed") from None
-    finally:
-        client.close()
-
-
-@bug(
-    "python-engineio 4.15 (upstream): an unknown packet makes the server disconnect the session "
-    "and wait for the client to poll the CLOSE packet, so this POST gets no answer"
-)
-@pytest.mark.parametrize("packet", [b"0", b"2", b"6"], ids=["open", "ping", "noop"])
-def test_engineio_post_with_a_ping_packet_is_answered(limited: HostileStack, packet: bytes) -> None:
-    opened = http(f"{limited.base_url}/socket.io/?EIO=4&transport=polling")
-    session = json.loads(opened.body[1:])["sid"]
-    url = f"{limited.base_url}/socket.io/?EIO=4&transport=polling&sid={session}"
-    try:
-        assert status_of(lambda: http(url, packet, content_type="text/plain", timeout=3)) == 400
-    finally:
-        status_of(lambda: http(url, timeout=3))  # fetches the CLOSE packet the server waits on
-
-
-def test_telegram_deeply_nested_json_gets_a_400(limited: HostileStack) -> None:
-    assert limited.telegram(b"[" * 100_000 + b"]" * 100_000).status == 400
-
-
-def test_telegram_update_ids_beyond_64_bits_are_refused(limited: HostileStack) -> None:
-    user_id = telegram_user_id()
-    body = json.loads(telegram_update(user_id, "你好"))
-    assert limited.telegram(as_json({**body, "update_id": 2**64})).status == 400
-    assert limited.bot_api.calls_for(user_id) == []
-
-
-def test_telegram_button_data_with_a_lone_surrogate_is_acknowledged(
-    limited: HostileStack,
-) -> None:
-    user_id = telegram_user_id()
-    query = {
-        "id": "q-surrogate",
-        "from": {"id": user_id, "is_bot": False},
-        "message": {"message_id": 1, "chat": {"id": user_id, "type": "private"}},
-        "data": "#\ud800",
-    }
-    answer = limited.telegram(as_json({"update_id": fresh_id(), "callback_query": query}))
-    assert answer.status == 200
-
-
-@pytest.mark.parametrize(
-    ("path", "body", "content_type"),
-    [
-        pytest.param("/model/parse", b"[]", "application/json", id="parse-not-an-object"),
-        pytest.param(
-            "/model/parse", b'{"text": 5}', "application/json", id="parse-text-not-a-string"
-        ),
-        pytest.param("/model/parse", b'{"x": 1}', "application/json", id="parse-no-text"),
-        pytest.param("/model/parse", b'{"text": ""}', "application/json", id="parse-empty-text"),
-        pytest.param(
-            "/model/parse", b'{"text": " \\u3000"}', "application/json", id="parse-blank-text"
-        ),
-        pytest.param(
-            "/model/parse", b'{"text": "\\ud800"}', "application/json", id="parse-surrogate"
-        ),
-        pytest.param("/conversations/c/messages", b"[1]", "application/json", id="messages-list"),
-        pytest.param(
-            "/conversations/c/messages",
-            b'{"sender": "user"}',
-            "application/json",
-            id="messages-no-text",
-        ),
-        pytest.param(
-            "/conversations/c/messages",
-            b'{"text": 5, "sender": "user"}',
-            "application/json",
-            id="messages-text-not-a-string",
-        ),
-    ],
-)
-def test_rasa_api_bad_bodies_get_a_4xx(
-    limited: HostileStack, path: str, body: bytes, content_type: str
-) -> None:
-    assert_no_server_error(limited.rasa_api(path, body, content_type=content_type))
-
-
-def test_rasa_api_authorization_header_not_utf8_gets_a_401(limited: HostileStack) -> None:
-    assert (
-        status_of(
-            lambda: http(f"{limited.base_url}/status", headers={"Authorization": "Bearer \xff"})
-        )
-        == 401
-    )
-
-
-def test_rest_sender_with_a_lone_surrogate_is_refused_not_fatal(limited: HostileStack) -> None:
-    """Last: with the bug present it stops the server (restarted afterwards)."""
-    try:
-        empty = status_of(
-            lambda: http(limited.rest_url, as_json({"sender": "\ud800", "message": ""}))
-        )
-        greeting = status_of(
-            lambda: http(limited.rest_url, as_json({"sender": "\ud800", "message": "你好"}))
-        )
-        time.sleep(1)
-        restarted = revive(limited)
-        assert empty in (200, 400) and greeting in (200, 400), (empty, greeting)
-        assert not restarted, "the server stopped"
-    finally:
-        revive(limited)

@@ -117,9 +117,12 @@ class Http:
     server drops raises (``OSError``, or ``TimeoutError`` in process). With ``address`` every
     request says it comes from there (X-Forwarded-For, as a trusted proxy would)."""
 
-    def __init__(self, transport: Transport, address: str | None = None) -> None:
+    def __init__(
+        self, transport: Transport, address: str | None = None, timeout: float = TIMEOUT
+    ) -> None:
         self.transport = transport
         self.address = address
+        self.timeout = timeout
 
     @classmethod
     def to(cls, base_url: str, address: str | None = None) -> Http:
@@ -127,7 +130,11 @@ class Http:
 
     def at(self, address: str) -> Http:
         """The same server, from another client address."""
-        return Http(self.transport, address)
+        return Http(self.transport, address, self.timeout)
+
+    def within(self, timeout: float) -> Http:
+        """The same server, waiting at most ``timeout`` seconds for each answer."""
+        return Http(self.transport, self.address, timeout)
 
     def request(
         self,
@@ -138,7 +145,7 @@ class Http:
         json: Any = _UNSET,
         content_type: str | None = "application/json",
         headers: dict[str, str] | None = None,
-        timeout: float = TIMEOUT,
+        timeout: float | None = None,
     ) -> Answer:
         if json is not _UNSET:
             body = _json_body(json)
@@ -148,7 +155,7 @@ class Http:
         if body is not None:
             sent.append(("Content-Length", str(len(body))))
         sent += list((headers or {}).items())
-        return self.transport.send(method, path, sent, body, timeout)
+        return self.transport.send(method, path, sent, body, timeout or self.timeout)
 
     def get(self, path: str, **options: Any) -> Answer:
         return self.request("GET", path, **options)
