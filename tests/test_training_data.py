@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from bot.wallet.records import FailureReason, TicketState
-from tests.conftest import ROOT
+from scripts.local_stack import ROOT
 
 RASA = str(Path(ROOT) / ".venv" / "bin" / "rasa")
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -15,7 +15,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.augmentation import NOT_AUGMENTED, SOCIAL, Augmenter, AugmentingImporter
 from scripts.heldout import HELDOUT, load_heldout
-from tests.conftest import ROOT
+from scripts.local_stack import ROOT
 
 TABLES = ROOT / "data" / "augmentation"
 HASH = "0x4f396a4eb2c3c0b6615b0a236174c8b614dcd75cd56f58bba01ba22d455638de"

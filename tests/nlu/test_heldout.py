@@ -8,7 +8,7 @@ from rasa.core.agent import Agent
 
 from scripts.evaluate_nlu import evaluate, score
 from scripts.heldout import HELDOUT, load_heldout
-from tests.conftest import ROOT
+from scripts.local_stack import ROOT
 
 
 def test_scoring_counts_fallback_as_not_a_domain_answer() -> None:
