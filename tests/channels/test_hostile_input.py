@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from bot.channels.widget import conversation_of
+from bot.handoff.store import HandoffStore
 from bot.settings import DEFAULT_MAX_REQUEST_BYTES as MAX_REQUEST_BYTES
 from bot.wallet import demo_data
 from tests.support.fakes import TELEGRAM_SECRET, WECHAT_ACCOUNT, FakePlatforms
@@ -653,6 +654,8 @@ def test_sql_in_a_transfer_look_up_is_only_data(served: ServedStack, served_stac
     assert user_texts(stack, sender)[before : before + 2] == [look_up, drop]
     shown = [line["text"] for line in transcript_of(stack, sender) if line["role"] == "user"]
     assert look_up in shown and shown[shown.index(look_up) :][:2] == [look_up, drop]
+    # Alice stops waiting: later tests on the served stack chat as her.
+    HandoffStore.from_url(served.handoff_url).tickets.cancel(sender)
 
 
 def test_sql_and_html_in_a_complaint_are_stored_and_shown_verbatim(stack: Entries) -> None:

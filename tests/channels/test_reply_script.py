@@ -12,7 +12,6 @@ import asyncio
 import secrets
 from typing import Any
 
-from bot.wallet import demo_data
 from scripts.local_stack import widget_token
 from tests.support.fakes import FakePlatforms
 from tests.support.http import AgentConsole, RestUser, WidgetUser
@@ -76,7 +75,7 @@ def test_an_agents_message_is_not_converted(served: ServedStack) -> None:
 def test_the_widget_answers_in_the_users_script(served: ServedStack) -> None:
     async def scenario() -> list[dict[str, Any]]:
         widget = WidgetUser(served.base_url)
-        assert await widget.open(widget_token(demo_data.ALICE))
+        assert await widget.open(widget_token(f"script-widget-{secrets.token_hex(4)}"))
         try:
             await widget.client.emit("user_uttered", {"message": TAIWAN})
             await widget.text(60)
