@@ -291,13 +291,9 @@ def running_stack(
     Typed ``Any`` so that a test may annotate it with the class it asked for.
     """
     kind = InProcessStack if in_process else ServedStack
-    stack = kind(
-        workdir,
-        settings=dict(settings or {}),
-        api_jwt_secret=api_jwt_secret,
-        debug=debug,
-        **({"identity_secret": identity_secret} if identity_secret else {}),
-    )
+    stack = kind(workdir, settings=dict(settings or {}), api_jwt_secret=api_jwt_secret, debug=debug)
+    if identity_secret is not None:
+        stack.identity_secret = identity_secret
     stack.seed()
     if agent is not None:
         HandoffStore.from_url(stack.handoff_url).agents.add(
