@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,7 @@ from bot.wallet import demo_data
 from scripts.local_stack import widget_token
 from scripts.production_stack import ProductionStack
 from scripts.round_robin import rest_turn
-from tests.support.http import WidgetUser
+from tests.support.http import Http, WidgetUser
 from tests.support.stack import ServedStack, actions_with
 from tests.support.wallet_backend import BackendServer
 
@@ -232,8 +231,7 @@ def test_a_database_outage_is_an_apology_an_error_and_a_metric(production: Produ
         assert TRY_AGAIN in asyncio.run(say("人工客服几点上班"))
     finally:
         production.postgres.restart()
-    with urllib.request.urlopen(f"{node.base_url}/metrics", timeout=10) as response:
-        metrics = response.read().decode()
+    metrics = Http.to(node.base_url).get("/metrics", timeout=10).text
     assert 'im_failed_turns_total{reason="tracker_store"}' in metrics
     assert "turn failed in conversation faults-outage" in (node.workdir / "rasa.log").read_text()
     # Back: the conversation goes on where it was, nothing of it lost.
