@@ -4,15 +4,10 @@ servers and platforms, and a webhook that always answers."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rasa.core.agent import Agent
@@ -36,51 +31,22 @@ from bot.channels.telegram.channel import TelegramChannel, TelegramSettings
 from bot.channels.wechat.channel import WeChatChannel, WeChatSettings, message_key
 from bot.channels.wechat.replay import UsedSignatures
 from bot.settings import ConfigError
-from tests.channels.platforms import (
-    ACCOUNT,
-    APP_ID,
-    APP_SECRET,
-    BOT_SECRET,
-    BOT_TOKEN,
-    IMAGE_XML,
+from tests.support.channel_server import domain_agent, serving
+from tests.support.fakes import (
+    TELEGRAM_SECRET,
+    TELEGRAM_TOKEN,
+    WECHAT_APP_ID,
+    WECHAT_APP_SECRET,
     WECHAT_TOKEN,
-    FakeBotApi,
-    domain_agent,
-    http,
-    serving,
-    signed_query,
+    FakePlatforms,
 )
-from tests.channels.platforms import msg_ids as wechat_msg_ids
+from tests.support.http import Http
+from tests.support.platform_users import IMAGE_XML, TELEGRAM_WEBHOOK, WeChatUser, fresh_id
 
 
 @pytest.fixture(scope="module")
 def agent() -> Agent:
     return domain_agent()
-
-
-@pytest.fixture(scope="module")
-def bot_api() -> Iterator[FakeBotApi]:
-    fake = FakeBotApi()
-    fake.thread.start()
-    try:
-        yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
-
-
-def post_json(url: str, body: Any, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
 
 
 # --- conversation ids and settings -----------------------------------------------------------
@@ -144,14 +110,16 @@ def test_the_delivery_table_keeps_each_platforms_keys_for_two_days(tmp_path: Pat
 
 
 def test_both_platforms_process_a_redelivery_once_through_one_table(
-    tmp_path: Path, agent: Agent, bot_api: FakeBotApi
+    tmp_path: Path, agent: Agent, platforms: FakePlatforms
 ) -> None:
     url = f"sqlite:///{tmp_path / 'bindings.db'}"
 
     def server() -> tuple[TelegramChannel, WeChatChannel]:
         """The channels of one server; every server has its own stores on the one database."""
-        telegram = TelegramSettings(BOT_TOKEN, BOT_SECRET, bot_api.url)
-        wechat = WeChatSettings(WECHAT_TOKEN, APP_ID, APP_SECRET, api_url="http://127.0.0.1:9")
+        telegram = TelegramSettings(TELEGRAM_TOKEN, TELEGRAM_SECRET, platforms.url)
+        wechat = WeChatSettings(
+            WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, api_url="http://127.0.0.1:9"
+        )
         return (
             TelegramChannel(telegram, deliveries=DeliveryStore.from_url(url)),
             WeChatChannel(
@@ -172,31 +140,28 @@ def test_both_platforms_process_a_redelivery_once_through_one_table(
             "sticker": {"file_id": "CAACAgIAAxkBAAEBQ2Zl", "emoji": "👍"},
         },
     }
-    image = {"openid": "oPlatformsOnce01", "msg_id": next(wechat_msg_ids)}
-    image_xml = IMAGE_XML.format(account=ACCOUNT, created=1_764_000_000, **image).encode()
-    secret = {"X-Telegram-Bot-Api-Secret-Token": BOT_SECRET}
+    msg_id = fresh_id()
+    secret = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
 
     with serving(*server(), agent=agent) as first, serving(*server(), agent=agent) as second:
         for base in (first, second, first):
-            assert post_json(f"{base}/webhooks/telegram/webhook", sticker, secret) == (
-                200,
-                {"ok": True},
-            )
-        replies = bot_api.calls_for(chat_id)
+            answer = Http.to(base).post(TELEGRAM_WEBHOOK, json=sticker, headers=secret)
+            assert (answer.status, answer.json()) == (200, {"ok": True})
+        replies = platforms.calls_for(chat_id)
         assert len(replies) == 1 and "文字" in replies[0]["text"]
 
-        status, answer = http(f"{first}/webhooks/wechat/webhook", signed_query(), image_xml)
-        assert status == 200 and "文字" in answer
+        on_first = WeChatUser(Http.to(first), platforms, "oPlatformsOnce01")
+        image_xml = on_first.xml(IMAGE_XML, msg_id=msg_id).encode()
+        answer = on_first.post(image_xml)
+        assert answer.status == 200 and "文字" in answer.text
         # WeChat redelivers to another server, with a new signature: processed there before.
-        assert http(f"{second}/webhooks/wechat/webhook", signed_query(), image_xml) == (
-            200,
-            "success",
-        )
+        answer = WeChatUser(Http.to(second), platforms, "oPlatformsOnce01").post(image_xml)
+        assert (answer.status, answer.text) == (200, "success")
 
     with sqlite3.connect(tmp_path / "bindings.db") as db:
         rows = set(db.execute("SELECT platform, key FROM channel_deliveries"))
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-    wechat_key = message_key({"MsgId": str(image["msg_id"])})
+    wechat_key = message_key({"MsgId": str(msg_id)})
     assert rows == {("telegram", "800000001"), ("wechat", wechat_key)}
     assert not tables & {"telegram_updates", "wechat_received_messages"}
 
@@ -243,13 +208,15 @@ def test_a_platform_webhook_always_answers_and_processes_each_delivery_once(
     echo = EchoChannel(DeliveryStore.from_url(f"sqlite:///{tmp_path / 'bindings.db'}"))
     assert "ECHO_TOKEN is not set: the echo platform cannot send" in caplog.text
     with serving(echo, agent=agent) as base:
-        webhook = f"{base}/webhooks/echo/webhook"
-        with urllib.request.urlopen(f"{base}/webhooks/echo/", timeout=10) as health:
-            assert json.loads(health.read()) == {"status": "ok"}
+        http, webhook = Http.to(base), "/webhooks/echo/webhook"
+        health = http.get("/webhooks/echo/")
+        assert (health.status, health.json()) == (200, {"status": "ok"})
         for _ in range(2):
-            assert post_json(webhook, {"id": 1, "user": "u1"}) == (200, {"handled": True})
+            answer = http.post(webhook, json={"id": 1, "user": "u1"})
+            assert (answer.status, answer.json()) == (200, {"handled": True})
         assert [m["recipient_id"] for m in echo.output.messages] == ["echo:u1"]
         assert "欢迎关注" in echo.output.messages[0]["text"]
-        assert post_json(webhook, {"id": 2, "explode": True}) == (200, {"received": True})
+        answer = http.post(webhook, json={"id": 2, "explode": True})
+        assert (answer.status, answer.json()) == (200, {"received": True})
     failures = [r for r in caplog.records if r.getMessage() == "echo webhook call failed"]
     assert failures and failures[0].exc_info is not None

@@ -16,29 +16,17 @@ from bot.channels.wechat.api import MemoryTokenStore, RedisTokenStore, TokenStor
 from bot.channels.wechat.channel import WeChatChannel, WeChatSettings
 from bot.channels.wechat.replay import UsedSignatures
 from scripts.production_stack import Redis
-from tests.channels.platforms import (
-    ACCOUNT,
-    APP_ID,
-    APP_SECRET,
-    IMAGE_XML,
-    WECHAT_TOKEN,
-    FakeWeChatApi,
-    domain_agent,
-    http,
-    msg_ids,
-    serving,
-    signed_query,
-)
+from tests.support.channel_server import domain_agent, serving
+from tests.support.fakes import WECHAT_APP_ID, WECHAT_APP_SECRET, WECHAT_TOKEN, FakePlatforms
+from tests.support.http import Http
+from tests.support.platform_users import IMAGE_XML, WeChatUser, fresh_id
 
 
 @pytest.fixture
-def wechat_api() -> Iterator[FakeWeChatApi]:
-    fake = FakeWeChatApi()
-    fake.start()
-    try:
+def wechat_api() -> Iterator[FakePlatforms]:
+    """WeChat's API of this test alone: its tokens and connections are counted."""
+    with FakePlatforms.running() as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture(scope="module")
@@ -54,11 +42,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
 
 
 def test_the_api_session_is_kept_across_calls_and_closed_when_the_server_stops(
-    tmp_path: Path, wechat_api: FakeWeChatApi
+    tmp_path: Path, wechat_api: FakePlatforms
 ) -> None:
     url = f"sqlite:///{tmp_path / 'bindings.db'}"
     # A reply window too short for any reply: each one goes out through the API.
-    settings = WeChatSettings(WECHAT_TOKEN, APP_ID, APP_SECRET, None, wechat_api.url, 0.001)
+    settings = WeChatSettings(
+        WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET, None, wechat_api.url, 0.001
+    )
     channel = WeChatChannel(
         settings,
         deliveries=DeliveryStore.from_url(url),
@@ -67,12 +57,10 @@ def test_the_api_session_is_kept_across_calls_and_closed_when_the_server_stops(
     )
     openid = "oSessionUser01"
     with serving(channel, agent=domain_agent()) as base:
+        user = WeChatUser(Http.to(base), wechat_api, openid)
         for pushed in range(1, 4):
-            image = IMAGE_XML.format(
-                account=ACCOUNT, openid=openid, created=1_764_000_000, msg_id=next(msg_ids)
-            )
-            webhook = f"{base}/webhooks/wechat/webhook"
-            assert http(webhook, signed_query(), image.encode()) == (200, "success")
+            answer = user.post(user.xml(IMAGE_XML, msg_id=fresh_id()).encode())
+            assert (answer.status, answer.text) == (200, "success")
             deadline = time.monotonic() + 10
             while len(wechat_api.texts(openid)) < pushed and time.monotonic() < deadline:
                 time.sleep(0.02)  # one push after the other, as replies spread over time come
@@ -90,7 +78,10 @@ def send_from_two_servers(api_url: str, first: TokenStore, second: TokenStore) -
     """Two servers push in turn, each with its WeChatApi on ``first`` and ``second``."""
 
     async def run() -> None:
-        servers = [WeChatApi(api_url, APP_ID, APP_SECRET, tokens) for tokens in (first, second)]
+        servers = [
+            WeChatApi(api_url, WECHAT_APP_ID, WECHAT_APP_SECRET, tokens)
+            for tokens in (first, second)
+        ]
         try:
             assert await servers[0].send_text("oTokenA", "第一条")
             assert await servers[1].send_text("oTokenB", "第二条")
@@ -103,27 +94,25 @@ def send_from_two_servers(api_url: str, first: TokenStore, second: TokenStore) -
     asyncio.run(run())
 
 
-def test_servers_sharing_a_token_store_fetch_the_token_once(wechat_api: FakeWeChatApi) -> None:
+def test_servers_sharing_a_token_store_fetch_the_token_once(wechat_api: FakePlatforms) -> None:
     shared = MemoryTokenStore()
     send_from_two_servers(wechat_api.url, shared, shared)
     assert len(wechat_api.token_calls()) == 1
-    separate = FakeWeChatApi()
-    separate.start()
-    try:
+    with FakePlatforms.running() as separate:
         send_from_two_servers(separate.url, MemoryTokenStore(), MemoryTokenStore())
         # Each server fetches its own; WeChat would then invalidate the first one's.
         assert len(separate.token_calls()) == 2
-    finally:
-        separate.stop()
 
 
 def test_servers_share_the_token_through_redis(
-    wechat_api: FakeWeChatApi, redis_server: Redis
+    wechat_api: FakePlatforms, redis_server: Redis
 ) -> None:
     async def revoke_between() -> None:
-        first = RedisTokenStore.from_url(redis_server.url, APP_ID)
-        second = RedisTokenStore.from_url(redis_server.url, APP_ID)
-        servers = [WeChatApi(wechat_api.url, APP_ID, APP_SECRET, t) for t in (first, second)]
+        first = RedisTokenStore.from_url(redis_server.url, WECHAT_APP_ID)
+        second = RedisTokenStore.from_url(redis_server.url, WECHAT_APP_ID)
+        servers = [
+            WeChatApi(wechat_api.url, WECHAT_APP_ID, WECHAT_APP_SECRET, t) for t in (first, second)
+        ]
         try:
             assert await servers[0].send_text("oRedisA", "一")
             assert await servers[1].send_text("oRedisB", "二")

@@ -2,7 +2,8 @@
 
 ``with FakePlatforms.running() as platforms:`` serves both from one local HTTP server, and
 ``platforms.env()`` holds the settings that configure both channels against it (the tokens and
-secrets below; WeChat in plaintext mode, or safe mode with ``aes=True``).
+secrets below; WeChat in plaintext mode, or safe mode with ``aes=True``). It keeps connections
+open between calls (HTTP/1.1), as the platforms do, and counts those its clients open and close.
 """
 
 from __future__ import annotations
@@ -45,10 +46,24 @@ class FakePlatforms:
         self.wechat_calls: list[ApiCall] = []
         self.valid_tokens: set[str] = set()
         self.issued = 0
+        self.opened = 0
+        self.closed = 0
         self.lock = threading.Lock()
         platforms = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with platforms.lock:
+                    platforms.opened += 1
+
+            def finish(self) -> None:
+                super().finish()
+                with platforms.lock:
+                    platforms.closed += 1
+
             def log_message(self, *_: Any) -> None:
                 pass
 
@@ -59,6 +74,7 @@ class FakePlatforms:
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
+                self.wfile.flush()
 
             def handle_call(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
@@ -68,7 +84,11 @@ class FakePlatforms:
                     self.answer(platforms._telegram(url.path, raw), "application/json")
                 else:
                     query = dict(urllib.parse.parse_qsl(url.query))
-                    self.answer(platforms._wechat(url.path, query, raw), "text/plain")
+                    self.answer(platforms._wechat(url.path, query), "text/plain")
+                    # Recorded once answered: a caller that sees the call sees its answer sent.
+                    body = json.loads(raw.decode("utf-8")) if raw else None
+                    with platforms.lock:
+                        platforms.wechat_calls.append(ApiCall(url.path, query, body))
 
             do_GET = handle_call
             do_POST = handle_call
@@ -131,10 +151,8 @@ class FakePlatforms:
 
     # --- WeChat --------------------------------------------------------------------------------
 
-    def _wechat(self, path: str, query: dict[str, str], raw: bytes) -> dict[str, Any]:
-        body = json.loads(raw.decode("utf-8")) if raw else None
+    def _wechat(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         with self.lock:
-            self.wechat_calls.append(ApiCall(path, query, body))
             if path == "/cgi-bin/token":
                 if query.get("appid") != WECHAT_APP_ID or query.get("secret") != WECHAT_APP_SECRET:
                     return {"errcode": 40013, "errmsg": "invalid appid"}
@@ -173,6 +191,26 @@ class FakePlatforms:
             time.sleep(0.1)
         time.sleep(0.5)  # the rest of the turn's messages
         return self.texts(openid)[before:]
+
+    def wait_for_text(self, openid: str, fragment: str, timeout: float = 30) -> list[str]:
+        """The texts sent to ``openid``, once one holds ``fragment``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = self.texts(openid)
+            if any(fragment in text for text in texts):
+                return texts
+            time.sleep(0.1)
+        raise AssertionError(f"no message with {fragment!r} for {openid}: {self.texts(openid)}")
+
+    def wait_for_closed(self, count: int, timeout: float = 10) -> None:
+        """Waits until clients closed ``count`` connections in all."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.closed >= count:
+                    return
+            time.sleep(0.05)
+        raise AssertionError(f"{self.closed} of {self.opened} connections closed, not {count}")
 
     def revoke_tokens(self) -> None:
         """As when another server fetched a new token: the old one is refused with 40001."""

@@ -37,6 +37,26 @@ TEXT_XML = (
     "<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId>"
     "<MsgDataId>xxxx</MsgDataId><Idx>xxxx</Idx></xml>"
 )
+IMAGE_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+    "<PicUrl><![CDATA[http://mmbiz.qpic.cn/pic]]></PicUrl><MediaId><![CDATA[media_id]]></MediaId>"
+    "<MsgId>{msg_id}</MsgId></xml>"
+)
+VOICE_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+    "<MediaId><![CDATA[media_id]]></MediaId><Format><![CDATA[amr]]></Format>"
+    "<MsgId>{msg_id}</MsgId></xml>"
+)
+EVENT_XML = (
+    "<xml><ToUserName><![CDATA[{account}]]></ToUserName>"
+    "<FromUserName><![CDATA[{openid}]]></FromUserName>"
+    "<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+    "<Event><![CDATA[{event}]]></Event></xml>"
+)
 # Ids no other message of the session used: update, message and user ids, WeChat MsgIds.
 _ids = itertools.count(int(time.time() * 1000) % 10**9 * 1000)
 
