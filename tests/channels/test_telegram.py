@@ -1,36 +1,41 @@
-"""The Telegram channel of a running Rasa server and action server, with a local HTTP server
-standing in for the Bot API. Updates have the shapes of https://core.telegram.org/bots/api#update."""
+"""The Telegram channel against the fake Bot API (tests/support/fakes.py), on the served stack.
+Updates have the shapes of https://core.telegram.org/bots/api#update.
+
+A flood of updates meets the default rate limits on a Rasa server in process (the served stack
+has none); what a restart must not forget is checked across one restart of the served stack.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sqlite3
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from bot.channels.binding import EVERYONE, PER_USER, BindingStore
+from bot.channels.binding import EVERYONE, PER_USER
 from bot.channels.deliveries import DeliveryStore
 from bot.channels.telegram.__main__ import set_webhook
 from bot.channels.telegram.buttons import ButtonPayloads
 from bot.channels.telegram.channel import TelegramSettings
-from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import LocalStack
-from tests.channels.platforms import BOT_SECRET as SECRET
-from tests.channels.platforms import BOT_TOKEN as TOKEN
-from tests.channels.platforms import FakeBotApi
-from tests.channels.test_handoff_api import PASSWORD, Console
-from tests.conftest import ALWAYS_OPEN
+from tests.support.fakes import TELEGRAM_SECRET, TELEGRAM_TOKEN, FakePlatforms
+from tests.support.hostile import LogWindow
+from tests.support.http import AgentConsole
+from tests.support.platform_users import (
+    TelegramUser,
+    fresh_id,
+    issue_code,
+    person,
+    private_message,
+    update,
+)
+from tests.support.stack import InProcessStack, ServedStack, empty_queue, running_stack
 
 CONFIRMED_STATE = "25 个确认"
 WRONG = "绑定码不正确"
@@ -47,116 +52,32 @@ STICKER = {
     "is_video": False,
     "emoji": "👍",
 }
-update_ids = itertools.count(700_000_000)
-user_ids = itertools.count(9_100_000_001)
-
-
-@dataclass
-class TelegramStack(LocalStack):
-    """The local stack with the Telegram channel configured by environment variables alone."""
-
-    def start_rasa(self) -> None:
-        # As LocalStack.start_rasa, with our own credentials file (REST, agent console, Telegram
-        # with an empty entry, so the channel reads its settings from the environment).
-        channels = {
-            "bot.channels.rest.RestChannel": None,
-            "bot.handoff.console.AgentConsole": None,
-            "bot.channels.telegram.TelegramChannel": None,
-        }
-        self.credentials.write_text(yaml.safe_dump(channels), encoding="utf-8")
-        super().start_rasa()
-
-    @property
-    def webhook_url(self) -> str:
-        return f"{self.base_url}/webhooks/telegram/webhook"
-
-    @property
-    def binding_url(self) -> str:
-        return self.settings["BINDING_DB_URL"]
 
 
 @pytest.fixture(scope="module")
-def bot_api() -> Iterator[FakeBotApi]:
-    fake = FakeBotApi()
-    fake.thread.start()
-    try:
-        yield fake
-    finally:
-        fake.server.shutdown()
-        fake.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, bot_api: FakeBotApi) -> Iterator[TelegramStack]:
-    workdir = tmp_path_factory.mktemp("telegram")
-    local = TelegramStack(
-        workdir,
-        settings={
-            "SUPPORT_HOURS": ALWAYS_OPEN,
-            "TELEGRAM_TOKEN": TOKEN,
-            "TELEGRAM_SECRET_TOKEN": SECRET,
-            "TELEGRAM_API_URL": bot_api.url,
-            "BINDING_DB_URL": f"sqlite:///{workdir / 'bindings.db'}",
-        },
-        credentials=workdir / "credentials.yml",
-    )
-    local.seed()
-    HandoffStore.from_url(local.handoff_url).agents.add("li", "小李", PASSWORD)
-    local.start_actions()
-    local.start_rasa()
-    try:
+def limited(
+    tmp_path_factory: pytest.TempPathFactory, platforms: FakePlatforms
+) -> Iterator[InProcessStack]:
+    """A Rasa server in process with the default rate limits; the channel answers by itself."""
+    with running_stack(
+        tmp_path_factory.mktemp("telegram-limits"),
+        in_process=True,
+        actions=False,
+        agent=None,
+        settings=platforms.env(),
+    ) as local:
         yield local
-    finally:
-        local.stop_all()
 
 
-def post(
-    stack: TelegramStack, body: Any, secret: str | None = SECRET, raw: bytes | None = None
-) -> int:
-    """POSTs an update to the webhook as Telegram does; the HTTP status."""
-    headers = {"Content-Type": "application/json"}
-    if secret is not None:
-        headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-    data = raw if raw is not None else json.dumps(body).encode()
-    request = urllib.request.Request(stack.webhook_url, data=data, headers=headers, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+def raw(body: Any) -> bytes:
+    return json.dumps(body).encode()
 
 
-def person(user_id: int) -> dict[str, Any]:
-    return {
-        "id": user_id,
-        "is_bot": False,
-        "first_name": "Alice",
-        "username": f"alice{user_id}",
-        "language_code": "zh-hans",
-    }
+def binding_url(stack: LocalStack) -> str:
+    return stack.env()["BINDING_DB_URL"]
 
 
-def private_message(user_id: int, **content: Any) -> dict[str, Any]:
-    """A Message in the private chat with ``user_id``, as in the Bot API docs."""
-    return {
-        "message_id": next(update_ids) % 100_000,
-        "from": person(user_id),
-        "chat": {
-            "id": user_id,
-            "first_name": "Alice",
-            "username": f"alice{user_id}",
-            "type": "private",
-        },
-        "date": 1_763_900_000,
-        **content,
-    }
-
-
-def update(**content: Any) -> dict[str, Any]:
-    return {"update_id": next(update_ids), **content}
-
-
-def events_in_tracker(stack: TelegramStack, sender_id: str) -> int:
+def events_in_tracker(stack: LocalStack, sender_id: str) -> int:
     with sqlite3.connect(stack.workdir / "tracker.db") as db:
         return int(
             db.execute("SELECT count(*) FROM events WHERE sender_id = ?", (sender_id,)).fetchone()[
@@ -165,48 +86,18 @@ def events_in_tracker(stack: TelegramStack, sender_id: str) -> int:
         )
 
 
-class TelegramUser:
-    """A user writing to the bot in a private chat."""
-
-    def __init__(self, stack: TelegramStack, bot_api: FakeBotApi) -> None:
-        self.stack, self.bot_api = stack, bot_api
-        self.user_id = next(user_ids)
-        self.sender_id = f"telegram:{self.user_id}"
-
-    def received(self) -> list[dict[str, Any]]:
-        return self.bot_api.calls_for(self.user_id)
-
-    def send(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """Posts an update; the sendMessage calls it caused."""
-        before = len(self.received())
-        assert post(self.stack, body) == 200
-        return self.received()[before:]
-
-    def say(self, text: str) -> list[str]:
-        return [
-            m["text"] for m in self.send(update(message=private_message(self.user_id, text=text)))
-        ]
-
-    def press(self, callback_data: str) -> list[dict[str, Any]]:
-        query = {
-            "id": f"4382bfdwdsb323b2d9{next(update_ids)}",
-            "from": person(self.user_id),
-            "message": private_message(self.user_id, text="您是想问下面哪个问题吗？"),
-            "chat_instance": "-5371938740185432120",
-            "data": callback_data,
-        }
-        sent = self.send(update(callback_query=query))
-        assert query["id"] in self.bot_api.answered_queries()
-        return sent
-
-    def bind(self) -> None:
-        code = issue_code(self.stack)
-        assert any("绑定成功" in text for text in self.say(f"绑定 {code}"))
-
-
-def issue_code(stack: TelegramStack, account: str = demo_data.ALICE) -> str:
-    """A code as the widget gives it to the account's owner."""
-    return BindingStore.from_url(stack.binding_url).issue_code(account, timedelta(minutes=10))
+def press(user: TelegramUser, callback_data: str) -> list[dict[str, Any]]:
+    """Presses an inline button; the sendMessage calls it caused."""
+    query = {
+        "id": f"4382bfdwdsb323b2d9{fresh_id()}",
+        "from": person(user.user_id),
+        "message": private_message(user.user_id, text="您是想问下面哪个问题吗？"),
+        "chat_instance": "-5371938740185432120",
+        "data": callback_data,
+    }
+    sent = user.send(update(callback_query=query))
+    assert query["id"] in user.platforms.answered_queries()
+    return sent
 
 
 def wrong_code(code: str) -> str:
@@ -214,25 +105,25 @@ def wrong_code(code: str) -> str:
     return "ZZZZ-ZZZZ" if code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
 
 
-def clear_binding_failures(stack: TelegramStack) -> None:
+def clear_binding_failures(stack: LocalStack) -> None:
     """Forgets every wrong code, as the window passing would, for the tests that follow."""
     with sqlite3.connect(stack.workdir / "bindings.db") as db:
         db.execute("DELETE FROM channel_binding_failures")
 
 
 def test_a_text_message_is_answered_in_the_private_chat(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     sent = user.send(update(message=private_message(user.user_id, text="你好")))
     assert sent and "您好，我是IM钱包智能客服" in sent[0]["text"]
     assert all(m["chat_id"] == user.user_id and "parse_mode" not in m for m in sent)
-    assert bot_api.wrong_token_calls == 0
-    assert events_in_tracker(stack, user.sender_id) > 0
+    assert platforms.wrong_token_calls == 0
+    assert events_in_tracker(served, user.sender_id) > 0
 
 
-def test_start_gets_the_welcome(stack: TelegramStack, bot_api: FakeBotApi) -> None:
-    user = TelegramUser(stack, bot_api)
+def test_start_gets_the_welcome(served: ServedStack, platforms: FakePlatforms) -> None:
+    user = TelegramUser(served.http, platforms)
     start = private_message(
         user.user_id, text="/start", entities=[{"offset": 0, "length": 6, "type": "bot_command"}]
     )
@@ -240,21 +131,26 @@ def test_start_gets_the_welcome(stack: TelegramStack, bot_api: FakeBotApi) -> No
     assert len(sent) == 1 and "欢迎关注IM钱包官方客服" in sent[0]["text"]
 
 
-@pytest.mark.parametrize("secret", [None, "", "forged-secret", SECRET + "x", SECRET.upper()])
+@pytest.mark.parametrize(
+    "secret",
+    [None, "", "forged-secret", TELEGRAM_SECRET + "x", TELEGRAM_SECRET.upper()],
+)
 def test_calls_without_the_secret_token_are_refused_without_effect(
-    stack: TelegramStack, bot_api: FakeBotApi, secret: str | None
+    served: ServedStack, platforms: FakePlatforms, secret: str | None
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     body = update(message=private_message(user.user_id, text="你好"))
-    assert post(stack, body, secret=secret) == 403
+    assert user.post(raw(body), secret=secret).status == 403
     assert user.received() == []
-    assert events_in_tracker(stack, user.sender_id) == 0
+    assert events_in_tracker(served, user.sender_id) == 0
     # Refused updates are not recorded: the genuine delivery is still processed.
     assert len(user.send(body)) == 1
 
 
-def test_a_redelivered_update_is_processed_once(stack: TelegramStack, bot_api: FakeBotApi) -> None:
-    user = TelegramUser(stack, bot_api)
+def test_a_redelivered_update_is_processed_once(
+    served: ServedStack, platforms: FakePlatforms
+) -> None:
+    user = TelegramUser(served.http, platforms)
     body = update(message=private_message(user.user_id, text="矿工费怎么算"))
     first = user.send(body)
     assert len(first) == 1 and "矿工费" in first[0]["text"]
@@ -262,22 +158,33 @@ def test_a_redelivered_update_is_processed_once(stack: TelegramStack, bot_api: F
     assert user.send(body) == []
 
 
-def test_a_redelivery_after_a_restart_is_still_processed_once(
-    stack: TelegramStack, bot_api: FakeBotApi
+def test_deliveries_and_wrong_codes_are_remembered_across_a_restart(
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    """One restart of the served stack for both: a redelivered update is still processed once,
+    and the wrong codes sent before it still count."""
+    user = TelegramUser(served.http, platforms)
     body = update(message=private_message(user.user_id, text="人工客服几点上班"))
     assert len(user.send(body)) == 1
-    stack.stop_rasa()
-    stack.start_rasa()
+    guesser = TelegramUser(served.http, platforms)
+    code = issue_code(binding_url(served))
+    for _ in range(PER_USER.failures):
+        assert any(WRONG in text for text in guesser.say(f"绑定 {wrong_code(code)}"))
+    served.stop_rasa()
+    served.start_rasa()
     assert user.send(body) == []
     assert len(user.say("人工客服几点上班")) == 1
+    # The failures are in the store: the restarted server still refuses, even the right code.
+    assert any(TOO_MANY in text for text in guesser.say(f"绑定 {code}"))
+    assert CONFIRMED_STATE not in " ".join(guesser.say(f"{demo_data.TX_CONFIRMED} 没到账"))
+    owner = TelegramUser(served.http, platforms)
+    assert any("绑定成功" in text for text in owner.say(f"绑定 {code}"))  # the code was not spent
 
 
 def test_edited_messages_groups_and_channels_are_ignored(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     edited = private_message(user.user_id, text="我的U没到账", edit_date=1_763_900_100)
     group = {
         **private_message(user.user_id, text="转人工"),
@@ -298,19 +205,19 @@ def test_edited_messages_groups_and_channels_are_ignored(
         update(channel_post=channel_post),
         update(my_chat_member={"chat": group["chat"], "from": person(user.user_id), "date": 1}),
     ):
-        assert post(stack, body) == 200
-    with bot_api._lock:
+        assert user.post(raw(body)).status == 200
+    with platforms.lock:
         assert all(
             b.get("chat_id") not in (user.user_id, -1001234567890, -4012345678)
-            for _, b in bot_api.calls
+            for _, b in platforms.telegram_calls
         )
-    assert events_in_tracker(stack, user.sender_id) == 0
+    assert events_in_tracker(served, user.sender_id) == 0
 
 
 def test_stickers_photos_and_voice_get_a_polite_reply(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     photo = [
         {
             "file_id": "AgACAgUAAxkBAAIBY2",
@@ -343,13 +250,13 @@ def test_stickers_photos_and_voice_get_a_polite_reply(
 
 
 def test_a_flood_of_stickers_start_and_bind_messages_gets_one_polite_reply_then_silence(
-    stack: TelegramStack, bot_api: FakeBotApi
+    limited: InProcessStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(limited.http, platforms)
     sticker = update(message=private_message(user.user_id, sticker=STICKER))
     start = private_message(user.user_id, text="/start")
     bind = private_message(user.user_id, text="绑定 ZZZZ-ZZZZ")
-    answers = [user.send({**sticker, "update_id": next(update_ids)}) for _ in range(5)]
+    answers = [user.send({**sticker, "update_id": fresh_id()}) for _ in range(5)]
     answers += [user.send(update(message=start)) for _ in range(3)]
     answers += [user.send(update(message=bind)) for _ in range(2)]
     # RATE_LIMIT_BURST (10) replies, whatever the channel answers itself.
@@ -357,117 +264,105 @@ def test_a_flood_of_stickers_start_and_bind_messages_gets_one_polite_reply_then_
     assert all(UNSUPPORTED in sent[0]["text"] for sent in answers[:5])
     assert all("欢迎关注" in sent[0]["text"] for sent in answers[5:8])
     assert all(WRONG in sent[0]["text"] for sent in answers[8:])
-    slowed = user.send({**sticker, "update_id": next(update_ids)})
+    slowed = user.send({**sticker, "update_id": fresh_id()})
     assert len(slowed) == 1 and SLOW_DOWN in slowed[0]["text"]
     for body in (sticker, update(message=start), update(message=bind), update(message=start)):
-        assert user.send({**body, "update_id": next(update_ids)}) == []
+        assert user.send({**body, "update_id": fresh_id()}) == []
     assert user.say("你好") == []  # text shares the sender's bucket in the intake
-    assert events_in_tracker(stack, user.sender_id) == 0
+    assert events_in_tracker(limited, user.sender_id) == 0
 
 
 def test_buttons_are_inline_keyboards_and_presses_are_processed(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     sent = user.send(update(message=private_message(user.user_id, text="怎么回事")))
     question = next(m for m in sent if "reply_markup" in m)
     keyboard = [button for row in question["reply_markup"]["inline_keyboard"] for button in row]
     assert {"text": "都不是", "callback_data": "/deny"} in keyboard
-    answer = user.press("/network_fee")
+    answer = press(user, "/network_fee")
     assert answer and "矿工费" in answer[0]["text"]
 
 
 def test_unbound_users_get_general_help_and_bound_users_their_state(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     question = f"{demo_data.TX_CONFIRMED} 这笔怎么还没到"
     unbound = " ".join(user.say(question))
     assert CONFIRMED_STATE not in unbound and "绑定" in unbound
 
-    code = issue_code(stack)
+    code = issue_code(binding_url(served))
     assert any(WRONG in text for text in user.say(f"绑定 {wrong_code(code)}"))
     assert any(WRONG in text for text in user.say("绑定 123456"))  # an old 6-digit code
     # Typed as people type it: lower case, a space instead of the dash.
     assert any("绑定成功" in text for text in user.say(f"绑定 {code.lower().replace('-', ' ')}"))
     # The code and the binding command never reach Rasa.
-    with sqlite3.connect(stack.workdir / "tracker.db") as db:
+    with sqlite3.connect(served.workdir / "tracker.db") as db:
         rows = db.execute(
             "SELECT data FROM events WHERE sender_id = ?", (user.sender_id,)
         ).fetchall()
     assert rows and not any(code[:4] in row[0] or "123456" in row[0] for row in rows)
     assert CONFIRMED_STATE in " ".join(user.say(question))
 
-    other = TelegramUser(stack, bot_api)
+    other = TelegramUser(served.http, platforms)
     assert any(WRONG in text for text in other.say(f"绑定 {code}"))  # single use
     assert CONFIRMED_STATE not in " ".join(other.say(question))
 
 
 def test_long_button_payloads_fit_telegram_and_still_work(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
-    user.bind()
+    user = TelegramUser(served.http, platforms)
+    user.bind(binding_url(served))
     sent = user.send(update(message=private_message(user.user_id, text="我的转账一直没到账")))
     choice = next(m for m in sent if "reply_markup" in m)
     keyboard = [button for row in choice["reply_markup"]["inline_keyboard"] for button in row]
     assert keyboard and all(len(b["callback_data"].encode()) <= 64 for b in keyboard)
     stored = [b["callback_data"] for b in keyboard if b["callback_data"].startswith("#")]
     assert stored, "transfer buttons carry a hash: longer than Telegram's 64 bytes"
-    answer = user.press(stored[0])
+    answer = press(user, stored[0])
     assert answer and not any("系统开了个小差" in m["text"] for m in answer)
     # Another user cannot use someone else's stored button.
-    other = TelegramUser(stack, bot_api)
-    assert other.press(stored[0]) == []
-
-
-def test_the_limit_on_wrong_codes_per_user_holds_after_a_restart(
-    stack: TelegramStack, bot_api: FakeBotApi
-) -> None:
-    guesser = TelegramUser(stack, bot_api)
-    code = issue_code(stack)
-    for _ in range(PER_USER.failures):
-        assert any(WRONG in text for text in guesser.say(f"绑定 {wrong_code(code)}"))
-    stack.stop_rasa()
-    stack.start_rasa()
-    # The failures are in the store: the restarted server still refuses, even the right code.
-    assert any(TOO_MANY in text for text in guesser.say(f"绑定 {code}"))
-    assert CONFIRMED_STATE not in " ".join(guesser.say(f"{demo_data.TX_CONFIRMED} 没到账"))
-    owner = TelegramUser(stack, bot_api)
-    assert any("绑定成功" in text for text in owner.say(f"绑定 {code}"))  # the code was not spent
+    other = TelegramUser(served.http, platforms)
+    assert press(other, stored[0]) == []
 
 
 def test_guessing_codes_with_many_made_up_users_closes_binding_for_everyone(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    code = issue_code(stack)
-    guessers = [TelegramUser(stack, bot_api) for _ in range(EVERYONE.failures // PER_USER.failures)]
+    code = issue_code(binding_url(served))
+    guessers = [
+        TelegramUser(served.http, platforms) for _ in range(EVERYONE.failures // PER_USER.failures)
+    ]
 
     def guess(user: TelegramUser) -> list[str]:
         return [text for _ in range(PER_USER.failures) for text in user.say("绑定 ZZZZ-ZZZZ")]
 
-    owner = TelegramUser(stack, bot_api)
-    clear_binding_failures(stack)  # the earlier tests' wrong codes
+    owner = TelegramUser(served.http, platforms)
+    clear_binding_failures(served)  # earlier tests' wrong codes
+    log = LogWindow([served.workdir / "rasa.log"])
     try:
         with ThreadPoolExecutor(8) as pool:
             answers = [text for texts in pool.map(guess, guessers) for text in texts]
         assert len(answers) == EVERYONE.failures and all(WRONG in text for text in answers)
         # Each of these users is under its own limit, but everyone together is over theirs.
         assert any(TOO_MANY in text for text in owner.say(f"绑定 {code}"))
-        assert any(TOO_MANY in text for text in TelegramUser(stack, bot_api).say("绑定 ZZZZ-ZZZZ"))
-        log = (stack.workdir / "rasa.log").read_text(encoding="utf-8", errors="replace")
-        assert "binding refused for everyone" in log
+        stranger = TelegramUser(served.http, platforms)
+        assert any(TOO_MANY in text for text in stranger.say("绑定 ZZZZ-ZZZZ"))
+        assert "binding refused for everyone" in log.text(served.workdir / "rasa.log")
     finally:
-        clear_binding_failures(stack)
+        clear_binding_failures(served)
     assert any("绑定成功" in text for text in owner.say(f"绑定 {code}"))  # the code was not spent
 
 
 def test_an_agents_reply_reaches_the_telegram_user(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    empty_queue(served)  # the console's first page shows this user's ticket
+    user = TelegramUser(served.http, platforms)
     assert any("已为您转接人工客服" in text for text in user.say("我要人工客服"))
-    console = Console(stack)
+    console = AgentConsole(served.http)
     ticket = console.ticket_of(user.sender_id)
     assert ticket["channel"] == "telegram"
     before = len(user.received())
@@ -485,7 +380,7 @@ def test_an_agents_reply_reaches_the_telegram_user(
 
 
 @pytest.mark.parametrize(
-    "raw",
+    "body",
     [
         b"{not json",
         b"\xff\xfe",
@@ -497,8 +392,10 @@ def test_an_agents_reply_reaches_the_telegram_user(
         b'{"update_id": true}',
     ],
 )
-def test_malformed_bodies_get_a_clear_400(stack: TelegramStack, raw: bytes) -> None:
-    assert post(stack, None, raw=raw) == 400
+def test_malformed_bodies_get_a_clear_400(
+    served: ServedStack, platforms: FakePlatforms, body: bytes
+) -> None:
+    assert TelegramUser(served.http, platforms).post(body).status == 400
 
 
 @pytest.mark.parametrize(
@@ -547,21 +444,21 @@ def test_malformed_bodies_get_a_clear_400(stack: TelegramStack, raw: bytes) -> N
     ],
 )
 def test_updates_with_missing_or_wrong_fields_are_acknowledged(
-    stack: TelegramStack, bot_api: FakeBotApi, content: dict[str, Any]
+    served: ServedStack, platforms: FakePlatforms, content: dict[str, Any]
 ) -> None:
-    with bot_api._lock:
-        before = [c for c in bot_api.calls if c[0] == "sendMessage"]
-    assert post(stack, update(**content)) == 200
-    with bot_api._lock:
-        assert [c for c in bot_api.calls if c[0] == "sendMessage"] == before
+    with platforms.lock:
+        before = [c for c in platforms.telegram_calls if c[0] == "sendMessage"]
+    assert TelegramUser(served.http, platforms).post(raw(update(**content))).status == 200
+    with platforms.lock:
+        assert [c for c in platforms.telegram_calls if c[0] == "sendMessage"] == before
 
 
 def test_a_huge_body_is_refused_and_the_channel_keeps_working(
-    stack: TelegramStack, bot_api: FakeBotApi
+    served: ServedStack, platforms: FakePlatforms
 ) -> None:
-    user = TelegramUser(stack, bot_api)
+    user = TelegramUser(served.http, platforms)
     huge = update(message=private_message(user.user_id, text="你" * 400_000))
-    assert post(stack, huge) == 413
+    assert user.post(raw(huge)).status == 413
     assert user.received() == []
     assert len(user.say("你好")) == 1
 
@@ -589,15 +486,15 @@ def test_update_ids_are_remembered_across_store_instances(tmp_path: Path) -> Non
     assert store.payload_for("1", "#nothing") is None
 
 
-def test_set_webhook_registers_the_secret_token(bot_api: FakeBotApi) -> None:
-    settings = TelegramSettings(TOKEN, SECRET, bot_api.url)
+def test_set_webhook_registers_the_secret_token(platforms: FakePlatforms) -> None:
+    settings = TelegramSettings(TELEGRAM_TOKEN, TELEGRAM_SECRET, platforms.url)
     url = "https://bot.example.com/webhooks/telegram/webhook"
     assert asyncio.run(set_webhook(settings, url))
-    with bot_api._lock:
-        method, params = bot_api.calls[-1]
+    with platforms.lock:
+        method, params = platforms.telegram_calls[-1]
     assert method == "setWebhook"
     assert params == {
         "url": url,
-        "secret_token": SECRET,
+        "secret_token": TELEGRAM_SECRET,
         "allowed_updates": ["message", "callback_query"],
     }

@@ -284,9 +284,11 @@ def running_stack(
     api_jwt_secret: str | None = None,
     debug: bool = False,
     identity_secret: str | None = None,
+    credentials: Path | None = None,
 ) -> Iterator[Any]:
     """A stack seeded with the demo wallet and ``agent``'s console login, its action server
-    (unless not ``actions``) and Rasa server running until the block ends.
+    (unless not ``actions``) and Rasa server running until the block ends; its channels are
+    the repository's credentials.yml unless ``credentials`` names another file.
 
     Typed ``Any`` so that a test may annotate it with the class it asked for.
     """
@@ -294,6 +296,8 @@ def running_stack(
     stack = kind(workdir, settings=dict(settings or {}), api_jwt_secret=api_jwt_secret, debug=debug)
     if identity_secret is not None:
         stack.identity_secret = identity_secret
+    if credentials is not None:
+        stack.credentials = credentials
     stack.seed()
     if agent is not None:
         HandoffStore.from_url(stack.handoff_url).agents.add(
