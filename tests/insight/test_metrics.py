@@ -1,14 +1,10 @@
-"""Prometheus metrics: the registry and the turn recorder directly, then ``GET /metrics`` on a
-running Rasa server with the metrics channel registered."""
+"""Prometheus metrics: the registry and the turn recorder directly, then ``GET /metrics`` on the
+served stack, whose credentials.yml registers the metrics channel."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -32,10 +28,8 @@ from bot.channels.metrics import (
 )
 from bot.handoff.records import Reason, Summary
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import ROOT, LocalStack
-from tests.conftest import ALWAYS_OPEN
-
-CHANNEL_CLASS = "bot.channels.metrics.MetricsChannel"
+from tests.support.http import RestUser
+from tests.support.stack import ServedStack, empty_queue
 
 
 def sample(text: str, name: str, labels: str = "") -> float:
@@ -194,52 +188,22 @@ def test_the_channel_mounts_at_the_server_root() -> None:
     assert urljoin("/webhooks/", channel.url_prefix()) == "/"
 
 
-# Against a running server
+# Against the served stack
 
 
-def credentials_with_metrics(workdir: Path) -> Path:
-    """The project's credentials.yml, with the metrics channel added if it is not there yet."""
-    text = (ROOT / "credentials.yml").read_text(encoding="utf-8")
-    if CHANNEL_CLASS not in text:
-        text = f"{CHANNEL_CLASS}:\n\n{text}"
-    path = workdir / "credentials.yml"
-    path.write_text(text, encoding="utf-8")
-    return path
+@pytest.fixture
+def stack(served: ServedStack) -> ServedStack:
+    empty_queue(served)  # the earlier tests' tickets
+    return served
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    workdir = tmp_path_factory.mktemp("metrics")
-    local = LocalStack(
-        workdir,
-        settings={"SUPPORT_HOURS": ALWAYS_OPEN},
-        credentials=credentials_with_metrics(workdir),
-    )
-    local.seed()
-    try:
-        local.start_actions()
-        local.start_rasa()
-        yield local
-    finally:
-        local.stop_all()
+def scrape(stack: ServedStack) -> tuple[str, str]:
+    answer = stack.http.get("/metrics")
+    assert answer.status == 200, answer
+    return answer.content_type, answer.text
 
 
-def scrape(stack: LocalStack) -> tuple[str, str]:
-    with urllib.request.urlopen(f"{stack.base_url}/metrics", timeout=30) as response:
-        return response.headers["Content-Type"], response.read().decode()
-
-
-def say(stack: LocalStack, sender: str, text: str) -> None:
-    request = urllib.request.Request(
-        stack.rest_url,
-        data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
-
-
-def test_metrics_are_served_at_the_root_with_the_queue_length(stack: LocalStack) -> None:
+def test_metrics_are_served_at_the_root_with_the_queue_length(stack: ServedStack) -> None:
     content_type, text = scrape(stack)
     assert content_type == CONTENT_TYPE
     assert sample(text, "im_handoff_queue_length") == 0
@@ -248,16 +212,16 @@ def test_metrics_are_served_at_the_root_with_the_queue_length(stack: LocalStack)
     )
     assert sample(scrape(stack)[1], "im_handoff_queue_length") == 1
     # Not also under /webhooks/.
-    with pytest.raises(urllib.error.HTTPError):
-        urllib.request.urlopen(f"{stack.base_url}/webhooks/metrics", timeout=10)
+    assert stack.http.get("/webhooks/metrics").status >= 400
 
 
-def test_rest_turns_are_counted(stack: LocalStack) -> None:
+def test_rest_turns_are_counted(stack: ServedStack) -> None:
     before = scrape(stack)[1]
-    say(stack, "metrics-user", "矿工费怎么算")
-    say(stack, "metrics-user", "怎么回事")
-    say(stack, "metrics-user", "啥意思")  # the second unclear turn hands off
-    say(stack, "metrics-user", "有人吗")  # to the agent: no fallback of the bot
+    user = RestUser(stack.http, "metrics-user")
+    user.send("矿工费怎么算")
+    user.send("怎么回事")
+    user.send("啥意思")  # the second unclear turn hands off
+    user.send("有人吗")  # to the agent: no fallback of the bot
 
     text = scrape(stack)[1]
 
