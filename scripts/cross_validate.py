@@ -3,7 +3,7 @@
 Each fold's training part is written to a temporary directory and trained with
 ``rasa.model_training.train_nlu`` and the project's config.yml, so the augmentation importer
 (``bot.nlu.augmentation``) derives variants of the training part only; the test part is scored
-as written, with ``scripts.evaluate_nlu.score``, leaving out any test example the fold trains on
+as written, with ``scripts.nlu_scores.score``, leaving out any test example the fold trains on
 (a duplicate, or a variant of a training example). Prints per-fold and mean figures.
 
     python -m scripts.cross_validate [--folds 5] [--seed 13] [--no-augmentation]
@@ -40,7 +40,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.log_utils import configure_structlog
 
-from scripts.evaluate_nlu import Scores, score
+from scripts.nlu_scores import Scores, score
 
 logger = logging.getLogger(__name__)
 
