@@ -15,11 +15,6 @@ TESTS = ROOT / "tests"
 # Benchmarks and evaluations measure; tests import nothing from them (scripts/round_robin.py,
 # scripts/secret_samples.py and scripts/ordinary_texts.py hold what both use).
 MEASURING = re.compile(r"^scripts\.(bench\w*|evaluate_\w+|cross_validate)$")
-# Modules other parts of issue 14 are moving onto tests/support right now; each mark turns red
-# (XPASS) once its module keeps the rule, and is then removed.
-PENDING = {
-    "tests/channels/test_agent_console_browser.py": "reads ALWAYS_OPEN from tests.conftest",
-}
 
 
 def imported(tree: ast.Module) -> set[str]:
@@ -48,19 +43,7 @@ def modules_under_test() -> list[Path]:
     return sorted(TESTS.rglob("test_*.py"))
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(
-            path,
-            id=str(path.relative_to(ROOT)),
-            marks=[pytest.mark.xfail(strict=True, reason=PENDING[str(path.relative_to(ROOT))])]
-            if str(path.relative_to(ROOT)) in PENDING
-            else [],
-        )
-        for path in modules_under_test()
-    ],
-)
+@pytest.mark.parametrize("path", modules_under_test(), ids=lambda path: str(path.relative_to(ROOT)))
 def test_a_test_module_imports_no_test_module_and_no_measuring_script(path: Path) -> None:
     assert offences(path) == []
 

@@ -1,4 +1,5 @@
-"""The agent console page in headless Chromium, against a running Rasa server and action server.
+"""The agent console page in headless Chromium, against the served stack (its queue emptied
+first for each test: the shared stack holds earlier tests' tickets).
 
 The pages run under the server's Content-Security-Policy (no inline script or style): every tab
 fails its test if Chromium reports a violation, and the served HTML is checked for inline code.
@@ -6,12 +7,8 @@ fails its test if Chromium reports a violation, and the served HTML is checked f
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +16,11 @@ from playwright import sync_api
 
 from bot.handoff.records import Reason, State, Summary, Ticket
 from bot.handoff.store import HandoffStore
-from scripts.local_stack import LocalStack
 from tests.browser import SCREENSHOTS, chromium
-from tests.conftest import ALWAYS_OPEN
+from tests.support.http import AGENT, RestUser
+from tests.support.stack import ServedStack, empty_queue
 
 WAIT_MS = 15_000
-AGENT, AGENT_NAME, PASSWORD = "li", "小李", "a-long-password"
 HOSTILE = '<b id="pwned">x</b><img src=x onerror=alert(1)>'
 PAGES = ["console", "dashboard"]
 
@@ -54,48 +50,19 @@ def inline_code(html: str) -> list[str]:
 expect = sync_api.expect
 
 
-# The conversation token each REST sender got on its first turn: the agent's replies wait in the
-# outbox for requests that carry it.
-conversation_tokens: dict[str, str] = {}
-
-
-def say(stack: LocalStack, sender: str, message: str) -> list[str]:
-    """The texts of the messages the REST user gets back."""
-    headers = {"Content-Type": "application/json"}
-    if sender in conversation_tokens:
-        headers["X-Conversation-Token"] = conversation_tokens[sender]
-    body = json.dumps({"sender": sender, "message": message}).encode()
-    request = urllib.request.Request(stack.rest_url, data=body, headers=headers)
-    with urllib.request.urlopen(request, timeout=30) as response:
-        issued = response.headers.get("X-Conversation-Token")
-        messages = json.loads(response.read())
-    if issued:
-        conversation_tokens.setdefault(sender, issued)
-    return [m.get("text", "") for m in messages]
-
-
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"agent_console_{name}.png"))
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(
-        Path(tmp_path_factory.mktemp("console")), settings={"SUPPORT_HOURS": ALWAYS_OPEN}
-    )
-    local.seed()
-    HandoffStore.from_url(local.handoff_url).agents.add(AGENT, AGENT_NAME, PASSWORD)
-    try:
-        local.start_actions()
-        local.start_rasa()
-        yield local
-    finally:
-        local.stop_all()
+@pytest.fixture
+def stack(served: ServedStack) -> ServedStack:
+    empty_queue(served)
+    return served
 
 
-@pytest.fixture(scope="module")
-def store(stack: LocalStack) -> HandoffStore:
+@pytest.fixture
+def store(stack: ServedStack) -> HandoffStore:
     return HandoffStore.from_url(stack.handoff_url)
 
 
@@ -106,7 +73,7 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any, stack: LocalStack) -> Iterator[Any]:
+def page(browser: Any, stack: ServedStack) -> Iterator[Any]:
     """A fresh tab on the console; its sessionStorage starts empty, so it is logged out."""
     tab = browser.new_page()
     tab.set_default_timeout(WAIT_MS)
@@ -129,8 +96,8 @@ def page(browser: Any, stack: LocalStack) -> Iterator[Any]:
     assert refused == [], "the page broke its Content-Security-Policy"
 
 
-def log_in(page: Any, password: str = PASSWORD) -> None:
-    page.get_by_test_id("login-username").fill(AGENT)
+def log_in(page: Any, password: str = AGENT.password) -> None:
+    page.get_by_test_id("login-username").fill(AGENT.username)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
 
@@ -143,18 +110,18 @@ def messages(page: Any, role: str) -> Any:
     return page.locator(f'[data-testid="message"][data-role="{role}"] [data-testid="message-text"]')
 
 
-def fall_back_twice(stack: LocalStack, store: HandoffStore, sender: str) -> Ticket:
+def fall_back_twice(user: RestUser, store: HandoffStore) -> Ticket:
     """Two unclear messages in a row queue the REST user for a human."""
-    say(stack, sender, "怎么回事")
-    assert any("转接人工" in text for text in say(stack, sender, "啥意思"))
-    ticket = store.tickets.open_for(sender)
+    user.say("怎么回事")
+    assert any("转接人工" in text for text in user.say("啥意思"))
+    ticket = store.tickets.open_for(user.sender)
     assert ticket is not None and ticket.state is State.QUEUED
     return ticket
 
 
 def open_in_console(page: Any, ticket: Ticket) -> None:
     log_in(page)
-    expect(page.get_by_test_id("agent-name")).to_have_text(AGENT, timeout=WAIT_MS)
+    expect(page.get_by_test_id("agent-name")).to_have_text(AGENT.username, timeout=WAIT_MS)
     item = queue_item(page, ticket.ticket_id)
     expect(item).to_be_visible(timeout=WAIT_MS)
     item.click()
@@ -190,13 +157,13 @@ def test_a_wrong_password_shows_an_error_and_no_queue(page: Any) -> None:
 
 
 def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
-    page: Any, stack: LocalStack, store: HandoffStore
+    page: Any, stack: ServedStack, store: HandoffStore
 ) -> None:
-    sender = "console-fallback-1"
-    ticket = fall_back_twice(stack, store, sender)
+    user = RestUser(stack.http, "console-fallback-1")
+    ticket = fall_back_twice(user, store)
 
     log_in(page)
-    expect(page.get_by_test_id("agent-name")).to_have_text(AGENT, timeout=WAIT_MS)
+    expect(page.get_by_test_id("agent-name")).to_have_text(AGENT.username, timeout=WAIT_MS)
     item = queue_item(page, ticket.ticket_id)
     expect(item).to_be_visible(timeout=WAIT_MS)
     expect(item.get_by_test_id("queue-item-reason")).to_have_text("机器人未能理解")
@@ -207,13 +174,13 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
     summary = page.get_by_test_id("summary-last-messages")
     expect(summary).to_contain_text("怎么回事", timeout=WAIT_MS)
     expect(summary).to_contain_text("啥意思")
-    expect(page.get_by_test_id("detail-conversation")).to_contain_text(sender)
+    expect(page.get_by_test_id("detail-conversation")).to_contain_text(user.sender)
     expect(page.get_by_test_id("reply-send")).to_be_disabled()
 
     claim(page)
     expect(page.get_by_test_id("claim-button")).to_be_hidden()
     claimed = store.tickets.get(ticket.ticket_id)
-    assert claimed is not None and claimed.agent == AGENT
+    assert claimed is not None and claimed.agent == AGENT.username
 
     reply = "您好，我是客服小李，请问遇到了什么问题？"
     page.get_by_test_id("reply-input").fill(reply)
@@ -221,7 +188,7 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
     expect(messages(page, "agent").filter(has_text=reply)).to_have_count(1, timeout=WAIT_MS)
     expect(page.get_by_test_id("reply-input")).to_have_value("")
 
-    answer = say(stack, sender, "还在吗")
+    answer = user.say("还在吗")
     assert answer[-1] == reply
     # Besides the reply only the notice that the agent joined: the bot stays silent.
     assert all("已接入" in text for text in answer[:-1]), answer
@@ -237,9 +204,9 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
     assert closed is not None and closed.state is State.CLOSED and closed.close_note == note
     screenshot(page, "closed")
 
-    assert any("打个分" in text for text in say(stack, sender, "谢谢"))
-    assert store.tickets.open_for(sender) is None, "the user was handed off again"
-    say(stack, sender, '/rate{"rating":"5"}')
+    assert any("打个分" in text for text in user.say("谢谢"))
+    assert store.tickets.open_for(user.sender) is None, "the user was handed off again"
+    user.say('/rate{"rating":"5"}')
     rated = store.tickets.get(ticket.ticket_id)
     assert rated is not None and rated.rating == 5
     expect(page.get_by_test_id("summary-rating")).to_have_text("5 分", timeout=WAIT_MS)
@@ -247,12 +214,12 @@ def test_an_agent_takes_over_a_fallback_conversation_and_is_rated(
 
 
 def test_hostile_user_text_is_shown_as_text(
-    page: Any, stack: LocalStack, store: HandoffStore
+    page: Any, stack: ServedStack, store: HandoffStore
 ) -> None:
-    sender = "console-hostile"
-    say(stack, sender, HOSTILE)
-    say(stack, sender, "转人工")
-    ticket = store.tickets.open_for(sender)
+    user = RestUser(stack.http, "console-hostile")
+    user.say(HOSTILE)
+    user.say("转人工")
+    ticket = store.tickets.open_for(user.sender)
     assert ticket is not None
 
     alerts: list[str] = []
@@ -260,7 +227,7 @@ def test_hostile_user_text_is_shown_as_text(
     open_in_console(page, ticket)
     expect(messages(page, "user").filter(has_text=HOSTILE)).to_have_count(1, timeout=WAIT_MS)
     expect(page.get_by_test_id("summary-last-messages")).to_contain_text(HOSTILE)
-    expect(page.get_by_test_id("detail-conversation")).to_contain_text(sender)
+    expect(page.get_by_test_id("detail-conversation")).to_contain_text(user.sender)
 
     assert page.locator("img").count() == 0
     assert page.locator("#pwned").count() == 0
@@ -268,18 +235,15 @@ def test_hostile_user_text_is_shown_as_text(
     screenshot(page, "hostile_text")
 
 
-def test_an_ended_session_returns_to_the_login_form(page: Any, stack: LocalStack) -> None:
+def test_an_ended_session_returns_to_the_login_form(page: Any, stack: ServedStack) -> None:
     log_in(page)
     expect(page.get_by_test_id("console-view")).to_be_visible(timeout=WAIT_MS)
     token = page.evaluate("sessionStorage.getItem('imAgentConsole.token')")
     assert token
-    request = urllib.request.Request(
-        f"{stack.base_url}/webhooks/agent/api/logout",
-        method="POST",
-        headers={"Authorization": f"Bearer {token}"},
+    logout = stack.http.post(
+        "/webhooks/agent/api/logout", headers={"Authorization": f"Bearer {token}"}
     )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    assert logout.status < 400, logout
 
     expect(page.get_by_test_id("login-view")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_test_id("login-error")).to_contain_text("重新登录")
@@ -288,24 +252,21 @@ def test_an_ended_session_returns_to_the_login_form(page: Any, stack: LocalStack
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_the_pages_have_no_inline_script_or_style(stack: LocalStack, name: str) -> None:
-    url = f"{stack.base_url}/webhooks/agent/{name}"
-    with urllib.request.urlopen(url, timeout=10) as response:
-        html = response.read().decode()
-        policy = response.headers["Content-Security-Policy"]
+def test_the_pages_have_no_inline_script_or_style(stack: ServedStack, name: str) -> None:
+    answer = stack.http.get(f"/webhooks/agent/{name}")
+    assert answer.status == 200, answer
+    html, policy = answer.text, answer.headers["content-security-policy"]
     assert "'unsafe-inline'" not in policy and "script-src 'self'" in policy
     assert inline_code(html) == []
     for asset, kind in ((f"agent_{name}.js", "text/javascript"), (f"agent_{name}.css", "text/css")):
         assert f'"static/{asset}"' in html
-        with urllib.request.urlopen(f"{stack.base_url}/webhooks/agent/static/{asset}") as served:
-            assert served.headers["Content-Type"].startswith(kind)
+        served = stack.http.get(f"/webhooks/agent/static/{asset}")
+        assert served.status == 200 and served.content_type.startswith(kind)
 
 
 @pytest.mark.parametrize("name", ["widget.html", "agent_console.html", "..%2Fconsole.py"])
-def test_only_the_pages_own_files_are_served_as_static(stack: LocalStack, name: str) -> None:
-    with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(f"{stack.base_url}/webhooks/agent/static/{name}", timeout=10)
-    assert refused.value.code == 404
+def test_only_the_pages_own_files_are_served_as_static(stack: ServedStack, name: str) -> None:
+    assert stack.http.get(f"/webhooks/agent/static/{name}").status == 404
 
 
 def test_a_locked_login_says_when_to_try_again(page: Any) -> None:
