@@ -1,15 +1,14 @@
 """The insight report and the agent dashboard in headless Chromium.
 
-The report is generated from the known stores of ``test_figures``; the dashboard runs in a real
-Rasa server after users were driven over REST and an agent worked a ticket through the API.
+The report is generated from the known stores of ``test_figures``; the dashboard runs in a served
+stack of its own (its figures count every conversation in its stores) after users were driven
+over REST and an agent worked a ticket through the API.
 Screenshots go to results/screenshots/ (report.png, agent_dashboard.png).
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,13 +32,12 @@ from bot.insight.records import (
 from bot.insight.render import render_html, summary_text
 from bot.insight.report import write_report
 from bot.insight.sources import InsightSources
-from scripts.local_stack import LocalStack
 from tests.browser import SCREENSHOTS, chromium
 from tests.insight.known_stores import ZONE, known_sources
+from tests.support.http import AGENT, CONSOLE_API, AgentConsole, RestUser
+from tests.support.stack import ALWAYS_OPEN, ServedStack, running_stack
 
 WAIT_MS = 15_000
-ALWAYS_OPEN = "00:00-23:59:59"
-AGENT, PASSWORD = "li", "a-long-agent-password"
 HOSTILE = '<img id="pwned" src=x onerror=alert(1)>'
 GENERATED_AT = datetime(2026, 3, 3, 1, 0, tzinfo=timezone.utc)
 HEADINGS = [
@@ -162,111 +160,70 @@ def test_user_text_in_the_report_is_shown_as_text(page: Any, tmp_path: Path) -> 
 # The dashboard, against a running server
 
 
-def call(url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        url, data=data, headers=headers, method="POST" if body is not None else "GET"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        return error.code, json.loads(raw) if raw else None
-
-
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    local = LocalStack(
-        tmp_path_factory.mktemp("insight-stack"),
-        settings={"SUPPORT_HOURS": ALWAYS_OPEN, "SUPPORT_TIMEZONE": "Asia/Shanghai"},
-    )
-    local.seed()
-    HandoffStore.from_url(local.handoff_url).agents.add(AGENT, "小李", PASSWORD)
-    try:
-        local.start_actions()
-        local.start_rasa()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStack]:
+    settings = {"SUPPORT_HOURS": ALWAYS_OPEN, "SUPPORT_TIMEZONE": "Asia/Shanghai"}
+    with running_stack(tmp_path_factory.mktemp("insight-stack"), settings=settings) as local:
         yield local
-    finally:
-        local.stop_all()
 
 
 @pytest.fixture(scope="module")
-def driven(stack: LocalStack) -> dict[str, Any]:
+def driven(stack: ServedStack) -> dict[str, Any]:
     """Four REST users: one answered and rated, one handed off, served and rated, one still
     queued, one who cancelled. Returns the served ticket and the local days of the drive."""
-
-    conversation_tokens: dict[str, str] = {}  # each sender's, from its first reply
-
-    def say(sender: str, text: str) -> list[str]:
-        headers = {"Content-Type": "application/json"}
-        if sender in conversation_tokens:
-            headers["X-Conversation-Token"] = conversation_tokens[sender]
-        body = json.dumps({"sender": sender, "message": text}).encode()
-        request = urllib.request.Request(stack.rest_url, data=body, headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            conversation_tokens.setdefault(sender, response.headers["X-Conversation-Token"])
-            messages = json.loads(response.read())
-        return [m.get("text", "") for m in messages]
-
     first_day = datetime.now(ZONE).date()
     store = HandoffStore.from_url(stack.handoff_url)
-    api = f"{stack.base_url}/webhooks/agent/api"
-    token = call(f"{api}/login", {"username": AGENT, "password": PASSWORD})[1]["token"]
+    console = AgentConsole(stack.http)
 
-    say("insight-faq", "矿工费怎么算")
-    assert any("打个分" in text for text in say("insight-faq", "再见"))
-    say("insight-faq", '/rate{"rating":"5"}')
+    faq = RestUser(stack.http, "insight-faq")
+    faq.say("矿工费怎么算")
+    assert any("打个分" in text for text in faq.say("再见"))
+    faq.say('/rate{"rating":"5"}')
 
-    say("insight-served", "怎么回事")
-    assert any("转接人工" in text for text in say("insight-served", "啥意思"))
-    ticket = store.tickets.open_for("insight-served")
+    served = RestUser(stack.http, "insight-served")
+    served.say("怎么回事")
+    assert any("转接人工" in text for text in served.say("啥意思"))
+    ticket = store.tickets.open_for(served.sender)
     assert ticket is not None
-    assert call(f"{api}/tickets/{ticket.ticket_id}/claim", {}, token)[0] == 200
-    assert call(f"{api}/tickets/{ticket.ticket_id}/reply", {"text": "您好"}, token)[0] == 200
-    say("insight-served", "我的U提到交易所没到")  # to the agent, not the bot
-    assert call(f"{api}/tickets/{ticket.ticket_id}/close", {"note": "ok"}, token)[0] == 200
-    say("insight-served", '/rate{"rating":"2"}')
+    assert console.post(f"/tickets/{ticket.ticket_id}/claim")[0] == 200
+    assert console.post(f"/tickets/{ticket.ticket_id}/reply", {"text": "您好"})[0] == 200
+    served.say("我的U提到交易所没到")  # to the agent, not the bot
+    assert console.post(f"/tickets/{ticket.ticket_id}/close", {"note": "ok"})[0] == 200
+    served.say('/rate{"rating":"2"}')
 
-    say("insight-queued", "我要人工客服")
+    queued = RestUser(stack.http, "insight-queued")
+    queued.say("我要人工客服")
     # Waiting for a human, never in silence: the place in the queue.
-    assert any("您仍在排队" in text for text in say("insight-queued", "有人吗"))
+    assert any("您仍在排队" in text for text in queued.say("有人吗"))
 
-    say("insight-cancel", "转人工")
-    assert "取消排队" in say("insight-cancel", "不用了")[0]
+    cancel = RestUser(stack.http, "insight-cancel")
+    cancel.say("转人工")
+    assert "取消排队" in cancel.say("不用了")[0]
 
-    served = store.tickets.get(ticket.ticket_id)
-    assert served is not None and served.state is State.CLOSED and served.rating == 2
-    return {"ticket": served, "days": {first_day, datetime.now(ZONE).date()}}
-
-
-def test_the_insight_api_needs_a_login(stack: LocalStack) -> None:
-    url = f"{stack.base_url}/webhooks/agent/api/insight"
-    assert call(url)[0] == 401
-    assert call(url, token="forged-token")[0] == 401
+    closed = store.tickets.get(ticket.ticket_id)
+    assert closed is not None and closed.state is State.CLOSED and closed.rating == 2
+    return {"ticket": closed, "days": {first_day, datetime.now(ZONE).date()}}
 
 
-def test_both_pages_get_the_names_from_one_route_and_one_shared_script(stack: LocalStack) -> None:
-    base = f"{stack.base_url}/webhooks/agent"
-    assert call(f"{base}/api/labels") == (200, load_insight_labels().for_pages())
+def test_the_insight_api_needs_a_login(stack: ServedStack) -> None:
+    url = f"{CONSOLE_API}/insight"
+    assert stack.http.get(url).status == 401
+    assert stack.http.get(url, headers={"Authorization": "Bearer forged-token"}).status == 401
+
+
+def test_both_pages_get_the_names_from_one_route_and_one_shared_script(stack: ServedStack) -> None:
+    labels = stack.http.get(f"{CONSOLE_API}/labels")
+    assert (labels.status, labels.json()) == (200, load_insight_labels().for_pages())
     for name in ("console", "dashboard"):
-        with urllib.request.urlopen(f"{base}/{name}", timeout=10) as response:
-            html = response.read().decode()
+        html = stack.http.get(f"/webhooks/agent/{name}").text
         assert html.index('"static/common.js"') < html.index(f'"static/agent_{name}.js"')
-    with urllib.request.urlopen(f"{base}/static/common.js", timeout=10) as served:
-        assert served.headers["Content-Type"].startswith("text/javascript")
-        assert "innerHTML" not in served.read().decode()
+    served = stack.http.get("/webhooks/agent/static/common.js")
+    assert served.status == 200 and served.content_type.startswith("text/javascript")
+    assert "innerHTML" not in served.text
 
 
-def test_the_api_figures_match_what_was_driven(stack: LocalStack, driven: dict[str, Any]) -> None:
-    api = f"{stack.base_url}/webhooks/agent/api"
-    token = call(f"{api}/login", {"username": AGENT, "password": PASSWORD})[1]["token"]
-    status, data = call(f"{api}/insight", token=token)
-    assert status == 200
+def test_the_api_figures_match_what_was_driven(stack: ServedStack, driven: dict[str, Any]) -> None:
+    data = AgentConsole(stack.http).get("/insight")
 
     sources = InsightSources(f"sqlite:///{stack.workdir / 'tracker.db'}", stack.handoff_url)
     figures = sources.figures(zone=ZoneInfo("Asia/Shanghai"))
@@ -311,7 +268,7 @@ def test_the_api_figures_match_what_was_driven(stack: LocalStack, driven: dict[s
 
 
 def test_the_dashboard_shows_the_figures_to_a_logged_in_agent(
-    page: Any, stack: LocalStack, driven: dict[str, Any]
+    page: Any, stack: ServedStack, driven: dict[str, Any]
 ) -> None:
     refused: list[str] = []
     page.on(
@@ -323,8 +280,8 @@ def test_the_dashboard_shows_the_figures_to_a_logged_in_agent(
     answer = page.goto(f"{stack.base_url}/webhooks/agent/dashboard")
     assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
     expect(page.get_by_test_id("login-view")).to_be_visible()
-    page.get_by_test_id("login-username").fill(AGENT)
-    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-username").fill(AGENT.username)
+    page.get_by_test_id("login-password").fill(AGENT.password)
     page.get_by_test_id("login-submit").click()
 
     expect(page.get_by_test_id("dashboard-view")).to_be_visible()
