@@ -126,7 +126,8 @@ def test_guessing_from_one_address_is_locked_out_on_every_server(
 ) -> None:
     guesser = "203.0.113.7"
     # Five different usernames: no username reaches the limit, the address does.
-    for number, stack in enumerate([a, b, a, b, a]):
+    servers: list[Stack] = [a, b, a, b, a]
+    for number, stack in enumerate(servers):
         assert login(stack, f"guess-{number}", "password1", guesser).status == 401
     for stack in (a, b):
         assert_locked(login(stack, "guess-5", "password1", guesser))
