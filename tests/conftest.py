@@ -31,8 +31,6 @@ from tests.support.stack import (
     running_stack,
 )
 
-# Modules still reading these from here (tests/support holds them now).
-__all__ = ["ALWAYS_OPEN", "ROOT"]
 T = TypeVar("T")
 
 
