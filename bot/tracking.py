@@ -238,7 +238,7 @@ def _replaced(value: Any, text: str, marker: str) -> Any:
 
 
 # Rasa's own choice of an agent's tracker store, which wraps it in a FailSafeTrackerStore.
-_RASA_TRACKER_STORE = Agent._create_tracker_store
+RASA_TRACKER_STORE = Agent._create_tracker_store
 
 
 def fail_loudly() -> None:
@@ -248,7 +248,7 @@ def fail_loudly() -> None:
 
 
 def _bare_tracker_store(store: TrackerStore | None, domain: Domain) -> TrackerStore:
-    chosen = _RASA_TRACKER_STORE(store, domain)
+    chosen = RASA_TRACKER_STORE(store, domain)
     return chosen._tracker_store if isinstance(chosen, FailSafeTrackerStore) else chosen
 
 

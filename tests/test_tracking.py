@@ -14,7 +14,13 @@ from rasa.core.tracker_store import FailSafeTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 
-from bot.tracking import SupportTrackerStore, begin_turn, fail_loudly, turn_tracker
+from bot.tracking import (
+    RASA_TRACKER_STORE,
+    SupportTrackerStore,
+    begin_turn,
+    fail_loudly,
+    turn_tracker,
+)
 
 DOMAIN = Domain.from_yaml(
     """
@@ -94,7 +100,7 @@ def test_a_database_failure_reaches_the_caller_instead_of_an_empty_conversation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # fail_loudly changes how every later agent is built; the test gives Rasa's way back after.
-    monkeypatch.setattr(Agent, "_create_tracker_store", Agent.__dict__["_create_tracker_store"])
+    monkeypatch.setattr(Agent, "_create_tracker_store", staticmethod(RASA_TRACKER_STORE))
     store = store_on(tmp_path / "t.db")
     assert isinstance(Agent(domain=DOMAIN, tracker_store=store).tracker_store, FailSafeTrackerStore)
     fail_loudly()

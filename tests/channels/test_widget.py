@@ -1,9 +1,11 @@
 """The in-app widget over socket.io and in headless chromium: its JWT policy, origins, limits per
 client address and account, the owner's bound platform users, and the owner's notice on a bind.
 
-On the served served, which trusts X-Forwarded-For from loopback: each socket.io test speaks from
-an address of its own, limited as that address; the browser speaks from loopback, which is
-exempt. Telegram is on (against the fake Bot API), to bind a platform user end to end.
+On a served stack of the module's own, with the shared stack's settings (it trusts
+X-Forwarded-For from loopback): each socket.io test speaks from an address of its own, limited
+as that address; the browser speaks from loopback, which is exempt. Telegram is on (against the
+fake Bot API), to bind a platform user end to end. Its own, because these tests chat as
+demo-alice and list her bound users, which other modules' tests change on the shared stack.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import jwt
@@ -28,15 +31,28 @@ from bot.wallet import demo_data
 from scripts.local_stack import WIDGET_AUDIENCE, WIDGET_SECRET, widget_token
 from tests.browser import SCREENSHOTS, chromium
 from tests.support.fakes import FakePlatforms
-from tests.support.http import WidgetUser, fresh_address
+from tests.support.http import RestUser, WidgetUser, fresh_address
 from tests.support.platform_users import TelegramUser
-from tests.support.stack import APP_ORIGIN, ServedStack
+from tests.support.stack import APP_ORIGIN, SERVED, ServedStack, running_stack
 
 WAIT_MS = 15_000
 CODE = re.compile(r"绑定码是 ([0-9A-Z]{4}-[0-9A-Z]{4})")
 TOO_OFTEN = "获取绑定码有点频繁"
 SLOW_DOWN = "您发得有点快"
 T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, model_path: Path, platforms: FakePlatforms
+) -> Iterator[ServedStack]:
+    """Demo-alice's widget conversation and bindings as only this module leaves them."""
+    with running_stack(
+        tmp_path_factory.mktemp("widget"), settings={**SERVED, **platforms.env()}
+    ) as stack:
+        # A first turn, as on the warm shared stack: the floods count answers within 5 s.
+        assert RestUser(stack.http).say("你好")
+        yield stack
 
 
 def bindings(served: ServedStack) -> BindingStore:
