@@ -1,8 +1,9 @@
 """What every SQL store shares: opening a database with its tables, the default SQLite files
-under ``var/``, and a column type for aware datetimes."""
+under ``var/``, a column type for aware datetimes, and when pruning old rows is due."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,19 @@ class UtcDateTime(sa.types.TypeDecorator):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Every:
+    """When a store's housekeeping (pruning old rows) is due: at the first call, then at most once
+    per ``seconds``, so a hot path pays for it rarely."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self._seconds:
+            return False
+        self._last = now
+        return True

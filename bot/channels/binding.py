@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.database import UtcDateTime, open_database
+from bot.database import Every, UtcDateTime, open_database
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class BindingStore:
         self._engine = engine
         self._per_user = per_user
         self._everyone = everyone
-        self._pruned_at = 0.0
+        self._prune_due = Every(PRUNE_EVERY_SECONDS)
         self._global_logged_at = 0.0
 
     @classmethod
@@ -257,9 +257,8 @@ class BindingStore:
             connection.execute(attempts.delete().where(attempts.c.attempt_id == attempt))
 
     def _prune(self, now: datetime) -> None:
-        if time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS and self._pruned_at:
+        if not self._prune_due.due():
             return
-        self._pruned_at = time.monotonic()
         oldest = now - max(self._per_user.window, self._everyone.window)
         with self._engine.begin() as connection:
             connection.execute(attempts.delete().where(attempts.c.failed_at <= oldest))

@@ -9,13 +9,12 @@ Keys are kept two days, long after either platform gives up redelivering.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.database import UtcDateTime, open_database
+from bot.database import Every, UtcDateTime, open_database
 
 RETENTION = timedelta(days=2)
 PRUNE_EVERY_SECONDS = 3600.0
@@ -38,7 +37,7 @@ class DeliveryStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._pruned_at = 0.0
+        self._prune_due = Every(PRUNE_EVERY_SECONDS)
 
     @classmethod
     def from_url(cls, url: str) -> DeliveryStore:
@@ -60,9 +59,8 @@ class DeliveryStore:
         return True
 
     def _prune(self, now: datetime) -> None:
-        if self._pruned_at and time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+        if not self._prune_due.due():
             return
-        self._pruned_at = time.monotonic()
         with self._engine.begin() as connection:
             connection.execute(
                 deliveries.delete().where(deliveries.c.received_at < now - RETENTION)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from bot.database import UtcDateTime, open_database
+from bot.database import Every, UtcDateTime, open_database
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class ButtonPayloads:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._pruned_at = 0.0
+        self._prune_due = Every(PRUNE_EVERY_SECONDS)
 
     @classmethod
     def from_url(cls, url: str) -> ButtonPayloads:
@@ -121,9 +120,8 @@ class ButtonPayloads:
         return keyboard
 
     def _prune(self, now: datetime) -> None:
-        if self._pruned_at and time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+        if not self._prune_due.due():
             return
-        self._pruned_at = time.monotonic()
         with self._engine.begin() as connection:
             connection.execute(
                 button_payloads.delete().where(button_payloads.c.created_at < now - RETENTION)

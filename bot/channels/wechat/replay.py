@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.channels.wechat.crypto import FRESHNESS_SECONDS
-from bot.database import open_database
+from bot.database import Every, open_database
 
 PRUNE_EVERY_SECONDS = 60.0
 
@@ -40,7 +40,7 @@ class UsedSignatures:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._pruned_at = 0.0
+        self._prune_due = Every(PRUNE_EVERY_SECONDS)
 
     @classmethod
     def from_url(cls, url: str) -> UsedSignatures:
@@ -70,9 +70,8 @@ class UsedSignatures:
         return True
 
     def _prune(self) -> None:
-        if time.monotonic() - self._pruned_at < PRUNE_EVERY_SECONDS:
+        if not self._prune_due.due():
             return
-        self._pruned_at = time.monotonic()
         # A timestamp this old fails the freshness check: its signature cannot be used again.
         stale = int(time.time()) - FRESHNESS_SECONDS - 1
         with self._engine.begin() as connection:
