@@ -8,9 +8,9 @@ the Rasa server is built in this process, as ``rasa run`` builds it, and answers
 interface (``Http``), as Rasa's own tests serve their HTTP tests; its log goes to the work
 directory's rasa.log all the same.
 
-The server's settings still come from process-wide state (the environment, module caches of
-``bot``), so only one in-process server runs at a time, with the environment of its stack until
-it stops.
+Rasa and the channels Rasa builds read their settings from the environment (endpoints.yml,
+credentials.yml, ``Settings.from_env``), so only one in-process server runs at a time, with the
+environment of its stack until it stops.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -120,7 +119,6 @@ class InProcessStack(LocalStack):
         self._environ = dict(os.environ)
         os.environ.update(self.env())
         os.environ.pop("DEV_ACCOUNT_ID", None)
-        clear_module_caches()
         self._capture_log()
         # Several apps of one name in a process (Sanic refuses that outside its test mode).
         Sanic.test_mode = True
@@ -167,7 +165,6 @@ class InProcessStack(LocalStack):
                 self._thread.close()
         finally:
             self._thread = self._lifespan = self._client = None
-            clear_module_caches()
             self._release_log()
             os.environ.clear()
             os.environ.update(self._environ)
@@ -256,18 +253,6 @@ class Lifespan:
         message = answer.result()
         if message["type"] != f"lifespan.{event}.complete":
             raise RuntimeError(f"lifespan {event} failed: {message}")
-
-
-def clear_module_caches() -> None:
-    """Empties the caches of the assistant's modules, which read settings once per process."""
-    for name, module in list(sys.modules.items()):
-        if not (name == "bot" or name.startswith("bot.")):
-            continue
-        for value in list(vars(module).values()):
-            if callable(getattr(value, "cache_clear", None)) and (
-                getattr(value, "__module__", None) == name
-            ):
-                value.cache_clear()
 
 
 Stack = ServedStack | InProcessStack
