@@ -357,7 +357,7 @@ def test_widget_a_huge_payload_is_refused_unread(
             client.emit({"message": "a" * FIVE_MB}, timeout=3)
         assert client.texts() == []
     finally:
-        client.close()
+        client.close(abort=True)
     other = SyncWidget(served.base_url, unique("widget-after-huge"))
     try:
         assert other.say("你好")[0].startswith(GREETING)

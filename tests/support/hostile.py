@@ -209,10 +209,9 @@ class SyncWidget:
     def connected(self) -> bool:
         return bool(self.user.client.connected)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         try:
-            # After a refused payload the client waits for its last long poll (up to 30 s).
-            self.run(self.user.close(), timeout=60)
+            self.run(self.user.close(abort), timeout=60)
         finally:
             self._loop.close()
 

@@ -302,8 +302,12 @@ class WidgetUser:
         await asyncio.wait_for(self.greeted.wait(), timeout)  # the connect handler is done
         return True
 
-    async def close(self) -> None:
-        if self.client.connected:
+    async def close(self, abort: bool = False) -> None:
+        """Disconnects; ``abort`` does not wait for the last long poll (a session the server
+        already dropped, e.g. after a refused payload, answers it only after its 25 s timeout)."""
+        if abort:
+            await self.client.eio.disconnect(abort=True)
+        elif self.client.connected:
             await self.client.disconnect()
 
     async def text(self, timeout: float = TIMEOUT) -> str:
