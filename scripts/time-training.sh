@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Times a training from scratch: spaCy pipeline build plus `rasa train` with an empty Rasa cache.
 set -euo pipefail
-rm -rf .rasa models/spacy_zh models/wallet.tar.gz
+RASA_CACHE_DIRECTORY=$(mktemp -d)
+export RASA_CACHE_DIRECTORY
+trap 'rm -rf "$RASA_CACHE_DIRECTORY"' EXIT
+rm -rf models/spacy_zh models/wallet.tar.gz
 start=$(date +%s%N)
 make --no-print-directory train >/dev/null 2>&1
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))

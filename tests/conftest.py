@@ -16,7 +16,7 @@ from rasa.core.utils import read_endpoints_from_path
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
-from scripts.local_stack import MODEL, ROOT, LocalStack
+from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
 from scripts.production_stack import ProductionStack
 from tests.support.conversation import IDENTITY_SECRET, NOW, Conversation
 from tests.support.fakes import FakePlatforms
@@ -36,6 +36,17 @@ T = TypeVar("T")
 
 def pytest_configure(config: pytest.Config) -> None:
     configure_rasa_logging()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A pytest-xdist worker hands its boot count to the controller, which prints the sum."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["rasa_boots"] = dict(BOOTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    BOOTS.update(getattr(node, "workeroutput", {}).get("rasa_boots", {}))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
