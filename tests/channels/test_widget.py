@@ -414,23 +414,25 @@ def test_the_owner_unbinds_a_platform_user_on_the_page(browser: Any, served: Ser
     assert errors == []
 
 
+# Tokens made when the test runs: parameters must be the same in every pytest-xdist worker.
 @pytest.mark.parametrize(
-    ("token", "shown"),
+    ("make_token", "shown"),
     [
-        (
-            jwt.encode(
+        pytest.param(
+            lambda: jwt.encode(
                 {"sub": demo_data.ALICE, "exp": int(time.time()) + 600}, "forged", algorithm="HS256"
             ),
             "登录信息无效",
+            id="forged",
         ),
-        (widget_token(demo_data.ALICE, minutes=-1), "登录已过期"),
-        ("", "没有登录信息"),
+        pytest.param(lambda: widget_token(demo_data.ALICE, minutes=-1), "登录已过期", id="expired"),
+        pytest.param(lambda: "", "没有登录信息", id="missing"),
     ],
 )
 def test_bad_tokens_are_refused_clearly(
-    browser: Any, served: ServedStack, token: str, shown: str
+    browser: Any, served: ServedStack, make_token: Callable[[], str], shown: str
 ) -> None:
-    page, _ = open_widget(browser, served, token)
+    page, _ = open_widget(browser, served, make_token())
     expect(page.get_by_test_id("notice")).to_contain_text(shown, timeout=WAIT_MS)
     expect(page.get_by_test_id("send")).to_be_disabled()
     page.screenshot(path=str(SCREENSHOTS / "widget_refused.png"))
