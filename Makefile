@@ -66,11 +66,13 @@ help:
 	@echo "make production-stack - PostgreSQL, Redis and SERVERS=2 servers on loopback"
 	@echo "make lint   - ruff and mypy"
 
-# uv installs the locked set from its cache in seconds where pip takes minutes.
+# uv installs the locked set from its cache in seconds where pip takes minutes. It compiles the
+# bytecode as pip does: every server and test worker would otherwise compile TensorFlow and Rasa
+# again at each start where PYTHONDONTWRITEBYTECODE is set.
 $(INSTALLED): requirements.lock pyproject.toml web/package-lock.json
 	@scripts/ensure-venv.sh $(VENV)
 	$(BIN)/pip install --quiet "$$(grep '^uv==' requirements.lock)"
-	$(BIN)/uv pip install --quiet --python $(PY) -r requirements.lock
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(PY) --no-deps -e .
 	npm ci --prefix web --no-audit --no-fund --silent
 	@touch $@
