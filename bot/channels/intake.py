@@ -37,7 +37,7 @@ from sanic import Sanic
 
 from bot.channels.button_choice import button_choice
 from bot.channels.limits import ADDRESS_TURNS, CLIENT_FIELD, clean
-from bot.channels.metrics import REGISTRY, observe_turn
+from bot.channels.metrics import INTAKE, REGISTRY, SECRET_GUARD, observe_turn
 from bot.channels.responses import say
 from bot.channels.turn_end import finish_turn, hand_back
 from bot.identity import proven_owner, verified_account
@@ -71,21 +71,23 @@ async def take_turn(
     agent: Agent = app.ctx.agent
     services = services_of(app)
     sender_id, output, channel = message.sender_id, message.output_channel, message.input_channel
-    text = clean(message.text or "")
-    refusal = await refused(services, text, sender_id, address)
+    with REGISTRY.timed(INTAKE):
+        text = clean(message.text or "")
+        refusal = await refused(services, text, sender_id, address)
     if refusal is not None:
         name, values = refusal
         if name:
             await say(agent, output, sender_id, name, channel or "", **values)
         return
-    findings = await confirmed_secrets(services, text, message.metadata, sender_id)
-    if findings:
-        text = redact(text, findings)
-    message_id = message.message_id or uuid.uuid4().hex
-    split = services.split_mnemonics.see(sender_id, message_id, text)
-    if split is not None:
-        findings = [*findings, split.finding]
-        text = redact(text, [split.finding])
+    with REGISTRY.timed(SECRET_GUARD):
+        findings = await confirmed_secrets(services, text, message.metadata, sender_id)
+        if findings:
+            text = redact(text, findings)
+        message_id = message.message_id or uuid.uuid4().hex
+        split = services.split_mnemonics.see(sender_id, message_id, text)
+        if split is not None:
+            findings = [*findings, split.finding]
+            text = redact(text, [split.finding])
     if findings:
         logger.warning(
             "hid %s in conversation %s%s",

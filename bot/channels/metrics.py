@@ -5,13 +5,24 @@
     im_handoffs_total{reason}            turns that handed the conversation to a human
     im_failed_turns_total{reason}        messages not processed: store or lock store down, a bug
     im_reply_latency_seconds             histogram: time from a message to the bot's reply
+    im_turn_stage_seconds{stage}         summary: time spent in each stage of the turns (below)
     im_handoff_queue_length              tickets waiting for an agent (read at scrape time)
     im_handoff_assigned_tickets          tickets an agent owns (read at scrape time)
 
 The counters live in this process (``REGISTRY``) and are fed by the channel intake through
 ``observe_turn`` and ``record_failure``; Prometheus expects them to restart from zero with the
-server. The endpoint shows counts only, no conversation ids or text; expose it to the monitoring
-network only.
+server.
+
+The stages (``STAGES``, in a turn's order) are timed where they run: ``intake`` (cleaning, rate
+limits) and ``secret_guard`` by the intake, ``reply_guard`` (the check that the turn was
+answered) by the reply guard, Rasa's ``lock``, ``nlu``, ``policies``, ``action`` (a call to the
+action server) and ``store_save`` by ``bot.turn_stages``. A stage has a sum and a count only, no
+buckets: its cost per turn (``rate(_sum)`` over ``rate(im_messages_total)``) is what shows a
+change that adds cost, the tail of a turn is in the latency histogram, and buckets would add a
+dozen series per stage with no one scale for a 50 µs guard and a 50 ms action call.
+
+The endpoint shows counts only, no conversation ids or text; expose it to the monitoring network
+only.
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
 from rasa.core.agent import Agent
@@ -44,6 +56,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FALLBACK_INTENT = "nlu_fallback"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNKNOWN = "unknown"
+INTAKE = "intake"
+SECRET_GUARD = "secret_guard"
+LOCK = "lock"
+NLU = "nlu"
+POLICIES = "policies"
+ACTION = "action"
+STORE_SAVE = "store_save"
+REPLY_GUARD = "reply_guard"
+STAGES = (INTAKE, SECRET_GUARD, LOCK, NLU, POLICIES, ACTION, STORE_SAVE, REPLY_GUARD)
 
 
 def _label(value: str) -> str:
@@ -81,6 +102,8 @@ class Registry:
             self._latency_counts = [0] * len(self._buckets)
             self._latency_sum = 0.0
             self._latency_count = 0
+            self._stage_seconds = dict.fromkeys(STAGES, 0.0)
+            self._stage_counts = dict.fromkeys(STAGES, 0)
 
     def record_turn(
         self, channel: str, seconds: float, fallback: bool, handoff_reason: str | None
@@ -102,6 +125,16 @@ class Registry:
         """A message that could not be processed (the user got an apology)."""
         with self._lock:
             self._failures[reason] += 1
+
+    def record_stage(self, stage: str, seconds: float) -> None:
+        """One run of ``stage`` (one of ``STAGES``) that took ``seconds``."""
+        with self._lock:
+            self._stage_seconds[stage] += seconds
+            self._stage_counts[stage] += 1
+
+    def timed(self, stage: str) -> StageTimer:
+        """``with registry.timed(stage):`` records the block as one run of ``stage``."""
+        return StageTimer(self, stage)
 
     def render(self, queue: QueueSnapshot | None) -> str:
         """Everything in Prometheus' text format; the queue gauges only when it could be read."""
@@ -135,7 +168,15 @@ class Registry:
                 f'im_reply_latency_seconds_bucket{{le="+Inf"}} {self._latency_count}',
                 f"im_reply_latency_seconds_sum {_number(self._latency_sum)}",
                 f"im_reply_latency_seconds_count {self._latency_count}",
+                "# HELP im_turn_stage_seconds Time spent in each stage of the turns.",
+                "# TYPE im_turn_stage_seconds summary",
             ]
+            for stage in STAGES:
+                seconds, count = self._stage_seconds[stage], self._stage_counts[stage]
+                lines += [
+                    f'im_turn_stage_seconds_sum{{stage="{stage}"}} {_number(seconds)}',
+                    f'im_turn_stage_seconds_count{{stage="{stage}"}} {count}',
+                ]
         if queue is not None:
             lines += [
                 "# HELP im_handoff_queue_length Handoff tickets waiting for an agent.",
@@ -146,6 +187,28 @@ class Registry:
                 f"im_handoff_assigned_tickets {queue.assigned}",
             ]
         return "\n".join(lines) + "\n"
+
+
+class StageTimer:
+    """Times one run of a stage, recorded when the block ends, also by an exception."""
+
+    __slots__ = ("_registry", "_stage", "_started")
+
+    def __init__(self, registry: Registry, stage: str) -> None:
+        self._registry = registry
+        self._stage = stage
+        self._started = 0.0
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._registry.record_stage(self._stage, time.perf_counter() - self._started)
 
 
 def _counter(name: str, help_text: str, label: str, values: Counter[str]) -> Iterable[str]:

@@ -18,6 +18,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.channels.metrics import REGISTRY, REPLY_GUARD
+
 logger = logging.getLogger(__name__)
 
 APOLOGY = "utter_action_failed"
@@ -55,7 +57,9 @@ async def ensure_reply(
     output_channel: OutputChannel,
 ) -> None:
     """Sends the apology when the turn in ``tracker`` (as the turn left it) was not answered."""
-    if tracker is not None and not turn_failed(tracker, agent.domain):
+    with REGISTRY.timed(REPLY_GUARD):
+        answered = tracker is not None and not turn_failed(tracker, agent.domain)
+    if answered:
         return
     logger.error("sending %s in conversation %s", APOLOGY, sender_id)
     await agent.execute_action(sender_id, APOLOGY, output_channel, policy=None, confidence=None)

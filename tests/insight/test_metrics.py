@@ -1,5 +1,5 @@
-"""Prometheus metrics: the registry and the turn recorder directly, then ``GET /metrics`` on the
-served stack, whose credentials.yml registers the metrics channel."""
+"""Prometheus metrics: the registry, the turn recorder and the stage timers directly, then
+``GET /metrics`` on the served stack, whose credentials.yml registers the metrics channel."""
 
 from __future__ import annotations
 
@@ -13,13 +13,19 @@ from urllib.parse import urljoin
 import pytest
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.lock_store import InMemoryLockStore
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ConversationPaused, Event, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot import turn_stages
 from bot.channels.metrics import (
+    ACTION,
     CONTENT_TYPE,
+    LOCK,
+    REGISTRY,
+    STAGES,
     MetricsChannel,
     QueueSnapshot,
     Registry,
@@ -44,6 +50,15 @@ def sample(text: str, name: str, labels: str = "") -> float:
     raise KeyError(wanted)
 
 
+def grew(before: str, after: str, name: str, labels: str = "") -> float:
+    """How much one sample grew between two scrapes (a sample not yet shown counts as 0)."""
+    try:
+        old = sample(before, name, labels)
+    except KeyError:
+        old = 0
+    return sample(after, name, labels) - old
+
+
 def test_an_empty_registry_renders_zero_counts_and_the_queue() -> None:
     text = Registry(buckets=(0.1, 1.0)).render(QueueSnapshot(queued=3, assigned=1))
     assert text == (
@@ -63,7 +78,14 @@ def test_an_empty_registry_renders_zero_counts_and_the_queue() -> None:
         'im_reply_latency_seconds_bucket{le="+Inf"} 0\n'
         "im_reply_latency_seconds_sum 0\n"
         "im_reply_latency_seconds_count 0\n"
-        "# HELP im_handoff_queue_length Handoff tickets waiting for an agent.\n"
+        "# HELP im_turn_stage_seconds Time spent in each stage of the turns.\n"
+        "# TYPE im_turn_stage_seconds summary\n"
+        + "".join(
+            f'im_turn_stage_seconds_sum{{stage="{stage}"}} 0\n'
+            f'im_turn_stage_seconds_count{{stage="{stage}"}} 0\n'
+            for stage in STAGES
+        )
+        + "# HELP im_handoff_queue_length Handoff tickets waiting for an agent.\n"
         "# TYPE im_handoff_queue_length gauge\n"
         "im_handoff_queue_length 3\n"
         "# HELP im_handoff_assigned_tickets Handoff tickets an agent is working on.\n"
@@ -93,6 +115,40 @@ def test_turns_are_counted_by_channel_and_reason_with_a_cumulative_histogram() -
     assert sample(text, "im_reply_latency_seconds_count") == 4
     assert sample(text, "im_reply_latency_seconds_sum") == pytest.approx(2.65)
     assert "im_handoff_queue_length" not in text  # the store could not be read
+
+
+def test_a_stage_is_timed_also_when_it_fails() -> None:
+    registry = Registry()
+    with registry.timed("nlu"):
+        pass
+    with pytest.raises(RuntimeError), registry.timed("nlu"):
+        raise RuntimeError("the classifier failed")
+    registry.record_stage("action", 0.25)
+
+    text = registry.render(None)
+    assert sample(text, "im_turn_stage_seconds_count", 'stage="nlu"') == 2
+    assert sample(text, "im_turn_stage_seconds_sum", 'stage="nlu"') > 0
+    assert sample(text, "im_turn_stage_seconds_count", 'stage="action"') == 1
+    assert sample(text, "im_turn_stage_seconds_sum", 'stage="action"') == 0.25
+    assert sample(text, "im_turn_stage_seconds_count", 'stage="store_save"') == 0
+
+
+def test_installed_twice_a_lock_is_timed_once_also_when_the_turn_fails() -> None:
+    turn_stages.install()
+    turn_stages.install()  # every channel's start installs
+    store = InMemoryLockStore()
+    before = REGISTRY.render(None)
+
+    async def turns() -> None:
+        async with store.lock("stages-1"):
+            pass
+        with pytest.raises(RuntimeError):
+            async with store.lock("stages-2"):
+                raise RuntimeError("the turn failed")
+
+    asyncio.run(turns())
+    assert grew(before, REGISTRY.render(None), "im_turn_stage_seconds_count", 'stage="lock"') == 2
+    assert store.get_lock("stages-2") is None  # released all the same
 
 
 def test_the_queue_gauges_come_from_the_handoff_store(tmp_path: Path) -> None:
@@ -224,17 +280,43 @@ def test_rest_turns_are_counted(stack: ServedStack) -> None:
     user.send("有人吗")  # to the agent: no fallback of the bot
 
     text = scrape(stack)[1]
-
-    def grew(name: str, labels: str = "") -> float:
-        try:
-            old = sample(before, name, labels)
-        except KeyError:
-            old = 0
-        return sample(text, name, labels) - old
-
-    assert grew("im_messages_total", 'channel="rest"') == 4
-    assert grew("im_fallbacks_total", 'channel="rest"') == 2
-    assert grew("im_handoffs_total", 'reason="fallback"') == 1
-    assert grew("im_reply_latency_seconds_count") == 4
+    assert grew(before, text, "im_messages_total", 'channel="rest"') == 4
+    assert grew(before, text, "im_fallbacks_total", 'channel="rest"') == 2
+    assert grew(before, text, "im_handoffs_total", 'reason="fallback"') == 1
+    assert grew(before, text, "im_reply_latency_seconds_count") == 4
     assert re.search(r'^im_reply_latency_seconds_bucket\{le="\+Inf"\} \d+$', text, re.M)
     assert sample(text, "im_handoff_queue_length") >= 1
+
+
+def stage_runs(before: str, after: str) -> dict[str, float]:
+    return {
+        stage: grew(before, after, "im_turn_stage_seconds_count", f'stage="{stage}"')
+        for stage in STAGES
+    }
+
+
+def test_a_faq_turn_is_timed_stage_by_stage_without_the_action_server(stack: ServedStack) -> None:
+    user = RestUser(stack.http)
+    before = scrape(stack)[1]
+    assert user.say("矿工费怎么算")
+    after = scrape(stack)[1]
+
+    runs = stage_runs(before, after)
+    # The answer is a domain response: the policies chose it, then to listen; no action server.
+    assert runs == {**dict.fromkeys(STAGES, 1), "policies": 2, ACTION: 0}
+    timed = {
+        stage
+        for stage in STAGES
+        if grew(before, after, "im_turn_stage_seconds_sum", f'stage="{stage}"') > 0
+    }
+    assert timed == set(STAGES) - {ACTION}
+
+
+def test_a_look_up_turn_also_times_the_call_to_the_action_server(stack: ServedStack) -> None:
+    user = RestUser(stack.http)
+    before = scrape(stack)[1]
+    assert user.say("我的账户被锁了吗")
+    runs = stage_runs(before, scrape(stack)[1])
+    assert runs[ACTION] == 1
+    assert all(runs[stage] >= 1 for stage in STAGES), runs
+    assert runs[LOCK] == 1
