@@ -4,7 +4,9 @@ Drives conversations of about ten turns through the REST channel and the socket.
 mixing FAQ turns (Rasa alone), wallet look-ups (action server and wallet store) and messages the
 classifier is unsure about (clarifying buttons), and prints per setup: p50/p95/p99 reply latency,
 messages per second, errors, lost and duplicated replies (counted in the conversation store
-afterwards: every message sent must be stored exactly once) and the servers' memory.
+afterwards: every message sent must be stored exactly once) and the servers' memory. Where the
+time of a serial FAQ turn and of a look-up turn goes, stage by stage, is read from the embedded
+server's ``im_turn_stage_seconds`` (``/metrics``) before and after those turns.
 
 Setups, in one run: the embedded default (one Rasa server, one action server, SQLite), the
 production setup (PostgreSQL and Redis, `scripts/production_stack.py`) with one and with two
@@ -21,11 +23,13 @@ import argparse
 import asyncio
 import itertools
 import json
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ import aiohttp
 import socketio
 import sqlalchemy as sa
 
+from bot.channels.metrics import ACTION, NLU, POLICIES, STAGES, STORE_SAVE
 from bot.channels.widget import conversation_of
 from bot.wallet import demo_data
 from scripts.local_stack import QUIET, ROOT, LocalStack, free_port, stop, widget_token
@@ -62,6 +67,14 @@ LOOKUPS = [
 ]
 UNSURE = ["嗯嗯那个东西", "蓝色的大象会飞吗", "asdkjh qwe"]
 TURN_TIMEOUT = 30.0
+# A look-up through REST without an account: no hash the secret guard would hide.
+LOOKUP = "我的账户被锁了吗"
+# A turn's stages, and Rasa's processing of the message (the reply latency), in /metrics.
+TIMES = re.compile(
+    r'^im_(turn_stage|reply_latency)_seconds_(sum|count)(?:\{stage="(\w+)"\})? (\S+)$', re.M
+)
+RASA = "rasa"
+IN_RASA = {NLU, POLICIES, ACTION, STORE_SAVE}
 
 
 @dataclass(frozen=True)
@@ -334,6 +347,70 @@ def serial(url: str, texts: Sequence[str], prefix: str, turns: int = 10) -> list
     return asyncio.run(run())
 
 
+def stage_totals(base_url: str) -> dict[str, tuple[float, int]]:
+    """Seconds and runs so far per stage of a turn, and of Rasa's processing (``RASA``), read
+    from the server's /metrics."""
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    totals = dict.fromkeys([*STAGES, RASA], (0.0, 0))
+    for metric, kind, stage, value in TIMES.findall(text):
+        key = stage if metric == "turn_stage" else RASA
+        seconds, runs = totals[key]
+        totals[key] = (float(value), runs) if kind == "sum" else (seconds, int(float(value)))
+    return totals
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Where the time of serial turns went: the totals of ``stage_totals`` before and after
+    them, and their latencies as the client saw them (ms)."""
+
+    before: dict[str, tuple[float, int]]
+    after: dict[str, tuple[float, int]]
+    latencies: list[float]
+
+    def ms_per_turn(self, key: str) -> float:
+        return (self.after[key][0] - self.before[key][0]) * 1000 / len(self.latencies)
+
+    def lines(self) -> list[str]:
+        """A table: per stage, ms and share of the turn, and runs per turn; then the rest of
+        Rasa's processing (reading the tracker, domain responses, bookkeeping) and the rest
+        around it (HTTP, the typed-button check, sending the replies)."""
+        turns = len(self.latencies)
+        turn_ms = statistics.mean(self.latencies)
+        rasa_ms = self.ms_per_turn(RASA)
+        entries: list[tuple[str, float, float | None]] = [
+            (stage, self.ms_per_turn(stage), (self.after[stage][1] - self.before[stage][1]) / turns)
+            for stage in STAGES
+        ]
+        inside = sum(self.ms_per_turn(stage) for stage in STAGES if stage in IN_RASA)
+        around = sum(self.ms_per_turn(stage) for stage in STAGES if stage not in IN_RASA)
+        entries += [
+            ("other in Rasa", rasa_ms - inside, None),
+            ("other around it", turn_ms - rasa_ms - around, None),
+            ("turn (client)", turn_ms, None),
+        ]
+        table = [["stage", "ms/turn", "share", "runs/turn"]] + [
+            [name, f"{ms:.2f}", f"{ms / turn_ms:.0%}", "-" if runs is None else f"{runs:.1f}"]
+            for name, ms, runs in entries
+        ]
+        widths = [max(len(row[column]) for row in table) for column in range(4)]
+        return [
+            "  ".join(
+                ["", row[0].ljust(widths[0])]
+                + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+            )
+            for row in table
+        ]
+
+
+def staged_serial(base_url: str, texts: Sequence[str], prefix: str) -> Stages:
+    """``serial`` turns between two reads of the stages' totals."""
+    before = stage_totals(base_url)
+    latencies = serial(f"{base_url}/webhooks/rest/webhook", texts, prefix)
+    return Stages(before, stage_totals(base_url), latencies)
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(share * len(ordered)), len(ordered) - 1)]
@@ -393,6 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
     parser.add_argument("--serial", type=int, default=300, help="serial FAQ turns")
+    parser.add_argument("--lookups", type=int, default=50, help="serial look-up turns")
     parser.add_argument("--skip-production", action="store_true")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="im-bench-"))
@@ -407,7 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.start_actions()
         stack.start_rasa()
         serial(stack.rest_url, warm, "warm")
-        ours = serial(stack.rest_url, serial_texts, "serial")
+        faq_stages = staged_serial(stack.base_url, serial_texts, "serial")
+        ours = faq_stages.latencies
+        lookup_stages = staged_serial(stack.base_url, [LOOKUP] * args.lookups, "lookup")
         first_turns, fiftieth = [], []
         for repeat in range(5):
             long_talk = [FAQ[n % len(FAQ)] for n in range(50)]
@@ -502,6 +582,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  conversation growth (embedded): turns 1-5 p50 {statistics.median(first_turns):.1f} ms,"
         f" turns 46-50 p50 {statistics.median(fiftieth):.1f} ms"
     )
+    for name, stages in (("serial FAQ", faq_stages), ("look-up", lookup_stages)):
+        print()
+        print(f"where the time of a {name} turn goes (embedded, {len(stages.latencies)} turns):")
+        print("\n".join(stages.lines()))
     print()
     print(
         f"{args.conversations} conversations of 10 turns, {args.concurrency} at a time "
