@@ -7,9 +7,10 @@ listeners, and only the first run builds anything, so a server with any subset o
 (a test serving one) gets its services, once. The same start does the work that belongs to the
 server's start rather than to a turn: Rasa's agents keep their tracker store bare
 (``bot.tracking.fail_loudly``), remote actions use the compiled response validator
-(``bot.dialogue.action_validation``), Rasa's stages of a turn are timed (``bot.turn_stages``),
-and the held parts of split mnemonics are kept out of the logs. The stores are opened off the
-event loop (opening creates their tables).
+(``bot.dialogue.action_validation``), RulePolicy builds only the states its rules can see
+(``bot.dialogue.flat_rules``), Rasa's stages of a turn are timed (``bot.turn_stages``), and the
+held parts of split mnemonics are kept out of the logs. The stores are opened off the event loop
+(opening creates their tables).
 
 Each part is the one given (tests pass fakes and test stores) or built from the settings the
 first time it is asked for, so the action server, which has a ``Services`` too
@@ -133,7 +134,7 @@ async def start_services(app: Sanic, _: Any) -> None:
     else built from the environment; every step is idempotent, as every channel calls this."""
     # Imported here: the action server builds Services too, without Rasa or the secret guard.
     from bot import turn_stages
-    from bot.dialogue import action_validation
+    from bot.dialogue import action_validation, flat_rules
     from bot.secret_guard.log_mask import mask_held_parts
     from bot.tracking import fail_loudly
 
@@ -144,6 +145,7 @@ async def start_services(app: Sanic, _: Any) -> None:
     mask_held_parts(services.split_mnemonics)
     fail_loudly()
     action_validation.install()
+    flat_rules.install()
     turn_stages.install()
     app.ctx.services = services
 

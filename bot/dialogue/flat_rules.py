@@ -27,20 +27,33 @@ proves the predictions identical on every conversation in tests/ and on generate
 
 from __future__ import annotations
 
+import itertools
 import weakref
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 from rasa.core.policies.rule_policy import RULES, RULES_FOR_LOOP_UNHAPPY_PATH, RulePolicy
 from rasa.shared.core.domain import Domain, State
-from rasa.shared.core.events import ActionExecuted
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionReverted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SessionStarted,
+    UserUtteranceReverted,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 PredictionStates = Callable[..., list[State]]
 
 # The longest rule of each loaded policy, in states: its lookup never changes once loaded.
 _HORIZONS: weakref.WeakKeyDictionary[RulePolicy, int] = weakref.WeakKeyDictionary()
+# Where a tracker object keeps its replay, which lives as long as the tracker (a hot one lives
+# across turns). Trackers compare by value and cannot be the keys of a weak dictionary.
+_REPLAY = "_flat_rules_replay"
 
 
 def install() -> None:
@@ -51,20 +64,90 @@ def install() -> None:
 def recent_states(
     tracker: DialogueStateTracker, domain: Domain, count: int, omit_unset_slots: bool = False
 ) -> list[State]:
-    """The last ``count`` of ``tracker.past_states(domain)``, without making the ones before."""
-    events = tracker.applied_events()
-    actions = sum(isinstance(event, ActionExecuted) for event in events)
-    skipped = actions + 1 - count  # the states before the ones kept (one per action, one now)
-    replay = tracker.init_copy()
-    states: list[State] = []
-    for event in events:
-        if isinstance(event, ActionExecuted):
-            if skipped <= 0:
-                states.append(_state(domain, replay, omit_unset_slots))
-            skipped -= 1
-        replay.update(event)
-    states.append(_state(domain, replay, omit_unset_slots))
-    return states
+    """The last ``count`` of ``tracker.past_states(domain)``, without making the ones before.
+
+    A tracker kept from turn to turn (the hot trackers of ``bot.tracking``) is replayed once: the
+    next call applies only the events added since, unless one of them changes which earlier
+    events apply (a restart, a revert, a form's own turn); then the whole session is replayed.
+    """
+    replay: _Replay | None = getattr(tracker, _REPLAY, None)
+    if replay is None or not replay.extends_to(tracker, domain, count, omit_unset_slots):
+        replay = _Replay.of(tracker, domain, count, omit_unset_slots)
+        setattr(tracker, _REPLAY, replay)
+    return [*replay.states, _state(domain, replay.tracker, omit_unset_slots)]
+
+
+@dataclass
+class _Replay:
+    """A session replayed up to its ``seen``-th event, with the states before its last actions."""
+
+    tracker: DialogueStateTracker
+    states: deque[State]
+    domain: Domain
+    omit_unset_slots: bool
+    loops: set[str]
+    seen: int
+    last: Event | None
+
+    @classmethod
+    def of(
+        cls, tracker: DialogueStateTracker, domain: Domain, count: int, omit_unset_slots: bool
+    ) -> _Replay:
+        """The whole session replayed, as ``Domain.states_for_tracker_history`` does."""
+        events = tracker.applied_events()
+        skipped = sum(isinstance(event, ActionExecuted) for event in events) + 1 - count
+        replay = cls(
+            tracker.init_copy(),
+            deque(maxlen=count - 1),
+            domain,
+            omit_unset_slots,
+            {e.name for e in tracker.events if isinstance(e, ActiveLoop) and e.name},
+            0,
+            None,
+        )
+        for event in events:
+            if isinstance(event, ActionExecuted):
+                if skipped <= 0:
+                    replay.states.append(_state(domain, replay.tracker, omit_unset_slots))
+                skipped -= 1
+            replay.tracker.update(event)
+        replay._saw(tracker)
+        return replay
+
+    def extends_to(
+        self, tracker: DialogueStateTracker, domain: Domain, count: int, omit_unset_slots: bool
+    ) -> bool:
+        """Brings the replay up to ``tracker`` if its new events only add to the applied ones."""
+        events = tracker.events
+        if (
+            domain is not self.domain
+            or (count - 1, omit_unset_slots) != (self.states.maxlen, self.omit_unset_slots)
+            or len(events) < self.seen
+            or (self.seen and events[self.seen - 1] is not self.last)
+        ):
+            return False
+        added = list(itertools.islice(events, self.seen, None))
+        if not all(_only_adds(event, self.loops) for event in added):
+            return False
+        for event in added:
+            if isinstance(event, ActionExecuted):
+                self.states.append(_state(domain, self.tracker, omit_unset_slots))
+            self.tracker.update(event)
+        self._saw(tracker)
+        return True
+
+    def _saw(self, tracker: DialogueStateTracker) -> None:
+        self.seen = len(tracker.events)
+        self.last = tracker.events[-1] if tracker.events else None
+
+
+def _only_adds(event: Event, loops: set[str]) -> bool:
+    """Whether ``applied_events`` just appends ``event`` (see ``DialogueStateTracker``)."""
+    if isinstance(event, (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted)):
+        return False
+    if isinstance(event, ActiveLoop):
+        return not event.name or event.name in loops
+    return not (isinstance(event, ActionExecuted) and event.action_name in loops)
 
 
 @dataclass(frozen=True)

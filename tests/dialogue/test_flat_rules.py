@@ -13,7 +13,15 @@ from rasa.core.policies.policy import PolicyPrediction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, Event, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    Event,
+    Restarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
 from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
@@ -138,3 +146,24 @@ def test_a_long_session_builds_only_the_states_its_rules_can_see(
     assert len(everything) > 200
     for count in (1, 5, 12, len(everything), len(everything) + 3):
         assert flat_rules.recent_states(tracker, agent.domain, count) == everything[-count:]
+
+
+def test_a_tracker_kept_across_turns_is_replayed_from_where_it_was(
+    agent: Agent, conversations: list[list[Event]]
+) -> None:
+    """The hot tracker of a long session: after every event its last states are still the tail
+    of all its states, through forms, slots, a rewound message and a restart."""
+    session = [event for conversation in conversations[:30] for event in conversation]
+    middle = len(session) // 2
+    session[middle:middle] = [
+        UserUttered(intent={"name": "greet", "confidence": 1.0}),
+        SlotSet("complaint_category", "fees"),
+        UserUtteranceReverted(),
+    ]
+    session[middle * 3 // 2 : middle * 3 // 2] = [Restarted(), ActionExecuted(ACTION_LISTEN_NAME)]
+    for count in (5, 12):
+        tracker = DialogueStateTracker("hot", agent.domain.slots)
+        for event in session:
+            tracker.update(event, agent.domain)
+            everything = tracker.past_states(agent.domain)
+            assert flat_rules.recent_states(tracker, agent.domain, count) == everything[-count:]
