@@ -8,7 +8,8 @@ listeners, and only the first run builds anything, so a server with any subset o
 server's start rather than to a turn: Rasa's agents keep their tracker store bare
 (``bot.tracking.fail_loudly``), remote actions use the compiled response validator
 (``bot.dialogue.action_validation``), RulePolicy builds only the states its rules can see
-(``bot.dialogue.flat_rules``), Rasa's stages of a turn are timed (``bot.turn_stages``), and the
+(``bot.dialogue.flat_rules``) and trackers copy their state rather than replay their events
+(``bot.dialogue.flat_copy``), Rasa's stages of a turn are timed (``bot.turn_stages``), and the
 held parts of split mnemonics are kept out of the logs. The stores are opened off the event loop
 (opening creates their tables).
 
@@ -134,7 +135,7 @@ async def start_services(app: Sanic, _: Any) -> None:
     else built from the environment; every step is idempotent, as every channel calls this."""
     # Imported here: the action server builds Services too, without Rasa or the secret guard.
     from bot import turn_stages
-    from bot.dialogue import action_validation, flat_rules
+    from bot.dialogue import action_validation, flat_copy, flat_rules
     from bot.secret_guard.log_mask import mask_held_parts
     from bot.tracking import fail_loudly
 
@@ -146,6 +147,7 @@ async def start_services(app: Sanic, _: Any) -> None:
     fail_loudly()
     action_validation.install()
     flat_rules.install()
+    flat_copy.install()
     turn_stages.install()
     app.ctx.services = services
 

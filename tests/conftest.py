@@ -13,7 +13,7 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.core.utils import read_endpoints_from_path
 
-from bot.dialogue import flat_rules
+from bot.dialogue import flat_copy, flat_rules
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
@@ -99,6 +99,7 @@ def agent(model_path: Path, action_stack: LocalStack) -> Agent:
     """The trained model with the project's endpoints.yml (in-memory trackers) and RulePolicy at a
     flat cost per turn, as `make run` serves it."""
     flat_rules.install()
+    flat_copy.install()
     stack_env = action_stack.env()
     for name in (
         "ACTION_ENDPOINT_URL",
