@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Times a training from scratch: spaCy pipeline build plus `rasa train` with an empty Rasa cache.
+# Times a training from scratch: spaCy pipeline build plus `rasa train`, with an empty Rasa cache
+# and no earlier model of the same inputs.
 set -euo pipefail
-RASA_CACHE_DIRECTORY=$(mktemp -d)
-export RASA_CACHE_DIRECTORY
-trap 'rm -rf "$RASA_CACHE_DIRECTORY"' EXIT
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+export RASA_CACHE_DIRECTORY=$scratch/rasa MODEL_CACHE=$scratch/models
 rm -rf models/spacy_zh models/wallet.tar.gz
 start=$(date +%s%N)
 make --no-print-directory train >/dev/null 2>&1
