@@ -43,6 +43,14 @@ def test_checking_no_hash_costs_as_much_as_checking_one() -> None:
         check()  # type: ignore[operator]
         return time.perf_counter() - started
 
-    real = min(seconds(lambda: verify_password("wrong", stored)) for _ in range(2))
-    dummy = min(seconds(lambda: verify_nothing("wrong")) for _ in range(2))
+    # Alternated, and the fastest of each: other work on the machine (parallel test workers)
+    # slows single checks, not both kinds alike.
+    pairs = [
+        (
+            seconds(lambda: verify_password("wrong", stored)),
+            seconds(lambda: verify_nothing("wrong")),
+        )
+        for _ in range(3)
+    ]
+    real, dummy = min(r for r, _ in pairs), min(d for _, d in pairs)
     assert 0.67 < dummy / real < 1.5, (real, dummy)
