@@ -1079,12 +1079,20 @@ def test_widget_handles_any_event_and_keeps_the_socket(
 
 
 def engineio_waits_forever(body: bytes) -> bool:
-    """Whether a polling POST holds a packet a client never sends (open, ping, noop, 7–9)."""
+    """Whether a polling POST holds a packet a client never sends (open, ping, noop, 7–9).
+    engine.io reads the type with int(), which takes any Unicode digit: ᮶ is a noop too."""
     try:
         packets = body.decode("utf-8").split("\x1e")
     except UnicodeDecodeError:
         return False
-    return any(packet[:1] in ("0", "2", "6", "7", "8", "9") for packet in packets if packet)
+    return any(packet_type(packet) in (0, 2, 6, 7, 8, 9) for packet in packets if packet)
+
+
+def packet_type(packet: str) -> int | None:
+    try:
+        return int(packet[:1])
+    except ValueError:
+        return None
 
 
 # Without the packets of test_engineio_post_with_a_ping_packet…
