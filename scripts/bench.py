@@ -394,14 +394,7 @@ class Stages:
             [name, f"{ms:.2f}", f"{ms / turn_ms:.0%}", "-" if runs is None else f"{runs:.1f}"]
             for name, ms, runs in entries
         ]
-        widths = [max(len(row[column]) for row in table) for column in range(4)]
-        return [
-            "  ".join(
-                ["", row[0].ljust(widths[0])]
-                + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
-            )
-            for row in table
-        ]
+        return ["  " + line for line in aligned(table, left=1)]
 
 
 def staged_serial(base_url: str, texts: Sequence[str], prefix: str) -> Stages:
@@ -458,11 +451,20 @@ def start_reference(model: Path, port: int, log: Path) -> subprocess.Popen[bytes
     return process
 
 
+def aligned(table: Sequence[Sequence[str]], left: int = 0) -> list[str]:
+    """The rows of ``table`` in columns: the first ``left`` flush left, the others flush right."""
+    widths = [max(len(row[column]) for row in table) for column in range(len(table[0]))]
+    return [
+        "  ".join(
+            cell.ljust(width) if column < left else cell.rjust(width)
+            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in table
+    ]
+
+
 def print_table(rows: Sequence[Row]) -> None:
-    table = [HEADER, *(row.cells() for row in rows)]
-    widths = [max(len(line[column]) for line in table) for column in range(len(HEADER))]
-    for line in table:
-        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
+    print("\n".join(aligned([HEADER, *(row.cells() for row in rows)])))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
