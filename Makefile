@@ -46,21 +46,23 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONWARNINGS := ignore
 
 CACHE_HOME := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/im-wallet-support
+# $(call digest,files): a short digest of the files' contents, in the order given.
+digest = $(shell cat $(1) | sha256sum | cut -c1-16)
 
 # Rasa's training cache outside the clone, so a new clone of unchanged data restores the trained
 # components instead of training them again. Rasa keys a component by its class, config and inputs,
 # not by the modules and dictionaries it reads: the directory is named after their digest.
-NLU_CODE_DIGEST := $(shell cat $(sort $(wildcard bot/nlu/*.py data/jieba/*)) data/lexicon.yml \
-	requirements.lock | sha256sum | cut -c1-16)
+NLU_CODE_DIGEST := $(call digest,$(sort $(wildcard bot/nlu/*.py data/jieba/*)) data/lexicon.yml \
+	requirements.lock)
 export RASA_CACHE_DIRECTORY ?= $(CACHE_HOME)/rasa-$(NLU_CODE_DIGEST)
 
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -type f) $(wildcard bot/nlu/*.py) $(SPACY_MODEL)
 # A model trained from exactly these inputs on this machine before is taken as it is, as
 # `rasa train` does with the models in models/ (which a new clone has not got). The spaCy
 # pipeline is built from inputs already in the digest.
-TRAIN_DIGEST := $(shell cat $(sort $(filter-out $(SPACY_MODEL),$(TRAIN_INPUTS))) requirements.lock \
-	| sha256sum | cut -c1-16)
 MODEL_CACHE ?= $(CACHE_HOME)/models
+TRAINED := $(MODEL_CACHE)/wallet-$(call digest,$(sort $(filter-out $(SPACY_MODEL),$(TRAIN_INPUTS))) \
+	requirements.lock).tar.gz
 
 .PHONY: help install spacy-model train seed agent run production-stack shell actions test system-deps lint eval bench report time-training cross-validate clean
 
@@ -94,13 +96,11 @@ $(SPACY_MODEL): $(INSTALLED) bot/nlu/spacy_pipeline.py bot/nlu/lexicon.py bot/nl
 spacy-model: $(SPACY_MODEL)
 
 $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
-	@if [ -f "$(MODEL_CACHE)/wallet-$(TRAIN_DIGEST).tar.gz" ]; then \
-		cp "$(MODEL_CACHE)/wallet-$(TRAIN_DIGEST).tar.gz" $@; \
-		echo "the model trained from these inputs before: $(MODEL_CACHE)/wallet-$(TRAIN_DIGEST).tar.gz"; \
+	@if [ -f "$(TRAINED)" ]; then \
+		cp "$(TRAINED)" $@ && echo "the model trained from these inputs before: $(TRAINED)"; \
 	else \
 		$(RASA) train --fixed-model-name wallet --out models && mkdir -p "$(MODEL_CACHE)" && \
-		cp $@ "$(MODEL_CACHE)/wallet-$(TRAIN_DIGEST).tar.gz" && \
-		ls -t "$(MODEL_CACHE)"/wallet-*.tar.gz | tail -n +6 | xargs -r rm -f; \
+		cp $@ "$(TRAINED)" && ls -t "$(MODEL_CACHE)"/wallet-*.tar.gz | tail -n +6 | xargs -r rm -f; \
 	fi
 	@touch $@
 
