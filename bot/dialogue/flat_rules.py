@@ -164,10 +164,8 @@ class _RecentPast:
         ignore_rule_only_turns: bool = False,
         rule_only_data: dict[str, Any] | None = None,
     ) -> list[State]:
-        if ignore_rule_only_turns:  # a policy learning from stories: its states depend on others
-            return self.tracker.past_states(
-                domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data
-            )
+        # Only RulePolicy asks here, and it hides no rule-only turns: each state is its own.
+        assert not ignore_rule_only_turns, "a policy learning from stories needs every state"
         return recent_states(self.tracker, domain, self.count, omit_unset_slots)
 
 

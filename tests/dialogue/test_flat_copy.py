@@ -1,6 +1,6 @@
 """A tracker's copy taken over from its state equals Rasa's replayed copy in every field: after
-every event of every conversation in tests/ and every rule, of random walks through the rules and
-of a long session with a form, a rewound message and a restart."""
+every event of every conversation in tests/ and every rule, of random walks through the rules
+(forms among them) and of a long session with a pause, a rewound message and a restart."""
 
 from __future__ import annotations
 

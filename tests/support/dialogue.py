@@ -1,6 +1,6 @@
 """Conversations for the dialogue core's own tests: every test story and rule as events, the
-trained model's RulePolicy, random walks through the rules, and a long session with a form, a
-rewound message and a restart."""
+trained model's RulePolicy, random walks through the rules (forms among them), and a long session
+with a pause, a rewound message and a restart."""
 
 from __future__ import annotations
 
