@@ -177,7 +177,9 @@ class LocalStack:
 
     def start_rasa(self) -> None:
         command = [
-            str(ROOT / ".venv" / "bin" / "rasa"),
+            sys.executable,
+            "-m",
+            "bot.serving",
             "run",
             "--model",
             str(MODEL),

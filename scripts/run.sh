@@ -8,7 +8,8 @@
 # are reachable. Rasa's HTTP API is on only with RASA_API_JWT_SECRET, for HS256 JWTs; never
 # --auth-token, whose ?token= query parameter ends up in access logs.
 # The servers run through scripts/quiet.py: no libraries' deprecation warnings, and they stop when
-# the terminal closes even if make, which does not pass SIGHUP on, is what the terminal runs.
+# the terminal closes even if make, which does not pass SIGHUP on, is what the terminal runs. Rasa
+# runs as bot/serving.py, `rasa run` without TensorFlow, which this model never uses.
 set -euo pipefail
 bin=.venv/bin
 new_secret() { $bin/python -c 'import secrets; print(secrets.token_urlsafe(32))'; }
@@ -62,5 +63,5 @@ $bin/python -m scripts.quiet bot.action_server --port "${ACTION_PORT}" &
 if [[ -z "${WALLET_BACKEND_URL:-}" ]]; then
   $bin/python -m bot.wallet.demo_refresh --keep-fresh 300 &
 fi
-$bin/python -m scripts.quiet rasa run --model models/wallet.tar.gz --interface "$rasa_interface" \
+$bin/python -m scripts.quiet bot.serving run --model models/wallet.tar.gz --interface "$rasa_interface" \
   --port "${RASA_PORT}" --credentials credentials.yml --endpoints endpoints.yml "${api[@]}"

@@ -2,7 +2,8 @@
 # Chat with the assistant in this terminal (what `make shell` runs). The shell has an action server
 # of its own, which treats the terminal user as SHELL_ACCOUNT (a demo account): so it listens on
 # loopback whatever ACTION_INTERFACE says, and behind a secret of this session unless one is set.
-# Libraries' deprecation warnings are hidden (scripts/quiet.py), Rasa logs warnings and errors only
+# Rasa runs without TensorFlow (bot/serving.py); libraries' deprecation warnings are hidden
+# (scripts/quiet.py), Rasa logs warnings and errors only
 # and the action server logs to SHELL_ACTIONS_LOG. Both servers stop with the shell: /stop, closing
 # the terminal, SIGHUP or SIGTERM.
 set -euo pipefail
@@ -19,5 +20,5 @@ echo "IM wallet support, as demo account $account: loading the model..."
 trap 'kill $(jobs -p) 2>/dev/null' EXIT
 ACTION_INTERFACE=127.0.0.1 DEV_ACCOUNT_ID="$account" \
   $bin/python -m scripts.quiet bot.action_server --port "${ACTION_PORT}" >"$log" 2>&1 &
-$bin/python -m scripts.quiet rasa shell --quiet --model models/wallet.tar.gz \
+$bin/python -m scripts.quiet bot.serving shell --quiet --model models/wallet.tar.gz \
   --endpoints endpoints.yml --interface 127.0.0.1 --port "${RASA_PORT}"

@@ -1,7 +1,12 @@
 """Shared fixtures: the trained model, the session's action server and agent, the served stack
-most tests share, the production stack; and the count of Rasa server boots at the end."""
+most tests share, the production stack; and the count of Rasa server boots at the end. The tests
+import Rasa as the servers do, without TensorFlow (bot/serving.py)."""
 
 from __future__ import annotations
+
+from bot import serving
+
+serving.install()  # Rasa as the servers import it, without TensorFlow: before anything imports Rasa
 
 import asyncio
 import os

@@ -298,3 +298,18 @@ def test_redis_needs_its_password_and_every_server_part_has_it(production: Produ
         assert client.keys("im:rate:sender:production-redis-password")
     finally:
         client.close()
+
+
+def mapped_files(pid: int) -> str:
+    """The files process ``pid`` has mapped (its shared libraries among them)."""
+    return Path(f"/proc/{pid}/maps").read_text()
+
+
+def test_the_servers_answer_without_tensorflow_in_memory(production: ProductionStack) -> None:
+    """bot/serving.py: the servers' pipeline never uses TensorFlow, so they leave it out."""
+    for node in production.nodes:
+        assert node.rasa is not None
+        assert RestUser(Http.to(node.base_url)).say("矿工费是什么"), "the server gave no answer"
+        maps = mapped_files(node.rasa.pid)
+        assert "spacy" in maps or "numpy" in maps, "not the Rasa server's memory map"
+        assert "tensorflow" not in maps and "jaxlib" not in maps
