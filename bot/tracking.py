@@ -22,6 +22,11 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
   SQLite zeroes what it frees (``secure_delete``) and the write-ahead log is emptied after, so
   no old bytes stay in the files; PostgreSQL keeps the old row version until it is vacuumed.
 
+- Few round trips. A turn's new events go in as one multi-row INSERT, and the check for other
+  writers is one SELECT, both outside an explicit transaction (a single statement is atomic):
+  on PostgreSQL a turn's writes and that check used to cost BEGIN, an INSERT per event, COMMIT,
+  and BEGIN, SELECT, ROLLBACK.
+
 SQLite runs as every store of the assistant does (``bot.database.create_engine``).
 """
 
@@ -53,6 +58,8 @@ logger = logging.getLogger(__name__)
 HOT_TRACKERS = 5000
 # How many of a conversation's latest events are searched for a message whose text to hide.
 RECENT_EVENTS = 200
+# Rows per INSERT statement: far below SQLite's 32,766 bound parameters at 6 columns a row.
+INSERT_BATCH = 1000
 
 
 class SupportTrackerStore(SQLTrackerStore):
@@ -74,9 +81,13 @@ class SupportTrackerStore(SQLTrackerStore):
         # PostgreSQL connections checked before use (a restarted database is not an error).
         self.engine.dispose()
         self.engine: Engine = create_engine(url)
+        # For single statements: no BEGIN and COMMIT or ROLLBACK around them. Connections of their
+        # own: psycopg2 sends a SET whenever a pooled connection changes its isolation level.
+        self._statements = create_engine(url, isolation_level="AUTOCOMMIT")
         self._sqlite = self.engine.dialect.name == "sqlite"
         if self._sqlite:
-            sa.event.listen(self.engine, "connect", _zero_freed_space)
+            for engine in (self.engine, self._statements):
+                sa.event.listen(engine, "connect", _zero_freed_space)
         self.sessionmaker = sa.orm.sessionmaker(bind=self.engine)
         self._hot: OrderedDict[str, tuple[int, DialogueStateTracker]] = OrderedDict()
         self._last_saved: OrderedDict[str, DialogueStateTracker] = OrderedDict()
@@ -84,7 +95,6 @@ class SupportTrackerStore(SQLTrackerStore):
         self._stored: OrderedDict[str, tuple[DialogueStateTracker, int]] = OrderedDict()
         self._capacity = hot_trackers
         events = self.SQLEvent.__table__
-        self._insert_event = events.insert()
         self._last_event_id_query = sa.select(sa.func.max(events.c.id)).where(
             events.c.sender_id == sa.bindparam("sender")
         )
@@ -143,11 +153,7 @@ class SupportTrackerStore(SQLTrackerStore):
             with self.session_scope() as session:
                 new_events = list(self._additional_events(session, tracker))
         rows = [self._row(sender_id, event.as_dict()) for event in new_events]
-        # Core inserts, not the ORM's unit of work: this runs for every message.
-        with self.engine.begin() as connection:
-            written = [
-                connection.execute(self._insert_event, row).inserted_primary_key[0] for row in rows
-            ]
+        last_written = self._insert(rows) if rows else None
         # A tracker that started a new session still holds the old one, which a read from the
         # database would not: such a tracker is not kept.
         starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
@@ -155,10 +161,32 @@ class SupportTrackerStore(SQLTrackerStore):
         with self._lock:
             self._remember(self._stored, sender_id, (tracker, len(tracker.events)))
             self._remember(self._last_saved, sender_id, tracker)
-            if written and one_session:
-                self._remember(self._hot, sender_id, (max(written), tracker))
+            if last_written is not None and one_session:
+                self._remember(self._hot, sender_id, (last_written, tracker))
             else:
                 self._hot.pop(sender_id, None)
+
+    def _insert(self, rows: list[dict[str, Any]]) -> int:
+        """Inserts ``rows`` in order, in one statement when they fit in one; the last row's id.
+
+        Core, not the ORM's unit of work: this runs for every message. SQLAlchemy 1.4 has no
+        RETURNING for SQLite, whose cursor gives the last row's id instead.
+        """
+        events = self.SQLEvent.__table__
+        if len(rows) > INSERT_BATCH:  # a whole session saved at once: atomic, in batches
+            with self.engine.begin() as connection:
+                return max(
+                    self._insert_batch(connection, events, rows[i : i + INSERT_BATCH])
+                    for i in range(0, len(rows), INSERT_BATCH)
+                )
+        with self._statements.connect() as connection:
+            return self._insert_batch(connection, events, rows)
+
+    def _insert_batch(self, connection: Any, events: sa.Table, rows: list[dict[str, Any]]) -> int:
+        statement = events.insert().values(rows)
+        if self._sqlite:
+            return int(connection.execute(statement).lastrowid)
+        return max(connection.execute(statement.returning(events.c.id)).scalars())
 
     def _row(self, sender_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -216,7 +244,7 @@ class SupportTrackerStore(SQLTrackerStore):
 
     def _last_event_id(self, sender_id: str) -> int | None:
         # Core, not the ORM: this runs for every message and the ORM's overhead dominated it.
-        with self.engine.connect() as connection:
+        with self._statements.connect() as connection:
             return connection.execute(self._last_event_id_query, {"sender": sender_id}).scalar()
 
 

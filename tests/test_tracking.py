@@ -1,8 +1,10 @@
-"""The conversation store: hot trackers stay correct when another server writes."""
+"""The conversation store: hot trackers stay correct when another server writes, on SQLite and on
+PostgreSQL, and a turn's events go in with one statement."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -21,6 +23,7 @@ from bot.tracking import (
     fail_loudly,
     turn_tracker,
 )
+from scripts.production_stack import Postgres
 
 DOMAIN = Domain.from_yaml(
     """
@@ -38,10 +41,33 @@ def store_on(path: Path) -> SupportTrackerStore:
     return SupportTrackerStore(DOMAIN, host=f"sqlite:///{path}")
 
 
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    server = Postgres(databases=("tracker",))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], SupportTrackerStore]:
+    """Makes stores on one empty database, as the servers of one setup have."""
+    if request.param == "sqlite":
+        return lambda: store_on(tmp_path / "t.db")
+    url = request.getfixturevalue("postgres").url("tracker")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE IF EXISTS events"))
+    engine.dispose()
+    return lambda: SupportTrackerStore(DOMAIN, host=url)
+
+
 def test_a_tracker_read_again_is_the_one_saved_until_another_server_writes(
-    tmp_path: Path,
+    stores: Callable[[], SupportTrackerStore],
 ) -> None:
-    server_a, server_b = store_on(tmp_path / "t.db"), store_on(tmp_path / "t.db")
+    server_a, server_b = stores(), stores()
 
     async def scenario() -> None:
         tracker = await server_a.get_or_create_tracker("u1")
@@ -114,8 +140,38 @@ def test_a_database_failure_reaches_the_caller_instead_of_an_empty_conversation(
         asyncio.run(agent.tracker_store.retrieve("u4"))
 
 
-def test_a_new_session_is_stored_once_and_read_back_on_its_own(tmp_path: Path) -> None:
-    store = store_on(tmp_path / "t.db")
+def test_a_turns_events_go_in_with_one_statement_and_come_back_in_order(
+    stores: Callable[[], SupportTrackerStore], request: pytest.FixtureRequest
+) -> None:
+    store = stores()
+    statements: list[str] = []
+
+    def record(*call: Any) -> None:
+        statements.append(call[2])
+
+    # Every engine: the store's own, whichever it writes with.
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    request.addfinalizer(lambda: sa.event.remove(sa.engine.Engine, "before_cursor_execute", record))
+
+    async def scenario() -> None:
+        tracker = await store.get_or_create_tracker("u6")
+        for n in range(5):
+            tracker.update(UserUttered(f"第{n}句", {"name": "greet", "confidence": 1.0}))
+            tracker.update(SlotSet("note", f"note {n}"))
+        statements.clear()
+        await store.save(tracker)
+        assert [s.split()[0] for s in statements] == ["INSERT"]
+        fresh = await stores().retrieve("u6")  # another server, reading from the database
+        assert fresh is not None
+        assert [e.as_dict() for e in fresh.events] == [e.as_dict() for e in tracker.events]
+
+    asyncio.run(scenario())
+
+
+def test_a_new_session_is_stored_once_and_read_back_on_its_own(
+    stores: Callable[[], SupportTrackerStore],
+) -> None:
+    store = stores()
 
     async def scenario() -> None:
         tracker = await store.get_or_create_tracker("u5")
