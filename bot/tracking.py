@@ -5,8 +5,8 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
 ``SQLTrackerStore``:
 
 - Hot trackers. Rasa rebuilds the tracker from every event of the session for each message, so
-  replies slow down as a conversation grows. The tracker this process saved last is kept (a few
-  thousand conversations, least recently used first out) with the id of the last event it wrote;
+  replies slow down as a conversation grows. The tracker this process saved last is kept (the
+  ``HOT_TRACKERS`` most recent conversations) with the id of the last event it wrote;
   a read checks with one indexed query that no other process or server wrote since, and otherwise
   loads from the database as Rasa does. The kept tracker is handed out, not copied: the reader
   owns it until it saves, and a turn that fails before saving leaves nothing behind.
@@ -55,7 +55,9 @@ from bot.settings import StoreUrls
 
 logger = logging.getLogger(__name__)
 
-HOT_TRACKERS = 5000
+# A kept 10-turn conversation holds about 100 KB (`make leak-check`): 500 of them stay within
+# the node's memory budget, and a conversation pushed out is only read from the database again.
+HOT_TRACKERS = 500
 # How many of a conversation's latest events are searched for a message whose text to hide.
 RECENT_EVENTS = 200
 # Rows per INSERT statement: far below SQLite's 32,766 bound parameters at 6 columns a row.

@@ -192,8 +192,13 @@ async def socket_conversation(base_url: str, account: str, plan: list[Turn]) -> 
     token = widget_token(account, minutes=30)
     try:
         # Long-polling: engine.io's websocket client needs a newer aiohttp than Rasa 3.6 allows.
+        # A second or more to connect is slow, not a failure: python-socketio waits only 1 s.
         await client.connect(
-            base_url, socketio_path="/socket.io", auth={"token": token}, transports=["polling"]
+            base_url,
+            socketio_path="/socket.io",
+            auth={"token": token},
+            transports=["polling"],
+            wait_timeout=TURN_TIMEOUT,
         )
     except Exception:
         tally.errors += len(plan)
