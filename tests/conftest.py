@@ -23,7 +23,7 @@ from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
-from scripts.production_stack import ProductionStack
+from scripts.production_stack import Postgres, ProductionStack
 from tests.support.conversation import IDENTITY_SECRET, NOW, Conversation
 from tests.support.fakes import FakePlatforms
 from tests.support.http import AGENT
@@ -156,6 +156,17 @@ def served(
         tmp_path_factory.mktemp("served"), settings={**SERVED, **platforms.env()}
     ) as stack:
         yield stack
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL of the module's own, with a ``tracker`` database."""
+    server = Postgres(databases=("tracker",))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ PostgreSQL, and a turn's events go in with one statement."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +23,6 @@ from bot.tracking import (
     fail_loudly,
     turn_tracker,
 )
-from scripts.production_stack import Postgres
 
 DOMAIN = Domain.from_yaml(
     """
@@ -39,16 +38,6 @@ slots:
 
 def store_on(path: Path) -> SupportTrackerStore:
     return SupportTrackerStore(DOMAIN, host=f"sqlite:///{path}")
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    server = Postgres(databases=("tracker",))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
@@ -102,16 +100,6 @@ def test_only_the_named_message_and_what_followed_change(tmp_path: Path) -> None
     converse(store)
     assert store.hide_text("alice", "m0", "你好", MARKER) == 1
     assert store.hide_text("other-1", "o1-9", "普通的问题", MARKER) == 1
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[Postgres]:
-    server = Postgres(databases=("tracker",))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def traces_in(directory: Path) -> list[str]:
