@@ -134,7 +134,7 @@ async def start_services(app: Sanic, _: Any) -> None:
     """Puts the server's ``Services`` on ``app.ctx.services``: those already there (a test's),
     else built from the environment; every step is idempotent, as every channel calls this."""
     # Imported here: the action server builds Services too, without Rasa or the secret guard.
-    from bot import turn_stages
+    from bot import sequential_graph, turn_stages
     from bot.dialogue import action_validation, flat_copy, flat_rules
     from bot.secret_guard.log_mask import mask_held_parts
     from bot.tracking import fail_loudly
@@ -148,6 +148,7 @@ async def start_services(app: Sanic, _: Any) -> None:
     action_validation.install()
     flat_rules.install()
     flat_copy.install()
+    sequential_graph.install()
     turn_stages.install()
     app.ctx.services = services
 

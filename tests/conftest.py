@@ -18,6 +18,7 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.core.utils import read_endpoints_from_path
 
+from bot import sequential_graph
 from bot.dialogue import flat_copy, flat_rules
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
@@ -101,10 +102,11 @@ def action_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStac
 
 @pytest.fixture(scope="session")
 def agent(model_path: Path, action_stack: LocalStack) -> Agent:
-    """The trained model with the project's endpoints.yml (in-memory trackers) and RulePolicy at a
-    flat cost per turn, as `make run` serves it."""
+    """The trained model with the project's endpoints.yml (in-memory trackers), RulePolicy at a
+    flat cost per turn and the graph run in sequence, as `make run` serves it."""
     flat_rules.install()
     flat_copy.install()
+    sequential_graph.install()
     stack_env = action_stack.env()
     for name in (
         "ACTION_ENDPOINT_URL",
