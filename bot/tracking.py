@@ -22,10 +22,10 @@ Configured in endpoints.yml by ``TRACKER_DB_URL`` (default: SQLite ``var/tracker
   SQLite zeroes what it frees (``secure_delete``) and the write-ahead log is emptied after, so
   no old bytes stay in the files; PostgreSQL keeps the old row version until it is vacuumed.
 
-- Few round trips. A turn's new events go in as one multi-row INSERT, and the check for other
-  writers is one SELECT, both outside an explicit transaction (a single statement is atomic):
-  on PostgreSQL a turn's writes and that check used to cost BEGIN, an INSERT per event, COMMIT,
-  and BEGIN, SELECT, ROLLBACK.
+- Few round trips. On PostgreSQL a turn's new events go in as one multi-row INSERT, and the
+  check for other writers is one SELECT, both outside an explicit transaction (a single
+  statement is atomic): they used to cost BEGIN, an INSERT per event, COMMIT, and BEGIN, SELECT,
+  ROLLBACK.
 
 SQLite runs as every store of the assistant does (``bot.database.create_engine``).
 """
@@ -60,8 +60,9 @@ logger = logging.getLogger(__name__)
 HOT_TRACKERS = 500
 # How many of a conversation's latest events are searched for a message whose text to hide.
 RECENT_EVENTS = 200
-# Rows per INSERT statement: far below SQLite's 32,766 bound parameters at 6 columns a row.
-INSERT_BATCH = 1000
+# Rows psycopg2 puts in one statement for an executemany (SQLAlchemy's
+# executemany_values_page_size).
+PSYCOPG2_PAGE = 1000
 
 
 class SupportTrackerStore(SQLTrackerStore):
@@ -169,26 +170,24 @@ class SupportTrackerStore(SQLTrackerStore):
                 self._hot.pop(sender_id, None)
 
     def _insert(self, rows: list[dict[str, Any]]) -> int:
-        """Inserts ``rows`` in order, in one statement when they fit in one; the last row's id.
+        """Inserts ``rows`` in order, atomically; the last row's id.
 
-        Core, not the ORM's unit of work: this runs for every message. SQLAlchemy 1.4 has no
-        RETURNING for SQLite, whose cursor gives the last row's id instead.
+        Core executemany, not the ORM's unit of work: this runs for every message. On SQLite, in
+        one transaction, then SQLite's own last row id (SQLAlchemy 1.4 has no RETURNING for it).
+        psycopg2 sends an executemany as one INSERT … VALUES of up to ``PSYCOPG2_PAGE`` rows,
+        atomic on its own, so a turn's events cost one round trip, ids returned.
         """
         events = self.SQLEvent.__table__
-        if len(rows) > INSERT_BATCH:  # a whole session saved at once: atomic, in batches
-            with self.engine.begin() as connection:
-                return max(
-                    self._insert_batch(connection, events, rows[i : i + INSERT_BATCH])
-                    for i in range(0, len(rows), INSERT_BATCH)
-                )
-        with self._statements.connect() as connection:
-            return self._insert_batch(connection, events, rows)
-
-    def _insert_batch(self, connection: Any, events: sa.Table, rows: list[dict[str, Any]]) -> int:
-        statement = events.insert().values(rows)
         if self._sqlite:
-            return int(connection.execute(statement).lastrowid)
-        return max(connection.execute(statement.returning(events.c.id)).scalars())
+            with self.engine.begin() as connection:
+                connection.execute(events.insert(), rows)
+                return int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar())
+        insert = events.insert().returning(events.c.id)
+        if len(rows) > PSYCOPG2_PAGE:  # a whole session saved at once: several statements
+            with self.engine.begin() as connection:
+                return max(row[0] for row in connection.execute(insert, rows))
+        with self._statements.connect() as connection:
+            return max(row[0] for row in connection.execute(insert, rows))
 
     def _row(self, sender_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return {
