@@ -8,10 +8,11 @@ listeners, and only the first run builds anything, so a server with any subset o
 server's start rather than to a turn: Rasa's agents keep their tracker store bare
 (``bot.tracking.fail_loudly``), remote actions use the compiled response validator
 (``bot.dialogue.action_validation``), RulePolicy builds only the states its rules can see
-(``bot.dialogue.flat_rules``) and trackers copy their state rather than replay their events
-(``bot.dialogue.flat_copy``), Rasa's stages of a turn are timed (``bot.turn_stages``), and the
-held parts of split mnemonics are kept out of the logs. The stores are opened off the event loop
-(opening creates their tables).
+(``bot.dialogue.flat_rules``), trackers copy their state rather than replay their events
+(``bot.dialogue.flat_copy``), Rasa's graph runs node after node (``bot.sequential_graph``) and
+its stages of a turn are timed (``bot.turn_stages``): ``adapt_rasa``, which the tests' agent
+uses too. The held parts of split mnemonics are kept out of the logs, and the stores are opened
+off the event loop (opening creates their tables).
 
 Each part is the one given (tests pass fakes and test stores) or built from the settings the
 first time it is asked for, so the action server, which has a ``Services`` too
@@ -134,23 +135,30 @@ async def start_services(app: Sanic, _: Any) -> None:
     """Puts the server's ``Services`` on ``app.ctx.services``: those already there (a test's),
     else built from the environment; every step is idempotent, as every channel calls this."""
     # Imported here: the action server builds Services too, without Rasa or the secret guard.
-    from bot import sequential_graph, turn_stages
-    from bot.dialogue import action_validation, flat_copy, flat_rules
     from bot.secret_guard.log_mask import mask_held_parts
-    from bot.tracking import fail_loudly
 
     services: Services | None = getattr(app.ctx, "services", None)
     if services is None:
         services = Services(Settings.from_env())
     await asyncio.to_thread(services.open)
     mask_held_parts(services.split_mnemonics)
+    adapt_rasa()
+    app.ctx.services = services
+
+
+def adapt_rasa() -> None:
+    """Changes Rasa's classes in this process as a server's start does; idempotent."""
+    # Imported here, as in start_services: the action server has no Rasa to change.
+    from bot import sequential_graph, turn_stages
+    from bot.dialogue import action_validation, flat_copy, flat_rules
+    from bot.tracking import fail_loudly
+
     fail_loudly()
     action_validation.install()
     flat_rules.install()
     flat_copy.install()
     sequential_graph.install()
     turn_stages.install()
-    app.ctx.services = services
 
 
 def services_of(app: Sanic) -> Services:

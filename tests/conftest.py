@@ -18,9 +18,8 @@ import pytest
 from rasa.core.agent import Agent
 from rasa.core.utils import read_endpoints_from_path
 
-from bot import sequential_graph
-from bot.dialogue import flat_copy, flat_rules
 from bot.handoff.store import HandoffStore
+from bot.services import adapt_rasa
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
@@ -102,11 +101,9 @@ def action_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStac
 
 @pytest.fixture(scope="session")
 def agent(model_path: Path, action_stack: LocalStack) -> Agent:
-    """The trained model with the project's endpoints.yml (in-memory trackers), RulePolicy at a
-    flat cost per turn and the graph run in sequence, as `make run` serves it."""
-    flat_rules.install()
-    flat_copy.install()
-    sequential_graph.install()
+    """The trained model with the project's endpoints.yml (in-memory trackers), and Rasa changed
+    as a server's start changes it (``adapt_rasa``), as `make run` serves it."""
+    adapt_rasa()
     stack_env = action_stack.env()
     for name in (
         "ACTION_ENDPOINT_URL",
