@@ -10,9 +10,10 @@ components take 3 ms together.
 keeps, per runner and targets, the nodes in an order where each comes after what it needs (the
 schema does not change once a model is loaded) and calls them in that order with the same
 arguments: the ``(name, output)`` pairs of their needs, inputs included. The results are the
-same; ``tests/test_sequential_graph.py`` compares both runners on every message and every
-conversation in tests/. Rasa's own checks stay: an input named like a node is refused, and a
-``RuntimeError`` of a node becomes ``GraphRunError``.
+same; ``tests/test_sequential_graph.py`` compares both runners on hand-written NLU examples,
+on the messages of the conversations in tests/ and after every event of those conversations.
+Rasa's own checks stay: an input named like a node is refused, and a ``RuntimeError`` of a node
+becomes ``GraphRunError``.
 """
 
 from __future__ import annotations

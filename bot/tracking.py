@@ -182,12 +182,11 @@ class SupportTrackerStore(SQLTrackerStore):
             with self.engine.begin() as connection:
                 connection.execute(events.insert(), rows)
                 return int(connection.exec_driver_sql("SELECT last_insert_rowid()").scalar())
-        insert = events.insert().returning(events.c.id)
-        if len(rows) > PSYCOPG2_PAGE:  # a whole session saved at once: several statements
-            with self.engine.begin() as connection:
-                return max(row[0] for row in connection.execute(insert, rows))
-        with self._statements.connect() as connection:
-            return max(row[0] for row in connection.execute(insert, rows))
+        # More rows (a whole session saved at once) take several statements: a transaction.
+        engine = self._statements if len(rows) <= PSYCOPG2_PAGE else self.engine
+        with engine.begin() as connection:
+            inserted = connection.execute(events.insert().returning(events.c.id), rows)
+            return max(row[0] for row in inserted)
 
     def _row(self, sender_id: str, data: dict[str, Any]) -> dict[str, Any]:
         return {
