@@ -23,7 +23,7 @@ from bot.services import adapt_rasa
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
-from scripts.production_stack import Postgres, ProductionStack
+from scripts.production_stack import Postgres, ProductionStack, Redis
 from tests.support.conversation import IDENTITY_SECRET, NOW, Conversation
 from tests.support.fakes import FakePlatforms
 from tests.support.http import AGENT
@@ -161,6 +161,17 @@ def served(
 def postgres() -> Iterator[Postgres]:
     """A PostgreSQL of the module's own, with a ``tracker`` database."""
     server = Postgres(databases=("tracker",))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """A Redis of the module's own."""
+    server = Redis(Path(tmp_path_factory.mktemp("redis")))
     server.start()
     try:
         yield server

@@ -3,28 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.rate_limits import Admission, RedisRateLimiter, Rule
 from scripts.production_stack import Redis
 
 RULE = Rule(burst=3, per_minute=1)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is missing: make system-deps installs it")
-    server = Redis(Path(tmp_path_factory.mktemp("redis")))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def admit_all(url: str, keys: list[str], scope: str = "turn-address") -> list[Admission]:
