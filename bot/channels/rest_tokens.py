@@ -4,7 +4,8 @@ REST sender ids are chosen by clients, so anyone who learns one could read the a
 waiting in its outbox, cancel its handoff or read its tickets. The server therefore gives a
 random token on a conversation's first turn (``X-Conversation-Token`` response header); those
 three need it back on later requests (the same request header). Only a hash is stored, in the
-handoff database beside the outbox, so every server sees the same tokens.
+handoff database beside the outbox, so every server sees the same tokens. A token is checked on
+every REST turn: each statement is its own transaction (autocommit), one round trip on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ conversations = sa.Table(
 )
 
 
+_TOKEN_HASH = sa.select(conversations.c.token_hash).where(
+    conversations.c.sender_id == sa.bindparam("sender_id")
+)
+
+
 class Standing(str, Enum):
     """What a request's token says about its sender's conversation."""
 
@@ -53,12 +59,11 @@ class ConversationTokens:
 
     @classmethod
     def from_url(cls, url: str) -> ConversationTokens:
-        return cls(open_database(url, metadata))
+        return cls(open_database(url, metadata, isolation_level="AUTOCOMMIT"))
 
     def standing(self, sender_id: str, token: str | None) -> Standing:
-        query = sa.select(conversations.c.token_hash).where(conversations.c.sender_id == sender_id)
         with self._engine.connect() as connection:
-            row = connection.execute(query).first()
+            row = connection.execute(_TOKEN_HASH, {"sender_id": sender_id}).first()
         if row is None:
             return Standing.NEW
         if token and hmac.compare_digest(_hash(token), str(row[0])):
@@ -69,7 +74,7 @@ class ConversationTokens:
         """A token for a new conversation; None if another request started it first."""
         token = secrets.token_urlsafe(24)
         try:
-            with self._engine.begin() as connection:
+            with self._engine.connect() as connection:
                 connection.execute(
                     conversations.insert().values(
                         sender_id=sender_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from bot.database import create_engine
 from bot.handoff.directory import AgentDirectory
 from bot.handoff.outbox import Outbox
 from bot.handoff.tables import open_handoff_database
@@ -16,14 +17,16 @@ from bot.handoff.tickets import TicketStore
 
 
 class HandoffStore:
-    """One engine on the handoff database, shared by ``tickets``, ``agents`` and ``outbox``."""
+    """One engine on the handoff database, shared by ``tickets`` and ``agents``; the outbox,
+    read on every REST turn, has an autocommit one (no BEGIN and COMMIT round trips)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, autocommit: Engine) -> None:
         self.engine = engine
         self.tickets = TicketStore(engine)
         self.agents = AgentDirectory(engine)
-        self.outbox = Outbox(engine)
+        self.outbox = Outbox(autocommit)
 
     @classmethod
     def from_url(cls, url: str) -> HandoffStore:
-        return cls(open_handoff_database(url))
+        engine = open_handoff_database(url)
+        return cls(engine, create_engine(url, isolation_level="AUTOCOMMIT", future=True))
