@@ -9,7 +9,8 @@ server's start rather than to a turn: Rasa's agents keep their tracker store bar
 (``bot.tracking.fail_loudly``), remote actions use the compiled response validator
 (``bot.dialogue.action_validation``), RulePolicy builds only the states its rules can see
 (``bot.dialogue.flat_rules``), trackers copy their state rather than replay their events
-(``bot.dialogue.flat_copy``), Rasa's graph runs node after node (``bot.sequential_graph``) and
+(``bot.dialogue.flat_copy``) and extend their applied events rather than list them anew
+(``bot.dialogue.flat_applied``), Rasa's graph runs node after node (``bot.sequential_graph``) and
 its stages of a turn are timed (``bot.turn_stages``): ``adapt_rasa``, which the tests' agent
 uses too. The held parts of split mnemonics are kept out of the logs, and the stores are opened
 off the event loop (opening creates their tables).
@@ -150,13 +151,14 @@ def adapt_rasa() -> None:
     """Changes Rasa's classes in this process as a server's start does; idempotent."""
     # Imported here, as in start_services: the action server has no Rasa to change.
     from bot import sequential_graph, turn_stages
-    from bot.dialogue import action_validation, flat_copy, flat_rules
+    from bot.dialogue import action_validation, flat_applied, flat_copy, flat_rules
     from bot.tracking import fail_loudly
 
     fail_loudly()
     action_validation.install()
     flat_rules.install()
     flat_copy.install()
+    flat_applied.install()
     sequential_graph.install()
     turn_stages.install()
 

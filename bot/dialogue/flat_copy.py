@@ -8,7 +8,8 @@ The state those events build is already in the tracker. ``install()``, called on
 starts (``bot.services``), has ``copy`` take it over: the events, the slots, the latest message,
 action and bot utterance, the follow-up action, the active loop and the pause. What a replay
 shares with the original (the event objects, the latest message, the loop's trigger message) is
-shared; what a replay makes anew (the slots, the latest action, the active loop) is copied.
+shared; what a replay makes anew (the slots, the latest action, the active loop) is copied, and
+the copy starts from the original's applied events (``bot.dialogue.flat_applied``).
 
 A tracker that dropped its oldest events (``max_event_history``) is still replayed, as Rasa
 does: its copy forgets what the dropped events set. ``tests/dialogue/test_flat_copy.py`` proves
@@ -23,6 +24,8 @@ import dataclasses
 from collections import deque
 
 from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.dialogue import flat_applied
 
 _REPLAYED_COPY = DialogueStateTracker.copy
 
@@ -45,4 +48,5 @@ def _copy(self: DialogueStateTracker) -> DialogueStateTracker:
     tracker.latest_message = self.latest_message
     tracker.latest_bot_utterance = self.latest_bot_utterance
     tracker.active_loop = self.active_loop and dataclasses.replace(self.active_loop)
+    flat_applied.carry_over(self, tracker)
     return tracker
