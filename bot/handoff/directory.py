@@ -54,6 +54,12 @@ class LoginAttempt:
     retry_after: float = 0.0
 
 
+AGENT, LEAD = "agent", "lead"
+# What each role may do: agents work tickets; a lead also reviews what the assistant missed and
+# labels it (bot.improvement).
+ROLES = (AGENT, LEAD)
+
+
 class AgentDirectory:
     """Agents, their sessions and their failed logins; every value reaches SQL bound."""
 
@@ -62,15 +68,18 @@ class AgentDirectory:
 
     # Accounts
 
-    def add(self, username: str, display_name: str, password: str) -> None:
-        """Creates the agent, or replaces their name and password and enables them again.
+    def add(self, username: str, display_name: str, password: str, role: str = AGENT) -> None:
+        """Creates the agent, or replaces their name, password and role and enables them again.
 
         Sessions opened with the old password end.
         """
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
         values = {
             "display_name": display_name,
             "password_hash": hash_password(password),
             "disabled_at": None,
+            "role": role,
         }
         with self._engine.begin() as connection:
             updated = connection.execute(
@@ -105,6 +114,16 @@ class AgentDirectory:
                 sa.select(agents.c.display_name).where(agents.c.username == username)
             ).first()
         return str(row[0]) if row else username
+
+    def role(self, username: str) -> str | None:
+        """The agent's role (``ROLES``), None if there is no such agent."""
+        with self._engine.connect() as connection:
+            row = connection.execute(
+                sa.select(agents.c.role).where(agents.c.username == username)
+            ).first()
+        if row is None:
+            return None
+        return str(row[0]) if row[0] in ROLES else AGENT
 
     # Sessions
 

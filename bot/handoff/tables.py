@@ -51,6 +51,8 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     # Set: the agent cannot log in. Added to stores created before it (see _add_new_columns).
     sa.Column("disabled_at", UtcDateTime),
+    # "agent" or "lead" (bot.handoff.directory.ROLES); empty in stores made before roles: agent.
+    sa.Column("role", sa.String(16)),
 )
 
 sessions = sa.Table(
@@ -99,7 +101,7 @@ def _add_new_columns(engine: Engine) -> None:
 
     ``create_all`` creates missing tables only; stores made by an older version lack them.
     """
-    for table, column in [(agents, agents.c.disabled_at)]:
+    for table, column in [(agents, agents.c.disabled_at), (agents, agents.c.role)]:
         for attempt in range(2):
             present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
             if column.name in present:

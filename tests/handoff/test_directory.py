@@ -4,6 +4,8 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from bot.handoff.directory import LOGIN_POLICY
 from bot.handoff.passwords import needs_rehash
 from bot.handoff.records import Reason, Summary
@@ -160,3 +162,13 @@ def test_passwords_are_stored_hashed(store: HandoffStore) -> None:
     with store.engine.connect() as connection:
         stored = connection.exec_driver_sql("select password_hash from handoff_agents").scalar()
     assert "correct horse battery" not in stored and stored.startswith("scrypt$")
+
+
+def test_a_lead_is_made_and_unmade_by_saving_the_account_again(store: HandoffStore) -> None:
+    store.agents.add("wang", "王主管", "correct horse battery", role="lead")
+    assert store.agents.role("wang") == "lead"
+    store.agents.add("wang", "王主管", "another long password")  # no role given: back to agent
+    assert store.agents.role("wang") == "agent"
+    assert store.agents.role("nobody") is None
+    with pytest.raises(ValueError, match="role must be one of agent, lead"):
+        store.agents.add("zhao", "小赵", "correct horse battery", role="admin")

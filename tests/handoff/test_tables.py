@@ -9,7 +9,7 @@ from bot.handoff.passwords import hash_password
 from bot.handoff.store import HandoffStore
 
 
-def test_a_store_from_before_disabling_gains_the_column(tmp_path: Path) -> None:
+def test_a_store_from_before_disabling_and_roles_gains_the_columns(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = sa.create_engine(url)
     with engine.begin() as connection:
@@ -21,6 +21,7 @@ def test_a_store_from_before_disabling_gains_the_column(tmp_path: Path) -> None:
             "insert into handoff_agents values ('li', '小李', ?)", (hash_password("old password"),)
         )
     store = HandoffStore.from_url(url)
+    assert store.agents.role("li") == "agent"  # agents from before roles work tickets only
     assert store.agents.login("li", "old password", timedelta(hours=1))
     assert store.agents.disable("li")
     assert store.agents.login("li", "old password", timedelta(hours=1)) is None
