@@ -64,7 +64,7 @@ MODEL_CACHE ?= $(CACHE_HOME)/models
 TRAINED := $(MODEL_CACHE)/wallet-$(call digest,$(sort $(filter-out $(SPACY_MODEL),$(TRAIN_INPUTS))) \
 	requirements.lock).tar.gz
 
-.PHONY: help install spacy-model train seed agent run production-stack shell actions test system-deps lint eval bench leak-check report time-training cross-validate clean
+.PHONY: help install spacy-model train train-reviewed seed agent run production-stack shell actions test system-deps lint eval bench leak-check report time-training cross-validate clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -75,6 +75,7 @@ help:
 	@echo "make bench  - latency and throughput: embedded, production x1/x2, a bare rasa init"
 	@echo "make leak-check - one server's memory over 50,000 turns (flat within 5 %)"
 	@echo "make production-stack - PostgreSQL, Redis and SERVERS=2 servers on loopback"
+	@echo "make train-reviewed - the leads' review labels to data/nlu/reviewed.yml, then train"
 	@echo "make lint   - ruff and mypy"
 
 # uv installs the locked set from its cache in seconds where pip takes minutes. It compiles the
@@ -107,18 +108,25 @@ $(MODEL): $(INSTALLED) $(TRAIN_INPUTS)
 
 train: $(MODEL)
 
+# The labels leads gave in the console's review (HANDOFF_DB_URL) as data/nlu/reviewed.yml (the
+# same labels give the same file), then the model trained again if that changed its data.
+train-reviewed: $(INSTALLED)
+	$(PY) -m bot.improvement.export --out data/nlu/reviewed.yml
+	@$(MAKE) --no-print-directory train
+
 # Demo accounts in an empty wallet database; where they are, their times are moved to now (so the
 # README's demo holds whenever it is tried); a database without them is left alone.
 seed: $(INSTALLED)
 	@mkdir -p var
 	@$(PY) -m bot.wallet.demo_refresh --if-empty
 
-# make agent AGENT=li [AGENT_NAME=小李]: creates a console login or sets a new password (asked, or
-# AGENT_PASSWORD); DISABLE=1 or DELETE=1 disables or deletes it. Both end the agent's sessions.
+# make agent AGENT=li [AGENT_NAME=小李] [ROLE=lead]: creates a console login or sets a new password
+# (asked, or AGENT_PASSWORD) and role; DISABLE=1 or DELETE=1 disables or deletes it. All of them
+# end the agent's sessions.
 agent: $(INSTALLED)
 	@mkdir -p var
 	@$(PY) -m bot.handoff.agents $(AGENT) $(if $(AGENT_NAME),--name $(AGENT_NAME)) \
-		$(if $(DISABLE),--disable) $(if $(DELETE),--delete)
+		$(if $(ROLE),--role $(ROLE)) $(if $(DISABLE),--disable) $(if $(DELETE),--delete)
 
 actions: $(INSTALLED)
 	$(PY) -m bot.action_server --port $(ACTION_PORT)

@@ -40,6 +40,7 @@ from bot.wallet.factory import wallet_service
 from bot.wallet.service import WalletService
 
 if TYPE_CHECKING:
+    from bot.improvement.store import ReviewStore
     from bot.secret_guard.split import SplitMnemonics
 
 T = TypeVar("T")
@@ -71,6 +72,7 @@ class Services:
         bindings: BindingStore | None = None,
         wallet: WalletService | None = None,
         tokens: ConversationTokens | None = None,
+        review: ReviewStore | None = None,
         limiter: RateLimiter | None = None,
         split_mnemonics: SplitMnemonics | None = None,
     ) -> None:
@@ -83,6 +85,7 @@ class Services:
         self._bindings = Once(bindings, lambda: BindingStore.from_url(stores.bindings))
         self._wallet = Once(wallet, lambda: wallet_service(settings.wallet_backend, stores.wallet))
         self._tokens = Once(tokens, lambda: ConversationTokens.from_url(stores.handoff))
+        self._review = Once(review, lambda: _review_store(stores.handoff))
 
     @property
     def identity(self) -> IdentitySettings:
@@ -113,11 +116,23 @@ class Services:
         """REST conversation tokens, in the handoff database beside the outbox."""
         return self._tokens.get()
 
+    @property
+    def review(self) -> ReviewStore:
+        """The review's labels, agents' flags and audit log, in the handoff database."""
+        return self._review.get()
+
     def open(self) -> Services:
         """Builds every part now (blocking: tables are created), rather than on first use."""
-        for part in (self._handoff, self._bindings, self._wallet, self._tokens):
+        for part in (self._handoff, self._bindings, self._wallet, self._tokens, self._review):
             part.get()
         return self
+
+
+def _review_store(url: str) -> ReviewStore:
+    # Imported here: the review's labels check texts with the secret guard, which loads jieba.
+    from bot.improvement.store import ReviewStore
+
+    return ReviewStore.from_url(url)
 
 
 def _held_parts() -> SplitMnemonics:

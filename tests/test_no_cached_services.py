@@ -18,6 +18,7 @@ ALLOWED = {
     # Data files read once (data/ and the libraries' word lists).
     ("bot/dialogue/complaints.py", "load_categories"),
     ("bot/dialogue/clarify.py", "load_intent_labels"),
+    ("bot/improvement/inbox.py", "load_fallback_threshold"),  # config.yml
     ("bot/insight/labels.py", "load_insight_labels"),
     ("bot/secret_guard/cues.py", "load_cues"),
     ("bot/secret_guard/mnemonics.py", "wordlist"),

@@ -2,7 +2,7 @@
 
     GET  /webhooks/agent/console                  the page
     GET  /webhooks/agent/static/<file>            the pages' scripts and styles (no inline ones)
-    POST /webhooks/agent/api/login                {username, password} -> {token, agent}
+    POST /webhooks/agent/api/login                {username, password} -> {token, agent (with role)}
     POST /webhooks/agent/api/logout
     GET  /webhooks/agent/api/queue?limit=&offset= open tickets, most urgent then longest waiting:
                                                   {tickets, total, limit, offset}
@@ -13,6 +13,7 @@
     GET  /webhooks/agent/dashboard                support figures for the lead (bot/insight)
     GET  /webhooks/agent/api/insight              the figures as JSON
     GET  /webhooks/agent/api/labels               names of reasons, channels, intents (no login)
+    …/review, …/api/review…, …/api/tickets/<id>/flag  the lead's review (bot.improvement.console)
 
 Calls but login and labels need ``Authorization: Bearer <token>``. Logins are throttled per typed
 username and per client address (``bot.handoff.directory.LoginPolicy``, counted in the store so
@@ -73,6 +74,8 @@ ASSETS = {
     "agent_console.css": "text/css; charset=utf-8",
     "agent_dashboard.js": "text/javascript; charset=utf-8",
     "agent_dashboard.css": "text/css; charset=utf-8",
+    "agent_review.js": "text/javascript; charset=utf-8",
+    "agent_review.css": "text/css; charset=utf-8",
 }
 MAX_REPLY_LENGTH = 2000
 MAX_TICKET_ID = 2**63  # ticket ids are 64-bit integers: a larger one names no ticket
@@ -152,8 +155,12 @@ class ConsoleHandlers:
             return response.json({"error": "wrong username or password"}, status=401)
         await asyncio.to_thread(agents.login_succeeded, username, throttled)
         display_name = await asyncio.to_thread(agents.display_name, username)
+        role = await asyncio.to_thread(agents.role, username)
         return response.json(
-            {"token": token, "agent": {"username": username, "display_name": display_name}}
+            {
+                "token": token,
+                "agent": {"username": username, "display_name": display_name, "role": role},
+            }
         )
 
     async def logout(self, request: Request) -> HTTPResponse:
@@ -301,8 +308,11 @@ class AgentConsole(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         console = Blueprint("im_agent_console", __name__)
         use_services(console)
-        handlers = ConsoleHandlers(self._store)
-        for method, uri, handler in handlers.routes():
+        # Imported here: the review's labels load the secret guard (jieba) when first used.
+        from bot.improvement.console import ReviewHandlers
+
+        routes = ConsoleHandlers(self._store).routes() + ReviewHandlers(self._store).routes()
+        for method, uri, handler in routes:
             console.add_route(_plain(handler), uri, methods=[method])
 
         async def start_watchdog(app: Sanic, _: Any) -> None:

@@ -32,7 +32,7 @@ import yaml
 from sqlalchemy.engine import Engine
 
 from bot.insight.compute import turn_rating
-from bot.insight.sources import PAUSING, RESUMING, _table_exists, _turn, events
+from bot.insight.sources import PAUSING, RESUMING, events, table_exists, user_turn
 from bot.nlu.normalisation import normalise
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def load_inbox(
 
 def _read_conversations(engine: Engine, since: datetime | None) -> dict[str, _Conversation]:
     """Each conversation's turns and the messages it lists, whole for any message since."""
-    if not _table_exists(engine, events.name):
+    if not table_exists(engine, events.name):
         return {}
     columns = events.c
     wanted = ["user", "bot", "action", *PAUSING, *RESUMING]
@@ -210,7 +210,7 @@ def _conversation(sender_id: str, rows: list[Any]) -> _Conversation:
             elif row.action_name == HANDOFF_ACTION:
                 handing_off = current
             continue
-        turn = _turn(sender_id, row.timestamp, row.data, to_bot=not paused)
+        turn = user_turn(sender_id, row.timestamp, row.data, to_bot=not paused)
         conversation.turns.append(ContextTurn("user", turn.text))
         answered, clarified, handing_off = clarified, None, None
         rating = turn_rating(turn)
@@ -243,7 +243,7 @@ def _conversation(sender_id: str, rows: list[Any]) -> _Conversation:
             position=len(conversation.turns) - 1,
         )
         if turn.intent == FALLBACK_INTENT or (
-            confidence is not None and confidence < fallback_threshold()
+            confidence is not None and confidence < load_fallback_threshold()
         ):
             current.reasons.add("fallback")
         conversation.typed.append(current)
@@ -371,7 +371,7 @@ def _confidence(raw: str | None, sender_id: str) -> float | None:
 
 
 @cache
-def fallback_threshold(path: Path = CONFIG_FILE) -> float:
+def load_fallback_threshold(path: Path = CONFIG_FILE) -> float:
     """The FallbackClassifier's threshold in config.yml (Rasa's default 0.3 if none is set)."""
     config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     for component in config.get("pipeline") or []:

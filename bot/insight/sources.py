@@ -47,13 +47,14 @@ class InsightError(RuntimeError):
     """A store the figures are read from is missing or unreadable; the message says which."""
 
 
-def _table_exists(engine: Engine, name: str) -> bool:
+def table_exists(engine: Engine, name: str) -> bool:
+    """Whether ``name`` is a table of ``engine``'s database (Rasa creates the events table)."""
     return bool(sa.inspect(engine).has_table(name))
 
 
 def load_turns(engine: Engine, since: datetime | None = None) -> list[UserTurn]:
     """User messages of the tracker store (from ``since`` on), with who they were addressed to."""
-    if not _table_exists(engine, events.name):
+    if not table_exists(engine, events.name):
         return []
     wanted = events.c.type_name.in_(["user", *PAUSING, *RESUMING])
     query = sa.select(
@@ -72,11 +73,12 @@ def load_turns(engine: Engine, since: datetime | None = None) -> list[UserTurn]:
             if type_name in PAUSING or type_name in RESUMING:
                 paused[sender_id] = type_name in PAUSING
                 continue
-            turns.append(_turn(sender_id, stamp, raw, to_bot=not paused.get(sender_id, False)))
+            turns.append(user_turn(sender_id, stamp, raw, to_bot=not paused.get(sender_id, False)))
     return turns
 
 
-def _turn(sender_id: str, stamp: float | None, raw: str | None, to_bot: bool) -> UserTurn:
+def user_turn(sender_id: str, stamp: float | None, raw: str | None, to_bot: bool) -> UserTurn:
+    """A stored user event's row as a ``UserTurn`` (an unreadable one as an empty message)."""
     try:
         data = json.loads(raw or "{}")
     except ValueError:
@@ -108,7 +110,7 @@ def _turn(sender_id: str, stamp: float | None, raw: str | None, to_bot: bool) ->
 
 def load_handoffs(engine: Engine, since: datetime | None = None) -> list[HandoffRecord]:
     """Handoff tickets opened from ``since`` on, oldest first."""
-    if not _table_exists(engine, tickets.name):
+    if not table_exists(engine, tickets.name):
         return []
     columns = tickets.c
     query = sa.select(

@@ -22,7 +22,7 @@ from tests.support.stack import ServedStack, empty_queue
 
 WAIT_MS = 15_000
 HOSTILE = '<b id="pwned">x</b><img src=x onerror=alert(1)>'
-PAGES = ["console", "dashboard"]
+PAGES = ["console", "dashboard", "review"]
 
 
 class InlineCode(HTMLParser):

@@ -40,6 +40,7 @@ class Login:
 
 
 AGENT = Login("li", "小李", "a-long-agent-password")
+LEAD = Login("wang", "王主管", "a-long-lead-password")  # a lead: reviews what the bot missed
 
 
 @dataclass(frozen=True)

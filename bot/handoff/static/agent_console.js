@@ -126,6 +126,7 @@
     $("login-view").classList.add("hidden");
     $("console-view").classList.remove("hidden");
     $("agent-name").textContent = pages.session.username() || "";
+    $("review-link").classList.toggle("hidden", pages.session.role() !== "lead");
     hideNotice($("console-notice"));
     startPolling();
   }
@@ -155,6 +156,7 @@
     api("POST", "/login", { username: username, password: password }).then(function (data) {
       state.generation += 1;
       pages.session.save(data.token, (data.agent && data.agent.username) || username);
+      pages.session.saveRole(data.agent && data.agent.role);
       $("login-password").value = "";
       showConsole();
     }, function (error) {
@@ -522,6 +524,22 @@
       if (error.status === 401 || error.status === 0) return;
       consoleError(politeError(error, "结束会话"));
       refreshDetail(true);
+    }).then(function () {
+      button.disabled = false;
+    });
+  });
+
+  // "The bot got this wrong": the conversation goes to the leads' review inbox.
+  $("flag-button").addEventListener("click", function () {
+    var ticketId = state.selected;
+    if (ticketId === null) return;
+    var button = $("flag-button");
+    button.disabled = true;
+    api("POST", "/tickets/" + ticketId + "/flag", {}).then(function () {
+      consoleInfo("已标记会话 #" + ticketId + "：机器人的回答将交给主管复核。");
+    }, function (error) {
+      if (error.status === 401 || error.status === 0) return;
+      consoleError(politeError(error, "标记"));
     }).then(function () {
       button.disabled = false;
     });

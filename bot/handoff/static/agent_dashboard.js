@@ -155,10 +155,6 @@
     }), 2);
   }
 
-  function minutes(retryAfter) {
-    return Math.max(1, Math.ceil((Number(retryAfter) || 60) / 60));
-  }
-
   function showLogin(message) {
     if (timer) { clearInterval(timer); timer = null; }
     generation += 1;
@@ -194,29 +190,9 @@
     if (!timer) timer = setInterval(load, REFRESH_MS);
   }
 
-  $("login-form").addEventListener("submit", function (event) {
-    event.preventDefault();
-    var username = $("login-username").value.trim();
-    var password = $("login-password").value;
-    $("login-error").textContent = "";
-    pages.call("POST", "/login", { username: username, password: password }).then(function (data) {
-      if (!data || !data.token) {
-        $("login-error").textContent = "登录失败，请稍后再试";
-        return;
-      }
-      pages.session.save(data.token, username);
-      $("login-password").value = "";
-      generation += 1;
-      start();
-    }, function (error) {
-      $("login-error").textContent = error.status === -1
-        ? "网络错误，请稍后再试"
-        : error.status === 401
-          ? "用户名或密码错误"
-          : error.status === 429
-            ? "登录失败次数过多，请 " + minutes(error.retryAfter) + " 分钟后再试"
-            : "登录失败，请稍后再试";
-    });
+  pages.bindLogin(function () {
+    generation += 1;
+    start();
   });
 
   $("refresh").addEventListener("click", load);

@@ -1,4 +1,5 @@
-// What the agent pages (console and dashboard) share: the agent's session, calls to the JSON API
+// What the agent pages (console, dashboard, review) share: the agent's session and its role, the
+// login form of the dashboard and the review page, calls to the JSON API
 // beside the page, the names of reasons, channels and intents it serves (data/insight_labels.yml)
 // and DOM helpers. Text from the API only ever goes in through textContent: user messages are
 // hostile input. No inline script: the pages run under a Content-Security-Policy without
@@ -11,6 +12,7 @@ var AgentPages = (function () {
   // One login for both pages, kept for the browser tab.
   var TOKEN_KEY = "imAgentConsole.token";
   var USER_KEY = "imAgentConsole.username";
+  var ROLE_KEY = "imAgentConsole.role";
   var names = { reasons: {}, channels: {}, intents: {} };
 
   function $(id) { return document.getElementById(id); }
@@ -49,13 +51,17 @@ var AgentPages = (function () {
   var session = {
     token: function () { return sessionStorage.getItem(TOKEN_KEY); },
     username: function () { return sessionStorage.getItem(USER_KEY); },
+    // "agent" or "lead": which pages to offer (the server checks every call itself).
+    role: function () { return sessionStorage.getItem(ROLE_KEY) || "agent"; },
     save: function (token, username) {
       sessionStorage.setItem(TOKEN_KEY, token);
       sessionStorage.setItem(USER_KEY, username);
     },
+    saveRole: function (role) { sessionStorage.setItem(ROLE_KEY, role || "agent"); },
     forget: function () {
       sessionStorage.removeItem(TOKEN_KEY);
       sessionStorage.removeItem(USER_KEY);
+      sessionStorage.removeItem(ROLE_KEY);
     }
   };
 
@@ -95,8 +101,40 @@ var AgentPages = (function () {
     });
   }
 
+  function minutes(retryAfter) { return Math.max(1, Math.ceil((Number(retryAfter) || 60) / 60)); }
+
+  // The login form of the dashboard and the review page (#login-form, #login-username,
+  // #login-password, #login-error): saves the session and calls loggedIn, or says what failed.
+  function bindLogin(loggedIn) {
+    $("login-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var username = $("login-username").value.trim();
+      var password = $("login-password").value;
+      $("login-error").textContent = "";
+      call("POST", "/login", { username: username, password: password }).then(function (data) {
+        if (!data || !data.token) {
+          $("login-error").textContent = "登录失败，请稍后再试";
+          return;
+        }
+        session.save(data.token, username);
+        session.saveRole(data.agent && data.agent.role);
+        $("login-password").value = "";
+        loggedIn();
+      }, function (error) {
+        $("login-error").textContent = error.status === -1
+          ? "网络错误，请稍后再试"
+          : error.status === 401
+            ? "用户名或密码错误"
+            : error.status === 429
+              ? "登录失败次数过多，请 " + minutes(error.retryAfter) + " 分钟后再试"
+              : "登录失败，请稍后再试";
+      });
+    });
+  }
+
   return {
     $: $,
+    bindLogin: bindLogin,
     el: el,
     clear: clear,
     label: label,

@@ -1,0 +1,27 @@
+"""The review's tables opened once, with their parts: labels, agents' flags and the audit log.
+
+They live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
+production), so every server's console sees the same labels; each server opens them once, in its
+services (``bot.services``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from bot.improvement.labels import AuditLog, FlagStore, LabelStore
+from bot.improvement.tables import open_improvement_database
+
+
+class ReviewStore:
+    """One engine on the handoff database, shared by ``labels``, ``flags`` and ``audit``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.labels = LabelStore(engine)
+        self.flags = FlagStore(engine)
+        self.audit = AuditLog(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> ReviewStore:
+        return cls(open_improvement_database(url))
