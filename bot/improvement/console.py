@@ -4,6 +4,7 @@
     GET  /webhooks/agent/api/review?limit=&offset=      the inbox: {rows, total, limit, offset}
     GET  /webhooks/agent/api/review/intents             the intents (and entities) to label with
     GET  /webhooks/agent/api/review/labels              the active labels, newest first
+    GET  /webhooks/agent/api/review/audit?limit=&offset= who labelled, undid, pinned, flagged
     POST /webhooks/agent/api/review/labels              {key, text, intent, entities?, pinned?}
     POST /webhooks/agent/api/review/labels/<id>/undo
     POST /webhooks/agent/api/review/labels/<id>/pin     {pinned}
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 PAGE = Path(__file__).resolve().parents[1] / "handoff" / "static" / "agent_review.html"
 INBOX_PAGE, MAX_INBOX_PAGE = 30, 200
+AUDIT_PAGE = 50
 MAX_ID = 2**63
 MAX_NOTE = 500
 
@@ -61,6 +63,7 @@ class ReviewHandlers:
             ("GET", "/api/review", self.inbox),
             ("GET", "/api/review/intents", self.intents),
             ("GET", "/api/review/labels", self.labelled),
+            ("GET", "/api/review/audit", self.audit),
             ("POST", "/api/review/labels", self.label),
             ("POST", "/api/review/labels/<label_id:int>/undo", self.undo),
             ("POST", "/api/review/labels/<label_id:int>/pin", self.pin),
@@ -120,6 +123,30 @@ class ReviewHandlers:
             return refused
         labels = await asyncio.to_thread(self._review(request).labels.active)
         return response.json({"labels": [_label_json(label) for label in reversed(labels)]})
+
+    async def audit(self, request: Request) -> HTTPResponse:
+        refused = await self._refused(request)
+        if refused is not None:
+            return refused
+        limit = number(request, "limit", AUDIT_PAGE, 1, MAX_INBOX_PAGE)
+        offset = number(request, "offset", 0, 0, MAX_ID - 1)
+        if limit is None or offset is None:
+            return bad_request(f"limit must be 1-{MAX_INBOX_PAGE} and offset 0 or more")
+        log = self._review(request).audit
+        entries = await asyncio.to_thread(log.entries, limit, offset)
+        return response.json(
+            {
+                "entries": [
+                    {
+                        "at": entry.at.isoformat(),
+                        "actor": entry.actor,
+                        "action": entry.action,
+                        "details": entry.details,
+                    }
+                    for entry in entries
+                ]
+            }
+        )
 
     async def label(self, request: Request) -> HTTPResponse:
         lead = await self._lead(request)

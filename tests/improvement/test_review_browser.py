@@ -71,6 +71,7 @@ def test_a_lead_labels_a_missed_message_with_the_keyboard_and_undoes_it(
     expect(row).to_have_count(0)
     labelled = page.get_by_test_id("label-row").filter(has_text="这个咋整啊")
     expect(labelled).to_contain_text("network_fee")
+    expect(page.get_by_test_id("audit-row").first).to_contain_text("标注")
     page.screenshot(path=str(SCREENSHOTS / "review_labelled.png"))
     page.keyboard.press("u")
     expect(page.get_by_test_id("notice")).to_contain_text("已撤销")

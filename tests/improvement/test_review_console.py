@@ -63,6 +63,14 @@ def test_a_missed_message_is_labelled_out_of_the_inbox_and_undone_back(
     assert status == 200
     assert [row["text"] for row in rows_for(lead, user.sender)] == [text]
     assert lead.post(f"/review/labels/{labelled['label']['label_id']}/undo")[0] == 409
+    # Who did what, newest first, for the lead to read; agents cannot.
+    entries = lead.get("/review/audit?limit=2")["entries"]
+    assert [(e["action"], e["actor"]) for e in entries] == [
+        ("undo", LEAD.username),
+        ("label", LEAD.username),
+    ]
+    assert entries[1]["details"]["intent"] == "network_fee"
+    assert AgentConsole(served.http).call("GET", "/review/audit").status == 403
 
 
 def test_a_label_with_an_unknown_intent_is_refused_with_the_reason(lead: AgentConsole) -> None:

@@ -15,6 +15,8 @@
     handoff: "转人工", low_rating: "低分评价", flagged: "客服标记"
   };
 
+  var ACTIONS = { label: "标注", undo: "撤销标注", pin: "固定", unpin: "取消固定", flag: "客服标记" };
+
   var state = {
     rows: [], total: 0, offset: 0, selected: 0,
     intents: [], entityKinds: [], spans: [], lastLabel: null, generation: 0
@@ -177,6 +179,25 @@
     }, function (error) { failed(error, "读取标注"); });
   }
 
+  function loadAudit() {
+    return pages.call("GET", "/review/audit?limit=50").then(function (data) {
+      var body = $("audit");
+      clear(body);
+      data.entries.forEach(function (entry) {
+        var tr = el("tr");
+        tr.setAttribute("data-testid", "audit-row");
+        tr.appendChild(el("td", "", new Date(entry.at).toLocaleString("zh-CN")));
+        tr.appendChild(el("td", "", entry.actor));
+        tr.appendChild(el("td", "", ACTIONS[entry.action] || entry.action));
+        var details = entry.details || {};
+        var what = details.intent ? intentName(details.intent)
+          : details.conversation_id ? "会话 " + details.conversation_id : "";
+        tr.appendChild(el("td", "", what));
+        body.appendChild(tr);
+      });
+    }, function (error) { failed(error, "读取操作记录"); });
+  }
+
   function load() {
     if (!pages.session.token()) { showLogin(""); return; }
     var first = state.intents.length ? Promise.resolve(null) : pages.call("GET", "/review/intents");
@@ -190,6 +211,7 @@
       }
       loadInbox();
       loadLabels();
+      loadAudit();
     }, function (error) { failed(error, "读取"); });
   }
 
@@ -204,6 +226,7 @@
       $("inbox").focus();  // the shortcuts again: the next message, or u to undo
       loadInbox();
       loadLabels();
+      loadAudit();
     }, function (error) { failed(error, "标注"); });
   }
 
@@ -213,12 +236,14 @@
       if (labelId === state.lastLabel) state.lastLabel = null;
       loadInbox();
       loadLabels();
+      loadAudit();
     }, function (error) { failed(error, "撤销"); });
   }
 
   function setPinned(labelId, pinned) {
     pages.call("POST", "/review/labels/" + labelId + "/pin", { pinned: pinned }).then(function () {
       loadLabels();
+      loadAudit();
     }, function (error) { failed(error, "固定"); });
   }
 
