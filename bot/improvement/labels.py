@@ -1,4 +1,5 @@
-"""A support lead's labels on misunderstood messages, agents' flags, and the audit log of both.
+"""A support lead's labels on misunderstood messages, and the checks and audit entry every
+change of the review's records goes through (flags: ``flags.py``; the log: ``audit.py``).
 
 A label says which intent a message should have had (``out_of_scope``, or ``ignore`` for a
 message that is no training material), with optional entity spans. It is checked before it is
@@ -21,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.improvement.tables import audit, flags, labels, open_improvement_database
+from bot.improvement.tables import audit, labels, open_improvement_database
 from bot.secret_guard import find_secrets
 
 logger = logging.getLogger(__name__)
@@ -68,29 +69,6 @@ class Label:
     pinned: bool
     labelled_by: str
     labelled_at: datetime
-
-
-@dataclass(frozen=True)
-class Flag:
-    """An agent's mark on a conversation the assistant got wrong."""
-
-    flag_id: int
-    conversation_id: str
-    ticket_id: int | None
-    flagged_by: str
-    flagged_at: datetime
-    note: str | None
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the audit log: who did what, when."""
-
-    entry_id: int
-    at: datetime
-    actor: str
-    action: str
-    details: dict[str, Any]
 
 
 def writable(text: str) -> str:
@@ -147,18 +125,18 @@ def check_entities(text: str, entities: Sequence[EntitySpan]) -> tuple[EntitySpa
     return spans
 
 
-def _check_name(value: str, what: str, size: int = MAX_NAME) -> None:
+def check_name(value: str, what: str, size: int = MAX_NAME) -> None:
     if not value or not value.strip():
         raise LabelError(f"{what} is empty")
     if len(value) > size:
         raise LabelError(f"{what} is longer than {size} characters")
 
 
-def _append(
+def append_entry(
     connection: Connection, actor: str, action: str, details: Mapping[str, Any], at: datetime
 ) -> None:
-    _check_name(actor, "the actor")
-    _check_name(action, "the action", MAX_ACTION)
+    check_name(actor, "the actor")
+    check_name(action, "the action", MAX_ACTION)
     connection.execute(
         audit.insert().values(
             at=at,
@@ -228,8 +206,8 @@ class LabelStore:
             raise LabelError(f"unknown intent {intent!r}")
         if not writable(text).strip():
             raise LabelError("the text is empty")
-        _check_name(text_key, "the text key", MAX_TEXT_KEY)
-        _check_name(by, "the lead's name")
+        check_name(text_key, "the text key", MAX_TEXT_KEY)
+        check_name(by, "the lead's name")
         spans = check_entities(text, entities)
         refuse_secrets(text, "the text")
         for span in spans:
@@ -291,13 +269,13 @@ class LabelStore:
                 "pinned": pinned,
                 "replaced": replaced,
             }
-            _append(connection, by, "label", details, now)
+            append_entry(connection, by, "label", details, now)
         logger.info("label %s: %s by %s", label_id, intent, by)
         return Label(label_id, text, text_key, intent, spans, pinned, by, now)
 
     def undo(self, label_id: int, by: str) -> bool:
         """Undoes an active label; False if there is none with this id."""
-        _check_name(by, "the lead's name")
+        check_name(by, "the lead's name")
         now = utc_now()
         with self.engine.begin() as connection:
             row = connection.execute(
@@ -315,13 +293,13 @@ class LabelStore:
             if not done:
                 return False
             details = {"label_id": label_id, "text_key": row.text_key, "intent": row.intent}
-            _append(connection, by, "undo", details, now)
+            append_entry(connection, by, "undo", details, now)
         return True
 
     def pin(self, label_id: int, pinned: bool, by: str) -> bool:
         """Pins an active label (the gate refuses a model that misreads it) or unpins it; False
         if there is no active label with this id."""
-        _check_name(by, "the lead's name")
+        check_name(by, "the lead's name")
         now = utc_now()
         with self.engine.begin() as connection:
             done = connection.execute(
@@ -329,7 +307,7 @@ class LabelStore:
             ).rowcount
             if not done:
                 return False
-            _append(connection, by, "pin" if pinned else "unpin", {"label_id": label_id}, now)
+            append_entry(connection, by, "pin" if pinned else "unpin", {"label_id": label_id}, now)
         return True
 
     def active(self) -> list[Label]:
@@ -353,90 +331,3 @@ class LabelStore:
         )
         with self.engine.connect() as connection:
             return [_label(row) for row in connection.execute(query)]
-
-
-class FlagStore:
-    """Agents' flags on conversations the assistant misunderstood (the inbox lists them)."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @classmethod
-    def from_url(cls, url: str) -> FlagStore:
-        return cls(open_improvement_database(url))
-
-    def flag(
-        self, conversation_id: str, ticket_id: int | None, by: str, note: str | None = None
-    ) -> Flag:
-        """Records ``by``'s flag; a note holding a secret raises LabelError (the lead reads it)."""
-        _check_name(conversation_id, "the conversation id", 255)
-        _check_name(by, "the agent's name")
-        if note is not None:
-            refuse_secrets(note, "the note")
-        now = utc_now()
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                flags.insert().values(
-                    conversation_id=conversation_id,
-                    ticket_id=ticket_id,
-                    flagged_by=by,
-                    flagged_at=now,
-                    note=note,
-                )
-            )
-            flag_id = int(result.inserted_primary_key[0])
-            details = {
-                "flag_id": flag_id,
-                "conversation_id": conversation_id,
-                "ticket_id": ticket_id,
-            }
-            _append(connection, by, "flag", details, now)
-        return Flag(flag_id, conversation_id, ticket_id, by, now, note)
-
-    def flags(self, since: datetime | None = None) -> list[Flag]:
-        """The flags (those from ``since`` on, if given), oldest first."""
-        query = sa.select(flags).order_by(flags.c.flagged_at, flags.c.flag_id)
-        if since is not None:
-            query = query.where(flags.c.flagged_at >= since)
-        with self.engine.connect() as connection:
-            return [
-                Flag(
-                    row.flag_id,
-                    row.conversation_id,
-                    row.ticket_id,
-                    row.flagged_by,
-                    row.flagged_at,
-                    row.note,
-                )
-                for row in connection.execute(query)
-            ]
-
-
-class AuditLog:
-    """The append-only log of the improvement loop, for the lead to read.
-
-    It offers ``record`` and ``entries`` only: no entry is ever changed or removed.
-    """
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @classmethod
-    def from_url(cls, url: str) -> AuditLog:
-        return cls(open_improvement_database(url))
-
-    def record(self, actor: str, action: str, details: Mapping[str, Any]) -> None:
-        """Appends an entry (``details`` JSON-serialisable) stamped now."""
-        with self.engine.begin() as connection:
-            _append(connection, actor, action, details, utc_now())
-
-    def entries(self, limit: int = 200, offset: int = 0) -> list[AuditEntry]:
-        """Up to ``limit`` entries after skipping the ``offset`` newest, newest first."""
-        if limit < 1 or offset < 0:
-            raise ValueError("limit must be positive and offset not negative")
-        query = sa.select(audit).order_by(audit.c.entry_id.desc()).limit(limit).offset(offset)
-        with self.engine.connect() as connection:
-            return [
-                AuditEntry(row.entry_id, row.at, row.actor, row.action, json.loads(row.details))
-                for row in connection.execute(query)
-            ]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from bot.improvement.labels import AuditLog, FlagStore, LabelStore
+from bot.improvement.audit import AuditLog
+from bot.improvement.flags import FlagStore
+from bot.improvement.labels import LabelStore
 from bot.improvement.tables import open_improvement_database
 
 

@@ -10,8 +10,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.improvement import audit as audit_module
+from bot.improvement import flags as flags_module
 from bot.improvement import labels as labels_module
-from bot.improvement.labels import AuditLog, FlagStore, LabelError, LabelStore, utc_now
+from bot.improvement.audit import AuditLog
+from bot.improvement.flags import FlagStore
+from bot.improvement.labels import LabelError, LabelStore, utc_now
 from bot.improvement.tables import audit, metadata
 
 KNOWN = {"transfer_pending", "network_fee"}
@@ -77,10 +81,11 @@ def test_the_audit_log_offers_only_record_and_entries() -> None:
     assert public == {"record", "entries", "from_url"}
 
 
-def test_no_code_of_the_module_updates_or_deletes_audit_entries() -> None:
-    source = inspect.getsource(labels_module)
-    assert "audit.update" not in source and "audit.delete" not in source
-    assert "sa.update(audit" not in source and "sa.delete(audit" not in source
+def test_no_code_of_the_modules_updates_or_deletes_audit_entries() -> None:
+    for module in (labels_module, flags_module, audit_module):
+        source = inspect.getsource(module)
+        assert "audit.update" not in source and "audit.delete" not in source
+        assert "sa.update(audit" not in source and "sa.delete(audit" not in source
 
 
 def test_no_call_of_the_api_changes_an_entry(log: AuditLog) -> None:

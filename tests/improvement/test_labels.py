@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.improvement.labels import EntitySpan, FlagStore, LabelError, LabelStore, utc_now
+from bot.improvement.flags import FlagStore
+from bot.improvement.labels import EntitySpan, LabelError, LabelStore, utc_now
 from bot.improvement.tables import metadata
 from scripts.secret_samples import mnemonic_words
 

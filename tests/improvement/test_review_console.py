@@ -19,7 +19,7 @@ def lead(served: ServedStack, lead_login: Login) -> AgentConsole:
 
 def unclear(user: RestUser) -> str:
     """A message the assistant cannot place: it asks back."""
-    text = "怎么回事"
+    text = "那个咋弄呀"
     assert "您是想问" in " ".join(user.say(text))
     return text
 
