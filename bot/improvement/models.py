@@ -1,0 +1,433 @@
+"""The model versions of the improvement loop: candidates, the live model, the retired ones, and
+which model each server runs.
+
+Every trained candidate is stored here with its bytes (a Rasa ``.tar.gz``, about 6 MB) and the
+gate's verdict: "candidate" when the gate passed it, "refused" when not. A lead approves a
+candidate: it becomes "live" and the version live before it "retired"; a rollback makes the live
+version "retired" and the one retired most recently "live" again.
+
+A candidate remembers the version that was live when it was stored (``baseline_id``): the model
+the gate compared it with. It can be approved only while that version is still live, since a
+verdict against another model says nothing about the live one. So when two leads approve at
+once, the same candidate or two, exactly one succeeds and the other gets a ``ModelError``,
+whatever the timing: one after the other, the second finds the live model changed; truly at
+once, the conditional updates in one transaction (and a partial unique index on the live state,
+the last word) refuse the second. Every server pulls the live version
+(``bot.improvement.pulling``) and reports what it loaded (``server_models``).
+
+The tables live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
+production), beside the review's, and every change writes its entry in the improvement audit log
+in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from bot.database import UtcDateTime, open_database
+from bot.improvement.labels import MAX_NAME, append_entry, utc_now
+from bot.improvement.tables import audit
+
+logger = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+DIGEST = re.compile(r"[0-9a-f]{64}\Z")
+MAX_SERVER_ID = 255
+ATTEMPTS = 3  # to record a server's model while another process records the same server
+
+
+class ModelState(str, Enum):
+    """Where a model version is in its life; equal to its name as a string."""
+
+    CANDIDATE = "candidate"  # the gate passed it: a lead may approve it
+    REFUSED = "refused"  # the gate refused it: it never goes live
+    LIVE = "live"  # what every server runs (at most one version)
+    RETIRED = "retired"  # was live; a rollback may bring the latest back
+
+
+metadata = sa.MetaData()
+
+versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("digest", sa.String(64), nullable=False),  # sha256 of the bytes, hex: the ETag
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("verdict", sa.Text),  # the gate's verdict, JSON
+    # The version live when the candidate was stored: what the gate compared it with.
+    sa.Column("baseline_id", sa.Integer),
+    sa.Column("approved_by", sa.String(64)),
+    sa.Column("approved_at", UtcDateTime),
+    sa.Column("retired_by", sa.String(64)),
+    sa.Column("retired_at", UtcDateTime),
+    sa.Index("ix_model_versions_state", "state"),
+    # One live version, also when two leads approve at once.
+    sa.Index(
+        "ux_model_versions_live",
+        "state",
+        unique=True,
+        sqlite_where=sa.text("state = 'live'"),
+        postgresql_where=sa.text("state = 'live'"),
+    ),
+)
+
+servers = sa.Table(
+    "server_models",
+    metadata,
+    sa.Column("server_id", sa.String(MAX_SERVER_ID), primary_key=True),  # host:port
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("loaded_at", UtcDateTime, nullable=False),
+)
+
+# The audit log (bot.improvement.tables) is created with these tables too: every change here
+# writes its entry there in the same transaction.
+audit.to_metadata(metadata)
+
+# Every column but the bytes: what a listing reads.
+_SUMMARY = [column for column in versions.c if column.name != "data"]
+
+
+class ModelError(ValueError):
+    """A model version could not be stored, approved or rolled back; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A stored model (without its bytes: ``ModelStore.data_of``)."""
+
+    version_id: int
+    digest: str
+    state: ModelState
+    created_at: datetime
+    created_by: str
+    run_id: int | None
+    verdict: dict[str, Any] | None
+    approved_by: str | None
+    approved_at: datetime | None
+    baseline_id: int | None = None
+    retired_by: str | None = None
+    retired_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ServerModel:
+    """The model a server (``host:port``) loaded last, and when."""
+
+    server_id: str
+    digest: str
+    loaded_at: datetime
+
+
+def digest_of(data: bytes) -> str:
+    """The sha256 of a model's bytes, hex: its version's digest and its ETag."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def open_model_database(url: str) -> Engine:
+    """An engine on ``url`` (the handoff database's) with the model tables and the audit log."""
+    return open_database(url, metadata)
+
+
+class ModelStore:
+    """Model versions and the servers' loaded models, in the handoff database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> ModelStore:
+        return cls(open_model_database(url))
+
+    def add_candidate(
+        self,
+        data: bytes,
+        created_by: str,
+        run_id: int | None,
+        verdict: Mapping[str, Any] | None,
+        passed: bool,
+    ) -> ModelVersion:
+        """Stores a trained model: a "candidate" if the gate ``passed`` it, else "refused"."""
+        _check_actor(created_by)
+        if not data.startswith(GZIP_MAGIC):
+            raise ModelError("the model is not a Rasa model archive (.tar.gz)")
+        state = ModelState.CANDIDATE if passed else ModelState.REFUSED
+        digest, now = digest_of(data), utc_now()
+        verdict_json = None if verdict is None else json.dumps(dict(verdict), ensure_ascii=False)
+        with self.engine.begin() as connection:
+            live = _live_row(connection)
+            version_id = connection.execute(
+                versions.insert().values(
+                    digest=digest,
+                    data=data,
+                    state=state.value,
+                    created_at=now,
+                    created_by=created_by,
+                    run_id=run_id,
+                    verdict=verdict_json,
+                    baseline_id=None if live is None else live.version_id,
+                )
+            ).inserted_primary_key[0]
+            details = {
+                "version": version_id,
+                "digest": digest,
+                "state": state.value,
+                "run_id": run_id,
+                "bytes": len(data),
+            }
+            append_entry(connection, created_by, "candidate", details, now)
+            return _version(_summary(connection, version_id))
+
+    def approve(self, version_id: int, by: str) -> ModelVersion:
+        """Makes candidate ``version_id`` live and retires the live version, at once.
+
+        ModelError if the version is no candidate (refused, live, retired or unknown), or if
+        another lead approved or rolled back meanwhile.
+        """
+        _check_actor(by)
+        try:
+            approved, retired = self._approve(version_id, by, utc_now())
+        except sa.exc.IntegrityError as error:
+            # The live index: another candidate went live while nothing was live before.
+            raise _meanwhile(version_id) from error
+        logger.info("model version %s approved by %s (retired: %s)", version_id, by, retired)
+        return approved
+
+    def _approve(self, version_id: int, by: str, now: datetime) -> tuple[ModelVersion, int | None]:
+        with self.engine.begin() as connection:
+            row = _summary(connection, version_id)
+            if row is None:
+                raise ModelError(f"model version {version_id} does not exist")
+            if row.state != ModelState.CANDIDATE:
+                raise ModelError(_not_approvable(version_id, ModelState(row.state)))
+            live = _live_row(connection)
+            retired = None if live is None else live.version_id
+            if row.baseline_id != retired:
+                raise ModelError(_stale(version_id, row.baseline_id, retired))
+            if live is not None and not _retire(connection, live.version_id, by, now):
+                raise _meanwhile(version_id)
+            promoted = connection.execute(
+                versions.update()
+                .where(
+                    versions.c.version_id == version_id,
+                    versions.c.state == ModelState.CANDIDATE.value,
+                )
+                .values(state=ModelState.LIVE.value, approved_by=by, approved_at=now)
+            )
+            if promoted.rowcount != 1:
+                raise _meanwhile(version_id)
+            details = {"version": version_id, "digest": row.digest, "retired": retired}
+            append_entry(connection, by, "approve", details, now)
+            return _version(_summary(connection, version_id)), retired
+
+    def rollback(self, by: str) -> ModelVersion:
+        """Retires the live version and brings back the one retired most recently before it;
+        ModelError when nothing is live or no version was live before it."""
+        _check_actor(by)
+        try:
+            version, retired = self._rollback(by, utc_now())
+        except sa.exc.IntegrityError as error:
+            raise _meanwhile(None, "rolled back") from error
+        logger.info(
+            "model rolled back by %s: version %s live again, %s retired",
+            by,
+            version.version_id,
+            retired,
+        )
+        return version
+
+    def _rollback(self, by: str, now: datetime) -> tuple[ModelVersion, int]:
+        with self.engine.begin() as connection:
+            live = _live_row(connection)
+            if live is None:
+                raise ModelError("no model version is live: there is nothing to roll back")
+            previous = connection.execute(
+                sa.select(*_SUMMARY)
+                .where(
+                    versions.c.state == ModelState.RETIRED.value,
+                    versions.c.version_id != live.version_id,
+                )
+                .order_by(versions.c.retired_at.desc(), versions.c.version_id.desc())
+                .limit(1)
+            ).first()
+            if previous is None:
+                raise ModelError(
+                    f"model version {live.version_id} is the first to go live: "
+                    "there is no previous model to roll back to"
+                )
+            if not _retire(connection, live.version_id, by, now):
+                raise _meanwhile(previous.version_id, "rolled back")
+            restored = connection.execute(
+                versions.update()
+                .where(
+                    versions.c.version_id == previous.version_id,
+                    versions.c.state == ModelState.RETIRED.value,
+                )
+                .values(state=ModelState.LIVE.value, retired_by=None, retired_at=None)
+            )
+            if restored.rowcount != 1:
+                raise _meanwhile(previous.version_id, "rolled back")
+            details = {
+                "version": previous.version_id,
+                "digest": previous.digest,
+                "retired": live.version_id,
+            }
+            append_entry(connection, by, "rollback", details, now)
+            return _version(_summary(connection, previous.version_id)), live.version_id
+
+    def live(self) -> ModelVersion | None:
+        """The live version, if one is."""
+        with self.engine.connect() as connection:
+            row = _live_row(connection)
+        return None if row is None else _version(row)
+
+    def live_data(self) -> tuple[str, bytes] | None:
+        """The live version's digest and bytes, if one is live."""
+        query = sa.select(versions.c.digest, versions.c.data).where(
+            versions.c.state == ModelState.LIVE.value
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else (row.digest, bytes(row.data))
+
+    def get(self, version_id: int) -> ModelVersion:
+        """Version ``version_id``; ModelError if there is none."""
+        with self.engine.connect() as connection:
+            row = _summary(connection, version_id)
+        if row is None:
+            raise ModelError(f"model version {version_id} does not exist")
+        return _version(row)
+
+    def data_of(self, version_id: int) -> bytes:
+        """The bytes of version ``version_id`` (a .tar.gz); ModelError if there is none."""
+        query = sa.select(versions.c.data).where(versions.c.version_id == version_id)
+        with self.engine.connect() as connection:
+            data = connection.execute(query).scalar()
+        if data is None:
+            raise ModelError(f"model version {version_id} does not exist")
+        return bytes(data)
+
+    def versions(self, limit: int = 20) -> list[ModelVersion]:
+        """Up to ``limit`` versions, newest first."""
+        if limit < 1:
+            raise ValueError("limit must be positive")
+        query = sa.select(*_SUMMARY).order_by(versions.c.version_id.desc()).limit(limit)
+        with self.engine.connect() as connection:
+            return [_version(row) for row in connection.execute(query)]
+
+    def report_loaded(self, server_id: str, digest: str) -> None:
+        """Records that server ``server_id`` (``host:port``) now runs the model ``digest``."""
+        if not server_id or len(server_id) > MAX_SERVER_ID:
+            raise ModelError(f"a server id is 1 to {MAX_SERVER_ID} characters, not {server_id!r}")
+        if not DIGEST.match(digest):
+            raise ModelError(f"{digest!r} is not a model digest (64 lowercase hex digits)")
+        values = {"digest": digest, "loaded_at": utc_now()}
+        for attempt in range(ATTEMPTS):
+            try:
+                with self.engine.begin() as connection:
+                    updated = connection.execute(
+                        servers.update().where(servers.c.server_id == server_id).values(**values)
+                    )
+                    if updated.rowcount == 0:
+                        connection.execute(servers.insert().values(server_id=server_id, **values))
+                return
+            except sa.exc.IntegrityError:
+                # Another process inserted the same server between our update and insert.
+                if attempt == ATTEMPTS - 1:
+                    raise
+
+    def servers(self) -> list[ServerModel]:
+        """Every server that reported a model, by id."""
+        query = sa.select(servers).order_by(servers.c.server_id)
+        with self.engine.connect() as connection:
+            return [
+                ServerModel(row.server_id, row.digest, row.loaded_at)
+                for row in connection.execute(query)
+            ]
+
+
+def _check_actor(actor: str) -> None:
+    if not actor or not actor.strip():
+        raise ModelError("who did it is missing")
+    if len(actor) > MAX_NAME:
+        raise ModelError(f"a name is at most {MAX_NAME} characters")
+
+
+def _not_approvable(version_id: int, state: ModelState) -> str:
+    if state is ModelState.REFUSED:
+        return f"model version {version_id} was refused by the gate: it cannot go live"
+    if state is ModelState.LIVE:
+        return f"model version {version_id} is live already"
+    return (
+        f"model version {version_id} was retired: only a candidate can be approved "
+        "(a rollback brings back the previous model)"
+    )
+
+
+def _stale(version_id: int, baseline: int | None, live: int | None) -> str:
+    compared = "no live model" if baseline is None else f"model version {baseline}"
+    now = "no version" if live is None else f"version {live}"
+    return (
+        f"model version {version_id} was not approved: the gate compared it with {compared}, "
+        f"and {now} is live now (approved or rolled back by someone else meanwhile); "
+        "train a new candidate to compare it with the live model"
+    )
+
+
+def _meanwhile(version_id: int | None, what: str = "approved") -> ModelError:
+    subject = "the model" if version_id is None else f"model version {version_id}"
+    return ModelError(
+        f"{subject} was not {what}: another lead approved or rolled back a model meanwhile; "
+        "look at the versions again"
+    )
+
+
+def _summary(connection: Connection, version_id: int) -> Any:
+    query = sa.select(*_SUMMARY).where(versions.c.version_id == version_id)
+    return connection.execute(query).first()
+
+
+def _live_row(connection: Connection) -> Any:
+    query = sa.select(*_SUMMARY).where(versions.c.state == ModelState.LIVE.value)
+    return connection.execute(query).first()
+
+
+def _retire(connection: Connection, version_id: int, by: str, now: datetime) -> bool:
+    """Whether live version ``version_id`` was retired (False: it was not live any more)."""
+    result = connection.execute(
+        versions.update()
+        .where(versions.c.version_id == version_id, versions.c.state == ModelState.LIVE.value)
+        .values(state=ModelState.RETIRED.value, retired_by=by, retired_at=now)
+    )
+    return bool(result.rowcount == 1)
+
+
+def _version(row: Any) -> ModelVersion:
+    return ModelVersion(
+        version_id=row.version_id,
+        digest=row.digest,
+        state=ModelState(row.state),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        run_id=row.run_id,
+        verdict=None if row.verdict is None else json.loads(row.verdict),
+        approved_by=row.approved_by,
+        approved_at=row.approved_at,
+        baseline_id=row.baseline_id,
+        retired_by=row.retired_by,
+        retired_at=row.retired_at,
+    )
