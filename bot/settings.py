@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from bot.database import sqlite_in_var
 
 DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
+DEFAULT_MODEL_PULL_SECONDS = 10
 
 if TYPE_CHECKING:
     from bot.channels.client_address import AddressSettings
@@ -43,6 +44,21 @@ def _max_request_bytes(env: Mapping[str, str] = os.environ) -> int:
     if limit < 1:
         raise ConfigError(f"MAX_REQUEST_BYTES must be a positive number of bytes, not {value!r}")
     return limit
+
+
+def _model_pull_seconds(env: Mapping[str, str] = os.environ) -> int:
+    """MODEL_PULL_SECONDS: how often a server pulls the live model (``bot.improvement.pulling``);
+    0 turns pulling off."""
+    value = env.get("MODEL_PULL_SECONDS") or str(DEFAULT_MODEL_PULL_SECONDS)
+    try:
+        seconds = int(value)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise ConfigError(
+            f"MODEL_PULL_SECONDS must be a whole number of seconds, 0 or more, not {value!r}"
+        )
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,7 @@ class Settings:
     wallet_backend: WalletBackend | None
     development: bool
     max_request_bytes: int
+    model_pull_seconds: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -105,4 +122,5 @@ class Settings:
             wallet_backend=WalletBackend.from_env(env),
             development=is_development(env),
             max_request_bytes=_max_request_bytes(env),
+            model_pull_seconds=_model_pull_seconds(env),
         )
