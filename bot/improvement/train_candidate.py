@@ -334,10 +334,14 @@ def store(
 
 @contextlib.contextmanager
 def _work_directory(run: Run, given: Path | None) -> Iterator[Path]:
-    """``given`` (its owner removes it), else a temporary directory removed at the end."""
+    """``given`` or a temporary directory, removed at the end (``launch`` removes what a killed
+    worker left)."""
     if given is not None:
         given.mkdir(parents=True, exist_ok=True)
-        yield given
+        try:
+            yield given
+        finally:
+            shutil.rmtree(given, ignore_errors=True)
         return
     with tempfile.TemporaryDirectory(
         prefix=f"training-run-{run.run_id}-", ignore_cleanup_errors=True

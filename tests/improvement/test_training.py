@@ -293,11 +293,25 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize(
+    ("stop", "code", "reason"),
+    [
+        (
+            signal.SIGKILL,
+            -signal.SIGKILL,
+            "the training worker stopped (killed by SIGKILL) at the train step",
+        ),
+        (signal.SIGTERM, 2, "the training worker was stopped (SIGTERM)"),
+    ],
+)
 def test_a_killed_worker_fails_the_run_and_leaves_no_training_behind(
     sqlite_runs: tuple[str, TrainingRuns],
     tmp_path: Path,
     run: Callable[..., Any],
     untouched: None,
+    stop: signal.Signals,
+    code: int,
+    reason: str,
 ) -> None:
     url, runs = sqlite_runs
     training = runs.start("lead-wang")
@@ -312,8 +326,8 @@ def test_a_killed_worker_fails_the_run_and_leaves_no_training_behind(
         run(asyncio.sleep(2))  # rasa at work
         current = runs.get(training.run_id)
         assert current is not None and current.stage is Stage.TRAIN
-        os.kill(worker.pid, signal.SIGKILL)
-        assert run(asyncio.wait_for(worker.done, 30)) == -signal.SIGKILL
+        os.kill(worker.pid, stop)
+        assert run(asyncio.wait_for(worker.done, 30)) == code
     finally:
         if not worker.done.done():
             os.kill(worker.pid, signal.SIGKILL)
@@ -321,7 +335,7 @@ def test_a_killed_worker_fails_the_run_and_leaves_no_training_behind(
     failed = runs.get(training.run_id)
     assert failed is not None and failed.state is RunState.FAILED
     assert failed.error is not None
-    assert failed.error.startswith("the training worker stopped (killed by SIGKILL) at the train")
+    assert failed.error.startswith(reason)
     deadline = time.monotonic() + 10
     while alive(rasa[0]) and time.monotonic() < deadline:
         time.sleep(0.1)
