@@ -192,6 +192,35 @@ class ModelStore:
             append_entry(connection, created_by, "candidate", details, now)
             return _version(_summary(connection, version_id))
 
+    def adopt(self, data: bytes, by: str) -> ModelVersion | None:
+        """Makes ``data`` (the model a server started with) the live version when none is, so
+        that the first approval has a model to roll back to; None when one is live already
+        (or another server adopted its model meanwhile)."""
+        _check_actor(by)
+        if not data.startswith(GZIP_MAGIC):
+            raise ModelError("the model is not a Rasa model archive (.tar.gz)")
+        digest, now = digest_of(data), utc_now()
+        try:
+            with self.engine.begin() as connection:
+                if _live_row(connection) is not None:
+                    return None
+                version_id = connection.execute(
+                    versions.insert().values(
+                        digest=digest,
+                        data=data,
+                        state=ModelState.LIVE.value,
+                        created_at=now,
+                        created_by=by,
+                        approved_by=by,
+                        approved_at=now,
+                    )
+                ).inserted_primary_key[0]
+                details = {"version": version_id, "digest": digest, "bytes": len(data)}
+                append_entry(connection, by, "adopt", details, now)
+                return _version(_summary(connection, version_id))
+        except sa.exc.IntegrityError:
+            return None  # the live index: another server adopted its model first
+
     def approve(self, version_id: int, by: str) -> ModelVersion:
         """Makes candidate ``version_id`` live and retires the live version, at once.
 

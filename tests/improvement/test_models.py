@@ -260,3 +260,15 @@ def test_a_server_s_model_is_recorded_and_replaced(store: ModelStore) -> None:
     with pytest.raises(ModelError, match="server id"):
         store.report_loaded("", one)
     assert store.servers() == reported
+
+
+def test_the_first_servers_model_is_adopted_so_the_first_approval_can_be_rolled_back(
+    store: ModelStore,
+) -> None:
+    started = store.adopt(model_bytes(0), "server start")
+    assert started is not None and started.state == ModelState.LIVE
+    assert store.adopt(model_bytes(9), "server start") is None  # one is live: nothing changes
+    assert store.live() == started
+    store.approve(candidate(store, 1).version_id, "wang")
+    assert store.rollback("wang").version_id == started.version_id
+    assert [entry.action for entry in AuditLog(store.engine).entries()][-1] == "adopt"
