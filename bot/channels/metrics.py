@@ -8,6 +8,7 @@
     im_turn_stage_seconds{stage}         summary: time spent in each stage of the turns (below)
     im_handoff_queue_length              tickets waiting for an agent (read at scrape time)
     im_handoff_assigned_tickets          tickets an agent owns (read at scrape time)
+    im_model_info{digest}                1 for the model this server runs (bot.improvement.pulling)
 
 The counters live in this process (``REGISTRY``) and are fed by the channel intake through
 ``observe_turn`` and ``record_failure``; Prometheus expects them to restart from zero with the
@@ -47,6 +48,7 @@ from sanic.response import HTTPResponse
 
 from bot.handoff.records import State
 from bot.handoff.store import HandoffStore
+from bot.improvement.pulling import MODEL_INFO
 from bot.services import services_of, use_services
 from bot.tracking import turn_tracker
 
@@ -302,6 +304,7 @@ class MetricsChannel(InputChannel):
             except Exception:
                 logger.exception("could not read the handoff queue for /metrics")
                 queue = None
-            return response.text(self._registry.render(queue), content_type=CONTENT_TYPE)
+            page = self._registry.render(queue) + MODEL_INFO.render()
+            return response.text(page, content_type=CONTENT_TYPE)
 
         return metrics

@@ -309,9 +309,16 @@ class AgentConsole(InputChannel):
         console = Blueprint("im_agent_console", __name__)
         use_services(console)
         # Imported here: the review's labels load the secret guard (jieba) when first used.
-        from bot.improvement.console import ReviewHandlers
+        from bot.improvement.console import LeadCheck, ReviewHandlers
+        from bot.improvement.pulling import start_model_pulling, stop_model_pulling
+        from bot.improvement.release_console import ReleaseHandlers
 
-        routes = ConsoleHandlers(self._store).routes() + ReviewHandlers(self._store).routes()
+        leads = LeadCheck(self._store)
+        routes = (
+            ConsoleHandlers(self._store).routes()
+            + ReviewHandlers(leads).routes()
+            + ReleaseHandlers(leads).routes()
+        )
         for method, uri, handler in routes:
             console.add_route(_plain(handler), uri, methods=[method])
 
@@ -321,6 +328,8 @@ class AgentConsole(InputChannel):
             app.add_task(PickupWatchdog(store, services.settings.handoff).run(app))
 
         console.after_server_start(start_watchdog)
+        console.after_server_start(start_model_pulling)
+        console.before_server_stop(stop_model_pulling)
         return console
 
 

@@ -50,11 +50,43 @@ MAX_ID = 2**63
 MAX_NOTE = 500
 
 
-class ReviewHandlers:
-    """The review's routes, on the server's services, or on the stores given."""
+class LeadCheck:
+    """Who a console request comes from, on the server's handoff store or the one given."""
 
     def __init__(self, handoff: HandoffStore | None = None) -> None:
         self._handoff = handoff
+
+    def store(self, request: Request) -> HandoffStore:
+        return self._handoff or services_of(request.app).handoff
+
+    async def agent(self, request: Request) -> str | None:
+        """The agent whose valid session token the request carries."""
+        token = token_of(request)
+        if not token:
+            return None
+        return await asyncio.to_thread(self.store(request).agents.agent_for, token)
+
+    async def lead(self, request: Request) -> str | HTTPResponse:
+        """The lead whose session the request carries, or the refusal to answer with."""
+        agent_name = await self.agent(request)
+        if agent_name is None:
+            return denied()
+        role = await asyncio.to_thread(self.store(request).agents.role, agent_name)
+        if role != LEAD:
+            return response.json({"error": "only a lead reviews messages"}, status=403)
+        return agent_name
+
+    async def refused(self, request: Request) -> HTTPResponse | None:
+        """None for a lead's request, else the refusal (401 or 403)."""
+        lead = await self.lead(request)
+        return None if isinstance(lead, str) else lead
+
+
+class ReviewHandlers:
+    """The review's routes, on the server's services, or on the stores given."""
+
+    def __init__(self, leads: LeadCheck) -> None:
+        self._leads = leads
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
         """(method, URI, handler) of every route, relative to the console's prefix."""
@@ -74,7 +106,7 @@ class ReviewHandlers:
         return response.html(PAGE.read_text(encoding="utf-8"))
 
     async def inbox(self, request: Request) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request)
         if refused is not None:
             return refused
         limit = number(request, "limit", INBOX_PAGE, 1, MAX_INBOX_PAGE)
@@ -109,7 +141,7 @@ class ReviewHandlers:
         )
 
     async def intents(self, request: Request) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request)
         if refused is not None:
             return refused
         agent: Agent = request.app.ctx.agent
@@ -118,14 +150,14 @@ class ReviewHandlers:
         )
 
     async def labelled(self, request: Request) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request)
         if refused is not None:
             return refused
         labels = await asyncio.to_thread(self._review(request).labels.active)
         return response.json({"labels": [_label_json(label) for label in reversed(labels)]})
 
     async def audit(self, request: Request) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request)
         if refused is not None:
             return refused
         limit = number(request, "limit", AUDIT_PAGE, 1, MAX_INBOX_PAGE)
@@ -149,7 +181,7 @@ class ReviewHandlers:
         )
 
     async def label(self, request: Request) -> HTTPResponse:
-        lead = await self._lead(request)
+        lead = await self._leads.lead(request)
         if not isinstance(lead, str):
             return lead
         data = body(request) or {}
@@ -185,7 +217,7 @@ class ReviewHandlers:
         return response.json({"label": _label_json(label)})
 
     async def undo(self, request: Request, label_id: int) -> HTTPResponse:
-        lead = await self._lead(request)
+        lead = await self._leads.lead(request)
         if not isinstance(lead, str):
             return lead
         labels = self._review(request).labels
@@ -195,7 +227,7 @@ class ReviewHandlers:
         return response.json({"ok": True})
 
     async def pin(self, request: Request, label_id: int) -> HTTPResponse:
-        lead = await self._lead(request)
+        lead = await self._leads.lead(request)
         if not isinstance(lead, str):
             return lead
         pinned = (body(request) or {}).get("pinned")
@@ -208,13 +240,13 @@ class ReviewHandlers:
         return response.json({"ok": True})
 
     async def flag(self, request: Request, ticket_id: int) -> HTTPResponse:
-        agent_name = await self._agent(request)
+        agent_name = await self._leads.agent(request)
         if agent_name is None:
             return denied()
         note = (body(request) or {}).get("note")
         if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
             return bad_request(f"note must be text of at most {MAX_NOTE} characters")
-        handoff = self._store(request)
+        handoff = self._leads.store(request)
         ticket = (
             await asyncio.to_thread(handoff.tickets.get, ticket_id) if ticket_id < MAX_ID else None
         )
@@ -223,29 +255,6 @@ class ReviewHandlers:
         flags = self._review(request).flags
         await asyncio.to_thread(flags.flag, ticket.conversation_id, ticket_id, agent_name, note)
         return response.json({"ok": True})
-
-    async def _agent(self, request: Request) -> str | None:
-        token = token_of(request)
-        if not token:
-            return None
-        return await asyncio.to_thread(self._store(request).agents.agent_for, token)
-
-    async def _lead(self, request: Request) -> str | HTTPResponse:
-        """The lead whose session the request carries, or the refusal to answer with."""
-        agent_name = await self._agent(request)
-        if agent_name is None:
-            return denied()
-        role = await asyncio.to_thread(self._store(request).agents.role, agent_name)
-        if role != LEAD:
-            return response.json({"error": "only a lead reviews messages"}, status=403)
-        return agent_name
-
-    async def _refused(self, request: Request) -> HTTPResponse | None:
-        lead = await self._lead(request)
-        return None if isinstance(lead, str) else lead
-
-    def _store(self, request: Request) -> HandoffStore:
-        return self._handoff or services_of(request.app).handoff
 
     def _review(self, request: Request) -> ReviewStore:
         return services_of(request.app).review

@@ -1,4 +1,5 @@
-"""The review's tables opened once, with their parts: labels, agents' flags and the audit log.
+"""The review's tables opened once, with their parts: labels, agents' flags, the audit log, the
+training runs and the model versions.
 
 They live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
 production), so every server's console sees the same labels; each server opens them once, in its
@@ -12,18 +13,25 @@ from sqlalchemy.engine import Engine
 from bot.improvement.audit import AuditLog
 from bot.improvement.flags import FlagStore
 from bot.improvement.labels import LabelStore
+from bot.improvement.models import ModelStore
 from bot.improvement.tables import open_improvement_database
+from bot.improvement.training import TrainingRuns
 
 
 class ReviewStore:
-    """One engine on the handoff database, shared by ``labels``, ``flags`` and ``audit``."""
+    """One engine on the handoff database, shared by ``labels``, ``flags`` and ``audit``; the
+    training runs and the model versions, with tables of their own, on theirs."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, training: TrainingRuns, models: ModelStore) -> None:
         self.engine = engine
         self.labels = LabelStore(engine)
         self.flags = FlagStore(engine)
         self.audit = AuditLog(engine)
+        self.training = training
+        self.models = models
 
     @classmethod
     def from_url(cls, url: str) -> ReviewStore:
-        return cls(open_improvement_database(url))
+        return cls(
+            open_improvement_database(url), TrainingRuns.from_url(url), ModelStore.from_url(url)
+        )

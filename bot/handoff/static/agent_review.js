@@ -15,7 +15,11 @@
     handoff: "转人工", low_rating: "低分评价", flagged: "客服标记"
   };
 
-  var ACTIONS = { label: "标注", undo: "撤销标注", pin: "固定", unpin: "取消固定", flag: "客服标记" };
+  var ACTIONS = {
+    label: "标注", undo: "撤销标注", pin: "固定", unpin: "取消固定", flag: "客服标记",
+    train: "开始训练", train_passed: "训练完成（评估通过）", train_refused: "训练完成（评估未通过）",
+    train_failed: "训练失败", candidate: "生成新模型", approve: "批准上线", rollback: "回滚"
+  };
 
   var state = {
     rows: [], total: 0, offset: 0, selected: 0,
@@ -198,6 +202,158 @@
     }, function (error) { failed(error, "读取操作记录"); });
   }
 
+  // Training, the gate's verdict, approval, rollback and every server's model.
+  var STAGES = { export: "导出标注", train: "训练中", gate: "对比评估", store: "保存", done: "完成" };
+  var RUN_STATES = { running: "训练中", passed: "评估通过", refused: "评估未通过", failed: "训练失败" };
+  var VERSION_STATES = { candidate: "待批准", refused: "未通过", live: "线上", retired: "已下线" };
+  var REASON_KINDS = {
+    overall_drop: "总体准确率下降超过 0.5 个百分点",
+    category_drop: "某一类别准确率下降超过 2 个百分点",
+    pinned_missed: "固定样例判断错误"
+  };
+  var trainingTimer = null;
+
+  function points(value) { return value === null || value === undefined ? "—" : value.toFixed(2); }
+
+  function change(live, candidate) {
+    if (live === null || candidate === null || live === undefined || candidate === undefined) return "—";
+    var delta = candidate - live;
+    return (delta >= 0 ? "+" : "") + delta.toFixed(2);
+  }
+
+  function scoreRow(name, examples, live, candidate) {
+    var tr = el("tr");
+    [name, examples, points(live), points(candidate), change(live, candidate)].forEach(function (cell) {
+      tr.appendChild(el("td", "", cell));
+    });
+    return tr;
+  }
+
+  function renderVerdict(version) {
+    var verdict = version && version.verdict;
+    $("verdict").classList.toggle("hidden", !verdict);
+    if (!verdict) return;
+    $("verdict-result").textContent = verdict.passed ? "（通过）" : "（未通过，不能上线）";
+    var reasons = $("verdict-reasons");
+    clear(reasons);
+    verdict.reasons.forEach(function (reason) {
+      reasons.appendChild(el("li", "worse", (REASON_KINDS[reason.kind] || reason.kind) + "：" +
+        reason.subject + "（" + points(reason.live) + " → " + points(reason.candidate) + "）"));
+    });
+    var scores = $("verdict-scores");
+    clear(scores);
+    scores.appendChild(scoreRow("留出集（总体）", verdict.heldout_examples, verdict.overall_live, verdict.overall_candidate));
+    verdict.categories.forEach(function (category) {
+      scores.appendChild(scoreRow("　" + category.category, category.examples, category.live, category.candidate));
+    });
+    scores.appendChild(scoreRow("已标注的消息", verdict.regression_examples, verdict.regression_live, verdict.regression_candidate));
+    scores.appendChild(scoreRow("固定样例", verdict.pinned_examples, verdict.pinned_live, verdict.pinned_candidate));
+    var changes = $("verdict-changes");
+    clear(changes);
+    verdict.changes.forEach(function (item) {
+      var tr = el("tr", item.direction);
+      tr.setAttribute("data-testid", "verdict-change");
+      [{ worse: "变差", better: "变好", other: "变化" }[item.direction] || item.direction, item.text,
+        intentName(item.expected), intentName(item.live), intentName(item.candidate)].forEach(function (cell) {
+        tr.appendChild(el("td", "", cell));
+      });
+      changes.appendChild(tr);
+    });
+    var approve = $("approve");
+    approve.classList.toggle("hidden", version.state !== "candidate");
+    approve.onclick = function () { approveVersion(version.version_id); };
+  }
+
+  function renderRun(run) {
+    var status = $("training-status");
+    var bar = $("training-progress");
+    if (!run) { status.textContent = "尚未训练过新模型"; bar.classList.add("hidden"); return false; }
+    var text = "第 " + run.run_id + " 次训练 · " + (RUN_STATES[run.state] || run.state);
+    if (run.state === "running") {
+      text += " · " + (STAGES[run.stage] || run.stage) + " " + run.percent + "%";
+      if (run.eta_seconds !== null) text += " · 预计还需 " + Math.max(1, Math.round(run.eta_seconds)) + " 秒";
+    }
+    if (run.state === "failed" && run.error) text += "：" + run.error + "（可以重新训练）";
+    status.textContent = text;
+    bar.classList.toggle("hidden", run.state !== "running");
+    $("training-bar").style.width = run.percent + "%";
+    $("train").disabled = run.state === "running";
+    return run.state === "running";
+  }
+
+  function loadTraining() {
+    return pages.call("GET", "/review/training").then(function (data) {
+      var running = renderRun(data.run);
+      if (running && !trainingTimer) {
+        trainingTimer = setInterval(loadTraining, 2000);
+      } else if (!running && trainingTimer) {
+        clearInterval(trainingTimer);
+        trainingTimer = null;
+        loadModels();
+      }
+    }, function (error) { failed(error, "读取训练进度"); });
+  }
+
+  function loadModels() {
+    return pages.call("GET", "/review/models").then(function (data) {
+      var versions = $("versions");
+      clear(versions);
+      data.versions.forEach(function (version) {
+        var tr = el("tr");
+        tr.setAttribute("data-testid", "version-row");
+        [version.digest.slice(0, 12), VERSION_STATES[version.state] || version.state, version.created_by,
+          new Date(version.created_at).toLocaleString("zh-CN"), version.approved_by || "—"].forEach(function (cell) {
+          tr.appendChild(el("td", "", cell));
+        });
+        versions.appendChild(tr);
+      });
+      var newest = data.versions[0];
+      renderVerdict(newest && (newest.state === "candidate" || newest.state === "refused") ? newest : null);
+      var servers = $("servers");
+      clear(servers);
+      data.servers.forEach(function (server) {
+        var tr = el("tr");
+        tr.setAttribute("data-testid", "server-row");
+        [server.server_id, server.digest.slice(0, 12), new Date(server.loaded_at).toLocaleString("zh-CN")].forEach(function (cell) {
+          tr.appendChild(el("td", "", cell));
+        });
+        servers.appendChild(tr);
+      });
+    }, function (error) { failed(error, "读取模型版本"); });
+  }
+
+  function approveVersion(versionId) {
+    pages.call("POST", "/review/models/" + versionId + "/approve").then(function () {
+      notify("已批准上线：各服务器会在几秒内切换到新模型。");
+      loadModels();
+      loadAudit();
+    }, function (error) {
+      if (error.status === 409) { notify("没有批准：" + (error.message || "状态已变化") + "。", true); loadModels(); return; }
+      failed(error, "批准");
+    });
+  }
+
+  $("train").addEventListener("click", function () {
+    pages.call("POST", "/review/training").then(function () {
+      notify("已开始训练新模型，训练不影响线上服务。");
+      loadTraining();
+    }, function (error) {
+      if (error.status === 409) { notify("已有一次训练正在进行，请等它结束。", true); loadTraining(); return; }
+      failed(error, "开始训练");
+    });
+  });
+
+  $("rollback").addEventListener("click", function () {
+    pages.call("POST", "/review/models/rollback").then(function () {
+      notify("已回滚到上一个模型：各服务器会在几秒内切换。");
+      loadModels();
+      loadAudit();
+    }, function (error) {
+      if (error.status === 409) { notify("没有可以回滚的上一个模型。", true); return; }
+      failed(error, "回滚");
+    });
+  });
+
   function load() {
     if (!pages.session.token()) { showLogin(""); return; }
     var first = state.intents.length ? Promise.resolve(null) : pages.call("GET", "/review/intents");
@@ -212,6 +368,8 @@
       loadInbox();
       loadLabels();
       loadAudit();
+      loadTraining();
+      loadModels();
     }, function (error) { failed(error, "读取"); });
   }
 
