@@ -18,7 +18,8 @@
   var ACTIONS = {
     label: "标注", undo: "撤销标注", pin: "固定", unpin: "取消固定", flag: "客服标记",
     train: "开始训练", train_passed: "训练完成（评估通过）", train_refused: "训练完成（评估未通过）",
-    train_failed: "训练失败", candidate: "生成新模型", approve: "批准上线", rollback: "回滚"
+    train_failed: "训练失败", candidate: "生成新模型", approve: "批准上线", rollback: "回滚",
+    adopt: "启用初始模型"
   };
 
   var state = {
@@ -91,7 +92,7 @@
     var context = $("detail-context");
     clear(context);
     row.context.forEach(function (turn) {
-      var who = turn.speaker === "user" ? "用户：" : "机器人：";
+      var who = turn.speaker === "user" ? (turn.text.charAt(0) === "/" ? "用户点击了按钮：" : "用户：") : "机器人：";
       var item = el("li", turn.speaker + (turn.speaker === "user" && turn.text === row.text ? " current" : ""),
         who + turn.text);
       context.appendChild(item);
