@@ -64,7 +64,7 @@ MODEL_CACHE ?= $(CACHE_HOME)/models
 TRAINED := $(MODEL_CACHE)/wallet-$(call digest,$(sort $(filter-out $(SPACY_MODEL),$(TRAIN_INPUTS))) \
 	requirements.lock).tar.gz
 
-.PHONY: help install spacy-model train train-reviewed seed agent run production-stack shell actions test system-deps lint eval bench leak-check report time-training cross-validate clean
+.PHONY: help install spacy-model train train-reviewed seed agent run production-stack shell actions test system-deps lint eval bench bench-training leak-check report time-training cross-validate clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -73,6 +73,7 @@ help:
 	@echo "make eval   - score the held-out NLU sets per category and the secret guard"
 	@echo "make cross-validate - 5-fold cross-validation over the hand-written NLU examples"
 	@echo "make bench  - latency and throughput: embedded, production x1/x2, a bare rasa init"
+	@echo "make bench-training - serving latency while a candidate trains, against none"
 	@echo "make leak-check - one server's memory over 50,000 turns (flat within 5 %)"
 	@echo "make production-stack - PostgreSQL, Redis and SERVERS=2 servers on loopback"
 	@echo "make train-reviewed - the leads' review labels to data/nlu/reviewed.yml, then train"
@@ -158,6 +159,10 @@ system-deps:
 bench: $(MODEL) system-deps
 	$(PY) -m scripts.bench_lookup
 	$(PY) -m scripts.bench
+
+# Serving latency under bench's mixed load while a candidate trains on the same machine.
+bench-training: $(MODEL)
+	$(PY) -m scripts.bench_training
 
 leak-check: $(MODEL)
 	$(PY) -m scripts.leak_check
