@@ -1,5 +1,4 @@
-"""The model versions of the improvement loop: candidates, the live model, the retired ones, and
-which model each server runs.
+"""The model versions of the improvement loop: candidates, the live model and the retired ones.
 
 Every trained candidate is stored here with its bytes (a Rasa ``.tar.gz``, about 6 MB) and the
 gate's verdict: "candidate" when the gate passed it, "refused" when not. A lead approves a
@@ -13,11 +12,11 @@ once, the same candidate or two, exactly one succeeds and the other gets a ``Mod
 whatever the timing: one after the other, the second finds the live model changed; truly at
 once, the conditional updates in one transaction (and a partial unique index on the live state,
 the last word) refuse the second. Every server pulls the live version
-(``bot.improvement.pulling``) and reports what it loaded (``server_models``).
+(``bot.improvement.pulling``) and records what it loaded (``bot.improvement.server_models``).
 
-The tables live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
-production), beside the review's, and every change writes its entry in the improvement audit log
-in the same transaction.
+The versions live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
+production; ``bot.improvement.model_tables``), beside the review's, and every change writes its
+entry in the improvement audit log in the same transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,16 +33,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.database import UtcDateTime, open_database
 from bot.improvement.labels import MAX_NAME, append_entry, utc_now
-from bot.improvement.tables import audit
+from bot.improvement.model_tables import open_model_database, versions
 
 logger = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
-DIGEST = re.compile(r"[0-9a-f]{64}\Z")
-MAX_SERVER_ID = 255
-ATTEMPTS = 3  # to record a server's model while another process records the same server
 
 
 class ModelState(str, Enum):
@@ -56,54 +50,13 @@ class ModelState(str, Enum):
     RETIRED = "retired"  # was live; a rollback may bring the latest back
 
 
-metadata = sa.MetaData()
-
-versions = sa.Table(
-    "model_versions",
-    metadata,
-    sa.Column("version_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("digest", sa.String(64), nullable=False),  # sha256 of the bytes, hex: the ETag
-    sa.Column("data", sa.LargeBinary, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("created_at", UtcDateTime, nullable=False),
-    sa.Column("created_by", sa.String(64), nullable=False),
-    sa.Column("run_id", sa.Integer),
-    sa.Column("verdict", sa.Text),  # the gate's verdict, JSON
-    # The version live when the candidate was stored: what the gate compared it with.
-    sa.Column("baseline_id", sa.Integer),
-    sa.Column("approved_by", sa.String(64)),
-    sa.Column("approved_at", UtcDateTime),
-    sa.Column("retired_by", sa.String(64)),
-    sa.Column("retired_at", UtcDateTime),
-    sa.Index("ix_model_versions_state", "state"),
-    # One live version, also when two leads approve at once.
-    sa.Index(
-        "ux_model_versions_live",
-        "state",
-        unique=True,
-        sqlite_where=sa.text("state = 'live'"),
-        postgresql_where=sa.text("state = 'live'"),
-    ),
-)
-
-servers = sa.Table(
-    "server_models",
-    metadata,
-    sa.Column("server_id", sa.String(MAX_SERVER_ID), primary_key=True),  # host:port
-    sa.Column("digest", sa.String(64), nullable=False),
-    sa.Column("loaded_at", UtcDateTime, nullable=False),
-)
-
-# The audit log (bot.improvement.tables) is created with these tables too: every change here
-# writes its entry there in the same transaction.
-audit.to_metadata(metadata)
-
 # Every column but the bytes: what a listing reads.
 _SUMMARY = [column for column in versions.c if column.name != "data"]
 
 
 class ModelError(ValueError):
-    """A model version could not be stored, approved or rolled back; the message says why."""
+    """A model version could not be stored, approved or rolled back, or a server's model not
+    recorded (``bot.improvement.server_models``); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -124,27 +77,13 @@ class ModelVersion:
     retired_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class ServerModel:
-    """The model a server (``host:port``) loaded last, and when."""
-
-    server_id: str
-    digest: str
-    loaded_at: datetime
-
-
 def digest_of(data: bytes) -> str:
     """The sha256 of a model's bytes, hex: its version's digest and its ETag."""
     return hashlib.sha256(data).hexdigest()
 
 
-def open_model_database(url: str) -> Engine:
-    """An engine on ``url`` (the handoff database's) with the model tables and the audit log."""
-    return open_database(url, metadata)
-
-
 class ModelStore:
-    """Model versions and the servers' loaded models, in the handoff database."""
+    """Model versions, in the handoff database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -357,36 +296,6 @@ class ModelStore:
         query = sa.select(*_SUMMARY).order_by(versions.c.version_id.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [_version(row) for row in connection.execute(query)]
-
-    def report_loaded(self, server_id: str, digest: str) -> None:
-        """Records that server ``server_id`` (``host:port``) now runs the model ``digest``."""
-        if not server_id or len(server_id) > MAX_SERVER_ID:
-            raise ModelError(f"a server id is 1 to {MAX_SERVER_ID} characters, not {server_id!r}")
-        if not DIGEST.match(digest):
-            raise ModelError(f"{digest!r} is not a model digest (64 lowercase hex digits)")
-        values = {"digest": digest, "loaded_at": utc_now()}
-        for attempt in range(ATTEMPTS):
-            try:
-                with self.engine.begin() as connection:
-                    updated = connection.execute(
-                        servers.update().where(servers.c.server_id == server_id).values(**values)
-                    )
-                    if updated.rowcount == 0:
-                        connection.execute(servers.insert().values(server_id=server_id, **values))
-                return
-            except sa.exc.IntegrityError:
-                # Another process inserted the same server between our update and insert.
-                if attempt == ATTEMPTS - 1:
-                    raise
-
-    def servers(self) -> list[ServerModel]:
-        """Every server that reported a model, by id."""
-        query = sa.select(servers).order_by(servers.c.server_id)
-        with self.engine.connect() as connection:
-            return [
-                ServerModel(row.server_id, row.digest, row.loaded_at)
-                for row in connection.execute(query)
-            ]
 
 
 def _check_actor(actor: str) -> None:

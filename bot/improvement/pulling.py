@@ -25,7 +25,7 @@ When no version is live yet (a fresh install), the first server to start makes i
 the live version, so that the first approval has a model to roll back to. A server starting
 from its file takes the file's sha256 as its fingerprint, so it does not load
 again a live model it already runs. It reports what it runs, at start and after each pull that
-loaded a model: in the database (``ModelStore.report_loaded``, for the console's list of
+loaded a model: in the database (``ServerModels.report_loaded``, for the console's list of
 servers) and on ``/metrics`` as ``im_model_info{digest="<first 12 hex>"} 1`` (``MODEL_INFO``).
 
 The pull runs in Rasa's scheduler (``rasa.core.jobs``) under the job id Rasa's own pulling uses,
@@ -55,6 +55,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.improvement.models import ModelStore
+from bot.improvement.server_models import ServerModels
 from bot.services import services_of
 
 logger = logging.getLogger(__name__)
@@ -271,6 +272,6 @@ async def _report(app: Sanic, server_id: str, digest: str) -> None:
     MODEL_INFO.set(digest)
     try:
         store = await model_store(app)
-        await asyncio.to_thread(store.report_loaded, server_id, digest)
+        await asyncio.to_thread(ServerModels(store.engine).report_loaded, server_id, digest)
     except Exception:
         logger.exception("could not record that server %s runs model %s", server_id, digest)

@@ -76,9 +76,9 @@ class ReleaseHandlers:
         refused = await self._leads.refused(request)
         if refused is not None:
             return refused
-        store = _models(request)
+        review = services_of(request.app).review
         versions, servers = await asyncio.gather(
-            asyncio.to_thread(store.versions), asyncio.to_thread(store.servers)
+            asyncio.to_thread(review.models.versions), asyncio.to_thread(review.servers.loaded)
         )
         return response.json(
             {

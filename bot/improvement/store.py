@@ -1,5 +1,5 @@
 """The review's tables opened once, with their parts: labels, agents' flags, the audit log, the
-training runs and the model versions.
+training runs, the model versions and the model each server runs.
 
 They live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
 production), so every server's console sees the same labels; each server opens them once, in its
@@ -14,13 +14,15 @@ from bot.improvement.audit import AuditLog
 from bot.improvement.flags import FlagStore
 from bot.improvement.labels import LabelStore
 from bot.improvement.models import ModelStore
+from bot.improvement.server_models import ServerModels
 from bot.improvement.tables import open_improvement_database
 from bot.improvement.training import TrainingRuns
 
 
 class ReviewStore:
     """One engine on the handoff database, shared by ``labels``, ``flags`` and ``audit``; the
-    training runs and the model versions, with tables of their own, on theirs."""
+    training runs and the model versions, with tables of their own, on theirs (``servers``, the
+    model each server runs, on the model versions')."""
 
     def __init__(self, engine: Engine, training: TrainingRuns, models: ModelStore) -> None:
         self.engine = engine
@@ -29,6 +31,7 @@ class ReviewStore:
         self.audit = AuditLog(engine)
         self.training = training
         self.models = models
+        self.servers = ServerModels(models.engine)
 
     @classmethod
     def from_url(cls, url: str) -> ReviewStore:

@@ -13,19 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from bot.improvement.gate import (
+from bot.improvement.gate import ModelPredict, model_predict
+from bot.improvement.inbox import grouping_key
+from bot.improvement.labels import LabelStore
+from bot.improvement.verdict import (
     CATEGORY_DROP,
     OVERALL_DROP,
     PINNED_MISSED,
     Change,
     Expected,
-    ModelPredict,
     judge,
     labelled_sets,
-    model_predict,
 )
-from bot.improvement.inbox import grouping_key
-from bot.improvement.labels import LabelStore
 from scripts.heldout import HELDOUT, Example, load_heldout
 
 ROOT = Path(__file__).resolve().parents[2]

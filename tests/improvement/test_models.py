@@ -14,14 +14,15 @@ from typing import Any
 import pytest
 
 from bot.improvement.audit import AuditLog
+from bot.improvement.model_tables import metadata
 from bot.improvement.models import (
     ModelError,
     ModelState,
     ModelStore,
     ModelVersion,
     digest_of,
-    metadata,
 )
+from bot.improvement.server_models import ServerModels
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -244,22 +245,23 @@ def test_two_leads_approving_at_once_one_wins(
 
 
 def test_a_server_s_model_is_recorded_and_replaced(store: ModelStore) -> None:
+    servers = ServerModels(store.engine)
     one, two = digest_of(b"one"), digest_of(b"two")
-    store.report_loaded("app-1:5005", one)
-    store.report_loaded("app-2:5005", one)
-    first_load = store.servers()[0].loaded_at
-    store.report_loaded("app-1:5005", two)
-    reported = store.servers()
+    servers.report_loaded("app-1:5005", one)
+    servers.report_loaded("app-2:5005", one)
+    first_load = servers.loaded()[0].loaded_at
+    servers.report_loaded("app-1:5005", two)
+    reported = servers.loaded()
     assert [(s.server_id, s.digest) for s in reported] == [
         ("app-1:5005", two),
         ("app-2:5005", one),
     ]
     assert reported[0].loaded_at >= first_load
     with pytest.raises(ModelError, match="not a model digest"):
-        store.report_loaded("app-1:5005", "abc")
+        servers.report_loaded("app-1:5005", "abc")
     with pytest.raises(ModelError, match="server id"):
-        store.report_loaded("", one)
-    assert store.servers() == reported
+        servers.report_loaded("", one)
+    assert servers.loaded() == reported
 
 
 def test_the_first_servers_model_is_adopted_so_the_first_approval_can_be_rolled_back(

@@ -34,6 +34,7 @@ from bot.improvement.pulling import (
     start_model_pulling,
     stop_model_pulling,
 )
+from bot.improvement.server_models import ServerModels
 from bot.services import Services
 from bot.settings import Settings
 from tests.support.channel_server import InProcessSanic
@@ -192,25 +193,26 @@ def test_a_server_switches_to_each_live_model_and_reports_it(
     data = model_path.read_bytes()
     with model_server(tmp_path, Agent(), pull_seconds=1) as server:
         store = server.store
-        assert store.servers() == []  # started with no model: nothing to report
+        servers = ServerModels(store.engine)
+        assert servers.loaded() == []  # started with no model: nothing to report
         first = publish(store, data)
         until(lambda: server.agent.fingerprint == first.digest, "the server loads the live model")
         assert server.agent.is_ready()
-        until(lambda: bool(store.servers()), "the server reports its model")
-        assert [(s.server_id, s.digest) for s in store.servers()] == [
+        until(lambda: bool(servers.loaded()), "the server reports its model")
+        assert [(s.server_id, s.digest) for s in servers.loaded()] == [
             (server.server_id, first.digest)
         ]
         assert f'im_model_info{{digest="{first.digest[:12]}"}} 1' in MODEL_INFO.render()
 
         second = publish(store, other_bytes(data))
-        until(lambda: store.servers()[0].digest == second.digest, "the server switches")
+        until(lambda: servers.loaded()[0].digest == second.digest, "the server switches")
         assert server.agent.fingerprint == second.digest
         gauge = MODEL_INFO.render()
         assert f'digest="{second.digest[:12]}"' in gauge
         assert first.digest[:12] not in gauge
 
         store.rollback("lead2")
-        until(lambda: store.servers()[0].digest == first.digest, "the server rolls back")
+        until(lambda: servers.loaded()[0].digest == first.digest, "the server rolls back")
         assert server.agent.fingerprint == first.digest
 
 
@@ -222,15 +224,16 @@ def test_a_server_reports_the_model_it_started_with_and_keeps_it_when_it_is_live
     started = agent.processor
     with model_server(tmp_path, agent, pull_seconds=1) as server:
         store = server.store
-        assert [(s.server_id, s.digest) for s in store.servers()] == [(server.server_id, digest)]
+        servers = ServerModels(store.engine)
+        assert [(s.server_id, s.digest) for s in servers.loaded()] == [(server.server_id, digest)]
         assert agent.fingerprint == digest
         assert f'digest="{digest[:12]}"' in MODEL_INFO.render()
-        loaded_at = store.servers()[0].loaded_at
+        loaded_at = servers.loaded()[0].loaded_at
 
         publish(store, model_path.read_bytes())  # the model it runs goes live
         time.sleep(3)  # three pulls: each one 304
         assert agent.processor is started
-        assert store.servers()[0].loaded_at == loaded_at
+        assert servers.loaded()[0].loaded_at == loaded_at
 
 
 def test_pulling_can_be_turned_off(tmp_path: Path, model_path: Path) -> None:
