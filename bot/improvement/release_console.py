@@ -27,9 +27,10 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.improvement.console import LeadCheck
+from bot.improvement.launcher import launch
 from bot.improvement.models import ModelError, ModelStore, ModelVersion
 from bot.improvement.pulling import model
-from bot.improvement.training import TrainingBusy, TrainingRuns, launch
+from bot.improvement.training import TrainingBusy, TrainingRuns
 from bot.services import services_of
 
 MAX_ID = 2**63

@@ -26,12 +26,12 @@ import sqlalchemy as sa
 from bot.improvement.audit import AuditLog
 from bot.improvement.inbox import grouping_key
 from bot.improvement.labels import LabelStore, utc_now
+from bot.improvement.launcher import launch
 from bot.improvement.training import (
     RunState,
     Stage,
     TrainingBusy,
     TrainingRuns,
-    launch,
     training_runs,
 )
 
