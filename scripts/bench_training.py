@@ -10,6 +10,11 @@ counts only if the run was still running when it ended, so no turn served after 
 counted. Prints messages, msg/s, p50/p95/p99 and errors for both, and the run's time from start
 to end (and of its train stage) and the gate's verdict. A failed run prints its reason and
 exits 1.
+
+Then it releases that candidate on the production stack (two servers, PostgreSQL, Redis): the
+candidate is stored in its handoff database, approved as the review page approves it, and the
+time until both servers report it on ``/metrics`` (``im_model_info``) is printed; the same for
+the rollback to the model they started with.
 """
 
 from __future__ import annotations
@@ -30,9 +35,12 @@ import yaml
 from bot.improvement.inbox import grouping_key
 from bot.improvement.labels import LabelStore
 from bot.improvement.launcher import launch
+from bot.improvement.models import ModelStore, digest_of
 from bot.improvement.training import Run, RunState, Stage, TrainingRuns
 from scripts.bench import FAQ, IDENTITY_SECRET, UNLIMITED, Tally, aligned, drive, percentile, serial
 from scripts.local_stack import ROOT, LocalStack
+from scripts.production_stack import ProductionStack
+from tests.support.http import Http
 
 # Something the candidate has not seen, so that the run trains rather than reuses everything.
 LABEL = ("能不能装下我的小猫币", "supported_coins")
@@ -144,6 +152,33 @@ async def during_training(stack: LocalStack, args: argparse.Namespace) -> Traini
     return Training(load, dropped, final, train_seconds)
 
 
+def running_everywhere(production: ProductionStack, digest: str, limit: float = 120) -> float:
+    """Seconds until every server's /metrics names the model ``digest``."""
+    started = time.monotonic()
+    wanted = f'im_model_info{{digest="{digest[:12]}"}} 1'
+    while not all(
+        wanted in Http.to(url).get("/metrics", timeout=10).text for url in production.base_urls
+    ):
+        if time.monotonic() - started > limit:
+            raise RuntimeError(f"the servers did not switch to {digest[:12]} in {limit} s")
+        time.sleep(POLL_SECONDS)
+    return time.monotonic() - started
+
+
+def release(work: Path, candidate: bytes) -> tuple[float, float]:
+    """Seconds from approval, then from rollback, until both production servers run the model."""
+    with ProductionStack(work / "production", servers=2, settings=UNLIMITED) as production:
+        store = ModelStore.from_url(production.store_urls["HANDOFF_DB_URL"])
+        started_with = store.live()
+        assert started_with is not None, "the first server makes its model the live version"
+        version = store.add_candidate(candidate, LEAD, None, None, passed=True)
+        store.approve(version.version_id, LEAD)
+        approved = running_everywhere(production, digest_of(candidate))
+        store.rollback(LEAD)
+        rolled_back = running_everywhere(production, started_with.digest)
+    return approved, rolled_back
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--conversations", type=int, default=200)
@@ -176,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         "REST + socket.io (FAQ, look-ups, unsure messages):"
     )
     header = ["setup", "messages", "msg/s", "p50 ms", "p95 ms", "p99 ms", "errors"]
-    rounds = f"during training ({training.load.rounds} rounds)"
+    count = training.load.rounds
+    rounds = f"during training ({count} round{'' if count == 1 else 's'})"
     table = [header, idle.cells("no training"), training.load.cells(rounds)]
     print("\n".join(aligned(table, left=1)))
     if not training.load.rounds:
@@ -190,6 +226,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"candidate: {total:.0f} s from start to end under the load{stage}; gate: {run.state.value}"
+    )
+    assert run.version_id is not None
+    candidate = ModelStore.from_url(stack.handoff_url).data_of(run.version_id)
+    print("releasing the candidate on the production stack (2 servers) ...")
+    approved, rolled_back = release(work, candidate)
+    print(
+        f"approve to both servers running it: {approved:.1f} s; "
+        f"rollback to both running the old model: {rolled_back:.1f} s"
     )
     return 0
 
