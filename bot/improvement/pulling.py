@@ -149,6 +149,9 @@ async def stop_model_pulling(app: Sanic, _: Any = None) -> None:
     """A ``before_server_stop`` listener: no more pulls (Rasa's ``close_resources`` stops its
     scheduler later on)."""
     app.ctx.model_token = None
+    if not getattr(app.ctx, "model_pulling", False):
+        return  # it never scheduled a pull: no scheduler of Rasa's to ask (or to create)
+    app.ctx.model_pulling = False
     scheduler = await jobs.scheduler()
     if scheduler.get_job(PULL_JOB) is not None:
         scheduler.remove_job(PULL_JOB)
@@ -245,6 +248,7 @@ async def _start(app: Sanic) -> None:
         id=PULL_JOB,
         replace_existing=True,
     )
+    app.ctx.model_pulling = True
     logger.info("server %s pulls the live model every %s s", server_id, seconds)
 
 

@@ -1,8 +1,13 @@
-"""The review tests' lead, added to the served stack's agent directory."""
+"""The review tests' lead, added to the served stack's agent directory, and an empty handoff
+database on SQLite and on PostgreSQL for the stores' tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
 
 from bot.handoff.store import HandoffStore
 from tests.support.http import LEAD, Login
@@ -15,3 +20,18 @@ def lead_login(served: ServedStack) -> Login:
         LEAD.username, LEAD.name, LEAD.password, role="lead"
     )
     return LEAD
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty handoff database: a SQLite file, or the module's PostgreSQL, emptied after."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'handoff.db'}"
+        return
+    url = request.getfixturevalue("postgres").url("tracker")
+    yield url
+    engine = sa.create_engine(url)
+    tables = sa.MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
+    engine.dispose()

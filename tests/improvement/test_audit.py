@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -16,22 +15,9 @@ from bot.improvement import labels as labels_module
 from bot.improvement.audit import AuditLog
 from bot.improvement.flags import FlagStore
 from bot.improvement.labels import LabelError, LabelStore, utc_now
-from bot.improvement.tables import audit, metadata
+from bot.improvement.tables import audit
 
 KNOWN = {"transfer_pending", "network_fee"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty handoff database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'handoff.db'}"
-        return
-    url = request.getfixturevalue("postgres").url("tracker")
-    yield url
-    log = AuditLog.from_url(url)
-    metadata.drop_all(log.engine)
-    log.engine.dispose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ undone and ignored labels left out, and never a secret in the file."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,7 +13,6 @@ from rasa.shared.nlu.training_data.loading import load_data
 from bot.improvement.export import main, reviewed_yaml, write_reviewed
 from bot.improvement.labels import EntitySpan, Label, LabelError, LabelStore
 from bot.improvement.tables import labels as labels_table
-from bot.improvement.tables import metadata
 from bot.secret_guard import find_secrets
 from scripts.secret_samples import mnemonic_words
 
@@ -30,19 +28,6 @@ LABELS = [
     ("怎么新建一个钱包", "k7", "create_wallet", ()),  # another group, the same text
     ("支持哪些币", "k8", "supported_coins", ()),
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty handoff database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'handoff.db'}"
-        return
-    url = request.getfixturevalue("postgres").url("tracker")
-    yield url
-    store = LabelStore.from_url(url)
-    metadata.drop_all(store.engine)
-    store.engine.dispose()
 
 
 def labelled(url: str, order: list[int]) -> LabelStore:

@@ -8,29 +8,14 @@ import random
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.improvement.flags import FlagStore
 from bot.improvement.labels import EntitySpan, LabelError, LabelStore, utc_now
-from bot.improvement.tables import metadata
 from scripts.secret_samples import mnemonic_words
 
 KNOWN = {"transfer_pending", "network_fee", "create_wallet", "supported_coins"}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty handoff database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'handoff.db'}"
-        return
-    url = request.getfixturevalue("postgres").url("tracker")
-    yield url
-    store = LabelStore.from_url(url)
-    metadata.drop_all(store.engine)
-    store.engine.dispose()
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ import functools
 import gzip
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.improvement.audit import AuditLog
-from bot.improvement.model_tables import metadata
 from bot.improvement.models import (
     ModelError,
     ModelState,
@@ -23,19 +21,6 @@ from bot.improvement.models import (
     digest_of,
 )
 from bot.improvement.server_models import ServerModels
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty handoff database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'handoff.db'}"
-        return
-    url = request.getfixturevalue("postgres").url("tracker")
-    yield url
-    store = ModelStore.from_url(url)
-    metadata.drop_all(store.engine)
-    store.engine.dispose()
 
 
 @pytest.fixture

@@ -37,9 +37,8 @@ from bot.improvement.pulling import (
 from bot.improvement.server_models import ServerModels
 from bot.services import Services
 from bot.settings import Settings
-from tests.support.channel_server import InProcessSanic
+from tests.support.channel_server import InProcessSanic, served_app
 from tests.support.http import Http
-from tests.support.loop import LoopThread
 
 WAIT = 30.0  # seconds a switch may take: a pull each second, a load under a few seconds
 
@@ -82,35 +81,12 @@ def model_server(tmp_path: Path, agent: Agent, pull_seconds: int) -> Iterator[Mo
     app.add_route(model, ROUTE, methods=["GET"])
     app.register_listener(start_model_pulling, "after_server_start")
     app.register_listener(stop_model_pulling, "before_server_stop")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-
-    async def start() -> Any:
-        server = await app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-        assert server is not None
-        await server.startup()
-        await server.before_start()
-        await server.after_start()
-        return server
-
-    async def stop(server: Any) -> None:
-        await server.before_stop()
-        server.close()
-        await server.wait_closed()
-        await server.after_stop()
-        jobs.kill_scheduler()  # as Rasa's close_resources does: the next server has a new loop
-
-    thread = LoopThread(app.name)
     store = ModelStore.from_url(handoff)
     try:
-        server = thread.run(start(), timeout=60)
-        try:
-            yield ModelServer(app, f"http://127.0.0.1:{port}", store)
-        finally:
-            thread.run(stop(server), timeout=60)
+        # As Rasa's close_resources does: the next server has a new loop.
+        with served_app(app, timeout=60, on_stop=jobs.kill_scheduler) as url:
+            yield ModelServer(app, url, store)
     finally:
-        thread.close()
         store.engine.dispose()
 
 

@@ -14,6 +14,7 @@ import pytest
 from playwright import sync_api
 
 from bot.handoff.store import HandoffStore
+from bot.improvement.models import ModelStore
 from scripts.production_stack import ProductionStack
 from tests.browser import SCREENSHOTS, chromium
 from tests.support.http import LEAD, Http, RestUser
@@ -86,11 +87,17 @@ def test_a_lead_teaches_every_server_a_message_and_rolls_it_back(
 
     switched = until(lambda: all(RIGHT in a for a in answers(production)), SWITCH_SECONDS)
     print(f"approve to all servers switched: {switched:.1f} s")
-    page.get_by_test_id("refresh").click()
+    live = ModelStore.from_url(production.store_urls["HANDOFF_DB_URL"]).live()
+    assert live is not None
     servers = page.get_by_test_id("server-row")
-    expect(servers).to_have_count(len(production.base_urls))
-    digests = {servers.nth(n).locator("td").nth(1).inner_text() for n in range(servers.count())}
-    assert len(digests) == 1  # every server runs the approved model
+
+    def every_server_listed_with_it() -> bool:
+        """The page, refreshed, lists every server with the approved model."""
+        page.get_by_test_id("refresh").click()
+        page.wait_for_timeout(500)
+        return servers.filter(has_text=live.digest[:12]).count() == len(production.base_urls)
+
+    until(every_server_listed_with_it, 20)
 
     page.get_by_test_id("rollback").click()
     expect(page.get_by_test_id("notice")).to_contain_text("已回滚")

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
 from bot.improvement.audit import AuditLog
 from bot.improvement.inbox import grouping_key
@@ -38,20 +37,6 @@ from bot.improvement.training import (
 ROOT = Path(__file__).resolve().parents[2]
 LIVE_MODEL = ROOT / "models" / "wallet.tar.gz"
 REVIEWED = ROOT / "data" / "nlu" / "reviewed.yml"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty handoff database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'handoff.db'}"
-        return
-    url = request.getfixturevalue("postgres").url("tracker")
-    yield url
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP TABLE IF EXISTS training_runs, improvement_audit CASCADE"))
-    engine.dispose()
 
 
 @pytest.fixture
