@@ -40,7 +40,8 @@ class Login:
 
 
 AGENT = Login("li", "小李", "a-long-agent-password")
-LEAD = Login("wang", "王主管", "a-long-lead-password")  # a lead: reviews what the bot missed
+# A lead reviews what the bot missed; no other test locks this name with failed logins.
+LEAD = Login("lead-chen", "陈主管", "a-long-lead-password")
 
 
 @dataclass(frozen=True)
