@@ -109,10 +109,10 @@ class ReviewHandlers:
         refused = await self._leads.refused(request)
         if refused is not None:
             return refused
-        limit = number(request, "limit", INBOX_PAGE, 1, MAX_INBOX_PAGE)
-        offset = number(request, "offset", 0, 0, MAX_ID - 1)
-        if limit is None or offset is None:
+        page = _page(request, INBOX_PAGE)
+        if page is None:
             return bad_request(f"limit must be 1-{MAX_INBOX_PAGE} and offset 0 or more")
+        limit, offset = page
         review = self._review(request)
         tracker_url = services_of(request.app).settings.stores.tracker
 
@@ -160,10 +160,10 @@ class ReviewHandlers:
         refused = await self._leads.refused(request)
         if refused is not None:
             return refused
-        limit = number(request, "limit", AUDIT_PAGE, 1, MAX_INBOX_PAGE)
-        offset = number(request, "offset", 0, 0, MAX_ID - 1)
-        if limit is None or offset is None:
+        page = _page(request, AUDIT_PAGE)
+        if page is None:
             return bad_request(f"limit must be 1-{MAX_INBOX_PAGE} and offset 0 or more")
+        limit, offset = page
         log = self._review(request).audit
         entries = await asyncio.to_thread(log.entries, limit, offset)
         return response.json(
@@ -258,6 +258,14 @@ class ReviewHandlers:
 
     def _review(self, request: Request) -> ReviewStore:
         return services_of(request.app).review
+
+
+def _page(request: Request, default: int) -> tuple[int, int] | None:
+    """The request's ``limit`` (``default`` if none, at most MAX_INBOX_PAGE) and ``offset``;
+    None when either is out of range."""
+    limit = number(request, "limit", default, 1, MAX_INBOX_PAGE)
+    offset = number(request, "offset", 0, 0, MAX_ID - 1)
+    return None if limit is None or offset is None else (limit, offset)
 
 
 def _labellable(request: Request) -> list[str]:
