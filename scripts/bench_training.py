@@ -35,7 +35,7 @@ import yaml
 from bot.improvement.inbox import grouping_key
 from bot.improvement.labels import LabelStore
 from bot.improvement.launcher import launch
-from bot.improvement.models import ModelStore, digest_of
+from bot.improvement.models import IN_SERVICE, ModelStore, digest_of
 from bot.improvement.training import Run, RunState, Stage, TrainingRuns
 from scripts.bench import FAQ, IDENTITY_SECRET, UNLIMITED, Tally, aligned, drive, percentile, serial
 from scripts.local_stack import ROOT, LocalStack
@@ -169,8 +169,9 @@ def release(work: Path, candidate: bytes) -> tuple[float, float]:
     """Seconds from approval, then from rollback, until both production servers run the model."""
     with ProductionStack(work / "production", servers=2, settings=UNLIMITED) as production:
         store = ModelStore.from_url(production.store_urls["HANDOFF_DB_URL"])
-        started_with = store.live()
-        assert started_with is not None, "the first server makes its model the live version"
+        # As the training worker does before the first candidate: the model in service first.
+        started_with = store.adopt((ROOT / "models" / "wallet.tar.gz").read_bytes(), IN_SERVICE)
+        assert started_with is not None
         version = store.add_candidate(candidate, LEAD, None, None, passed=True)
         store.approve(version.version_id, LEAD)
         approved = running_everywhere(production, digest_of(candidate))

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from bot.improvement.export import reviewed_yaml
 from bot.improvement.labels import LabelError, LabelStore, utc_now
 from bot.improvement.launcher import log_tail
-from bot.improvement.models import ModelError, ModelStore
+from bot.improvement.models import IN_SERVICE, ModelError, ModelStore
 from bot.improvement.training import HEARTBEAT_SECONDS, ROOT, Run, Stage, TrainingRuns
 
 logger = logging.getLogger(__name__)
@@ -278,7 +278,8 @@ def store(
     """The candidate and its verdict in the model store; its version id.
 
     The store records the version live now as the one the verdict compares with: if a lead
-    approved or rolled back while the gate ran, the verdict is about another model.
+    approved or rolled back while the gate ran, the verdict is about another model. Before the
+    first candidate, the repository's model (what the servers run) is stored as the live version.
     """
     try:
         models = ModelStore.from_url(handoff_url)
@@ -288,6 +289,10 @@ def store(
                 "the live model changed while the candidate was judged; train again to judge "
                 "it against the new one"
             )
+        if live is None:
+            # The first candidate: the model the servers run becomes the first version, so
+            # that approving the candidate can be rolled back (read here, not in the servers).
+            models.adopt(DEFAULT_LIVE.read_bytes(), IN_SERVICE)
         version = models.add_candidate(
             candidate.read_bytes(), run.requested_by, run.run_id, verdict, passed
         )

@@ -54,6 +54,9 @@ class ModelState(str, Enum):
 _SUMMARY = [column for column in versions.c if column.name != "data"]
 
 
+IN_SERVICE = "model in service"  # the actor of the first version: the model servers started with
+
+
 class ModelError(ValueError):
     """A model version could not be stored, approved or rolled back, or a server's model not
     recorded (``bot.improvement.server_models``); the message says why."""
@@ -132,9 +135,9 @@ class ModelStore:
             return _version(_summary(connection, version_id))
 
     def adopt(self, data: bytes, by: str) -> ModelVersion | None:
-        """Makes ``data`` (the model a server started with) the live version when none is, so
+        """Makes ``data`` (the model the servers started with) the live version when none is, so
         that the first approval has a model to roll back to; None when one is live already
-        (or another server adopted its model meanwhile)."""
+        (or another worker adopted it meanwhile)."""
         _check_actor(by)
         if not data.startswith(GZIP_MAGIC):
             raise ModelError("the model is not a Rasa model archive (.tar.gz)")
@@ -158,7 +161,7 @@ class ModelStore:
                 append_entry(connection, by, "adopt", details, now)
                 return _version(_summary(connection, version_id))
         except sa.exc.IntegrityError:
-            return None  # the live index: another server adopted its model first
+            return None  # the live index: another worker adopted it first
 
     def approve(self, version_id: int, by: str) -> ModelVersion:
         """Makes candidate ``version_id`` live and retires the live version, at once.

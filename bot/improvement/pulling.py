@@ -21,9 +21,10 @@ its live version within MODEL_PULL_SECONDS (default 10; 0 turns pulling off), wi
 and without a home-made sync. The route answers only this process's pulls: they carry a random
 token made at start, and anything else gets the 404 of a route that does not exist.
 
-When no version is live yet (a fresh install), the first server to start makes its model file
-the live version, so that the first approval has a model to roll back to. A server starting
-from its file takes the file's sha256 as its fingerprint, so it does not load
+Until a first candidate is stored nothing is live and the route answers 204: the servers keep
+their files (the training worker then stores the model in service as the first version, so the
+first approval can be rolled back; a server never reads a model into its own memory for it).
+A server starting from its file takes the file's sha256 as its fingerprint, so it does not load
 again a live model it already runs. It reports what it runs, at start and after each pull that
 loaded a model: in the database (``ServerModels.report_loaded``, for the console's list of
 servers) and on ``/metrics`` as ``im_model_info{digest="<first 12 hex>"} 1`` (``MODEL_INFO``).
@@ -64,7 +65,6 @@ ROUTE = "/webhooks/agent/model"
 TOKEN_HEADER = "X-Model-Token"
 FILENAME = "model.tar.gz"  # the name Rasa saves the body under (its "filename" header)
 PULL_JOB = "pull-model-from-server"  # Rasa's own job id: one pulling per server
-ADOPTER = "server start"  # the actor of a model file made the first live version
 SHORT_DIGEST = 12
 
 
@@ -263,12 +263,6 @@ async def _report_start(app: Sanic, server_id: str) -> None:
     digest = await asyncio.to_thread(file_digest, path)
     # Rasa's pull sends the fingerprint in If-None-Match: the live model's digest gets 304.
     agent.fingerprint = digest
-    # The first server of a fresh install makes its model the live version: the first approval
-    # then has a model to roll back to.
-    store = await model_store(app)
-    adopted = await asyncio.to_thread(lambda: store.adopt(path.read_bytes(), ADOPTER))
-    if adopted is not None:
-        logger.info("model %s of server %s is the live version now", digest[:12], server_id)
     await _report(app, server_id, digest)
 
 

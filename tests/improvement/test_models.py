@@ -14,6 +14,7 @@ import pytest
 
 from bot.improvement.audit import AuditLog
 from bot.improvement.models import (
+    IN_SERVICE,
     ModelError,
     ModelState,
     ModelStore,
@@ -249,12 +250,12 @@ def test_a_server_s_model_is_recorded_and_replaced(store: ModelStore) -> None:
     assert servers.loaded() == reported
 
 
-def test_the_first_servers_model_is_adopted_so_the_first_approval_can_be_rolled_back(
+def test_the_model_in_service_is_adopted_so_the_first_approval_can_be_rolled_back(
     store: ModelStore,
 ) -> None:
-    started = store.adopt(model_bytes(0), "server start")
+    started = store.adopt(model_bytes(0), IN_SERVICE)
     assert started is not None and started.state == ModelState.LIVE
-    assert store.adopt(model_bytes(9), "server start") is None  # one is live: nothing changes
+    assert store.adopt(model_bytes(9), IN_SERVICE) is None  # one is live: nothing changes
     assert store.live() == started
     store.approve(candidate(store, 1).version_id, "wang")
     assert store.rollback("wang").version_id == started.version_id

@@ -26,6 +26,7 @@ from bot.improvement.audit import AuditLog
 from bot.improvement.inbox import grouping_key
 from bot.improvement.labels import LabelStore, utc_now
 from bot.improvement.launcher import launch
+from bot.improvement.models import IN_SERVICE
 from bot.improvement.training import (
     RunState,
     Stage,
@@ -392,5 +393,8 @@ def test_a_real_training_run_stores_a_judged_candidate(
     assert version.verdict is not None
     assert version.verdict["passed"] is (finished.state is RunState.PASSED)
     assert version.verdict["regression_examples"] == 1, "judged on the lead's label"
-    assert store.live_data() is None, "a candidate is not live before a lead approves it"
+    # The model in service became the first version; the candidate waits for a lead's approval.
+    live = store.live()
+    assert live is not None and live.created_by == IN_SERVICE
+    assert live.version_id != finished.version_id
     store.engine.dispose()
