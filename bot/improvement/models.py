@@ -15,7 +15,7 @@ the last word) refuse the second. Every server pulls the live version
 (``bot.improvement.pulling``) and records what it loaded (``bot.improvement.server_models``).
 
 The versions live in the handoff database (HANDOFF_DB_URL: SQLite by default, PostgreSQL in
-production; ``bot.improvement.model_tables``), beside the review's, and every change writes its
+production; ``bot.improvement.tables``), beside the review's, and every change writes its
 entry in the improvement audit log in the same transaction.
 """
 
@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.improvement.labels import MAX_NAME, append_entry, utc_now
-from bot.improvement.model_tables import open_model_database, versions
+from bot.improvement.tables import open_improvement_database, versions
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class ModelStore:
 
     @classmethod
     def from_url(cls, url: str) -> ModelStore:
-        return cls(open_model_database(url))
+        return cls(open_improvement_database(url))
 
     def add_candidate(
         self,

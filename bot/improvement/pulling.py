@@ -55,8 +55,7 @@ from sanic.exceptions import NotFound
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.improvement.models import ModelStore
-from bot.improvement.server_models import ServerModels
+from bot.improvement.store import ReviewStore
 from bot.services import services_of
 
 logger = logging.getLogger(__name__)
@@ -100,19 +99,10 @@ class ModelGauge:
 MODEL_INFO = ModelGauge()
 
 
-async def model_store(app: Sanic) -> ModelStore:
-    """The server's model store, opened (off the event loop) the first time it is asked for."""
-    store: ModelStore | None = getattr(app.ctx, "model_store", None)
-    if store is not None:
-        return store
-    url = services_of(app).settings.stores.handoff
-    opened = await asyncio.to_thread(ModelStore.from_url, url)
-    store = getattr(app.ctx, "model_store", None)
-    if store is not None:  # another request opened it meanwhile
-        opened.engine.dispose()
-        return store
-    app.ctx.model_store = opened
-    return opened
+def _review(app: Sanic) -> ReviewStore:
+    """The server's review store (its services'); call it off the event loop: the first call
+    may open the database."""
+    return services_of(app).review
 
 
 async def model(request: Request) -> HTTPResponse:
@@ -121,13 +111,13 @@ async def model(request: Request) -> HTTPResponse:
     given = request.headers.get(TOKEN_HEADER)
     if token is None or given is None or not hmac.compare_digest(given.encode(), token.encode()):
         raise NotFound(f"Requested URL {request.path} not found")
-    store = await model_store(request.app)
-    live = await asyncio.to_thread(store.live)
+    store = await asyncio.to_thread(_review, request.app)
+    live = await asyncio.to_thread(store.models.live)
     if live is None:
         return response.empty(status=204)
     if _tag(request.headers.get("If-None-Match", "")) == live.digest:
         return response.empty(status=304, headers={"ETag": live.digest})
-    data = await asyncio.to_thread(store.data_of, live.version_id)
+    data = await asyncio.to_thread(store.models.data_of, live.version_id)
     return response.raw(
         data,
         headers={"ETag": live.digest, "filename": FILENAME},
@@ -269,7 +259,7 @@ async def _report_start(app: Sanic, server_id: str) -> None:
 async def _report(app: Sanic, server_id: str, digest: str) -> None:
     MODEL_INFO.set(digest)
     try:
-        store = await model_store(app)
-        await asyncio.to_thread(ServerModels(store.engine).report_loaded, server_id, digest)
+        store = await asyncio.to_thread(_review, app)
+        await asyncio.to_thread(store.servers.report_loaded, server_id, digest)
     except Exception:
         logger.exception("could not record that server %s runs model %s", server_id, digest)

@@ -2,8 +2,8 @@
 loaded, at start and after each pull that loaded one (``bot.improvement.pulling``), for the
 console's list of servers.
 
-The rows live in the handoff database's ``server_models`` table (``bot.improvement.model_tables``),
-opened with the model versions': ``ServerModels(model_store.engine)``.
+The rows live in the handoff database's ``server_models`` table (``bot.improvement.tables``), on
+the review store's one engine (``ReviewStore.servers``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bot.improvement.labels import utc_now
-from bot.improvement.model_tables import MAX_SERVER_ID, servers
 from bot.improvement.models import ModelError
+from bot.improvement.tables import MAX_SERVER_ID, servers
 
 DIGEST = re.compile(r"[0-9a-f]{64}\Z")
 ATTEMPTS = 3  # to record a server's model while another process records the same server

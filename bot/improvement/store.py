@@ -20,21 +20,17 @@ from bot.improvement.training import TrainingRuns
 
 
 class ReviewStore:
-    """One engine on the handoff database, shared by ``labels``, ``flags`` and ``audit``; the
-    training runs and the model versions, with tables of their own, on theirs (``servers``, the
-    model each server runs, on the model versions')."""
+    """One engine on the handoff database, shared by all the parts."""
 
-    def __init__(self, engine: Engine, training: TrainingRuns, models: ModelStore) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.labels = LabelStore(engine)
         self.flags = FlagStore(engine)
         self.audit = AuditLog(engine)
-        self.training = training
-        self.models = models
-        self.servers = ServerModels(models.engine)
+        self.training = TrainingRuns(engine)
+        self.models = ModelStore(engine)
+        self.servers = ServerModels(engine)
 
     @classmethod
     def from_url(cls, url: str) -> ReviewStore:
-        return cls(
-            open_improvement_database(url), TrainingRuns.from_url(url), ModelStore.from_url(url)
-        )
+        return cls(open_improvement_database(url))

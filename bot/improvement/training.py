@@ -25,9 +25,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.database import UtcDateTime, open_database
-from bot.improvement import tables as improvement_tables
 from bot.improvement.labels import append_entry, utc_now
+from bot.improvement.tables import open_improvement_database, training_runs
 
 logger = logging.getLogger(__name__)
 
@@ -59,41 +58,6 @@ class Stage(str, Enum):
 
 class TrainingBusy(RuntimeError):
     """A training run is already running (on this server or another)."""
-
-
-metadata = sa.MetaData()
-
-training_runs = sa.Table(
-    "training_runs",
-    metadata,
-    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("requested_by", sa.String(64), nullable=False),
-    sa.Column("requested_at", UtcDateTime, nullable=False),
-    sa.Column("started_at", UtcDateTime, nullable=False),
-    sa.Column("finished_at", UtcDateTime),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("stage", sa.String(16), nullable=False),
-    sa.Column("percent", sa.Integer, nullable=False),
-    sa.Column("eta_seconds", sa.Integer),
-    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
-    sa.Column("error", sa.Text),
-    sa.Column("version_id", sa.Integer),
-    # 1 while running, NULL after: the UNIQUE constraint lets one run at most be active.
-    sa.Column("active", sa.Integer, unique=True),
-    sa.CheckConstraint("active = 1", name="ck_training_runs_active"),
-    sa.Index("ix_training_runs_finished_at", "finished_at"),
-)
-
-
-# What a training database needs: the runs and the improvement loop's tables (the audit log).
-_with_audit = sa.MetaData()
-for _table in (*improvement_tables.metadata.tables.values(), training_runs):
-    _table.to_metadata(_with_audit)
-
-
-def open_training_database(url: str) -> Engine:
-    """An engine on ``url`` (the handoff database's) with the runs and the audit log there."""
-    return open_database(url, _with_audit)
 
 
 @dataclass(frozen=True)
@@ -173,7 +137,7 @@ class TrainingRuns:
 
     @classmethod
     def from_url(cls, url: str) -> TrainingRuns:
-        return cls(open_training_database(url))
+        return cls(open_improvement_database(url))
 
     def start(self, requested_by: str, stale_after: timedelta = STALE_AFTER) -> Run:
         """A new running run for ``requested_by``; TrainingBusy if one is running.

@@ -27,12 +27,12 @@ from bot.improvement.inbox import grouping_key
 from bot.improvement.labels import LabelStore, utc_now
 from bot.improvement.launcher import launch
 from bot.improvement.models import IN_SERVICE
+from bot.improvement.tables import training_runs
 from bot.improvement.training import (
     RunState,
     Stage,
     TrainingBusy,
     TrainingRuns,
-    training_runs,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
