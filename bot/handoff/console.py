@@ -49,6 +49,7 @@ from bot.handoff.console_io import (
     denied,
     masked,
     number,
+    session_agent,
     ticket_json,
     token_of,
     transcript,
@@ -277,10 +278,7 @@ class ConsoleHandlers:
 
     async def _authenticated(self, request: Request) -> str | None:
         """The agent whose session token the request carries, if it is valid."""
-        token = token_of(request)
-        if not token:
-            return None
-        return await asyncio.to_thread(self._store(request).agents.agent_for, token)
+        return await session_agent(request, self._store(request).agents)
 
     async def _ticket(self, request: Request, ticket_id: int) -> Ticket | None:
         if ticket_id >= MAX_TICKET_ID:

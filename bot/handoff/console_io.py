@@ -1,8 +1,9 @@
-"""How the agent console reads requests (token, JSON body, query numbers) and writes its JSON
-(tickets, transcripts, errors)."""
+"""How the agent console reads requests (token and the agent it names, JSON body, query
+numbers) and writes its JSON (tickets, transcripts, errors)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Any
 
@@ -13,6 +14,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels.limits import encodable
+from bot.handoff.directory import AgentDirectory
 from bot.handoff.records import Ticket
 
 
@@ -21,6 +23,14 @@ def token_of(request: Request) -> str:
     header = request.headers.get("Authorization", "")
     token = header[7:] if header.startswith("Bearer ") else ""
     return token if encodable(token) else ""
+
+
+async def session_agent(request: Request, agents: AgentDirectory) -> str | None:
+    """The agent whose valid session token the request carries (looked up off the loop)."""
+    token = token_of(request)
+    if not token:
+        return None
+    return await asyncio.to_thread(agents.agent_for, token)
 
 
 def body(request: Request) -> dict[str, Any] | None:

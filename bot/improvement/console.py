@@ -33,7 +33,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.database import create_engine
-from bot.handoff.console_io import bad_request, body, denied, number, token_of
+from bot.handoff.console_io import bad_request, body, denied, number, session_agent
 from bot.handoff.directory import LEAD
 from bot.handoff.store import HandoffStore
 from bot.improvement.inbox import grouping_key, load_inbox
@@ -61,10 +61,7 @@ class LeadCheck:
 
     async def agent(self, request: Request) -> str | None:
         """The agent whose valid session token the request carries."""
-        token = token_of(request)
-        if not token:
-            return None
-        return await asyncio.to_thread(self.store(request).agents.agent_for, token)
+        return await session_agent(request, self.store(request).agents)
 
     async def lead(self, request: Request) -> str | HTTPResponse:
         """The lead whose session the request carries, or the refusal to answer with."""
