@@ -40,6 +40,7 @@ from bot.wallet.factory import wallet_service
 from bot.wallet.service import WalletService
 
 if TYPE_CHECKING:
+    from bot.help_center.library import HelpCenter
     from bot.improvement.store import ReviewStore
     from bot.secret_guard.split import SplitMnemonics
 
@@ -73,6 +74,7 @@ class Services:
         wallet: WalletService | None = None,
         tokens: ConversationTokens | None = None,
         review: ReviewStore | None = None,
+        help_center: HelpCenter | None = None,
         limiter: RateLimiter | None = None,
         split_mnemonics: SplitMnemonics | None = None,
     ) -> None:
@@ -86,6 +88,9 @@ class Services:
         self._wallet = Once(wallet, lambda: wallet_service(settings.wallet_backend, stores.wallet))
         self._tokens = Once(tokens, lambda: ConversationTokens.from_url(stores.handoff))
         self._review = Once(review, lambda: _review_store(stores.handoff))
+        self._help_center = Once(
+            help_center, lambda: _help_center(stores.handoff, settings.help_center.refresh_seconds)
+        )
 
     @property
     def identity(self) -> IdentitySettings:
@@ -121,9 +126,21 @@ class Services:
         """The review's labels, agents' flags and audit log, in the handoff database."""
         return self._review.get()
 
+    @property
+    def help_center(self) -> HelpCenter:
+        """The help-center articles this server answers from (in the handoff database)."""
+        return self._help_center.get()
+
     def open(self) -> Services:
         """Builds every part now (blocking: tables are created), rather than on first use."""
-        for part in (self._handoff, self._bindings, self._wallet, self._tokens, self._review):
+        for part in (
+            self._handoff,
+            self._bindings,
+            self._wallet,
+            self._tokens,
+            self._review,
+            self._help_center,
+        ):
             part.get()
         return self
 
@@ -133,6 +150,14 @@ def _review_store(url: str) -> ReviewStore:
     from bot.improvement.store import ReviewStore
 
     return ReviewStore.from_url(url)
+
+
+def _help_center(url: str, refresh_seconds: float) -> HelpCenter:
+    # Imported here: the search loads jieba, which only the servers that search need.
+    from bot.help_center.library import HelpCenter
+    from bot.help_center.store import ArticleStore
+
+    return HelpCenter(ArticleStore.from_url(url), refresh_seconds)
 
 
 def _held_parts() -> SplitMnemonics:

@@ -1,9 +1,9 @@
 """The operator's settings, read from the environment once per server into one frozen ``Settings``.
 
-``Settings.from_env()`` composes the settings of each concern (support hours, handoff, identity,
-the channels' limits, client addresses, transfer checks, the wallet backend) with ``StoreUrls``,
-the one place where the stores' default URLs are defined. A malformed value raises
-``ConfigError`` naming its variable, so a server refuses to start instead of failing a turn.
+``Settings.from_env()`` composes the settings of each concern (support hours, handoff, the help
+center, identity, the channels' limits, client addresses, transfer checks, the wallet backend)
+with ``StoreUrls``, the one place where the stores' default URLs are defined. A malformed value
+raises ``ConfigError`` naming its variable, so a server refuses to start instead of failing a turn.
 Settings only a channel reads (the widget's token key, Telegram's and WeChat's credentials) are
 read by that channel when the Rasa server builds it: an action server has none of them.
 """
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from bot.channels.limits import IntakeSettings
     from bot.dialogue.transfer_check import TransferCheckSettings
     from bot.handoff.settings import HandoffSettings
+    from bot.help_center.settings import HelpCenterSettings
     from bot.identity import IdentitySettings
     from bot.support_hours import SupportHours
     from bot.wallet.factory import WalletBackend
@@ -90,6 +91,7 @@ class Settings:
     stores: StoreUrls
     hours: SupportHours
     handoff: HandoffSettings
+    help_center: HelpCenterSettings
     identity: IdentitySettings
     intake: IntakeSettings
     addresses: AddressSettings
@@ -107,6 +109,7 @@ class Settings:
         from bot.deployment import is_development
         from bot.dialogue.transfer_check import TransferCheckSettings
         from bot.handoff.settings import HandoffSettings
+        from bot.help_center.settings import HelpCenterSettings
         from bot.identity import IdentitySettings
         from bot.support_hours import SupportHours
         from bot.wallet.factory import WalletBackend
@@ -115,6 +118,7 @@ class Settings:
             stores=StoreUrls.from_env(env),
             hours=SupportHours.from_env(env),
             handoff=HandoffSettings.from_env(env),
+            help_center=HelpCenterSettings.from_env(env),
             identity=IdentitySettings.from_env(env),
             intake=IntakeSettings.from_env(env),
             addresses=AddressSettings.from_env(env),

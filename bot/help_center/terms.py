@@ -1,0 +1,66 @@
+"""The terms a text is searched by: jieba words and character bigrams of the normalised text.
+
+The text is normalised as the NLU's input is (``bot.nlu.normalisation``: full-width, traditional,
+Cantonese), so 「點樣加代幣」 finds what 「怎么加代币」 finds. Words come from a private jieba
+instance with the wallet dictionary and every synonym of ``data/lexicon.yml``, and a synonym
+becomes its code (U, 泰达币 → usdt; 姨太 → eth), so slang meets the articles' words. Character
+bigrams of the Chinese runs catch what the segmenter splits differently (「转帐」 against 「转账」
+still shares 「转」 neighbours; 「授权管理」 against 「管理授权」). Bigrams carry a prefix so a
+two-character word and the same bigram are counted as the separate signals they are.
+
+A query is cut to ``MAX_QUERY_CHARS`` first: a question is never longer, and a 1,000-character
+paste must not cost more than a question does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+
+import jieba
+
+from bot.nlu.lexicon import load_lexicon
+from bot.nlu.normalisation import normalise
+from bot.secret_guard.chinese_text import WALLET_DICT
+
+MAX_QUERY_CHARS = 200
+BIGRAM = "~"
+_HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+_WORD = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def search_terms(text: str) -> list[str]:
+    """The terms of ``text`` (a query or an article's fields), in order, repeats kept."""
+    normal = normalise(text).text.lower()
+    tokenizer, synonyms = _segmenter()
+    words = [
+        synonyms.get(word, word)
+        for word in (piece.strip() for piece in tokenizer.cut(normal))
+        if word and _WORD.search(word)
+    ]
+    bigrams = [
+        BIGRAM + run[i : i + 2] for run in _HAN_RUN.findall(normal) for i in range(len(run) - 1)
+    ]
+    return words + bigrams
+
+
+def query_terms(text: str) -> list[str]:
+    """The terms of a user's question, cut to ``MAX_QUERY_CHARS``."""
+    return search_terms(text[:MAX_QUERY_CHARS])
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> tuple[jieba.Tokenizer, dict[str, str]]:
+    # A private instance: the global one is the NLU pipeline's.
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.load_userdict(str(WALLET_DICT))
+    lexicon = load_lexicon()
+    synonyms: dict[str, str] = {}
+    for table in (lexicon.currencies, lexicon.chains):
+        for code, terms in table.items():
+            for term in terms:
+                tokenizer.add_word(term.lower(), 10_000)
+                synonyms[term.lower()] = code.lower()
+    return tokenizer, synonyms
