@@ -1,2 +1,3 @@
-"""Support insight: figures from the tracker store and the handoff tickets (``records``,
-``compute``, ``sources``), and a report of them (``charts``, ``render``, ``report``)."""
+"""Support insight: figures from the tracker store, the handoff tickets and the help center's
+events (``records``, ``compute``, ``sources``), and a report of them (``charts``, ``render``,
+``report``)."""

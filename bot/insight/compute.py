@@ -14,6 +14,9 @@ Definitions, so that every number can be checked by hand:
 - A rating is a user message with intent ``rate`` holding a 1–5 value (the ``rating`` entity,
   else the text). It counts for the handoff when one of the conversation's tickets had been
   closed by an agent before it was given, else for the bot alone.
+- The help center counts its events of the period: per article the views and the 有帮助 /
+  没帮助 votes; the helpful rate is 有帮助 / (有帮助 + 没帮助), shown with that number of votes.
+  Questions no article fitted are grouped by their text lowercased with whitespace collapsed.
 """
 
 from __future__ import annotations
@@ -25,14 +28,18 @@ from datetime import date, datetime, tzinfo
 
 from bot.dialogue.ratings import rating_from
 from bot.handoff.records import Reason
+from bot.help_center.store import Event
 from bot.insight.records import (
     STARS,
+    ArticleUse,
     ChannelActivity,
     Containment,
     DayActivity,
     Figures,
     HandoffRecord,
     HandoffTimes,
+    HelpCenterLog,
+    HelpCenterUse,
     IntentCount,
     RatingGroup,
     Ratings,
@@ -46,12 +53,17 @@ from bot.privacy import mask_identifiers
 FALLBACK_INTENT = "nlu_fallback"
 RATE_INTENT = "rate"
 LOW_CONFIDENCE_LIMIT = 20
+UNANSWERED_LIMIT = 10
 
 
 def compute_figures(
-    turns: Iterable[UserTurn], handoffs: Iterable[HandoffRecord], zone: tzinfo
+    turns: Iterable[UserTurn],
+    handoffs: Iterable[HandoffRecord],
+    zone: tzinfo,
+    help_log: HelpCenterLog | None = None,
 ) -> Figures:
-    """The figures for these user messages and tickets, days taken in ``zone``."""
+    """The figures for these user messages, tickets and help-center events, days taken in
+    ``zone``; no help-center figures without a ``help_log``."""
     turns = sorted(turns, key=lambda turn: turn.at)
     handoffs = sorted(handoffs, key=lambda record: record.created_at)
     days = [turn.at.astimezone(zone).date() for turn in turns]
@@ -69,6 +81,7 @@ def compute_figures(
         handoff_times=_handoff_times(handoffs),
         ratings=_ratings(turns, handoffs),
         low_confidence=_low_confidence(turns),
+        help_center=None if help_log is None else help_center_use(help_log),
     )
 
 
@@ -212,3 +225,45 @@ def _low_confidence(turns: Sequence[UserTurn]) -> tuple[TextCount, ...]:
     texts.pop("", None)
     ranked = sorted(texts.items(), key=lambda item: (-item[1], item[0]))
     return tuple(TextCount(text, count) for text, count in ranked[:LOW_CONFIDENCE_LIMIT])
+
+
+def normalised_question(question: str) -> str:
+    """How unanswered questions are grouped: lowercase, whitespace collapsed."""
+    return " ".join(question.lower().split())
+
+
+def help_center_use(log: HelpCenterLog) -> HelpCenterUse:
+    """Each article's views and votes, and the most frequent questions no article fitted."""
+    counts: dict[str, Counter[Event]] = defaultdict(Counter)
+    questions: Counter[str] = Counter()
+    for event in log.events:
+        if event.kind is Event.UNANSWERED:
+            # Masked when recorded; masked again in case a row was written some other way.
+            question = normalised_question(mask_identifiers(event.question or ""))
+            if question:
+                questions[question] += 1
+        elif event.article_id is not None:
+            counts[event.article_id][event.kind] += 1
+    known = {article.article_id: article for article in log.articles}
+    uses = []
+    for article_id, kinds in counts.items():
+        article = known.get(article_id)
+        uses.append(
+            ArticleUse(
+                article_id=article_id,
+                title=None if article is None else article.title,
+                retired=article is not None and article.retired,
+                views=kinds[Event.VIEW],
+                helpful=kinds[Event.HELPFUL],
+                unhelpful=kinds[Event.UNHELPFUL],
+            )
+        )
+    uses.sort(key=lambda use: (-use.views, -use.rated, use.article_id))
+    ranked = sorted(questions.items(), key=lambda item: (-item[1], item[0]))
+    return HelpCenterUse(
+        articles=tuple(uses),
+        unanswered=sum(questions.values()),
+        unanswered_questions=tuple(
+            TextCount(text, count) for text, count in ranked[:UNANSWERED_LIMIT]
+        ),
+    )

@@ -1,4 +1,5 @@
-"""The support figures as frozen records, and the user messages and tickets they are made from."""
+"""The support figures as frozen records, and the user messages, tickets and help-center events
+they are made from."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from bot.handoff.records import Reason
+from bot.help_center.store import Event
 
 STARS = (1, 2, 3, 4, 5)
 
@@ -39,6 +41,34 @@ class HandoffRecord:
     assigned_at: datetime | None
     closed_at: datetime | None
     cancelled: bool
+
+
+@dataclass(frozen=True)
+class HelpEvent:
+    """One recorded use of the help center: a view, a 有帮助 / 没帮助 vote, or a question no
+    article fitted (masked when it was recorded)."""
+
+    at: datetime
+    kind: Event
+    article_id: str | None
+    question: str | None = None
+
+
+@dataclass(frozen=True)
+class HelpArticle:
+    """An article's id, its current title and whether it is retired."""
+
+    article_id: str
+    title: str
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class HelpCenterLog:
+    """The help center's events of the period and the articles they may name."""
+
+    events: tuple[HelpEvent, ...]
+    articles: tuple[HelpArticle, ...]
 
 
 # The figures
@@ -153,6 +183,39 @@ class TextCount:
 
 
 @dataclass(frozen=True)
+class ArticleUse:
+    """Views and votes of one article; the rate only over the votes, which ``rated`` counts."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("rated", "helpful_rate")
+
+    article_id: str
+    # None when the article is not in the store (or its stored text cannot be read).
+    title: str | None
+    retired: bool
+    views: int
+    helpful: int
+    unhelpful: int
+
+    @property
+    def rated(self) -> int:
+        return self.helpful + self.unhelpful
+
+    @property
+    def helpful_rate(self) -> float | None:
+        return self.helpful / self.rated if self.rated else None
+
+
+@dataclass(frozen=True)
+class HelpCenterUse:
+    """Use of the help center's articles, most viewed first, and the most frequent questions no
+    article fitted (candidates for new articles) out of ``unanswered`` such questions."""
+
+    articles: tuple[ArticleUse, ...]
+    unanswered: int
+    unanswered_questions: tuple[TextCount, ...]
+
+
+@dataclass(frozen=True)
 class Figures:
     """Everything the report, the dashboard and the summary show."""
 
@@ -168,6 +231,8 @@ class Figures:
     handoff_times: HandoffTimes
     ratings: Ratings
     low_confidence: tuple[TextCount, ...]
+    # None when the handoff database has no help-center events table: no help center there.
+    help_center: HelpCenterUse | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as JSON-ready values (dates as ISO strings, times in seconds)."""

@@ -1,4 +1,5 @@
-"""Reads the user messages of the tracker store and the handoff tickets the figures are made of."""
+"""Reads the user messages of the tracker store, and the handoff tickets and help-center events of
+the handoff store, that the figures are made of."""
 
 from __future__ import annotations
 
@@ -12,13 +13,22 @@ from datetime import datetime, timezone, tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.database import create_engine
 from bot.handoff.records import Reason
 from bot.handoff.tables import tickets
+from bot.help_center import store as help_store
+from bot.help_center.articles import ArticleError, parse_article
 from bot.insight.compute import compute_figures
-from bot.insight.records import Figures, HandoffRecord, UserTurn
+from bot.insight.records import (
+    Figures,
+    HandoffRecord,
+    HelpArticle,
+    HelpCenterLog,
+    HelpEvent,
+    UserTurn,
+)
 from bot.settings import StoreUrls
 from bot.support_hours import SupportHours
 
@@ -139,6 +149,46 @@ def load_handoffs(engine: Engine, since: datetime | None = None) -> list[Handoff
         ]
 
 
+def load_help_center(engine: Engine, since: datetime | None = None) -> HelpCenterLog | None:
+    """The help center's events from ``since`` on and its articles' titles; None when the
+    database has no help-center events table (the help center never ran on it)."""
+    if not table_exists(engine, help_store.events.name):
+        return None
+    recorded = help_store.events.c
+    query = sa.select(recorded.at, recorded.kind, recorded.article_id, recorded.question).order_by(
+        recorded.at, recorded.event_id
+    )
+    if since is not None:
+        query = query.where(recorded.at >= since)
+    kinds = {kind.value: kind for kind in help_store.Event}
+    found: list[HelpEvent] = []
+    with engine.connect() as connection:
+        for row in connection.execute(query):
+            kind = kinds.get(row.kind)
+            if kind is None:
+                logger.warning("help-center event of unknown kind %r skipped", row.kind)
+                continue
+            found.append(HelpEvent(row.at, kind, row.article_id, row.question))
+        titles = (
+            _help_articles(connection) if table_exists(engine, help_store.articles.name) else ()
+        )
+    return HelpCenterLog(tuple(found), titles)
+
+
+def _help_articles(connection: Connection) -> tuple[HelpArticle, ...]:
+    stored = help_store.articles.c
+    rows = connection.execute(sa.select(stored.article_id, stored.text, stored.retired))
+    found = []
+    for row in rows:
+        try:
+            title = parse_article(row.text).title
+        except ArticleError:
+            logger.warning("stored help article %s cannot be read: no title", row.article_id)
+            continue
+        found.append(HelpArticle(row.article_id, title, bool(row.retired)))
+    return tuple(found)
+
+
 @contextmanager
 def _opened(url: str) -> Iterator[Engine]:
     """An engine on ``url`` for one read, disposed after it."""
@@ -180,6 +230,7 @@ class InsightSources:
             with _opened(self.tracker_url) as tracker, _opened(self.handoff_url) as handoff:
                 turns = load_turns(tracker, since)
                 handoffs = load_handoffs(handoff, since)
+                help_log = load_help_center(handoff, since)
         except sa.exc.SQLAlchemyError as error:
             raise InsightError(f"cannot read the stores: {error.__class__.__name__}") from error
-        return compute_figures(turns, handoffs, zone or SupportHours.from_env().timezone)
+        return compute_figures(turns, handoffs, zone or SupportHours.from_env().timezone, help_log)
