@@ -11,6 +11,7 @@ import yaml
 
 from bot.dialogue.clarify import load_intent_labels
 from bot.handoff.records import Reason
+from bot.insight.records import ArticleUse
 
 LABELS_FILE = Path(__file__).resolve().parents[2] / "data" / "insight_labels.yml"
 
@@ -46,6 +47,18 @@ class InsightLabels:
         minutes, secs = divmod(rest, 60)
         unit = "hours" if hours else "minutes" if minutes else "seconds"
         return self.formats[unit].format(hours=hours, minutes=minutes, seconds=secs)
+
+    def helpful_rate(self, use: ArticleUse) -> str:
+        """The helpful rate with its number of votes, "50.0%（2 次评价）"; "—" with no vote."""
+        if use.helpful_rate is None:
+            return "—"
+        return self.formats["helpful_rate"].format(rate=f"{use.helpful_rate:.1%}", rated=use.rated)
+
+    def article_title(self, use: ArticleUse) -> str:
+        """The article's title, marked when retired; "—" for an article not in the store."""
+        if use.title is None:
+            return "—"
+        return self.formats["retired_article"].format(title=use.title) if use.retired else use.title
 
     def for_pages(self) -> dict[str, dict[str, str]]:
         """What the agent pages name: reasons, channels and intents."""
