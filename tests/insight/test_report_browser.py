@@ -20,6 +20,8 @@ from playwright import sync_api
 
 from bot.handoff.records import Reason, State
 from bot.handoff.store import HandoffStore
+from bot.help_center.articles import Article
+from bot.help_center.store import ArticleStore, Event
 from bot.insight.compute import compute_figures
 from bot.insight.labels import load_insight_labels
 from bot.insight.records import (
@@ -306,3 +308,54 @@ def test_the_dashboard_shows_the_figures_to_a_logged_in_agent(
     expect(page.get_by_test_id("login-view")).to_be_visible()
     assert page.evaluate("sessionStorage.length") == 0
     assert refused == [], "the dashboard broke its Content-Security-Policy"
+
+
+def test_the_api_and_the_dashboard_show_the_help_center_as_text(
+    page: Any, stack: ServedStack
+) -> None:
+    store = ArticleStore.from_url(stack.handoff_url)
+    text = Article("insight-hostile", HOSTILE, "简短回答。", ("看板测试专用问题",), (), (), "正文")
+    saved = store.save(text.text(), "lead", None)
+    store.retire("insight-hostile", "lead", saved.revision)  # never served to the users here
+    store.record(Event.VIEW, "insight-hostile")
+    store.record(Event.HELPFUL, "insight-hostile")
+    question = f"{HOSTILE} 看板  测试 问题"
+    for asked in (question, question.upper(), question):
+        store.record(Event.UNANSWERED, None, asked)
+
+    help_center = AgentConsole(stack.http).get("/insight")["help_center"]
+    mine = [a for a in help_center["articles"] if a["article_id"] == "insight-hostile"]
+    assert mine == [
+        {
+            "article_id": "insight-hostile",
+            "title": HOSTILE,
+            "retired": True,
+            "views": 1,
+            "helpful": 1,
+            "unhelpful": 0,
+            "rated": 1,
+            "helpful_rate": 1.0,
+        }
+    ]
+    grouped = " ".join(question.lower().split())
+    assert {"text": grouped, "count": 3} in help_center["unanswered_questions"]
+
+    page.goto(f"{stack.base_url}/webhooks/agent/dashboard")
+    page.get_by_test_id("login-username").fill(AGENT.username)
+    page.get_by_test_id("login-password").fill(AGENT.password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("help-center")).to_be_visible()
+    article = page.get_by_test_id("help-article-row").filter(has_text="insight-hostile")
+    expect(article).to_have_count(1)
+    assert article.inner_text().split("\t")[:6] == [
+        f"{HOSTILE}（已下线）",
+        "insight-hostile",
+        "1",
+        "1",
+        "0",
+        "100.0%（1 次评价）",
+    ]
+    asked = page.get_by_test_id("help-unanswered-row").filter(has_text="看板 测试 问题")
+    expect(asked).to_have_count(1)
+    assert asked.inner_text().split("\t")[:2] == [grouped, "3"]
+    assert page.locator("#pwned").count() == 0

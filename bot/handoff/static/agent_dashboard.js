@@ -1,4 +1,5 @@
-// The support dashboard: logs in like the console (same session) and shows /api/insight.
+// The support dashboard: logs in like the console (same session) and shows /api/insight, the
+// help center's articles and unanswered questions too when the server has them.
 // Shared helpers, the session and the names of reasons, channels and intents: common.js.
 (function () {
   "use strict";
@@ -34,6 +35,21 @@
     if (hours) return hours + " 小时 " + minutes + " 分";
     if (minutes) return minutes + " 分 " + (total % 60) + " 秒";
     return total + " 秒";
+  }
+
+  // "50.0%（2 次评价）": a rate over few votes reads as such (data/insight_labels.yml formats).
+  function helpfulRate(article) {
+    if (article.helpful_rate === null || article.helpful_rate === undefined) return "—";
+    return percent(article.helpful_rate) + "（" + article.rated + " 次评价）";
+  }
+
+  function articleTitle(article) {
+    if (article.title === null || article.title === undefined) return "—";
+    return article.retired ? article.title + "（已下线）" : article.title;
+  }
+
+  function total(items, key) {
+    return items.reduce(function (sum, item) { return sum + item[key]; }, 0);
   }
 
   function bar(value, max, kind) {
@@ -153,6 +169,29 @@
     fill("low-confidence", data.low_confidence.map(function (t) {
       return row([t.text, t.count], "low-confidence-row");
     }), 2);
+
+    renderHelpCenter(data.help_center);
+  }
+
+  // null when the handoff database has no help-center events: the section stays hidden.
+  function renderHelpCenter(help) {
+    $("help-center").classList.toggle("hidden", !help);
+    if (!help) return;
+    var articles = help.articles;
+    $("help-line").textContent = "文章浏览 " + total(articles, "views") + " 次，有帮助 " +
+      total(articles, "helpful") + " 次，没帮助 " + total(articles, "unhelpful") + " 次。";
+    var maxViews = Math.max.apply(null, [0].concat(articles.map(function (a) { return a.views; })));
+    fill("help-articles", articles.map(function (a) {
+      return row([articleTitle(a), a.article_id, a.views, a.helpful, a.unhelpful, helpfulRate(a),
+                  bar(a.views, maxViews, "light")], "help-article-row");
+    }), 7);
+    $("help-unanswered-line").textContent = "共 " + help.unanswered +
+      " 次提问没有找到合适的文章（大小写或空白不同的问题合并计数）。";
+    var questions = help.unanswered_questions;
+    var maxQuestion = questions.length ? questions[0].count : 0;
+    fill("help-unanswered", questions.map(function (q) {
+      return row([q.text, q.count, bar(q.count, maxQuestion, "amber")], "help-unanswered-row");
+    }), 3);
   }
 
   function showLogin(message) {
