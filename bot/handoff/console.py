@@ -14,6 +14,8 @@
     GET  /webhooks/agent/api/insight              the figures as JSON
     GET  /webhooks/agent/api/labels               names of reasons, channels, intents (no login)
     …/review, …/api/review…, …/api/tickets/<id>/flag  the lead's review (bot.improvement.console)
+    …/kb, …/api/kb…, …/api/tickets/<id>/articles       help-center editor and suggestions
+                                                       (bot.help_center.console)
 
 Calls but login and labels need ``Authorization: Bearer <token>``. Logins are throttled per typed
 username and per client address (``bot.handoff.directory.LoginPolicy``, counted in the store so
@@ -77,6 +79,8 @@ ASSETS = {
     "agent_dashboard.css": "text/css; charset=utf-8",
     "agent_review.js": "text/javascript; charset=utf-8",
     "agent_review.css": "text/css; charset=utf-8",
+    "agent_kb.js": "text/javascript; charset=utf-8",
+    "agent_kb.css": "text/css; charset=utf-8",
 }
 MAX_REPLY_LENGTH = 2000
 MAX_TICKET_ID = 2**63  # ticket ids are 64-bit integers: a larger one names no ticket
@@ -307,6 +311,7 @@ class AgentConsole(InputChannel):
         console = Blueprint("im_agent_console", __name__)
         use_services(console)
         # Imported here: the review's labels load the secret guard (jieba) when first used.
+        from bot.help_center.console import KnowledgeHandlers
         from bot.improvement.console import LeadCheck, ReviewHandlers
         from bot.improvement.pulling import start_model_pulling, stop_model_pulling
         from bot.improvement.release_console import ReleaseHandlers
@@ -316,6 +321,7 @@ class AgentConsole(InputChannel):
             ConsoleHandlers(self._store).routes()
             + ReviewHandlers(leads).routes()
             + ReleaseHandlers(leads).routes()
+            + KnowledgeHandlers(leads).routes()
         )
         for method, uri, handler in routes:
             console.add_route(_plain(handler), uri, methods=[method])
