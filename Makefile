@@ -64,7 +64,7 @@ MODEL_CACHE ?= $(CACHE_HOME)/models
 TRAINED := $(MODEL_CACHE)/wallet-$(call digest,$(sort $(filter-out $(SPACY_MODEL),$(TRAIN_INPUTS))) \
 	requirements.lock).tar.gz
 
-.PHONY: help install spacy-model train train-reviewed seed agent run production-stack shell actions test system-deps lint eval bench bench-training leak-check report time-training cross-validate clean
+.PHONY: help install spacy-model train train-reviewed kb-export kb-import seed agent run production-stack shell actions test system-deps lint eval bench bench-training leak-check report time-training cross-validate clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -77,6 +77,7 @@ help:
 	@echo "make leak-check - one server's memory over 50,000 turns (flat within 5 %)"
 	@echo "make production-stack - PostgreSQL, Redis and SERVERS=2 servers on loopback"
 	@echo "make train-reviewed - the leads' review labels to data/nlu/reviewed.yml, then train"
+	@echo "make kb-export / kb-import - help-center articles: database <-> data/help_center/"
 	@echo "make lint   - ruff and mypy"
 
 # uv installs the locked set from its cache in seconds where pip takes minutes. It compiles the
@@ -114,6 +115,14 @@ train: $(MODEL)
 train-reviewed: $(INSTALLED)
 	$(PY) -m bot.improvement.export --out data/nlu/reviewed.yml
 	@$(MAKE) --no-print-directory train
+
+# The help center's articles between the handoff database (HANDOFF_DB_URL) and data/help_center/:
+# export for review in git, import after it (a broken file stops the import, nothing saved).
+kb-export: $(INSTALLED)
+	$(PY) -m bot.help_center.files export
+
+kb-import: $(INSTALLED)
+	$(PY) -m bot.help_center.files import
 
 # Demo accounts in an empty wallet database; where they are, their times are moved to now (so the
 # README's demo holds whenever it is tried); a database without them is left alone.

@@ -92,10 +92,10 @@ def require_secret(app: Sanic, secret: bytes) -> None:
 
 
 async def open_stores(_: Sanic, __: Any) -> None:
-    """Opens the stores the actions use (creating their tables) off the event loop, before the
-    first action would."""
+    """Opens the stores the actions use (creating their tables) and builds the help center's
+    index off the event loop, before the first action would."""
     actions = services()
-    await asyncio.to_thread(lambda: (actions.handoff, actions.wallet))
+    await asyncio.to_thread(lambda: (actions.handoff, actions.wallet, actions.help_center.load()))
 
 
 def build_app(settings: ActionServerSettings) -> Sanic:

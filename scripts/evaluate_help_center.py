@@ -7,6 +7,9 @@ Run ``python -m scripts.evaluate_help_center`` (``make eval``) for the held-out 
 - top-1 and top-3 on answerable questions: the expected article is the one served (or among the
   three best) *and* the best clears the threshold, so a question left unanswered is a miss.
 - off-topic: the share of off-topic questions that get no article.
+- with ``--model``, the same questions as the conversation routes them: the classifier first
+  (``help_center`` or unsure: the search answers; out of scope or one of the assistant's topics:
+  no article), so an off-topic question the classifier recognises never reaches the search.
 - time per query over 500 articles (the real ones plus generated filler built from their words,
   for this measurement only), on every question, a 1,000-character paste and emoji only.
 """
@@ -14,6 +17,8 @@ Run ``python -m scripts.evaluate_help_center`` (``make eval``) for the held-out 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import random
 import statistics
 import time
@@ -66,12 +71,51 @@ def score(index: ArticleIndex, questions: QuestionSet) -> Scores:
     return Scores(top1 / count, top3 / count, refused / len(questions.off_topic))
 
 
+ROUTED_TO_SEARCH = {"help_center", "nlu_fallback"}
+
+
+async def conversation_scores(model: Path, index: ArticleIndex, questions: QuestionSet) -> Scores:
+    """As ``score``, with the classifier of ``model`` deciding first which questions search."""
+    from rasa.core.agent import Agent
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+    agent = Agent.load(str(model))
+
+    async def served(text: str) -> list[str]:
+        parsed = await agent.parse_message(text)
+        if (parsed.get("intent") or {}).get("name") not in ROUTED_TO_SEARCH:
+            return []
+        return [hit.article_id for hit in index.search(text)]
+
+    top1 = top3 = 0
+    for question, expected in questions.answerable:
+        ids = await served(question)
+        top1 += bool(ids) and ids[0] == expected
+        top3 += expected in ids
+    refused = 0
+    for text in questions.off_topic:
+        refused += not await served(text)
+    count = len(questions.answerable)
+    return Scores(top1 / count, top3 / count, refused / len(questions.off_topic))
+
+
+def print_scores(scores: Scores) -> None:
+    for name, value in (
+        ("top-1", scores.top1),
+        ("top-3", scores.top3),
+        ("off-topic", scores.off_topic),
+    ):
+        verdict = "met" if value >= TARGETS[name] else "NOT MET"
+        print(f"  {name:9} {value:.3f}  (target {TARGETS[name]:.2f}: {verdict})")
+
+
 def sweep(articles: list[Article], questions: QuestionSet) -> None:
     print("threshold  top-1  top-3  off-topic refused")
-    for step in range(10, 61, 2):
-        threshold = step / 100
+    for step in range(4, 41):
+        threshold = step / 2
         scores = score(ArticleIndex(articles, threshold), questions)
-        print(f"{threshold:9.2f}  {scores.top1:.3f}  {scores.top3:.3f}  {scores.off_topic:.3f}")
+        print(f"{threshold:9.1f}  {scores.top1:.3f}  {scores.top3:.3f}  {scores.off_topic:.3f}")
 
 
 def filler(articles: list[Article], count: int) -> list[Article]:
@@ -118,6 +162,7 @@ def timing(articles: list[Article], questions: QuestionSet) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true", help="the calibration set, swept")
+    parser.add_argument("--model", type=Path, help="also route the questions with this model")
     options = parser.parse_args()
     articles = load_directory()
     path = CALIBRATION if options.calibrate else HELDOUT
@@ -128,15 +173,12 @@ def main() -> None:
     )
     if options.calibrate:
         sweep(articles, questions)
-    scores = score(ArticleIndex(articles), questions)
-    for name, value in (
-        ("top-1", scores.top1),
-        ("top-3", scores.top3),
-        ("off-topic", scores.off_topic),
-    ):
-        verdict = "met" if value >= TARGETS[name] else "NOT MET"
-        print(f"{name:9} {value:.3f}  (target {TARGETS[name]:.2f}: {verdict})")
-    print(f"threshold {DEFAULT_THRESHOLD}")
+    index = ArticleIndex(articles)
+    print(f"the search alone (threshold {DEFAULT_THRESHOLD}):")
+    print_scores(score(index, questions))
+    if options.model is not None:
+        print(f"in the conversation (the classifier of {options.model}, then the search):")
+        print_scores(asyncio.run(conversation_scores(options.model, index, questions)))
     timing(articles, questions)
 
 

@@ -51,6 +51,12 @@ class HelpCenter:
         self._index = ArticleIndex([], threshold)
         self._articles: dict[str, Article] = {}
 
+    def load(self) -> int:
+        """Builds the index now rather than at the first question (a server's start); returns
+        the number of live articles."""
+        self._current()
+        return len(self._articles)
+
     def search(self, question: str, limit: int = 3) -> list[Hit]:
         """The articles that fit ``question``, best first (none when nothing fits)."""
         return self._current().search(question, limit)

@@ -1,9 +1,11 @@
 """The terms a text is searched by: jieba words and character bigrams of the normalised text.
 
 The text is normalised as the NLU's input is (``bot.nlu.normalisation``: full-width, traditional,
-Cantonese), so 「點樣加代幣」 finds what 「怎么加代币」 finds. Words come from a private jieba
-instance with the wallet dictionary and every synonym of ``data/lexicon.yml``, and a synonym
-becomes its code (U, 泰达币 → usdt; 姨太 → eth), so slang meets the articles' words. Character
+Cantonese), so 「點樣加代幣」 finds what 「怎么加代币」 finds. Every synonym of ``data/lexicon.yml``
+then becomes the word the articles use: a currency or chain its code (U, 泰达币 → usdt; 姨太 →
+eth), a search term its Chinese word (approve, 批准 → 授权; pending, 卡住 → 等待确认), so slang and
+English meet the articles' words. Words come from a private jieba instance with the wallet
+dictionary and those words. Character
 bigrams of the Chinese runs catch what the segmenter splits differently (「转帐」 against 「转账」
 still shares 「转」 neighbours; 「授权管理」 against 「管理授权」). Bigrams carry a prefix so a
 two-character word and the same bigram are counted as the separate signals they are.
@@ -32,12 +34,10 @@ _WORD = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")
 
 def search_terms(text: str) -> list[str]:
     """The terms of ``text`` (a query or an article's fields), in order, repeats kept."""
-    normal = normalise(text).text.lower()
     tokenizer, synonyms = _segmenter()
+    normal = synonyms.sub(_replacement, normalise(text).text.lower())
     words = [
-        synonyms.get(word, word)
-        for word in (piece.strip() for piece in tokenizer.cut(normal))
-        if word and _WORD.search(word)
+        word for word in (piece.strip() for piece in tokenizer.cut(normal)) if _WORD.search(word)
     ]
     bigrams = [
         BIGRAM + run[i : i + 2] for run in _HAN_RUN.findall(normal) for i in range(len(run) - 1)
@@ -50,17 +50,36 @@ def query_terms(text: str) -> list[str]:
     return search_terms(text[:MAX_QUERY_CHARS])
 
 
+def _replacement(match: re.Match[str]) -> str:
+    word = _canonical()[match.group(0)]
+    return f" {word} " if word.isascii() else word
+
+
 @lru_cache(maxsize=1)
-def _segmenter() -> tuple[jieba.Tokenizer, dict[str, str]]:
+def _canonical() -> dict[str, str]:
+    """What users type (lowercase) -> the word the articles use."""
+    lexicon = load_lexicon()
+    canonical: dict[str, str] = {}
+    for table in (lexicon.terms, lexicon.currencies, lexicon.chains):
+        for word, typed in table.items():
+            for synonym in (word, *typed):
+                canonical.setdefault(synonym.lower(), word.lower())
+    return canonical
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> tuple[jieba.Tokenizer, re.Pattern[str]]:
     # A private instance: the global one is the NLU pipeline's.
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.load_userdict(str(WALLET_DICT))
-    lexicon = load_lexicon()
-    synonyms: dict[str, str] = {}
-    for table in (lexicon.currencies, lexicon.chains):
-        for code, terms in table.items():
-            for term in terms:
-                tokenizer.add_word(term.lower(), 10_000)
-                synonyms[term.lower()] = code.lower()
-    return tokenizer, synonyms
+    canonical = _canonical()
+    for word in set(canonical.values()):
+        tokenizer.add_word(word, 10_000)
+    # Longest first, so 波场链 is the chain before 波场 is the coin; English only as whole words.
+    alternatives = [
+        rf"(?<![a-z0-9]){re.escape(typed)}(?![a-z0-9])" if typed.isascii() else re.escape(typed)
+        for typed in sorted(canonical, key=len, reverse=True)
+        if canonical[typed] != typed
+    ]
+    return tokenizer, re.compile("|".join(alternatives))

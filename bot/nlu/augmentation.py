@@ -301,6 +301,16 @@ def augment(data: TrainingData, augmenter: Augmenter) -> TrainingData:
     return data.merge(TrainingData(training_examples=added))
 
 
+def help_center_data() -> TrainingData:
+    """The ``help_center`` intent's examples, from the articles in ``data/help_center/``."""
+    # Imported here: the help center's package imports the NLU's normalisation.
+    from bot.help_center.articles import load_directory
+    from bot.help_center.training import HELP_CENTER_INTENT, help_center_examples
+
+    texts = help_center_examples(load_directory())
+    return TrainingData(training_examples=[Message.build(t, HELP_CENTER_INTENT) for t in texts])
+
+
 class AugmentingImporter(RasaFileImporter):
     """The project's files, as Rasa reads them, plus seeded variants of the NLU examples."""
 
@@ -320,5 +330,7 @@ class AugmentingImporter(RasaFileImporter):
 
     @rasa.shared.utils.common.cached_method
     def get_nlu_data(self, language: str | None = "en") -> TrainingData:
-        """The NLU files' examples and their variants (derived once: Rasa asks several times)."""
-        return augment(super().get_nlu_data(language), self.augmenter)
+        """The NLU files' examples, the help center's (``bot.help_center.training``), and their
+        variants (derived once: Rasa asks several times)."""
+        data = super().get_nlu_data(language).merge(help_center_data())
+        return augment(data, self.augmenter)

@@ -1,4 +1,5 @@
-"""The entity lexicon: currency and chain synonyms, and the words that mark an amount of money."""
+"""The lexicon: currency and chain synonyms, the words that mark an amount of money, and the
+help-center search's terms (what users type for the words the articles use)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Lexicon:
     currencies: dict[str, tuple[str, ...]]
     chains: dict[str, tuple[str, ...]]
     money_units: tuple[str, ...]
+    terms: dict[str, tuple[str, ...]]  # the help-center search's word -> what users type
 
     def all_terms(self) -> list[str]:
         """Every synonym, for the tokenizer's user dictionary."""
@@ -40,4 +42,5 @@ def load_lexicon(path: Path = DEFAULT_LEXICON) -> Lexicon:
         currencies=table("currency"),
         chains=table("chain"),
         money_units=tuple(raw["money_units"]),
+        terms={word: tuple(map(str, typed)) for word, typed in (raw.get("terms") or {}).items()},
     )

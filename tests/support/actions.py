@@ -46,6 +46,7 @@ def run_action(
     entities: Sequence[tuple[str, str]] = (),
     slots: dict[str, Any] | None = None,
     text: str = "",
+    intent: str = "any",
 ) -> Outcome:
     """Runs ``action`` for a user proven to own ``account`` (or nobody)."""
     metadata = claimed_metadata or {}
@@ -58,7 +59,7 @@ def run_action(
         slots or {},
         {
             "text": text,
-            "intent": {"name": "any", "confidence": 1.0},
+            "intent": {"name": intent, "confidence": 1.0},
             "entities": [{"entity": name, "value": value} for name, value in entities],
             "metadata": metadata,
         },

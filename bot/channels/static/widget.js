@@ -29,9 +29,24 @@
     statusEl.textContent = labels.offline; send.disabled = true; input.disabled = true;
   }
   function scroll() { log.scrollTop = log.scrollHeight; }
+  // A help-center article's address in a bot message becomes a link that opens it; the rest of
+  // the text stays text, and no other address is ever made clickable.
+  var ARTICLE_LINK = /(?:https?:\/\/[^\s\/]+)?\/help\/articles\/[a-z0-9-]+/g;
+  function fillText(bubble, role, text) {
+    if (role !== "bot") { bubble.textContent = text; return; }
+    var shown = 0, match;
+    ARTICLE_LINK.lastIndex = 0;
+    while ((match = ARTICLE_LINK.exec(text)) !== null) {
+      bubble.appendChild(document.createTextNode(text.slice(shown, match.index)));
+      var link = document.createElement("a"); link.href = match[0]; link.textContent = labels["read-article"];
+      link.target = "_blank"; link.rel = "noopener"; link.setAttribute("data-testid", "article-link");
+      bubble.appendChild(link); shown = match.index + match[0].length;
+    }
+    bubble.appendChild(document.createTextNode(text.slice(shown)));
+  }
   function addMessage(role, text, buttons) {
     var row = document.createElement("div"); row.className = "row " + role; row.setAttribute("data-testid", role + "-message");
-    var bubble = document.createElement("div"); bubble.className = "bubble"; bubble.textContent = text || "";
+    var bubble = document.createElement("div"); bubble.className = "bubble"; fillText(bubble, role, text || "");
     if (buttons && buttons.length) {
       var box = document.createElement("div"); box.className = "buttons";
       buttons.forEach(function (b) {

@@ -1,0 +1,150 @@
+"""Answers from the help center: the best article's short answer, then 有帮助 / 没帮助.
+
+``action_help_center`` runs for a question the classifier sends to the help center, or one it is
+unsure of: the best article that fits, with the link to the whole article and two buttons; when
+none fits, ``help_found`` is false and the rules ask which topic was meant, as before. A button
+of the "more articles" offer names its article (``/help_center{"help_article": …}``).
+
+``action_help_feedback`` takes the answer to 有帮助吗: 有帮助 is counted; 没帮助 is counted and
+offers the next two articles, and a second 没帮助 hands the conversation to a human.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.handoff import ActionHandoff
+from actions.wallet_action import WalletAction, send
+from bot.action_services import services
+from bot.dialogue.replies import Reply
+from bot.help_center.articles import Article
+from bot.help_center.library import HelpCenter
+from bot.help_center.store import Event
+
+logger = logging.getLogger(__name__)
+
+MORE_ARTICLES = 2
+FEEDBACK_BUTTONS = [
+    {"title": "👍 有帮助", "payload": "/affirm"},
+    {"title": "👎 没帮助", "payload": "/deny"},
+]
+TO_HUMAN_BUTTON = {"title": "都不是，转人工", "payload": "/request_human"}
+
+
+def article_button(article: Article) -> dict[str, str]:
+    return {
+        "title": article.title,
+        "payload": "/help_center" + json.dumps({"help_article": article.article_id}),
+    }
+
+
+async def record(
+    help_center: HelpCenter, kind: Event, article_id: str | None, question: str | None = None
+) -> None:
+    """Counts a user's event; a lost count never costs the user an answer."""
+    try:
+        await asyncio.to_thread(help_center.store.record, kind, article_id, question)
+    except sa.exc.SQLAlchemyError as error:
+        logger.error("help center event %s not recorded: %s", kind.value, error)
+
+
+class HelpCenterAction(WalletAction):
+    """An action on the help center: the server's, unless a test passes one in."""
+
+    def __init__(self, help_center: HelpCenter | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._help_center = help_center
+
+    @property
+    def help_center(self) -> HelpCenter:
+        return self._help_center or services().help_center
+
+
+class ActionHelpCenter(HelpCenterAction):
+    """The best article's short answer and link, or ``help_found`` false when none fits."""
+
+    def name(self) -> str:
+        return "action_help_center"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        chosen = next(tracker.get_latest_entity_values("help_article"), None)
+        question = tracker.latest_message.get("text") or ""
+        shown: list[Article]
+        others: list[Article]
+        try:
+            if chosen is not None:
+                article = await self.call(self.help_center.article, str(chosen))
+                shown, others = ([article], []) if article is not None else ([], [])
+            else:
+                shown, others = await self._search(question)
+        except sa.exc.SQLAlchemyError as error:
+            logger.error("help center unavailable, asking for the topic instead: %s", error)
+            return [SlotSet("help_found", False)]
+        if not shown:
+            if chosen is None:
+                await record(self.help_center, Event.UNANSWERED, None, question)
+            return [SlotSet("help_found", False)]
+        article = shown[0]
+        await record(self.help_center, Event.VIEW, article.article_id)
+        link = services().settings.help_center.link(article.article_id)
+        reply = Reply(
+            "utter_help_article",
+            {"title": article.title, "summary": article.summary, "link": link},
+            FEEDBACK_BUTTONS,
+        )
+        send(dispatcher, [reply])
+        # An article picked from the "more" offer: a 没帮助 now goes to a human.
+        state = {
+            "shown": article.article_id,
+            "others": [other.article_id for other in others],
+            "more_offered": chosen is not None,
+        }
+        return [SlotSet("help_found", True), SlotSet("help_articles", state)]
+
+    async def _search(self, question: str) -> tuple[list[Article], list[Article]]:
+        hits = await self.call(self.help_center.search, question, 1 + MORE_ARTICLES)
+        found = [self.help_center.article(hit.article_id) for hit in hits]
+        articles = [article for article in found if article is not None]
+        return articles[:1], articles[1:]
+
+
+class ActionHelpFeedback(ActionHandoff):
+    """Counts 有帮助 / 没帮助; after 没帮助, the next articles, then a human."""
+
+    def __init__(self, help_center: HelpCenter | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._help_center = help_center
+
+    def name(self) -> str:
+        return "action_help_feedback"
+
+    async def act(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
+    ) -> list[EventType]:
+        state = tracker.get_slot("help_articles") or {}
+        shown = state.get("shown") if isinstance(state, dict) else None
+        helpful = (tracker.latest_message.get("intent") or {}).get("name") == "affirm"
+        help_center = self._help_center or services().help_center
+        if helpful:
+            await record(help_center, Event.HELPFUL, shown)
+            send(dispatcher, [Reply("utter_help_glad")])
+            return [SlotSet("help_found", None)]
+        await record(help_center, Event.UNHELPFUL, shown)
+        others = [] if state.get("more_offered") else list(state.get("others") or [])
+        articles = [help_center.article(article_id) for article_id in others[:MORE_ARTICLES]]
+        more = [article_button(article) for article in articles if article is not None]
+        if more:
+            send(dispatcher, [Reply("utter_help_more", buttons=[*more, TO_HUMAN_BUTTON])])
+            return [SlotSet("help_articles", {**state, "more_offered": True})]
+        send(dispatcher, [Reply("utter_help_to_human")])
+        return [SlotSet("help_found", None), *await super().act(dispatcher, tracker, account_id)]
