@@ -1,5 +1,6 @@
 // The agent console: login, the queue (paged), a ticket's summary and transcript, claim, reply
-// and close, against the JSON API beside the page. Shared helpers, the session and the names of
+// and close, the help center's suggested articles (插入 puts one's summary in the reply box,
+// unsent), against the JSON API beside the page. Shared helpers, the session and the names of
 // reasons and channels: common.js.
 (function () {
   "use strict";
@@ -37,7 +38,9 @@
     queueTotal: 0,
     detailSeq: 0,          // newest detail request sent
     detailShown: 0,        // newest detail answer rendered
-    generation: 0          // bumps on login/logout so stale answers are ignored
+    generation: 0,         // bumps on login/logout so stale answers are ignored
+    suggestionsKey: "",    // the ticket and transcript the suggestions were asked for
+    suggestionsSeq: 0
   };
 
   function duration(seconds) {
@@ -127,6 +130,7 @@
     $("console-view").classList.remove("hidden");
     $("agent-name").textContent = pages.session.username() || "";
     $("review-link").classList.toggle("hidden", pages.session.role() !== "lead");
+    $("kb-link").classList.toggle("hidden", pages.session.role() !== "lead");
     hideNotice($("console-notice"));
     startPolling();
   }
@@ -311,7 +315,9 @@
       state.selected = ticketId;
       state.ticket = null;
       state.transcriptKey = "";
+      state.suggestionsKey = "";
       clear($("transcript"));
+      clear($("suggestions"));
       $("reply-input").value = "";
       $("close-note").value = "";
     }
@@ -332,6 +338,7 @@
       if (ticketId !== state.selected || seq < state.detailShown) return;
       renderTicket(data.ticket);
       renderTranscript(data.transcript || []);
+      refreshSuggestions(ticketId, data.transcript || []);
     }, function (error) {
       if (ticketId !== state.selected || error.status === 401 || error.status === 0) return;
       consoleError(politeError(error, "加载会话"));
@@ -415,6 +422,7 @@
       : ticket.state === "closed" ? "会话已结束。" : "该会话由其他客服接待。";
 
     $("close-box").classList.toggle("hidden", !own);
+    setInsertable(own);
     var closed = ticket.state === "closed";
     $("close-info").classList.toggle("hidden", !closed);
     $("close-note-text").textContent = closed ? (ticket.close_note || "（无备注）") : "";
@@ -446,6 +454,65 @@
       box.scrollTop = box.scrollHeight;
       box.setAttribute("data-scrolled", "1");
     }
+  }
+
+  // Suggested articles: the help center's best three for what the user wrote.
+
+  // Asks again only when the ticket or its transcript changed.
+  function refreshSuggestions(ticketId, lines) {
+    var key = ticketId + ":" + lines.length;
+    if (key === state.suggestionsKey) return;
+    state.suggestionsKey = key;
+    var seq = ++state.suggestionsSeq;
+    api("GET", "/tickets/" + encodeURIComponent(ticketId) + "/articles").then(function (data) {
+      if (seq !== state.suggestionsSeq || ticketId !== state.selected) return;
+      renderSuggestions((data && data.articles) || []);
+    }, function (error) {
+      if (seq === state.suggestionsSeq) state.suggestionsKey = "";  // try again at the next poll
+      if (error.status !== 401 && error.status !== 0 && error.status !== -1) {
+        consoleError(politeError(error, "加载推荐文章"));
+      }
+    });
+  }
+
+  function renderSuggestions(articles) {
+    var list = $("suggestions");
+    clear(list);
+    articles.forEach(function (article) {
+      var item = el("li", "suggestion");
+      item.setAttribute("data-testid", "suggestion");
+      item.setAttribute("data-article-id", String(article.id));
+      item.appendChild(el("div", "suggestion-title", article.title));
+      var summary = el("div", "suggestion-summary", article.summary);
+      summary.setAttribute("data-testid", "suggestion-summary");
+      item.appendChild(summary);
+      var insert = el("button", "secondary", "插入");
+      insert.type = "button";
+      insert.setAttribute("data-testid", "suggestion-insert");
+      insert.title = "把摘要加到回复框（不会自动发送）";
+      insert.addEventListener("click", function () { insertSummary(article.summary); });
+      item.appendChild(insert);
+      list.appendChild(item);
+    });
+    if (!list.firstChild) list.appendChild(el("li", "muted", "无"));
+    setInsertable(!!(state.ticket && mine(state.ticket)));
+  }
+
+  function setInsertable(own) {
+    var buttons = $("suggestions").querySelectorAll("[data-testid=suggestion-insert]");
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = !own;
+  }
+
+  // Appends the summary to the reply box for the agent to edit and send; never sends.
+  function insertSummary(summary) {
+    var input = $("reply-input");
+    if (input.disabled) return;
+    var before = input.value.replace(/\s+$/, "");
+    var room = input.maxLength > 0 ? input.maxLength : 2000;
+    input.value = (before ? before + "\n" : "") + String(summary);
+    if (input.value.length > room) input.value = input.value.slice(0, room);
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
   }
 
   // Actions
