@@ -107,6 +107,12 @@ def test_only_a_lead_reads_and_edits_articles(served: ServedStack, lead: AgentCo
     page = served.http.get("/webhooks/agent/kb")
     assert page.status == 200 and "帮助中心文章" in page.text
     assert 'id="labels"' in page.text
+    # The server's CSP allows no inline script or style.
+    assert re.findall(r"<script\b[^>]*>", page.text) == [
+        '<script src="static/common.js">',
+        '<script src="static/agent_kb.js">',
+    ]
+    assert "<style" not in page.text and " style=" not in page.text
     for name, kind in (("agent_kb.js", "javascript"), ("agent_kb.css", "text/css")):
         assert kind in served.http.get(f"/webhooks/agent/static/{name}").content_type
 
