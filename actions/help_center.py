@@ -1,9 +1,12 @@
 """Answers from the help center: the best article's short answer, then 有帮助 / 没帮助.
 
-``action_help_center`` runs for a question the classifier sends to the help center, or one it is
-unsure of: the best article that fits, with the link to the whole article and two buttons; when
-none fits, ``help_found`` is false and the rules ask which topic was meant, as before. A button
-of the "more articles" offer names its article (``/help_center{"help_article": …}``).
+``action_help_center`` runs for a question the classifier sends to the help center and for one
+it is unsure of (``bot.help_center.routing``): the best article that fits, with the link to the
+whole article and two buttons. When none fits it asks which of the likely topics was meant
+(``bot.dialogue.clarify``), the question is kept for the report's "no article fitted", and
+``help_found`` is false: the rules take a second unclear message or 都不是 to a human, as the
+clarification always did. A button of the "more articles" offer names its article
+(``/help_center{"help_article": …}``).
 
 ``action_help_feedback`` takes the answer to 有帮助吗: 有帮助 is counted; 没帮助 is counted and
 offers the next two articles, and a second 没帮助 hands the conversation to a human.
@@ -24,9 +27,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.handoff import ActionHandoff
 from actions.wallet_action import WalletAction, send
 from bot.action_services import services
+from bot.dialogue.clarify import clarify_buttons, load_intent_labels
 from bot.dialogue.replies import Reply
 from bot.help_center.articles import Article
 from bot.help_center.library import HelpCenter
+from bot.help_center.routing import SEARCHED_INTENTS
 from bot.help_center.store import Event
 
 logger = logging.getLogger(__name__)
@@ -79,6 +84,7 @@ class ActionHelpCenter(HelpCenterAction):
     ) -> list[EventType]:
         chosen = next(tracker.get_latest_entity_values("help_article"), None)
         question = tracker.latest_message.get("text") or ""
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
         shown: list[Article]
         others: list[Article]
         try:
@@ -86,14 +92,14 @@ class ActionHelpCenter(HelpCenterAction):
                 article = await self.call(self.help_center.article, str(chosen))
                 shown, others = ([article], []) if article is not None else ([], [])
             else:
-                shown, others = await self._search(question)
+                shown, others = await self._search(question, intent in SEARCHED_INTENTS)
         except sa.exc.SQLAlchemyError as error:
             logger.error("help center unavailable, asking for the topic instead: %s", error)
-            return [SlotSet("help_found", False)]
+            return self._clarify(dispatcher, tracker)
         if not shown:
             if chosen is None:
                 await record(self.help_center, Event.UNANSWERED, None, question)
-            return [SlotSet("help_found", False)]
+            return self._clarify(dispatcher, tracker)
         article = shown[0]
         await record(self.help_center, Event.VIEW, article.article_id)
         link = services().settings.help_center.link(article.article_id)
@@ -111,7 +117,16 @@ class ActionHelpCenter(HelpCenterAction):
         }
         return [SlotSet("help_found", True), SlotSet("help_articles", state)]
 
-    async def _search(self, question: str) -> tuple[list[Article], list[Article]]:
+    @staticmethod
+    def _clarify(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        ranking = tracker.latest_message.get("intent_ranking") or []
+        buttons = clarify_buttons(ranking, load_intent_labels())
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return [SlotSet("help_found", False)]
+
+    async def _search(self, question: str, searched: bool) -> tuple[list[Article], list[Article]]:
+        if not searched:
+            return [], []
         hits = await self.call(self.help_center.search, question, 1 + MORE_ARTICLES)
         found = [self.help_center.article(hit.article_id) for hit in hits]
         articles = [article for article in found if article is not None]
@@ -138,7 +153,7 @@ class ActionHelpFeedback(ActionHandoff):
         if helpful:
             await record(help_center, Event.HELPFUL, shown)
             send(dispatcher, [Reply("utter_help_glad")])
-            return [SlotSet("help_found", None)]
+            return []
         await record(help_center, Event.UNHELPFUL, shown)
         others = [] if state.get("more_offered") else list(state.get("others") or [])
         articles = [help_center.article(article_id) for article_id in others[:MORE_ARTICLES]]
@@ -147,4 +162,4 @@ class ActionHelpFeedback(ActionHandoff):
             send(dispatcher, [Reply("utter_help_more", buttons=[*more, TO_HUMAN_BUTTON])])
             return [SlotSet("help_articles", {**state, "more_offered": True})]
         send(dispatcher, [Reply("utter_help_to_human")])
-        return [SlotSet("help_found", None), *await super().act(dispatcher, tracker, account_id)]
+        return await super().act(dispatcher, tracker, account_id)

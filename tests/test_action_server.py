@@ -19,8 +19,8 @@ from scripts.local_stack import QUIET, ROOT, free_port, stop, wait_for_http
 from tests.support.http import Http
 
 SECRET = "action-server-test-secret-0123456789"
-CLARIFY_CALL = {
-    "next_action": "action_clarify_intent",
+UNSURE_CALL = {
+    "next_action": "action_help_center",
     "sender_id": "secret-test",
     "version": "3.6.2",
     "domain": {},
@@ -30,6 +30,7 @@ CLARIFY_CALL = {
         "events": [],
         "latest_message": {
             "text": "嗯",
+            "intent": {"name": "nlu_fallback", "confidence": 0.3},
             "intent_ranking": [
                 {"name": "transfer_pending", "confidence": 0.4},
                 {"name": "freeze_account", "confidence": 0.3},
@@ -114,7 +115,7 @@ def test_health_needs_no_secret(server: ActionServer) -> None:
 )
 def test_calls_without_the_secret_get_401(server: ActionServer, headers: dict[str, str]) -> None:
     for status, answer in (
-        call(f"{server.url}/webhook", CLARIFY_CALL, headers),
+        call(f"{server.url}/webhook", UNSURE_CALL, headers),
         call(f"{server.url}/actions", headers=headers),
     ):
         assert status == 401
@@ -126,16 +127,16 @@ def test_calls_with_the_secret_run_actions(server: ActionServer) -> None:
     status, actions = call(f"{server.url}/actions", headers=headers)
     assert status == 200
     assert {"name": "action_check_transfer"} in actions
-    status, result = call(f"{server.url}/webhook", CLARIFY_CALL, headers)
+    status, result = call(f"{server.url}/webhook", UNSURE_CALL, headers)
     assert status == 200
     assert result["responses"][0]["response"] == "utter_clarify"
 
 
 def test_the_secret_is_never_logged(server: ActionServer) -> None:
-    call(f"{server.url}/webhook", CLARIFY_CALL, {SECRET_HEADER: SECRET})
-    call(f"{server.url}/webhook", CLARIFY_CALL, {SECRET_HEADER: "wrong"})
+    call(f"{server.url}/webhook", UNSURE_CALL, {SECRET_HEADER: SECRET})
+    call(f"{server.url}/webhook", UNSURE_CALL, {SECRET_HEADER: "wrong"})
     log = server.log.read_text()
-    assert "Received request to run 'action_clarify_intent'" in log  # debug lines are there
+    assert "Received request to run 'action_help_center'" in log  # debug lines are there
     assert "Rejected POST /webhook" in log
     assert SECRET not in log
 

@@ -23,6 +23,10 @@ ALLOWED = {
     ("bot/secret_guard/cues.py", "load_cues"),
     ("bot/secret_guard/mnemonics.py", "wordlist"),
     ("bot/secret_guard/chinese_text.py", "_tokenizer"),
+    ("bot/help_center/domain.py", "training_examples"),  # data/nlu
+    ("bot/help_center/domain.py", "_example_frequencies"),
+    ("bot/help_center/terms.py", "_canonical"),  # data/lexicon.yml
+    ("bot/help_center/terms.py", "_segmenter"),
     # Fixed tables, patterns and converters, compiled once.
     ("bot/dialogue/action_validation.py", "_response_validator"),
     ("bot/dialogue/script.py", "_converter"),

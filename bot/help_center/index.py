@@ -4,10 +4,11 @@ Each article is one document: its title and alternative questions (twice: they a
 ask), its tags and its summary. The body is left out: its steps share words with every other
 article and blur the ranking (measured by ``scripts/eval_help_center.py``).
 
-An article fits when its BM25 score reaches the threshold, calibrated on
-``tests/help_center/calibration.yml`` (never on the held-out set): an off-topic question shares
-a word or two with some article, a question an article answers shares its key terms. Scaling the
-score by the question's own weight was measured and separates the two worse.
+The best article is served when it clears a ``Bar``: its BM25 score (a question an article
+answers shares its key terms; an off-topic one a word or two) and the question's wallet-likeness
+(``bot.help_center.domain``: 「微信支付密码忘了」 shares 支付密码 with an article, yet reads
+off-topic). Both are calibrated on ``tests/help_center/calibration.yml``, never on the held-out
+set. Scaling the score by the question's own weight was measured and separates the two worse.
 """
 
 from __future__ import annotations
@@ -19,11 +20,22 @@ import bm25s
 import numpy as np
 
 from bot.help_center.articles import Article
+from bot.help_center.domain import DomainModel
 from bot.help_center.terms import query_terms, search_terms
 
-# Chosen on tests/help_center/calibration.yml.
-DEFAULT_THRESHOLD = 5.5
 K1, B = 1.2, 0.75
+
+
+@dataclass(frozen=True)
+class Bar:
+    """What the best article and the question must reach for the article to be served."""
+
+    score: float  # the article's BM25 score
+    domain: float  # the question's wallet-likeness (bot.help_center.domain)
+
+
+# Chosen on tests/help_center/calibration.yml (scripts/evaluate_help_center.py --calibrate).
+DEFAULT_BAR = Bar(score=7.0, domain=-0.6)
 
 
 @dataclass(frozen=True)
@@ -37,8 +49,9 @@ class Hit:
 class ArticleIndex:
     """A BM25 index over a fixed set of articles; built again when they change."""
 
-    def __init__(self, articles: Sequence[Article], threshold: float = DEFAULT_THRESHOLD) -> None:
-        self.threshold = threshold
+    def __init__(self, articles: Sequence[Article], bar: Bar = DEFAULT_BAR) -> None:
+        self.bar = bar
+        self._domain = DomainModel.for_articles(articles)
         self._ids = [article.article_id for article in articles]
         self._retriever = bm25s.BM25(k1=K1, b=B)
         self._vocabulary: set[str] = set()
@@ -52,17 +65,29 @@ class ArticleIndex:
 
     def ranked(self, question: str, limit: int = 3) -> list[Hit]:
         """The best ``limit`` articles for ``question``, best first, whether they fit or not."""
-        terms = [term for term in query_terms(question) if term in self._vocabulary]
+        return self._ranked(query_terms(question), limit)
+
+    def search(self, question: str, limit: int = 3, bar: Bar | None = None) -> list[Hit]:
+        """The articles that fit, best first: none when the best one or the question is under
+        the bar (``bar``, else the index's)."""
+        needed = bar or self.bar
+        terms = query_terms(question)
+        hits = self._ranked(terms, limit)
+        if not hits or hits[0].score < needed.score:
+            return []
+        return hits if self._domain.score(terms) >= needed.domain else []
+
+    def domain(self, question: str) -> float:
+        """How much ``question`` reads like a wallet question (above 0: more than off-topic)."""
+        return self._domain.score(query_terms(question))
+
+    def _ranked(self, question_terms: list[str], limit: int) -> list[Hit]:
+        terms = [term for term in question_terms if term in self._vocabulary]
         if not terms:
             return []
         scores = self._retriever.get_scores(terms)
         best = np.argsort(-scores, kind="stable")[:limit]
         return [Hit(self._ids[i], float(scores[i])) for i in best if scores[i] > 0]
-
-    def search(self, question: str, limit: int = 3) -> list[Hit]:
-        """The articles that fit, best first: none when the best one is under the threshold."""
-        hits = self.ranked(question, limit)
-        return hits if hits and hits[0].score >= self.threshold else []
 
 
 def document_text(article: Article) -> str:

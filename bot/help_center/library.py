@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bot.help_center.articles import ARTICLES_DIR, Article, load_directory
-from bot.help_center.index import DEFAULT_THRESHOLD, ArticleIndex, Hit
+from bot.help_center.index import DEFAULT_BAR, ArticleIndex, Bar, Hit
 from bot.help_center.store import ArticleStore
 
 logger = logging.getLogger(__name__)
@@ -37,18 +37,18 @@ class HelpCenter:
         store: ArticleStore,
         refresh_seconds: float,
         seed: Path | None = ARTICLES_DIR,
-        threshold: float = DEFAULT_THRESHOLD,
+        bar: Bar = DEFAULT_BAR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self._refresh_seconds = refresh_seconds
         self._seed = seed
-        self._threshold = threshold
+        self._bar = bar
         self._clock = clock
         self._lock = threading.Lock()
         self._checked_at: float | None = None
         self._stamp = -1
-        self._index = ArticleIndex([], threshold)
+        self._index = ArticleIndex([], bar)
         self._articles: dict[str, Article] = {}
 
     def load(self) -> int:
@@ -57,9 +57,9 @@ class HelpCenter:
         self._current()
         return len(self._articles)
 
-    def search(self, question: str, limit: int = 3) -> list[Hit]:
+    def search(self, question: str, limit: int = 3, bar: Bar | None = None) -> list[Hit]:
         """The articles that fit ``question``, best first (none when nothing fits)."""
-        return self._current().search(question, limit)
+        return self._current().search(question, limit, bar)
 
     def ranked(self, question: str, limit: int = 3) -> list[Hit]:
         """The best ``limit`` articles whether they fit or not (an agent's suggestions)."""
@@ -75,7 +75,15 @@ class HelpCenter:
             now = self._clock()
             if self._checked_at is None or now - self._checked_at >= self._refresh_seconds:
                 self._checked_at = now
-                self._refresh()
+                try:
+                    self._refresh()
+                except sa.exc.SQLAlchemyError as error:
+                    # The articles already indexed keep answering until the database is back.
+                    logger.error(
+                        "help center: cannot read the articles (%s); keeping %d",
+                        error,
+                        len(self._articles),
+                    )
             return self._index
 
     def _refresh(self) -> None:
@@ -86,7 +94,7 @@ class HelpCenter:
         if stamp == self._stamp:
             return
         live = self.store.live()
-        self._index = ArticleIndex(live, self._threshold)
+        self._index = ArticleIndex(live, self._bar)
         self._articles = {article.article_id: article for article in live}
         self._stamp = stamp
         logger.info("help center: %d live articles (stamp %d)", len(live), stamp)

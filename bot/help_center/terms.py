@@ -26,7 +26,7 @@ from bot.nlu.lexicon import load_lexicon
 from bot.nlu.normalisation import normalise
 from bot.secret_guard.chinese_text import WALLET_DICT
 
-MAX_QUERY_CHARS = 200
+MAX_QUERY_CHARS = 120
 BIGRAM = "~"
 _HAN_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 _WORD = re.compile(r"[\w\u3400-\u4dbf\u4e00-\u9fff]")

@@ -15,8 +15,6 @@ from collections.abc import Iterable
 
 from bot.help_center.articles import Article
 
-HELP_CENTER_INTENT = "help_center"
-
 
 def help_center_examples(articles: Iterable[Article]) -> list[str]:
     """The texts that train ``help_center``: titles and questions of the articles no topic owns."""

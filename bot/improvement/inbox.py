@@ -1,11 +1,11 @@
 """The review inbox: the user messages the assistant missed, near-duplicates grouped into rows.
 
 A message to the bot is listed when it fell back (``nlu_fallback``, or a confidence below the
-FallbackClassifier's threshold in config.yml), went to the clarification step
-(``action_clarify_intent``), was followed there by "none of these" (intent ``deny``, clicked or
-typed), led to a ticket (``action_handoff`` and the pause after it), belongs to the stretch of
-a conversation the user rated 1–2, or was the last message the bot answered before an agent
-flagged the conversation.
+FallbackClassifier's threshold in config.yml), got the clarification step (``utter_clarify``: no
+article fitted, the likely topics were offered), was followed there by "none of these" (intent
+``deny``, clicked or typed), led to a ticket (``action_handoff`` and the pause after it),
+belongs to the stretch of a conversation the user rated 1–2, or was the last message the bot
+answered before an agent flagged the conversation.
 A clicked button (stored as its payload, ``/deny``) is no text to label: what it answers is
 listed for it, the message the user typed before it.
 
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = Path(__file__).resolve().parents[2] / "config.yml"
 FALLBACK_INTENT = "nlu_fallback"
-CLARIFY_ACTION = "action_clarify_intent"
+CLARIFY_RESPONSE = "utter_clarify"
 HANDOFF_ACTION = "action_handoff"
 NONE_OF_THESE_INTENT = "deny"  # the payload of the 都不是 button (bot.dialogue.clarify)
 LOW_RATING = 2
@@ -199,15 +199,16 @@ def _conversation(sender_id: str, rows: list[Any]) -> _Conversation:
             handing_off = None
             continue
         if type_name == "bot":
-            text = _data(row.data, sender_id).get("text")
-            if text:
-                conversation.turns.append(ContextTurn("bot", str(text)))
-            continue
-        if type_name == "action":
-            if current is not None and row.action_name == CLARIFY_ACTION:
+            data = _data(row.data, sender_id)
+            if data.get("text"):
+                conversation.turns.append(ContextTurn("bot", str(data["text"])))
+            utter = (data.get("metadata") or {}).get("utter_action")
+            if current is not None and utter == CLARIFY_RESPONSE:
                 current.reasons.add("clarification")
                 clarified = current
-            elif row.action_name == HANDOFF_ACTION:
+            continue
+        if type_name == "action":
+            if row.action_name == HANDOFF_ACTION:
                 handing_off = current
             continue
         turn = user_turn(sender_id, row.timestamp, row.data, to_bot=not paused)

@@ -19,7 +19,7 @@ import logging
 import random
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -301,13 +301,19 @@ def augment(data: TrainingData, augmenter: Augmenter) -> TrainingData:
     return data.merge(TrainingData(training_examples=added))
 
 
-def help_center_data() -> TrainingData:
-    """The ``help_center`` intent's examples, from the articles in ``data/help_center/``."""
+ARTICLES_FOLDER = "help_center"
+
+
+def help_center_data(directories: Iterable[Path], taken: Collection[str] = ()) -> TrainingData:
+    """The ``help_center`` intent's examples, from the articles in ``directories``; a text
+    already an example of another intent (``taken``) stays that intent's."""
     # Imported here: the help center's package imports the NLU's normalisation.
     from bot.help_center.articles import load_directory
-    from bot.help_center.training import HELP_CENTER_INTENT, help_center_examples
+    from bot.help_center.routing import HELP_CENTER_INTENT
+    from bot.help_center.training import help_center_examples
 
-    texts = help_center_examples(load_directory())
+    articles = [article for directory in directories for article in load_directory(directory)]
+    texts = [text for text in help_center_examples(articles) if text not in taken]
     return TrainingData(training_examples=[Message.build(t, HELP_CENTER_INTENT) for t in texts])
 
 
@@ -323,6 +329,15 @@ class AugmentingImporter(RasaFileImporter):
         variants_per_example: int = 2,
     ) -> None:
         super().__init__(config_file, domain_path, training_data_paths)
+        given = (
+            [training_data_paths] if isinstance(training_data_paths, str) else training_data_paths
+        )
+        # The articles of a training data folder given (data/ → data/help_center/).
+        self.article_dirs = [
+            Path(folder) / ARTICLES_FOLDER
+            for folder in given or []
+            if (Path(folder) / ARTICLES_FOLDER).is_dir()
+        ]
         path = Path(tables)
         if not path.is_absolute() and config_file:
             path = Path(config_file).resolve().parent / path
@@ -330,7 +345,10 @@ class AugmentingImporter(RasaFileImporter):
 
     @rasa.shared.utils.common.cached_method
     def get_nlu_data(self, language: str | None = "en") -> TrainingData:
-        """The NLU files' examples, the help center's (``bot.help_center.training``), and their
-        variants (derived once: Rasa asks several times)."""
-        data = super().get_nlu_data(language).merge(help_center_data())
+        """The NLU files' examples, the help center's from the articles of the folders given
+        (``bot.help_center.training``), and their variants (derived once: Rasa asks several
+        times)."""
+        data = super().get_nlu_data(language)
+        taken = {message.get(TEXT) for message in data.intent_examples}
+        data = data.merge(help_center_data(self.article_dirs, taken))
         return augment(data, self.augmenter)

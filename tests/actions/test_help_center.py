@@ -29,7 +29,9 @@ def recorded(library: HelpCenter) -> list[tuple[str, str | None]]:
 def test_a_question_gets_the_articles_short_answer_link_and_feedback_buttons(
     library: HelpCenter,
 ) -> None:
-    outcome = run_action(ActionHelpCenter(library, identity=IDENTITY), text="怎么取消授权")
+    outcome = run_action(
+        ActionHelpCenter(library, identity=IDENTITY), text="怎么取消授权", intent="help_center"
+    )
     message = outcome.values("utter_help_article")
     assert message["title"] == "如何取消授权"
     assert message["link"].endswith("/help/articles/revoke-approval")
@@ -42,14 +44,15 @@ def test_a_question_gets_the_articles_short_answer_link_and_feedback_buttons(
     assert recorded(library) == [("view", "revoke-approval")]
 
 
-def test_nothing_fits_no_article_and_the_question_is_kept_for_the_report(
+def test_nothing_fits_the_likely_topics_are_offered_and_the_question_kept(
     library: HelpCenter,
 ) -> None:
-    outcome = run_action(ActionHelpCenter(library, identity=IDENTITY), text="周末去哪里爬山好")
-    assert outcome.messages == []
-    assert outcome.events == [
-        {"event": "slot", "timestamp": None, "name": "help_found", "value": False}
-    ]
+    outcome = run_action(
+        ActionHelpCenter(library, identity=IDENTITY), text="周末去哪里爬山好", intent="nlu_fallback"
+    )
+    assert outcome.responses == ["utter_clarify"]
+    assert outcome.messages[0]["buttons"][-1]["payload"] == "/deny"  # 都不是
+    assert outcome.events[-1]["name"] == "help_found" and outcome.events[-1]["value"] is False
     assert recorded(library) == [("unanswered", None)]
 
 
@@ -64,8 +67,10 @@ def test_an_article_picked_from_the_offer_is_shown(library: HelpCenter) -> None:
 
 def test_the_store_down_means_the_topics_are_asked_not_a_crash(library: HelpCenter) -> None:
     library.store.engine = sa.create_engine("sqlite:////nonexistent/dir/handoff.db")
-    outcome = run_action(ActionHelpCenter(library, identity=IDENTITY), text="怎么取消授权")
-    assert outcome.events[-1]["value"] is False
+    outcome = run_action(
+        ActionHelpCenter(library, identity=IDENTITY), text="怎么取消授权", intent="help_center"
+    )
+    assert outcome.responses == ["utter_clarify"] and outcome.events[-1]["value"] is False
 
 
 def test_helpful_is_counted(library: HelpCenter, tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bot.help_center.library import SEED_AUTHOR, HelpCenter
 from tests.help_center.support import article_text, store_at
 
@@ -47,3 +49,12 @@ def test_a_retired_article_stops_being_answered(tmp_path: Path) -> None:
     store.retire("revoke-approval", "lead-chen", 1)
     assert library.article("revoke-approval") is None
     assert "revoke-approval" not in [hit.article_id for hit in library.search("怎么取消授权")]
+
+
+def test_the_database_down_keeps_the_articles_already_served(tmp_path: Path) -> None:
+    clock = Clock()
+    library = HelpCenter(store_at(tmp_path), refresh_seconds=3, clock=clock)
+    assert library.search("怎么取消授权")[0].article_id == "revoke-approval"
+    library.store.engine = sa.create_engine("sqlite:////nonexistent/dir/handoff.db")
+    clock.now = 10.0
+    assert library.search("怎么取消授权")[0].article_id == "revoke-approval"

@@ -60,8 +60,10 @@ def user(
     )
 
 
-def bot(text: str, minute: float) -> BotUttered:
-    return BotUttered(text, timestamp=(START + timedelta(minutes=minute)).timestamp())
+def bot(text: str, minute: float, response: str | None = None) -> BotUttered:
+    metadata = {"utter_action": response} if response else {}
+    at = (START + timedelta(minutes=minute)).timestamp()
+    return BotUttered(text, metadata=metadata, timestamp=at)
 
 
 def action(name: str, minute: float) -> ActionExecuted:
@@ -82,8 +84,8 @@ def fallback(text: str, minute: float, **options: Any) -> list[Event]:
     """A message that fell back and got the clarification buttons."""
     return [
         user(text, minute, intent="nlu_fallback", confidence=0.3, **options),
-        action("action_clarify_intent", minute),
-        bot("您是想问下面哪个问题吗？", minute),
+        action("action_help_center", minute),
+        bot("您是想问下面哪个问题吗？", minute, response="utter_clarify"),
         action(LISTEN, minute),
     ]
 

@@ -4,6 +4,7 @@ held-out text, and the importer config.yml actually uses."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,14 @@ from rasa.shared.importers.rasa import RasaFileImporter
 from rasa.shared.nlu.constants import ENTITIES, INTENT, TEXT
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.nlu.augmentation import NOT_AUGMENTED, SOCIAL, Augmenter, AugmentingImporter
+from bot.help_center.articles import parse_article
+from bot.nlu.augmentation import (
+    NOT_AUGMENTED,
+    SOCIAL,
+    Augmenter,
+    AugmentingImporter,
+    help_center_data,
+)
 from scripts.heldout import HELDOUT, load_heldout
 from scripts.local_stack import ROOT
 
@@ -27,7 +35,10 @@ def normalised(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def hand_written() -> TrainingData:
-    return RasaFileImporter(str(ROOT / "config.yml"), None, [str(ROOT / "data")]).get_nlu_data("zh")
+    """The NLU files' examples and the help center's, before any variant."""
+    nlu = RasaFileImporter(str(ROOT / "config.yml"), None, [str(ROOT / "data")]).get_nlu_data("zh")
+    taken = {m.get(TEXT) for m in nlu.intent_examples}
+    return nlu.merge(help_center_data([ROOT / "data" / "help_center"], taken))
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +200,19 @@ def test_the_importer_augments_only_the_files_it_is_given(tmp_path: Path) -> Non
     texts = [m.get(TEXT) for m in importer.get_nlu_data("zh").intent_examples]
     assert texts[:2] == ["转账一直没到账", "提币三个小时了还没到"]
     assert 2 < len(texts) <= 6
+
+
+def test_the_articles_of_a_data_folder_teach_help_center(tmp_path: Path) -> None:
+    (tmp_path / "nlu.yml").write_text(
+        'version: "3.1"\nnlu:\n- intent: deposit_withdraw\n  examples: |\n    - 怎么收款\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "help_center").mkdir()
+    article = parse_article((ROOT / "data" / "help_center" / "address-book.md").read_text("utf-8"))
+    edited = replace(article, questions=("怎么收款", *article.questions))
+    (tmp_path / "help_center" / "address-book.md").write_text(edited.text(), encoding="utf-8")
+    importer = AugmentingImporter(str(ROOT / "config.yml"), None, [str(tmp_path)])
+    examples = importer.get_nlu_data("zh").intent_examples
+    help_center = {m.get(TEXT) for m in examples if m.get(INTENT) == "help_center"}
+    assert "如何使用地址簿" in help_center
+    assert "怎么收款" not in help_center  # the NLU files' intent keeps a text both hold

@@ -1,4 +1,4 @@
-"""A question is never read as a yes or a no, however short."""
+"""A question is never read as a yes or a no, however short; a no says no."""
 
 from __future__ import annotations
 
@@ -30,3 +30,8 @@ def test_a_question_with_no_topic_asks_back(parse: Any, question: str) -> None:
 )
 def test_a_question_with_a_topic_is_answered(parse: Any, question: str, intent: str) -> None:
     assert parse(question)["intent"]["name"] == intent
+
+
+@pytest.mark.parametrize("text", ["帮我弄一下", "你看着办吧"])
+def test_a_message_that_refuses_nothing_is_no_deny(parse: Any, text: str) -> None:
+    assert parse(text)["intent"]["name"] != "deny"
