@@ -71,7 +71,7 @@ help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
 	@echo "make test   - set everything up and run all tests"
 	@echo "make shell  - chat with the assistant in the terminal"
-	@echo "make eval   - score the held-out NLU sets per category and the secret guard"
+	@echo "make eval   - score the held-out NLU sets per category, the secret guard, the help center"
 	@echo "make cross-validate - 5-fold cross-validation over the hand-written NLU examples"
 	@echo "make bench  - latency and throughput: embedded, production x1/x2, a bare rasa init"
 	@echo "make bench-training - serving latency while a candidate trains, against none"
@@ -187,6 +187,7 @@ time-training: $(INSTALLED)
 eval: $(MODEL)
 	$(PY) -m scripts.evaluate_nlu --model $(MODEL)
 	$(PY) -m scripts.evaluate_secret_guard
+	$(PY) -m scripts.evaluate_help_center --model $(MODEL)
 
 # 5-fold cross-validation over the hand-written NLU examples (augmentation on the training folds).
 cross-validate: $(INSTALLED) $(SPACY_MODEL)
