@@ -4,7 +4,8 @@ With ACTION_SERVER_SECRET set, every call but ``GET /health`` must carry it in t
 ``X-Action-Secret`` header (Rasa sends it, see endpoints.yml). Without it the server only starts
 on a loopback ACTION_INTERFACE, so that nothing off the host can run actions as any user. The
 actions' settings are read at start (``bot.action_services``) and the stores they use opened
-before the first call.
+before the first call. It is a serving process: TensorFlow and jax are left out as in the Rasa
+server (``bot.serving``), so the help center's BM25 library, which probes for jax, uses numpy.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot import serving
 from bot.action_services import services
 from bot.settings import ConfigError
 
@@ -114,6 +116,7 @@ def build_app(settings: ActionServerSettings) -> Sanic:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    serving.install()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, help="overrides ACTION_PORT (default 5055)")
     utils.add_logging_level_option_arguments(parser)

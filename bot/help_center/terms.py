@@ -72,7 +72,8 @@ def _segmenter() -> tuple[jieba.Tokenizer, re.Pattern[str]]:
     # A private instance: the global one is the NLU pipeline's.
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
-    tokenizer.load_userdict(str(WALLET_DICT))
+    with WALLET_DICT.open("rb") as dictionary:
+        tokenizer.load_userdict(dictionary)
     canonical = _canonical()
     for word in set(canonical.values()):
         tokenizer.add_word(word, 10_000)
