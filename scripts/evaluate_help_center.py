@@ -121,7 +121,7 @@ def sweep(judged: list[Judged]) -> None:
     kept = [(s, bar) for s, bar in results if s.off_topic >= TARGETS["off-topic"]]
     kept.sort(key=lambda item: (item[0].top1, item[0].top3), reverse=True)
     print("  bar (score, domain)   top-1  top-3  off-topic refused")
-    for s, bar in kept[:5]:
+    for s, bar in kept[:12]:
         print(
             f"  ({bar.score:4.1f}, {bar.domain:4.1f})        "
             f"{s.top1:.3f}  {s.top3:.3f}  {s.off_topic:.3f}"
