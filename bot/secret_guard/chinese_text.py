@@ -17,11 +17,26 @@ WALLET_DICT = Path(__file__).resolve().parents[2] / "data" / "jieba" / "wallet_d
 
 @lru_cache(maxsize=1)
 def _tokenizer() -> jieba.Tokenizer:
-    # A private instance: the global one is the NLU pipeline's; loading takes about a second.
+    """jieba's global instance with the wallet dictionary: the one the NLU pipeline's
+    JiebaTokenizer fills from ``data/jieba/`` when a model loads, so a Rasa server holds jieba's
+    80 MB dictionary once rather than twice. A process without the pipeline loads the wallet
+    words here; with it, they are all there at their frequencies already and are left alone."""
     jieba.setLogLevel(logging.WARNING)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.load_userdict(str(WALLET_DICT))
+    tokenizer = jieba.dt
+    tokenizer.check_initialized()
+    if any(tokenizer.FREQ.get(word) != frequency for word, frequency in _wallet_words()):
+        with WALLET_DICT.open("rb") as dictionary:
+            tokenizer.load_userdict(dictionary)
     return tokenizer
+
+
+def _wallet_words() -> list[tuple[str, int]]:
+    words = []
+    for line in WALLET_DICT.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[1].isdigit():
+            words.append((parts[0], int(parts[1])))
+    return words
 
 
 def log_probability_per_character(text: str) -> float:
