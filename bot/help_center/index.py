@@ -13,6 +13,7 @@ set. Scaling the score by the question's own weight was measured and separates t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,10 @@ from bot.help_center.domain import DomainModel
 from bot.help_center.terms import query_terms, search_terms
 
 K1, B = 1.2, 0.75
+# A question shorter than this (letters, digits and Chinese characters) names nothing an article
+# could be chosen by.
+MIN_QUESTION_CHARS = 4
+_MEANINGFUL = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class ArticleIndex:
         """The articles that fit, best first: none when the best one or the question is under
         the bar (``bar``, else the index's)."""
         needed = bar or self.bar
+        if len(_MEANINGFUL.findall(question)) < MIN_QUESTION_CHARS:
+            return []  # 「不见了」, 「没了」: too little to choose an article by; ask back
         terms = query_terms(question)
         hits = self._ranked(terms, limit)
         if not hits or hits[0].score < needed.score:
