@@ -32,7 +32,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.handoff.console_io import bad_request, body, denied
-from bot.handoff.directory import LEAD
 from bot.help_center.articles import ARTICLE_ID, MAX_ID, ArticleError, parse_article
 from bot.help_center.library import HelpCenter
 from bot.help_center.rendering import render_article
@@ -48,6 +47,7 @@ SUGGESTIONS = 3
 SUGGESTION_MESSAGES = 5
 MAX_REVISION = 2**31 - 1
 MAX_TICKET_ID = 2**63
+EDITOR_TASK = "edits help-center articles"
 
 
 class ArticleMissing(LookupError):
@@ -78,14 +78,14 @@ class KnowledgeHandlers:
         return response.html(PAGE.read_text(encoding="utf-8"))
 
     async def listed(self, request: Request) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request, EDITOR_TASK)
         if refused is not None:
             return refused
         stored = await asyncio.to_thread(self._store(request).all)
         return response.json({"articles": [_summary_json(article) for article in stored]})
 
     async def detail(self, request: Request, article_id: str) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request, EDITOR_TASK)
         if refused is not None:
             return refused
         store = self._store(request)
@@ -95,7 +95,7 @@ class KnowledgeHandlers:
         return _missing() if found is None else response.json(_detail_json(*found))
 
     async def create(self, request: Request) -> HTTPResponse:
-        lead = await self._lead(request)
+        lead = await self._leads.lead(request, EDITOR_TASK)
         if not isinstance(lead, str):
             return lead
         text = (body(request) or {}).get("text")
@@ -110,7 +110,7 @@ class KnowledgeHandlers:
         return await self._saving(save, "created", lead)
 
     async def edit(self, request: Request, article_id: str) -> HTTPResponse:
-        lead = await self._lead(request)
+        lead = await self._leads.lead(request, EDITOR_TASK)
         if not isinstance(lead, str):
             return lead
         data = body(request) or {}
@@ -133,7 +133,7 @@ class KnowledgeHandlers:
         return await self._saving(save, "saved", lead)
 
     async def retire(self, request: Request, article_id: str) -> HTTPResponse:
-        lead = await self._lead(request)
+        lead = await self._leads.lead(request, EDITOR_TASK)
         if not isinstance(lead, str):
             return lead
         revision = _revision(body(request) or {})
@@ -155,7 +155,7 @@ class KnowledgeHandlers:
         return await self._saving(retire, "retired", lead)
 
     async def preview(self, request: Request) -> HTTPResponse:
-        refused = await self._refused(request)
+        refused = await self._leads.refused(request, EDITOR_TASK)
         if refused is not None:
             return refused
         text = (body(request) or {}).get("text")
@@ -213,20 +213,6 @@ class KnowledgeHandlers:
             return found
 
         return response.json({"articles": await asyncio.to_thread(suggest)})
-
-    async def _lead(self, request: Request) -> str | HTTPResponse:
-        """The lead whose session the request carries, or the refusal to answer with."""
-        agent_name = await self._leads.agent(request)
-        if agent_name is None:
-            return denied()
-        role = await asyncio.to_thread(self._leads.store(request).agents.role, agent_name)
-        if role != LEAD:
-            return response.json({"error": "only a lead edits help-center articles"}, status=403)
-        return agent_name
-
-    async def _refused(self, request: Request) -> HTTPResponse | None:
-        lead = await self._lead(request)
-        return None if isinstance(lead, str) else lead
 
     async def _saving(self, write: Any, done: str, lead: str) -> HTTPResponse:
         """The article ``write`` saved (off the loop), or why it was not."""

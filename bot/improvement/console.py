@@ -48,6 +48,7 @@ INBOX_PAGE, MAX_INBOX_PAGE = 30, 200
 AUDIT_PAGE = 50
 MAX_ID = 2**63
 MAX_NOTE = 500
+REVIEW_TASK = "reviews messages"
 
 
 class LeadCheck:
@@ -63,19 +64,20 @@ class LeadCheck:
         """The agent whose valid session token the request carries."""
         return await session_agent(request, self.store(request).agents)
 
-    async def lead(self, request: Request) -> str | HTTPResponse:
-        """The lead whose session the request carries, or the refusal to answer with."""
+    async def lead(self, request: Request, task: str = REVIEW_TASK) -> str | HTTPResponse:
+        """The lead whose session the request carries, or the refusal to answer with (403 says
+        "only a lead" does ``task``)."""
         agent_name = await self.agent(request)
         if agent_name is None:
             return denied()
         role = await asyncio.to_thread(self.store(request).agents.role, agent_name)
         if role != LEAD:
-            return response.json({"error": "only a lead reviews messages"}, status=403)
+            return response.json({"error": f"only a lead {task}"}, status=403)
         return agent_name
 
-    async def refused(self, request: Request) -> HTTPResponse | None:
+    async def refused(self, request: Request, task: str = REVIEW_TASK) -> HTTPResponse | None:
         """None for a lead's request, else the refusal (401 or 403)."""
-        lead = await self.lead(request)
+        lead = await self.lead(request, task)
         return None if isinstance(lead, str) else lead
 
 
