@@ -127,9 +127,7 @@ class ActionHelpCenter(HelpCenterAction):
     async def _search(self, question: str, searched: bool) -> tuple[list[Article], list[Article]]:
         if not searched:
             return [], []
-        hits = await self.call(self.help_center.search, question, 1 + MORE_ARTICLES)
-        found = [self.help_center.article(hit.article_id) for hit in hits]
-        articles = [article for article in found if article is not None]
+        articles = await self.call(self.help_center.find, question, 1 + MORE_ARTICLES)
         return articles[:1], articles[1:]
 
 
@@ -156,8 +154,8 @@ class ActionHelpFeedback(ActionHandoff):
             return []
         await record(help_center, Event.UNHELPFUL, shown)
         others = [] if state.get("more_offered") else list(state.get("others") or [])
-        articles = [help_center.article(article_id) for article_id in others[:MORE_ARTICLES]]
-        more = [article_button(article) for article in articles if article is not None]
+        articles = await self.call(help_center.articles, others[:MORE_ARTICLES])
+        more = [article_button(article) for article in articles]
         if more:
             send(dispatcher, [Reply("utter_help_more", buttons=[*more, TO_HUMAN_BUTTON])])
             return [SlotSet("help_articles", {**state, "more_offered": True})]

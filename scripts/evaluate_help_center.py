@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from bot.help_center.articles import Article, load_directory
-from bot.help_center.index import DEFAULT_BAR, ArticleIndex, Bar, Hit
+from bot.help_center.index import DEFAULT_BAR, ArticleIndex, Bar, Judgement
 from bot.help_center.routing import SEARCHED_INTENTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,17 +43,18 @@ TARGETS = {"top-1": 0.85, "top-3": 0.95, "off-topic": 0.90}
 
 @dataclass(frozen=True)
 class Judged:
-    """A question as the search sees it: its three best articles and its wallet-likeness."""
+    """A question as the search sees it (its three best articles, its wallet-likeness), the
+    article it should get and what the classifier made of it, when one was asked."""
 
-    hits: list[Hit]
-    domain: float
+    judgement: Judgement
     expected: str | None  # None: off-topic
-    intent: str | None = None  # what the classifier made of it, when one was asked
+    intent: str | None = None
 
     def served(self, bar: Bar | None) -> list[str]:
-        if bar is None or not self.hits or self.hits[0].score < bar.score:
+        """The articles served under ``bar`` (None: the question never reaches the search)."""
+        if bar is None or not bar.admits(self.judgement):
             return []
-        return [hit.article_id for hit in self.hits] if self.domain >= bar.domain else []
+        return [hit.article_id for hit in self.judgement.hits]
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def load_set(path: Path) -> list[tuple[str, str | None]]:
 
 
 def judge(index: ArticleIndex, questions: list[tuple[str, str | None]]) -> list[Judged]:
-    return [Judged(index.ranked(q, 3), index.domain(q), expected) for q, expected in questions]
+    return [Judged(index.judge(q, 3), expected) for q, expected in questions]
 
 
 def scores(judged: list[Judged], bar_of: Callable[[Judged], Bar | None]) -> Scores:

@@ -199,18 +199,11 @@ class KnowledgeHandlers:
         help_center = self._help_center(request)
 
         def suggest() -> list[dict[str, str]]:
-            found = []
-            for hit in help_center.ranked(question, SUGGESTIONS) if question.strip() else []:
-                article = help_center.article(hit.article_id)
-                if article is not None:
-                    found.append(
-                        {
-                            "id": article.article_id,
-                            "title": article.title,
-                            "summary": article.summary,
-                        }
-                    )
-            return found
+            found = help_center.suggest(question, SUGGESTIONS) if question.strip() else []
+            return [
+                {"id": article.article_id, "title": article.title, "summary": article.summary}
+                for article in found
+            ]
 
         return response.json({"articles": await asyncio.to_thread(suggest)})
 

@@ -15,18 +15,30 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bot.help_center.articles import ARTICLES_DIR, Article, load_directory
-from bot.help_center.index import DEFAULT_BAR, ArticleIndex, Bar, Hit
+from bot.help_center.index import ArticleIndex
 from bot.help_center.store import ArticleStore
 
 logger = logging.getLogger(__name__)
 
 SEED_AUTHOR = "data/help_center"
+
+
+@dataclass(frozen=True)
+class _Live:
+    """The live articles and their index, replaced together when an article is saved."""
+
+    index: ArticleIndex
+    articles: dict[str, Article]
+
+    def pick(self, article_ids: Iterable[str]) -> list[Article]:
+        return [self.articles[i] for i in article_ids if i in self.articles]
 
 
 class HelpCenter:
@@ -37,40 +49,41 @@ class HelpCenter:
         store: ArticleStore,
         refresh_seconds: float,
         seed: Path | None = ARTICLES_DIR,
-        bar: Bar = DEFAULT_BAR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self._refresh_seconds = refresh_seconds
         self._seed = seed
-        self._bar = bar
         self._clock = clock
         self._lock = threading.Lock()
         self._checked_at: float | None = None
         self._stamp = -1
-        self._index = ArticleIndex([], bar)
-        self._articles: dict[str, Article] = {}
+        self._live = _Live(ArticleIndex([]), {})
 
     def load(self) -> int:
         """Builds the index now rather than at the first question (a server's start); returns
         the number of live articles."""
-        self._current()
-        return len(self._articles)
+        return len(self._current().articles)
 
-    def search(self, question: str, limit: int = 3, bar: Bar | None = None) -> list[Hit]:
-        """The articles that fit ``question``, best first (none when nothing fits)."""
-        return self._current().search(question, limit, bar)
+    def find(self, question: str, limit: int = 3) -> list[Article]:
+        """The live articles that fit ``question``, best first (none when nothing fits)."""
+        live = self._current()
+        return live.pick(hit.article_id for hit in live.index.search(question, limit))
 
-    def ranked(self, question: str, limit: int = 3) -> list[Hit]:
-        """The best ``limit`` articles whether they fit or not (an agent's suggestions)."""
-        return self._current().ranked(question, limit)
+    def suggest(self, question: str, limit: int = 3) -> list[Article]:
+        """The best ``limit`` live articles whether they fit or not (an agent's suggestions)."""
+        live = self._current()
+        return live.pick(hit.article_id for hit in live.index.ranked(question, limit))
+
+    def articles(self, article_ids: Iterable[str]) -> list[Article]:
+        """The live ones of ``article_ids``, in their order."""
+        return self._current().pick(article_ids)
 
     def article(self, article_id: str) -> Article | None:
         """A live article."""
-        self._current()
-        return self._articles.get(article_id)
+        return self._current().articles.get(article_id)
 
-    def _current(self) -> ArticleIndex:
+    def _current(self) -> _Live:
         with self._lock:
             now = self._clock()
             if self._checked_at is None or now - self._checked_at >= self._refresh_seconds:
@@ -82,9 +95,9 @@ class HelpCenter:
                     logger.error(
                         "help center: cannot read the articles (%s); keeping %d",
                         error,
-                        len(self._articles),
+                        len(self._live.articles),
                     )
-            return self._index
+            return self._live
 
     def _refresh(self) -> None:
         stamp = self.store.stamp()
@@ -94,8 +107,7 @@ class HelpCenter:
         if stamp == self._stamp:
             return
         live = self.store.live()
-        self._index = ArticleIndex(live, self._bar)
-        self._articles = {article.article_id: article for article in live}
+        self._live = _Live(ArticleIndex(live), {article.article_id: article for article in live})
         self._stamp = stamp
         logger.info("help center: %d live articles (stamp %d)", len(live), stamp)
 

@@ -4,11 +4,11 @@ The text is normalised as the NLU's input is (``bot.nlu.normalisation``: full-wi
 Cantonese), so 「點樣加代幣」 finds what 「怎么加代币」 finds. Every synonym of ``data/lexicon.yml``
 then becomes the word the articles use: a currency or chain its code (U, 泰达币 → usdt; 姨太 →
 eth), a search term its Chinese word (approve, 批准 → 授权; pending, 卡住 → 等待确认), so slang and
-English meet the articles' words. Words come from a private jieba instance with the wallet
-dictionary and those words. Character
-bigrams of the Chinese runs catch what the segmenter splits differently (「转帐」 against 「转账」
-still shares 「转」 neighbours; 「授权管理」 against 「管理授权」). Bigrams carry a prefix so a
-two-character word and the same bigram are counted as the separate signals they are.
+English meet the articles' words. Words come from a private jieba instance on jieba's dictionary
+cut to the wallet's words (``_search_dictionary``), the wallet dictionary and those words.
+Character bigrams of the Chinese runs catch what the segmenter splits differently (「转帐」
+against 「转账」 still shares 「转」 neighbours; 「授权管理」 against 「管理授权」). Bigrams carry a
+prefix so a two-character word and the same bigram are counted as the separate signals they are.
 
 A query is cut to ``MAX_QUERY_CHARS`` first: a question is never longer, and a 1,000-character
 paste must not cost more than a question does.

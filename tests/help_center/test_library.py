@@ -32,7 +32,7 @@ def test_an_edit_on_one_server_is_answered_by_another_within_the_interval(tmp_pa
     clock = Clock()
     store = store_at(tmp_path)
     other_server = HelpCenter(store_at(tmp_path), refresh_seconds=3, clock=clock)
-    assert other_server.search("怎么取消授权")[0].article_id == "revoke-approval"
+    assert other_server.find("怎么取消授权")[0].article_id == "revoke-approval"
     revision = store.get("revoke-approval").revision  # type: ignore[union-attr]
     edited = article_text(summary="改过的简短回答：先取消授权，再转移资产。")
     store.save(edited, "lead-chen", revision)
@@ -45,16 +45,16 @@ def test_an_edit_on_one_server_is_answered_by_another_within_the_interval(tmp_pa
 def test_a_retired_article_stops_being_answered(tmp_path: Path) -> None:
     store = store_at(tmp_path)
     library = HelpCenter(store, refresh_seconds=0)
-    assert library.search("怎么取消授权")[0].article_id == "revoke-approval"
+    assert library.find("怎么取消授权")[0].article_id == "revoke-approval"
     store.retire("revoke-approval", "lead-chen", 1)
     assert library.article("revoke-approval") is None
-    assert "revoke-approval" not in [hit.article_id for hit in library.search("怎么取消授权")]
+    assert "revoke-approval" not in [article.article_id for article in library.find("怎么取消授权")]
 
 
 def test_the_database_down_keeps_the_articles_already_served(tmp_path: Path) -> None:
     clock = Clock()
     library = HelpCenter(store_at(tmp_path), refresh_seconds=3, clock=clock)
-    assert library.search("怎么取消授权")[0].article_id == "revoke-approval"
+    assert library.find("怎么取消授权")[0].article_id == "revoke-approval"
     library.store.engine = sa.create_engine("sqlite:////nonexistent/dir/handoff.db")
     clock.now = 10.0
-    assert library.search("怎么取消授权")[0].article_id == "revoke-approval"
+    assert library.find("怎么取消授权")[0].article_id == "revoke-approval"
