@@ -131,13 +131,15 @@ seed: $(INSTALLED)
 	@mkdir -p var
 	@$(PY) -m bot.wallet.demo_refresh --if-empty
 
-# make agent AGENT=li [AGENT_NAME=小李] [ROLE=lead]: creates a console login or sets a new password
-# (asked, or AGENT_PASSWORD) and role; DISABLE=1 or DELETE=1 disables or deletes it. All of them
-# end the agent's sessions.
+# make agent AGENT=li [AGENT_NAME=小李] [ROLE=admin] [TEAMS=general,security] [CAPACITY=3]: creates a
+# console login (the first admin; admins manage the others in the console) or sets a new password
+# (asked, or AGENT_PASSWORD); DISABLE=1 or DELETE=1 disables or deletes it. All of them end the
+# agent's sessions.
 agent: $(INSTALLED)
 	@mkdir -p var
 	@$(PY) -m bot.handoff.agents $(AGENT) $(if $(AGENT_NAME),--name $(AGENT_NAME)) \
-		$(if $(ROLE),--role $(ROLE)) $(if $(DISABLE),--disable) $(if $(DELETE),--delete)
+		$(if $(ROLE),--role $(ROLE)) $(if $(TEAMS),--teams $(TEAMS)) \
+		$(if $(CAPACITY),--capacity $(CAPACITY)) $(if $(DISABLE),--disable) $(if $(DELETE),--delete)
 
 actions: $(INSTALLED)
 	$(PY) -m bot.action_server --port $(ACTION_PORT)

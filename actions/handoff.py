@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import ABC
-from datetime import timedelta
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -16,6 +15,7 @@ from bot.channels.limits import HANDOFFS
 from bot.dialogue.ratings import rating_from
 from bot.dialogue.replies import Reply
 from bot.handoff.records import Reason, Urgency
+from bot.handoff.routing import route
 from bot.handoff.store import HandoffStore
 from bot.handoff.summary import build_summary
 from bot.handoff.tickets import TicketStore
@@ -31,12 +31,17 @@ class HandoffAction(WalletAction, ABC):
         self._store = store
 
     @property
+    def store(self) -> HandoffStore:
+        return self._store or services().handoff
+
+    @property
     def tickets(self) -> TicketStore:
-        return (self._store or services().handoff).tickets
+        return self.store.tickets
 
 
 class ActionHandoff(HandoffAction):
-    """Queues the conversation for a human agent, tells the user the wait, and pauses the bot."""
+    """Queues the conversation for a human agent of the right team (``bot.handoff.routing``),
+    tells the user the wait, and pauses the bot."""
 
     def name(self) -> str:
         return "action_handoff"
@@ -44,7 +49,6 @@ class ActionHandoff(HandoffAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
-        reason = self._reason(tracker)
         tickets = self.tickets
         if await self.call(tickets.open_for, tracker.sender_id) is None and not (
             await self.client_admitted(tracker, "handoff", HANDOFFS)
@@ -53,17 +57,22 @@ class ActionHandoff(HandoffAction):
             return [SlotSet("handoff_reason", None)]
         summary = build_summary(tracker.events, account_id)
         channel = tracker.get_latest_input_channel() or "unknown"
+        routed = route(self._reason(tracker), tracker.events)
         # Anyone can file a complaint anonymously; only a proven account's jumps the queue.
-        urgency = Urgency.NORMAL if reason is Reason.COMPLAINT and account_id is None else None
-        ticket = await self.call(tickets.open, tracker.sender_id, channel, reason, summary, urgency)
+        anonymous = routed.reason is Reason.COMPLAINT and account_id is None
+        urgency = Urgency.NORMAL if anonymous else routed.urgency
+        ticket = await self.call(
+            tickets.open, tracker.sender_id, channel, routed.reason, summary, urgency, routed.team
+        )
         settings = services().settings
         if not settings.hours.is_open(self.clock()):
             send(dispatcher, [Reply("utter_handoff_after_hours")])
         else:
             position = max(await self.call(tickets.position, ticket), 1)
             per_ticket = settings.handoff.minutes_per_ticket
-            wait = timedelta(minutes=position * per_ticket)
-            minutes = int(wait.total_seconds() // 60)
+            minutes = await self.call(self.store.assigner.wait_minutes, ticket, per_ticket)
+            if minutes is None:  # nobody who could take it is online: the queue's pace
+                minutes = int(position * per_ticket)
             send(
                 dispatcher,
                 [Reply("utter_handoff_queued", {"position": position, "eta_minutes": minutes})],

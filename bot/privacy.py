@@ -71,6 +71,13 @@ _IDENTIFIERS: list[tuple[re.Pattern[str], Callable[[str], str]]] = [
 ]
 
 
+def chain_identifiers(text: str) -> list[str]:
+    """The transaction hashes and wallet addresses in ``text``, whole (public chain data), each
+    once in order."""
+    found = [m.group(0) for pattern, _ in _IDENTIFIERS[:2] for m in pattern.finditer(text)]
+    return list(dict.fromkeys(found))
+
+
 def mask_identifiers(text: str) -> str:
     """A user message fit to show in a report: whitespace collapsed; hashes, addresses, e-mails
     and long numbers shortened, a pasted mnemonic hidden."""

@@ -73,6 +73,7 @@ async def finish_turn(
         if cancel and await asyncio.to_thread(tickets.cancel, sender_id) is not None:
             logger.info("user cancelled the handoff in conversation %s", sender_id)
             return True
+        await asyncio.to_thread(tickets.user_wrote, sender_id)  # unread for the agent
         await answer_while_queued(agent, tickets, hours, sender_id, output_channel, intent)
         return False
     await ensure_reply(agent, tracker, sender_id, output_channel)

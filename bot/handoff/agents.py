@@ -1,13 +1,14 @@
-"""Manages agent accounts for the console.
+"""Manages agent accounts from the terminal: the first admin, and scripts (admins manage the rest
+in the console, ``bot.handoff.admin``).
 
-    python -m bot.handoff.agents USERNAME [--name 显示名] [--role lead]
-                                                         create, or set a new password (and role)
+    python -m bot.handoff.agents USERNAME [--name 显示名] [--role admin] [--teams general,security]
+                                 [--capacity 3]        create, or set a new password (and the rest)
     python -m bot.handoff.agents USERNAME --disable          no more logins
     python -m bot.handoff.agents USERNAME --delete           remove the account
 
 Every change ends the agent's open sessions at once. Setting a password enables a disabled
 account again. The password is read from AGENT_PASSWORD, or asked for on the terminal; only its
-hash is stored. A ``lead`` also reviews, in the console, the messages the assistant missed.
+hash is stored.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from bot.handoff.directory import AGENT, ROLES
+from bot.handoff.directory import DEFAULT_CAPACITY, MAX_CAPACITY, teams_of
+from bot.handoff.records import Role, Team
 from bot.handoff.store import HandoffStore
 from bot.settings import StoreUrls
 
@@ -34,7 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     action.add_argument("--name", help="display name (default: the username)")
     action.add_argument("--disable", action="store_true", help="refuse the agent's logins")
     action.add_argument("--delete", action="store_true", help="remove the agent's account")
-    parser.add_argument("--role", choices=ROLES, default=AGENT, help="agent (default) or lead")
+    parser.add_argument("--role", choices=[role.value for role in Role], default=Role.AGENT.value)
+    parser.add_argument(
+        "--teams",
+        default=Team.GENERAL.value,
+        help=f"comma-separated: {', '.join(team.value for team in Team)}",
+    )
+    parser.add_argument(
+        "--capacity", type=int, default=DEFAULT_CAPACITY, help=f"1-{MAX_CAPACITY} tickets at once"
+    )
     args = parser.parse_args(argv)
     directory = HandoffStore.from_url(StoreUrls.from_env().handoff).agents
     if args.disable or args.delete:
@@ -48,8 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(password) < MIN_PASSWORD:
         print(f"error: the password needs at least {MIN_PASSWORD} characters", file=sys.stderr)
         return 2
-    directory.add(args.username, args.name or args.username, password, args.role)
-    print(f"{args.role} {args.username} saved")
+    if not 1 <= args.capacity <= MAX_CAPACITY:
+        print(f"error: the capacity must be 1-{MAX_CAPACITY}", file=sys.stderr)
+        return 2
+    role, teams = Role(args.role), teams_of(args.teams)
+    directory.add(args.username, args.name or args.username, password, role, teams, args.capacity)
+    print(f"{role.value} {args.username} saved ({', '.join(t.value for t in teams)})")
     return 0
 
 

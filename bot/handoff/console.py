@@ -45,6 +45,8 @@ from sanic.models.handler_types import RouteHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.handoff.access import RoleCheck
+from bot.handoff.admin import AdminHandlers
 from bot.handoff.console_io import (
     bad_request,
     body,
@@ -57,8 +59,11 @@ from bot.handoff.console_io import (
     transcript,
 )
 from bot.handoff.delivery import Delivery
+from bot.handoff.desk import DeskHandlers
 from bot.handoff.directory import LOGIN_POLICY
-from bot.handoff.records import State, Ticket
+from bot.handoff.dispatch import Dispatcher
+from bot.handoff.records import Presence, State, Ticket
+from bot.handoff.search import searchable
 from bot.handoff.store import HandoffStore
 from bot.handoff.watchdog import PickupWatchdog
 from bot.insight.labels import load_insight_labels
@@ -91,8 +96,9 @@ PASSWORD_CHECKS = 2  # scrypt runs at once per server: each takes 128 MiB and a 
 class ConsoleHandlers:
     """The console's routes, on the server's services, or on ``store`` when given one."""
 
-    def __init__(self, store: HandoffStore | None = None) -> None:
+    def __init__(self, store: HandoffStore | None, dispatcher: Dispatcher) -> None:
         self._given = store
+        self._dispatcher = dispatcher
         self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS)
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
@@ -159,19 +165,17 @@ class ConsoleHandlers:
             await asyncio.sleep(LOGIN_POLICY.delay(attempt.failures))
             return response.json({"error": "wrong username or password"}, status=401)
         await asyncio.to_thread(agents.login_succeeded, username, throttled)
-        display_name = await asyncio.to_thread(agents.display_name, username)
-        role = await asyncio.to_thread(agents.role, username)
-        return response.json(
-            {
-                "token": token,
-                "agent": {"username": username, "display_name": display_name, "role": role},
-            }
-        )
+        profile = await asyncio.to_thread(self._store(request).roster.profile, username)
+        assert profile is not None
+        return response.json({"token": token, "agent": profile.as_dict()})
 
     async def logout(self, request: Request) -> HTTPResponse:
-        if await self._authenticated(request) is None:
+        agent_name = await self._authenticated(request)
+        if agent_name is None:
             return denied()
-        await asyncio.to_thread(self._store(request).agents.logout, token_of(request))
+        store = self._store(request)
+        await asyncio.to_thread(store.agents.logout, token_of(request))
+        await asyncio.to_thread(store.roster.heartbeat, agent_name, Presence.OFFLINE)
         return response.empty()
 
     async def queue(self, request: Request) -> HTTPResponse:
@@ -181,13 +185,14 @@ class ConsoleHandlers:
         offset = number(request, "offset", 0, 0, MAX_TICKET_ID - 1)
         if limit is None or offset is None:
             return bad_request(f"limit must be 1-{MAX_QUEUE_PAGE} and offset 0 or more")
-        tickets = self._store(request).tickets
-        page = await asyncio.to_thread(tickets.queue, limit, offset)
-        total = await asyncio.to_thread(tickets.queue_size)
+        store = self._store(request)
+        page = await asyncio.to_thread(store.tickets.queue, limit, offset)
+        total = await asyncio.to_thread(store.tickets.queue_size)
+        tags = await asyncio.to_thread(store.notes.tags_of, [t.ticket_id for t in page])
         now = datetime.now(timezone.utc)
         return response.json(
             {
-                "tickets": [ticket_json(t, now) for t in page],
+                "tickets": [ticket_json(t, now, tags.get(t.ticket_id)) for t in page],
                 "total": total,
                 "limit": limit,
                 "offset": offset,
@@ -195,16 +200,26 @@ class ConsoleHandlers:
         )
 
     async def ticket(self, request: Request, ticket_id: int) -> HTTPResponse:
-        if await self._authenticated(request) is None:
+        """The ticket with its transcript, notes and tags; its agent has now read it."""
+        agent_name = await self._authenticated(request)
+        if agent_name is None:
             return denied()
         found = await self._ticket(request, ticket_id)
         if found is None:
             return response.json({"error": "no such ticket"}, status=404)
-        agent: Agent = request.app.ctx.agent
-        tracker = await agent.tracker_store.retrieve(found.conversation_id)
-        lines = transcript(tracker.events) if tracker else []
-        now = datetime.now(timezone.utc)
-        return response.json({"ticket": ticket_json(found, now), "transcript": lines})
+        store = self._store(request)
+        if found.agent == agent_name and found.unread:
+            await asyncio.to_thread(store.tickets.mark_read, ticket_id, agent_name)
+        lines = await self._transcript(request, found)
+        notes = await asyncio.to_thread(store.notes.notes, ticket_id)
+        tags = await asyncio.to_thread(store.notes.tags, ticket_id)
+        return response.json(
+            {
+                "ticket": ticket_json(found, datetime.now(timezone.utc), tags),
+                "transcript": lines,
+                "notes": [note.as_dict() for note in notes],
+            }
+        )
 
     async def claim(self, request: Request, ticket_id: int) -> HTTPResponse:
         agent_name = await self._authenticated(request)
@@ -239,6 +254,9 @@ class ConsoleHandlers:
         await self._delivery(request).send_text(
             found.conversation_id, text.strip(), agent_name, found.channel
         )
+        lines = await self._transcript(request, found)
+        store = self._store(request)
+        await asyncio.to_thread(store.tickets.replied, ticket_id, agent_name, searchable(lines))
         return response.json({"ok": True})
 
     async def close(self, request: Request, ticket_id: int) -> HTTPResponse:
@@ -250,13 +268,18 @@ class ConsoleHandlers:
             return bad_request("note must be text")
         note = data.get("note")
         note = note if isinstance(note, str) else ""
+        found = await self._ticket(request, ticket_id)
+        lines = await self._transcript(request, found) if found else []
         closed = (
-            await asyncio.to_thread(self._store(request).tickets.close, ticket_id, agent_name, note)
-            if ticket_id < MAX_TICKET_ID
+            await asyncio.to_thread(
+                self._store(request).tickets.close, ticket_id, agent_name, note, searchable(lines)
+            )
+            if found
             else None
         )
         if closed is None:
             return response.json({"error": "only your assigned ticket can be closed"}, status=409)
+        self._dispatcher.wake()  # a place is free
         await self._delivery(request).send_response(
             closed.conversation_id, "utter_ask_rating", resume=True, channel=closed.channel
         )
@@ -283,6 +306,11 @@ class ConsoleHandlers:
     async def _authenticated(self, request: Request) -> str | None:
         """The agent whose session token the request carries, if it is valid."""
         return await session_agent(request, self._store(request).agents)
+
+    async def _transcript(self, request: Request, ticket: Ticket) -> list[dict[str, Any]]:
+        agent: Agent = request.app.ctx.agent
+        tracker = await agent.tracker_store.retrieve(ticket.conversation_id)
+        return transcript(tracker.events) if tracker else []
 
     async def _ticket(self, request: Request, ticket_id: int) -> Ticket | None:
         if ticket_id >= MAX_TICKET_ID:
@@ -312,16 +340,19 @@ class AgentConsole(InputChannel):
         use_services(console)
         # Imported here: the review's labels load the secret guard (jieba) when first used.
         from bot.help_center.console import KnowledgeHandlers
-        from bot.improvement.console import LeadCheck, ReviewHandlers
+        from bot.improvement.console import ReviewHandlers
         from bot.improvement.pulling import start_model_pulling, stop_model_pulling
         from bot.improvement.release_console import ReleaseHandlers
 
-        leads = LeadCheck(self._store)
+        roles = RoleCheck(self._store)
+        dispatcher = Dispatcher()
         routes = (
-            ConsoleHandlers(self._store).routes()
-            + ReviewHandlers(leads).routes()
-            + ReleaseHandlers(leads).routes()
-            + KnowledgeHandlers(leads).routes()
+            ConsoleHandlers(self._store, dispatcher).routes()
+            + DeskHandlers(roles, dispatcher).routes()
+            + AdminHandlers(roles, dispatcher).routes()
+            + ReviewHandlers(roles).routes()
+            + ReleaseHandlers(roles).routes()
+            + KnowledgeHandlers(roles).routes()
         )
         for method, uri, handler in routes:
             console.add_route(_plain(handler), uri, methods=[method])
@@ -330,6 +361,7 @@ class AgentConsole(InputChannel):
             services = services_of(app)
             store = self._store or services.handoff
             app.add_task(PickupWatchdog(store, services.settings.handoff).run(app))
+            app.add_task(dispatcher.run(app, store, services.settings.handoff))
 
         console.after_server_start(start_watchdog)
         console.after_server_start(start_model_pulling)

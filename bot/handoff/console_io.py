@@ -71,7 +71,7 @@ def masked(name: str) -> str:
     return f"{name[:2]!r}… ({len(name)} characters)"
 
 
-def ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
+def ticket_json(ticket: Ticket, now: datetime, tags: list[str] | None = None) -> dict[str, Any]:
     return {
         "ticket_id": ticket.ticket_id,
         "conversation_id": ticket.conversation_id,
@@ -85,6 +85,10 @@ def ticket_json(ticket: Ticket, now: datetime) -> dict[str, Any]:
         "summary": ticket.summary.as_dict(),
         "close_note": ticket.close_note,
         "rating": ticket.rating,
+        "team": ticket.team.value,
+        "unread": ticket.unread,
+        "user_typing": ticket.user_typing,
+        "tags": tags or [],
     }
 
 

@@ -79,6 +79,12 @@ class Delivery:
         await self._append(conversation_id, events)
         await self.output_for(channel).send_response(conversation_id, message)
 
+    async def typing(self, conversation_id: str, channel_name: str, typing: bool) -> None:
+        """Shows (or stops showing) the agent typing, on channels that can (``show_typing``)."""
+        show = getattr(self._channels.get(channel_name), "show_typing", None)
+        if show is not None:
+            await show(conversation_id, typing)
+
     def output_for(self, channel_name: str | None) -> OutputChannel:
         """The channel's push output, or the outbox when it cannot push."""
         channel = self._channels.get(channel_name or "")

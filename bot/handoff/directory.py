@@ -1,5 +1,5 @@
-"""Agent accounts of the console: passwords (``bot.handoff.passwords``), sessions and the login
-policy.
+"""Agent accounts of the console: role, teams and capacity, passwords (``bot.handoff.passwords``),
+sessions and the login policy.
 
 Failed logins are counted in the handoff database, per typed username and per client address, so
 a lockout holds on every server. Session tokens are stored hashed.
@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from bot.database import UtcDateTime
 from bot.handoff.passwords import hash_password, needs_rehash, verify_nothing, verify_password
+from bot.handoff.records import Role, Team
 from bot.handoff.tables import agents, login_failures, sessions, utc_now
 
 logger = logging.getLogger(__name__)
@@ -54,10 +55,28 @@ class LoginAttempt:
     retry_after: float = 0.0
 
 
-AGENT, LEAD = "agent", "lead"
-# What each role may do: agents work tickets; a lead also reviews what the assistant missed and
-# labels it (bot.improvement).
-ROLES = (AGENT, LEAD)
+DEFAULT_CAPACITY = 3
+MAX_CAPACITY = 20
+# The first version's reviewer role, read as a supervisor.
+LEGACY_ROLES = {"lead": Role.SUPERVISOR}
+
+
+def role_of(stored: str | None) -> Role:
+    """The role a stored value means: empty (stores made before roles) is an agent."""
+    if stored in LEGACY_ROLES:
+        return LEGACY_ROLES[stored]
+    return Role(stored) if stored in {role.value for role in Role} else Role.AGENT
+
+
+def teams_of(stored: str | None) -> tuple[Team, ...]:
+    """The teams a stored value names: empty (or nothing known) is the general team."""
+    known = {team.value for team in Team}
+    teams = tuple(Team(name) for name in (stored or "").split(",") if name in known)
+    return teams or (Team.GENERAL,)
+
+
+def stored_teams(teams: tuple[Team, ...]) -> str:
+    return ",".join(sorted({team.value for team in teams}))
 
 
 class AgentDirectory:
@@ -68,18 +87,27 @@ class AgentDirectory:
 
     # Accounts
 
-    def add(self, username: str, display_name: str, password: str, role: str = AGENT) -> None:
-        """Creates the agent, or replaces their name, password and role and enables them again.
+    def add(
+        self,
+        username: str,
+        display_name: str,
+        password: str,
+        role: Role = Role.AGENT,
+        teams: tuple[Team, ...] = (Team.GENERAL,),
+        capacity: int = DEFAULT_CAPACITY,
+    ) -> None:
+        """Creates the agent, or replaces their name, password, role, teams and capacity and
+        enables them again.
 
         Sessions opened with the old password end.
         """
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
         values = {
             "display_name": display_name,
             "password_hash": hash_password(password),
             "disabled_at": None,
-            "role": role,
+            "role": Role(role).value,
+            "teams": stored_teams(teams),
+            "capacity": _capacity(capacity),
         }
         with self._engine.begin() as connection:
             updated = connection.execute(
@@ -88,6 +116,39 @@ class AgentDirectory:
             if not updated.rowcount:
                 connection.execute(agents.insert().values(username=username, **values))
             _end_sessions(connection, username)
+
+    def update(
+        self,
+        username: str,
+        display_name: str | None = None,
+        role: Role | None = None,
+        teams: tuple[Team, ...] | None = None,
+        capacity: int | None = None,
+    ) -> bool:
+        """Changes what is given (not the password); a changed role ends the agent's sessions.
+        False if there is no such agent."""
+        values: dict[str, object] = {}
+        if display_name is not None:
+            values["display_name"] = display_name
+        if role is not None:
+            values["role"] = role.value
+        if teams is not None:
+            values["teams"] = stored_teams(teams)
+        if capacity is not None:
+            values["capacity"] = _capacity(capacity)
+        with self._engine.begin() as connection:
+            before = connection.execute(
+                sa.select(agents.c.role).where(agents.c.username == username)
+            ).first()
+            if before is None:
+                return False
+            if values:
+                connection.execute(
+                    agents.update().where(agents.c.username == username).values(**values)
+                )
+            if role is not None and role_of(before[0]) is not role:
+                _end_sessions(connection, username)
+        return True
 
     def disable(self, username: str) -> bool:
         """The agent can no longer log in and their sessions end; False if there is no such
@@ -115,15 +176,13 @@ class AgentDirectory:
             ).first()
         return str(row[0]) if row else username
 
-    def role(self, username: str) -> str | None:
-        """The agent's role (``ROLES``), None if there is no such agent."""
+    def role(self, username: str) -> Role | None:
+        """The agent's role, None if there is no such agent."""
         with self._engine.connect() as connection:
             row = connection.execute(
                 sa.select(agents.c.role).where(agents.c.username == username)
             ).first()
-        if row is None:
-            return None
-        return str(row[0]) if row[0] in ROLES else AGENT
+        return role_of(row[0]) if row else None
 
     # Sessions
 
@@ -307,6 +366,12 @@ class AgentDirectory:
                 sa.select(login_failures.c.locked_until).where(login_failures.c.key == key)
             ).scalar_one_or_none()
         return max((until - now).total_seconds(), 0.0) if until else 0.0
+
+
+def _capacity(value: int) -> int:
+    if not 1 <= value <= MAX_CAPACITY:
+        raise ValueError(f"capacity must be 1-{MAX_CAPACITY}")
+    return value
 
 
 def _end_sessions(connection: Connection, username: str) -> None:

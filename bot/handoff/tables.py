@@ -39,6 +39,20 @@ tickets = sa.Table(
     sa.Column("rating", sa.Integer),
     sa.Column("cancelled", sa.Boolean, nullable=False, default=False),
     sa.Column("timeout_notified", sa.Boolean, nullable=False, default=False),
+    # Added after the first version (see _add_new_columns), so nullable: None reads as the
+    # default. The team whose queue the ticket is in (bot.handoff.records.Team).
+    sa.Column("team", sa.String(16)),
+    sa.Column("first_response_at", UtcDateTime),
+    sa.Column("last_agent_reply_at", UtcDateTime),
+    # Unread counts: the user's messages since the handoff, and how many the agent has seen.
+    sa.Column("user_messages", sa.Integer),
+    sa.Column("read_messages", sa.Integer),
+    sa.Column("user_typing_until", UtcDateTime),
+    sa.Column("agent_typing_until", UtcDateTime),
+    # The redacted transcript as of the last agent reply or the close, for search.
+    sa.Column("transcript", sa.Text),
+    # The agent the ticket was last taken back from (no reply in time): assigned elsewhere first.
+    sa.Column("returned_from", sa.String(64)),
     sa.Index("ix_handoff_tickets_state", "state", "urgency_rank", "created_at"),
     sa.Index("ix_handoff_tickets_conversation", "conversation_id", "created_at"),
 )
@@ -51,8 +65,17 @@ agents = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     # Set: the agent cannot log in. Added to stores created before it (see _add_new_columns).
     sa.Column("disabled_at", UtcDateTime),
-    # "agent" or "lead" (bot.handoff.directory.ROLES); empty in stores made before roles: agent.
+    # bot.handoff.records.Role; empty in stores made before roles: agent; "lead" (the first
+    # version's reviewer): supervisor.
     sa.Column("role", sa.String(16)),
+    # Comma-separated bot.handoff.records.Team values; empty: the general team.
+    sa.Column("teams", sa.String(64)),
+    sa.Column("capacity", sa.Integer),
+    # What the agent last said they are (online, away, offline) and their last heartbeat.
+    sa.Column("presence", sa.String(16)),
+    sa.Column("last_seen", UtcDateTime),
+    # When automatic assignment last gave them a ticket: equal loads go round-robin.
+    sa.Column("last_assigned_at", UtcDateTime),
 )
 
 sessions = sa.Table(
@@ -72,6 +95,50 @@ login_failures = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("window_start", UtcDateTime, nullable=False),
     sa.Column("locked_until", UtcDateTime),
+)
+
+# Everyone who held a ticket (claimed, assigned, transferred to): whose search finds it.
+ticket_agents = sa.Table(
+    "handoff_ticket_agents",
+    metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey(tickets.c.ticket_id), primary_key=True),
+    sa.Column("username", sa.String(64), primary_key=True),
+)
+
+notes = sa.Table(
+    "handoff_notes",
+    metadata,
+    sa.Column("note_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey(tickets.c.ticket_id), nullable=False),
+    sa.Column("author", sa.String(64), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    # A transfer's destination: "agent:<username>" or "team:<team>".
+    sa.Column("target", sa.String(80)),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_handoff_notes_ticket", "ticket_id", "note_id"),
+)
+
+ticket_tags = sa.Table(
+    "handoff_ticket_tags",
+    metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey(tickets.c.ticket_id), primary_key=True),
+    sa.Column("tag", sa.String(32), primary_key=True),
+)
+
+canned_replies = sa.Table(
+    "handoff_canned_replies",
+    metadata,
+    sa.Column("reply_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("shortcut", sa.String(32), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    # A personal reply has its owner; a team's has the team (bot.handoff.records.Team).
+    sa.Column("owner", sa.String(64)),
+    sa.Column("team", sa.String(16)),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False, default=False),
 )
 
 outbox = sa.Table(
@@ -101,11 +168,31 @@ def _add_new_columns(engine: Engine) -> None:
 
     ``create_all`` creates missing tables only; stores made by an older version lack them.
     """
-    for table, column in [(agents, agents.c.disabled_at), (agents, agents.c.role)]:
-        for attempt in range(2):
-            present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
-            if column.name in present:
-                break
+    added = {
+        agents: [
+            "disabled_at",
+            "role",
+            "teams",
+            "capacity",
+            "presence",
+            "last_seen",
+            "last_assigned_at",
+        ],
+        tickets: [
+            "team",
+            "first_response_at",
+            "last_agent_reply_at",
+            "user_messages",
+            "read_messages",
+            "user_typing_until",
+            "agent_typing_until",
+            "transcript",
+            "returned_from",
+        ],
+    }
+    for table, names in added.items():
+        present = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+        for column in [table.c[name] for name in names if name not in present]:
             kind = column.type.compile(dialect=engine.dialect)
             try:
                 with engine.begin() as connection:
@@ -115,5 +202,6 @@ def _add_new_columns(engine: Engine) -> None:
                 logger.info("added column %s.%s", table.name, column.name)
             except (sa.exc.OperationalError, sa.exc.ProgrammingError):
                 # Another server starting at the same time added it first.
-                if attempt:
+                fresh = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+                if column.name not in fresh:
                     raise

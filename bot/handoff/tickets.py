@@ -1,20 +1,21 @@
-"""Handoff tickets and their queue: open, claim, close, cancel, rate, and pickup timeouts.
+"""Handoff tickets and their queue: open, claim, reply, transfer, close, cancel, rate, unread
+counts, typing, and pickup timeouts (automatic assignment is ``bot.handoff.assignment``).
 
-A conversation has at most one open (queued or assigned) ticket. Claims, closes and timeouts are
-conditional UPDATEs, so two agents or servers racing for a ticket cannot both win.
+A conversation has at most one open (queued or assigned) ticket. Claims, transfers, closes and
+timeouts are conditional UPDATEs, so two agents or servers racing for a ticket cannot both win.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.handoff.records import URGENCY_OF, Reason, State, Summary, Ticket, Urgency
-from bot.handoff.tables import tickets, utc_now
+from bot.handoff.records import URGENCY_OF, Reason, State, Summary, Team, Ticket, Urgency
+from bot.handoff.tables import ticket_agents, tickets, utc_now
 
 _OPEN = tickets.c.state.in_([State.QUEUED.value, State.ASSIGNED.value])
 
@@ -32,8 +33,10 @@ class TicketStore:
         reason: Reason,
         summary: Summary,
         urgency: Urgency | None = None,
+        team: Team = Team.GENERAL,
     ) -> Ticket:
-        """Queues a ticket (at the reason's urgency unless given), or returns the open one."""
+        """Queues a ticket for ``team`` (at the reason's urgency unless given), or returns the
+        open one."""
         with self._engine.begin() as connection:
             existing = _open_for(connection, conversation_id)
             if existing is not None:
@@ -51,6 +54,9 @@ class TicketStore:
                     created_at=utc_now(),
                     cancelled=False,
                     timeout_notified=False,
+                    team=team.value,
+                    user_messages=0,
+                    read_messages=0,
                 )
             ).inserted_primary_key[0]
             return _require(connection, ticket_id)
@@ -77,7 +83,7 @@ class TicketStore:
         )
         with self._engine.connect() as connection:
             row = connection.execute(query).mappings().first()
-        return _ticket(row) if row else None
+        return ticket_of(row) if row else None
 
     def queue(self, limit: int | None = None, offset: int = 0) -> list[Ticket]:
         """Open tickets: most urgent first, then longest waiting (``limit`` of them from
@@ -90,7 +96,7 @@ class TicketStore:
             .offset(offset)
         )
         with self._engine.connect() as connection:
-            return [_ticket(row) for row in connection.execute(query).mappings()]
+            return [ticket_of(row) for row in connection.execute(query).mappings()]
 
     def queue_size(self) -> int:
         """How many tickets are open (queued or assigned)."""
@@ -107,14 +113,129 @@ class TicketStore:
     def claim(self, ticket_id: int, agent: str) -> Ticket | None:
         """Assigns a queued ticket to ``agent``; None if someone else got it first."""
         with self._engine.begin() as connection:
+            return assign_in(connection, ticket_id, agent)
+
+    def transfer(
+        self, ticket_id: int, agent: str, to_agent: str | None, team: Team | None
+    ) -> Ticket | None:
+        """Hands ``agent``'s assigned ticket to ``to_agent`` (assigned to them at once) or back
+        to ``team``'s queue; None if the ticket is not ``agent``'s."""
+        values: dict[str, Any] = {"team": team.value} if team else {}
+        if to_agent is None:
+            values.update(state=State.QUEUED.value, agent=None, assigned_at=None)
+        with self._engine.begin() as connection:
             updated = connection.execute(
                 tickets.update()
-                .where(tickets.c.ticket_id == ticket_id, tickets.c.state == State.QUEUED.value)
-                .values(state=State.ASSIGNED.value, agent=agent, assigned_at=utc_now())
+                .where(
+                    tickets.c.ticket_id == ticket_id,
+                    tickets.c.agent == agent,
+                    tickets.c.state == State.ASSIGNED.value,
+                )
+                .values(**values, returned_from=None, timeout_notified=False)
+            )
+            if not updated.rowcount:
+                return None
+            if to_agent is not None:
+                _assign(connection, ticket_id, to_agent, State.ASSIGNED)
+            return _get(connection, ticket_id)
+
+    def release(self, agent: str) -> list[Ticket]:
+        """Puts every ticket assigned to ``agent`` back in the queue (their account was
+        disabled); the tickets as queued again."""
+        with self._engine.begin() as connection:
+            ids = [
+                row[0]
+                for row in connection.execute(
+                    sa.select(tickets.c.ticket_id).where(
+                        tickets.c.agent == agent, tickets.c.state == State.ASSIGNED.value
+                    )
+                )
+            ]
+            released = [
+                ticket
+                for ticket_id in ids
+                if (ticket := _return_to_queue(connection, ticket_id, agent)) is not None
+            ]
+        return released
+
+    def take_back(
+        self, older_than: timedelta, gone: list[str], now: datetime | None = None
+    ) -> list[Ticket]:
+        """Assigned tickets back in the queue: those whose agent has not replied within
+        ``older_than`` of being assigned, and those of the ``gone`` agents (no heartbeat for as
+        long); each returned once (safe across servers)."""
+        cutoff = (now or utc_now()) - older_than
+        no_reply = sa.and_(
+            tickets.c.assigned_at <= cutoff,
+            sa.or_(
+                tickets.c.last_agent_reply_at.is_(None),
+                tickets.c.last_agent_reply_at < tickets.c.assigned_at,
+            ),
+        )
+        stale = sa.select(tickets.c.ticket_id, tickets.c.agent).where(
+            tickets.c.state == State.ASSIGNED.value,
+            sa.or_(no_reply, tickets.c.agent.in_(gone)) if gone else no_reply,
+        )
+        with self._engine.begin() as connection:
+            rows = connection.execute(stale).all()
+            returned = [_return_to_queue(connection, ticket_id, agent) for ticket_id, agent in rows]
+        return [ticket for ticket in returned if ticket is not None]
+
+    def replied(self, ticket_id: int, agent: str, transcript: str) -> Ticket | None:
+        """Records ``agent``'s reply on their assigned ticket: first and last response times,
+        everything the user wrote as read, and the transcript for search."""
+        now = utc_now()
+        with self._engine.begin() as connection:
+            updated = connection.execute(
+                tickets.update()
+                .where(
+                    tickets.c.ticket_id == ticket_id,
+                    tickets.c.agent == agent,
+                    tickets.c.state == State.ASSIGNED.value,
+                )
+                .values(
+                    first_response_at=sa.func.coalesce(tickets.c.first_response_at, now),
+                    last_agent_reply_at=now,
+                    read_messages=tickets.c.user_messages,
+                    agent_typing_until=None,
+                    transcript=transcript,
+                )
             )
             return _get(connection, ticket_id) if updated.rowcount else None
 
-    def close(self, ticket_id: int, agent: str, note: str) -> Ticket | None:
+    def user_wrote(self, conversation_id: str) -> None:
+        """Counts a message the user sent while their ticket is open (for the unread count)."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                tickets.update()
+                .where(tickets.c.conversation_id == conversation_id, _OPEN)
+                .values(
+                    user_messages=sa.func.coalesce(tickets.c.user_messages, 0) + 1,
+                    user_typing_until=None,
+                )
+            )
+
+    def mark_read(self, ticket_id: int, agent: str) -> None:
+        """``agent`` has read their ticket's messages."""
+        with self._engine.begin() as connection:
+            connection.execute(
+                tickets.update()
+                .where(tickets.c.ticket_id == ticket_id, tickets.c.agent == agent)
+                .values(read_messages=tickets.c.user_messages)
+            )
+
+    def typing(self, conversation_id: str, side: str, until: datetime | None) -> None:
+        """The user (``side`` "user") or the agent ("agent") is typing until ``until`` (None:
+        stopped) in the conversation's open ticket."""
+        column = {"user": "user_typing_until", "agent": "agent_typing_until"}[side]
+        with self._engine.begin() as connection:
+            connection.execute(
+                tickets.update()
+                .where(tickets.c.conversation_id == conversation_id, _OPEN)
+                .values(**{column: until})
+            )
+
+    def close(self, ticket_id: int, agent: str, note: str, transcript: str) -> Ticket | None:
         """Closes the agent's own assigned ticket; None if it is not theirs or not assigned."""
         with self._engine.begin() as connection:
             updated = connection.execute(
@@ -124,7 +245,14 @@ class TicketStore:
                     tickets.c.agent == agent,
                     tickets.c.state == State.ASSIGNED.value,
                 )
-                .values(state=State.CLOSED.value, closed_at=utc_now(), close_note=note)
+                .values(
+                    state=State.CLOSED.value,
+                    closed_at=utc_now(),
+                    close_note=note,
+                    transcript=transcript,
+                    agent_typing_until=None,
+                    user_typing_until=None,
+                )
             )
             return _get(connection, ticket_id) if updated.rowcount else None
 
@@ -175,6 +303,52 @@ class TicketStore:
         return claimed
 
 
+def assign_in(connection: Connection, ticket_id: int, agent: str) -> Ticket | None:
+    """Assigns a queued ticket to ``agent`` within ``connection``'s transaction; None if it is
+    no longer queued (someone else got it first)."""
+    return (
+        _get(connection, ticket_id) if _assign(connection, ticket_id, agent, State.QUEUED) else None
+    )
+
+
+def _assign(connection: Connection, ticket_id: int, agent: str, state: State) -> bool:
+    """Assigns the ticket, if it is in ``state``, to ``agent``, who can then find it."""
+    updated = connection.execute(
+        tickets.update()
+        .where(tickets.c.ticket_id == ticket_id, tickets.c.state == state.value)
+        .values(state=State.ASSIGNED.value, agent=agent, assigned_at=utc_now())
+    )
+    if not updated.rowcount:
+        return False
+    known = connection.execute(
+        sa.select(ticket_agents.c.username).where(
+            ticket_agents.c.ticket_id == ticket_id, ticket_agents.c.username == agent
+        )
+    ).first()
+    if known is None:
+        connection.execute(ticket_agents.insert().values(ticket_id=ticket_id, username=agent))
+    return True
+
+
+def _return_to_queue(connection: Connection, ticket_id: int, agent: str) -> Ticket | None:
+    updated = connection.execute(
+        tickets.update()
+        .where(
+            tickets.c.ticket_id == ticket_id,
+            tickets.c.agent == agent,
+            tickets.c.state == State.ASSIGNED.value,
+        )
+        .values(
+            state=State.QUEUED.value,
+            agent=None,
+            assigned_at=None,
+            returned_from=agent,
+            agent_typing_until=None,
+        )
+    )
+    return _get(connection, ticket_id) if updated.rowcount else None
+
+
 def _open_for(connection: Connection, conversation_id: str) -> Ticket | None:
     row = (
         connection.execute(
@@ -186,7 +360,7 @@ def _open_for(connection: Connection, conversation_id: str) -> Ticket | None:
         .mappings()
         .first()
     )
-    return _ticket(row) if row else None
+    return ticket_of(row) if row else None
 
 
 def _require(connection: Connection, ticket_id: int) -> Ticket:
@@ -202,10 +376,10 @@ def _get(connection: Connection, ticket_id: int) -> Ticket | None:
         .mappings()
         .first()
     )
-    return _ticket(row) if row else None
+    return ticket_of(row) if row else None
 
 
-def _ticket(row: Any) -> Ticket:
+def ticket_of(row: Any) -> Ticket:
     return Ticket(
         ticket_id=row["ticket_id"],
         conversation_id=row["conversation_id"],
@@ -221,4 +395,14 @@ def _ticket(row: Any) -> Ticket:
         close_note=row["close_note"],
         rating=row["rating"],
         cancelled=bool(row["cancelled"]),
+        team=Team(row["team"]) if row["team"] in {t.value for t in Team} else Team.GENERAL,
+        first_response_at=row["first_response_at"],
+        unread=max((row["user_messages"] or 0) - (row["read_messages"] or 0), 0),
+        user_typing=_typing(row["user_typing_until"]),
+        agent_typing=_typing(row["agent_typing_until"]),
+        returned_from=row["returned_from"],
     )
+
+
+def _typing(until: datetime | None) -> bool:
+    return until is not None and until > utc_now()

@@ -31,12 +31,12 @@ from sanic.models.handler_types import RouteHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.handoff.access import RoleCheck
 from bot.handoff.console_io import bad_request, body, denied
 from bot.help_center.articles import ARTICLE_ID, MAX_ID, ArticleError, parse_article
 from bot.help_center.library import HelpCenter
 from bot.help_center.rendering import render_article
 from bot.help_center.store import ArticleStore, EditConflict, StoredArticle, Version
-from bot.improvement.console import LeadCheck
 from bot.services import services_of
 
 logger = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ class ArticleMissing(LookupError):
 class KnowledgeHandlers:
     """The editor's and the suggestions' routes, on the server's help center or the one given."""
 
-    def __init__(self, leads: LeadCheck, help_center: HelpCenter | None = None) -> None:
-        self._leads = leads
+    def __init__(self, roles: RoleCheck, help_center: HelpCenter | None = None) -> None:
+        self._roles = roles
         self._given = help_center
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
@@ -78,14 +78,14 @@ class KnowledgeHandlers:
         return response.html(PAGE.read_text(encoding="utf-8"))
 
     async def listed(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request, EDITOR_TASK)
+        refused = await self._roles.refused(request, EDITOR_TASK)
         if refused is not None:
             return refused
         stored = await asyncio.to_thread(self._store(request).all)
         return response.json({"articles": [_summary_json(article) for article in stored]})
 
     async def detail(self, request: Request, article_id: str) -> HTTPResponse:
-        refused = await self._leads.refused(request, EDITOR_TASK)
+        refused = await self._roles.refused(request, EDITOR_TASK)
         if refused is not None:
             return refused
         store = self._store(request)
@@ -95,7 +95,7 @@ class KnowledgeHandlers:
         return _missing() if found is None else response.json(_detail_json(*found))
 
     async def create(self, request: Request) -> HTTPResponse:
-        lead = await self._leads.lead(request, EDITOR_TASK)
+        lead = await self._roles.supervisor(request, EDITOR_TASK)
         if not isinstance(lead, str):
             return lead
         text = (body(request) or {}).get("text")
@@ -110,7 +110,7 @@ class KnowledgeHandlers:
         return await self._saving(save, "created", lead)
 
     async def edit(self, request: Request, article_id: str) -> HTTPResponse:
-        lead = await self._leads.lead(request, EDITOR_TASK)
+        lead = await self._roles.supervisor(request, EDITOR_TASK)
         if not isinstance(lead, str):
             return lead
         data = body(request) or {}
@@ -133,7 +133,7 @@ class KnowledgeHandlers:
         return await self._saving(save, "saved", lead)
 
     async def retire(self, request: Request, article_id: str) -> HTTPResponse:
-        lead = await self._leads.lead(request, EDITOR_TASK)
+        lead = await self._roles.supervisor(request, EDITOR_TASK)
         if not isinstance(lead, str):
             return lead
         revision = _revision(body(request) or {})
@@ -155,7 +155,7 @@ class KnowledgeHandlers:
         return await self._saving(retire, "retired", lead)
 
     async def preview(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request, EDITOR_TASK)
+        refused = await self._roles.refused(request, EDITOR_TASK)
         if refused is not None:
             return refused
         text = (body(request) or {}).get("text")
@@ -183,10 +183,10 @@ class KnowledgeHandlers:
             return bad_request(str(error))
 
     async def suggestions(self, request: Request, ticket_id: int) -> HTTPResponse:
-        if await self._leads.agent(request) is None:
+        if await self._roles.agent(request) is None:
             return denied()
         ticket = (
-            await asyncio.to_thread(self._leads.store(request).tickets.get, ticket_id)
+            await asyncio.to_thread(self._roles.store(request).tickets.get, ticket_id)
             if ticket_id < MAX_TICKET_ID
             else None
         )

@@ -10,7 +10,7 @@
     POST /webhooks/agent/api/review/labels/<id>/pin     {pinned}
     POST /webhooks/agent/api/tickets/<id>/flag          {note?}: any agent, on a ticket
 
-The review routes are the ``lead`` role's (``bot.handoff.directory.ROLES``): an agent gets 403.
+The review routes are supervisors' and admins' (``bot.handoff.access``): an agent gets 403.
 The inbox (``bot.improvement.inbox``) lists what the assistant missed, as stored (secret markers
 stay markers), without the messages already labelled or ignored; labels, flags and the audit
 log are in the handoff database (``bot.improvement.store``). Every store call runs off the event
@@ -33,9 +33,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.database import create_engine
-from bot.handoff.console_io import bad_request, body, denied, number, session_agent
-from bot.handoff.directory import LEAD
-from bot.handoff.store import HandoffStore
+from bot.handoff.access import RoleCheck
+from bot.handoff.console_io import bad_request, body, denied, number
 from bot.improvement.inbox import grouping_key, load_inbox
 from bot.improvement.labels import IGNORE, OUT_OF_SCOPE, EntitySpan, Label, LabelError
 from bot.improvement.store import ReviewStore
@@ -48,44 +47,13 @@ INBOX_PAGE, MAX_INBOX_PAGE = 30, 200
 AUDIT_PAGE = 50
 MAX_ID = 2**63
 MAX_NOTE = 500
-REVIEW_TASK = "reviews messages"
-
-
-class LeadCheck:
-    """Who a console request comes from, on the server's handoff store or the one given."""
-
-    def __init__(self, handoff: HandoffStore | None = None) -> None:
-        self._handoff = handoff
-
-    def store(self, request: Request) -> HandoffStore:
-        return self._handoff or services_of(request.app).handoff
-
-    async def agent(self, request: Request) -> str | None:
-        """The agent whose valid session token the request carries."""
-        return await session_agent(request, self.store(request).agents)
-
-    async def lead(self, request: Request, task: str = REVIEW_TASK) -> str | HTTPResponse:
-        """The lead whose session the request carries, or the refusal to answer with (403 says
-        "only a lead" does ``task``)."""
-        agent_name = await self.agent(request)
-        if agent_name is None:
-            return denied()
-        role = await asyncio.to_thread(self.store(request).agents.role, agent_name)
-        if role != LEAD:
-            return response.json({"error": f"only a lead {task}"}, status=403)
-        return agent_name
-
-    async def refused(self, request: Request, task: str = REVIEW_TASK) -> HTTPResponse | None:
-        """None for a lead's request, else the refusal (401 or 403)."""
-        lead = await self.lead(request, task)
-        return None if isinstance(lead, str) else lead
 
 
 class ReviewHandlers:
     """The review's routes, on the server's services, or on the stores given."""
 
-    def __init__(self, leads: LeadCheck) -> None:
-        self._leads = leads
+    def __init__(self, roles: RoleCheck) -> None:
+        self._roles = roles
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
         """(method, URI, handler) of every route, relative to the console's prefix."""
@@ -105,7 +73,7 @@ class ReviewHandlers:
         return response.html(PAGE.read_text(encoding="utf-8"))
 
     async def inbox(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request)
+        refused = await self._roles.refused(request)
         if refused is not None:
             return refused
         page = _page(request, INBOX_PAGE)
@@ -140,7 +108,7 @@ class ReviewHandlers:
         )
 
     async def intents(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request)
+        refused = await self._roles.refused(request)
         if refused is not None:
             return refused
         agent: Agent = request.app.ctx.agent
@@ -149,14 +117,14 @@ class ReviewHandlers:
         )
 
     async def labelled(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request)
+        refused = await self._roles.refused(request)
         if refused is not None:
             return refused
         labels = await asyncio.to_thread(self._review(request).labels.active)
         return response.json({"labels": [_label_json(label) for label in reversed(labels)]})
 
     async def audit(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request)
+        refused = await self._roles.refused(request)
         if refused is not None:
             return refused
         page = _page(request, AUDIT_PAGE)
@@ -180,7 +148,7 @@ class ReviewHandlers:
         )
 
     async def label(self, request: Request) -> HTTPResponse:
-        lead = await self._leads.lead(request)
+        lead = await self._roles.supervisor(request)
         if not isinstance(lead, str):
             return lead
         data = body(request) or {}
@@ -216,7 +184,7 @@ class ReviewHandlers:
         return response.json({"label": _label_json(label)})
 
     async def undo(self, request: Request, label_id: int) -> HTTPResponse:
-        lead = await self._leads.lead(request)
+        lead = await self._roles.supervisor(request)
         if not isinstance(lead, str):
             return lead
         labels = self._review(request).labels
@@ -226,7 +194,7 @@ class ReviewHandlers:
         return response.json({"ok": True})
 
     async def pin(self, request: Request, label_id: int) -> HTTPResponse:
-        lead = await self._leads.lead(request)
+        lead = await self._roles.supervisor(request)
         if not isinstance(lead, str):
             return lead
         pinned = (body(request) or {}).get("pinned")
@@ -239,13 +207,13 @@ class ReviewHandlers:
         return response.json({"ok": True})
 
     async def flag(self, request: Request, ticket_id: int) -> HTTPResponse:
-        agent_name = await self._leads.agent(request)
+        agent_name = await self._roles.agent(request)
         if agent_name is None:
             return denied()
         note = (body(request) or {}).get("note")
         if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
             return bad_request(f"note must be text of at most {MAX_NOTE} characters")
-        handoff = self._leads.store(request)
+        handoff = self._roles.store(request)
         ticket = (
             await asyncio.to_thread(handoff.tickets.get, ticket_id) if ticket_id < MAX_ID else None
         )

@@ -26,7 +26,7 @@ from sanic.models.handler_types import RouteHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.improvement.console import LeadCheck
+from bot.handoff.access import RoleCheck
 from bot.improvement.launcher import launch
 from bot.improvement.models import ModelError, ModelStore, ModelVersion
 from bot.improvement.pulling import model
@@ -39,8 +39,8 @@ MAX_ID = 2**63
 class ReleaseHandlers:
     """Training, approval, rollback and the model route, on the server's services."""
 
-    def __init__(self, leads: LeadCheck) -> None:
-        self._leads = leads
+    def __init__(self, roles: RoleCheck) -> None:
+        self._roles = roles
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
         return [
@@ -53,7 +53,7 @@ class ReleaseHandlers:
         ]
 
     async def train(self, request: Request) -> HTTPResponse:
-        lead = await self._leads.lead(request)
+        lead = await self._roles.supervisor(request)
         if not isinstance(lead, str):
             return lead
         runs = _runs(request)
@@ -65,7 +65,7 @@ class ReleaseHandlers:
         return response.json({"run": run.as_dict()}, status=202)
 
     async def training(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request)
+        refused = await self._roles.refused(request)
         if refused is not None:
             return refused
         runs = _runs(request)
@@ -74,7 +74,7 @@ class ReleaseHandlers:
         return response.json({"run": run.as_dict() if run else None})
 
     async def models(self, request: Request) -> HTTPResponse:
-        refused = await self._leads.refused(request)
+        refused = await self._roles.refused(request)
         if refused is not None:
             return refused
         review = services_of(request.app).review
@@ -96,7 +96,7 @@ class ReleaseHandlers:
         )
 
     async def approve(self, request: Request, version_id: int) -> HTTPResponse:
-        lead = await self._leads.lead(request)
+        lead = await self._roles.supervisor(request)
         if not isinstance(lead, str):
             return lead
         if version_id >= MAX_ID:
@@ -108,7 +108,7 @@ class ReleaseHandlers:
         return response.json({"version": _version_json(version)})
 
     async def rollback(self, request: Request) -> HTTPResponse:
-        lead = await self._leads.lead(request)
+        lead = await self._roles.supervisor(request)
         if not isinstance(lead, str):
             return lead
         try:

@@ -50,7 +50,7 @@ def test_reason_set_by_a_previous_action_sets_the_urgency(store: HandoffStore) -
 def test_rating_is_stored_on_the_closed_ticket(store: HandoffStore) -> None:
     ticket = store.tickets.open(CONVERSATION, "rest", Reason.REQUESTED, Summary())
     store.tickets.claim(ticket.ticket_id, "li")
-    store.tickets.close(ticket.ticket_id, "li", "ok")
+    store.tickets.close(ticket.ticket_id, "li", "ok", "")
     rate = ActionSaveRating(store=store, identity=IDENTITY)
     assert run_action(rate, entities=[("rating", "4")]).responses == ["utter_thanks_for_rating"]
     assert store.tickets.last_closed_for(CONVERSATION).rating == 4  # type: ignore[union-attr]

@@ -8,7 +8,7 @@ import pytest
 
 from bot.handoff.directory import LOGIN_POLICY
 from bot.handoff.passwords import needs_rehash
-from bot.handoff.records import Reason, Summary
+from bot.handoff.records import Reason, Role, Summary
 from bot.handoff.store import HandoffStore
 
 
@@ -164,11 +164,18 @@ def test_passwords_are_stored_hashed(store: HandoffStore) -> None:
     assert "correct horse battery" not in stored and stored.startswith("scrypt$")
 
 
-def test_a_lead_is_made_and_unmade_by_saving_the_account_again(store: HandoffStore) -> None:
-    store.agents.add("wang", "王主管", "correct horse battery", role="lead")
-    assert store.agents.role("wang") == "lead"
+def test_a_role_is_made_and_unmade_by_saving_the_account_again(store: HandoffStore) -> None:
+    store.agents.add("wang", "王主管", "correct horse battery", role=Role.SUPERVISOR)
+    assert store.agents.role("wang") is Role.SUPERVISOR
     store.agents.add("wang", "王主管", "another long password")  # no role given: back to agent
-    assert store.agents.role("wang") == "agent"
+    assert store.agents.role("wang") is Role.AGENT
     assert store.agents.role("nobody") is None
-    with pytest.raises(ValueError, match="role must be one of agent, lead"):
-        store.agents.add("zhao", "小赵", "correct horse battery", role="admin")
+    with pytest.raises(ValueError, match="owner"):
+        store.agents.add("zhao", "小赵", "correct horse battery", role="owner")  # type: ignore[arg-type]
+
+
+def test_a_lead_of_the_first_version_is_a_supervisor(store: HandoffStore) -> None:
+    store.agents.add("wang", "王主管", "correct horse battery")
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("update handoff_agents set role = 'lead'")
+    assert store.agents.role("wang") is Role.SUPERVISOR

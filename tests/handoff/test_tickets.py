@@ -33,8 +33,8 @@ def test_only_one_agent_can_claim_a_ticket(store: HandoffStore) -> None:
 def test_only_the_assigned_agent_can_close(store: HandoffStore) -> None:
     ticket = store.tickets.open("c1", "rest", Reason.REQUESTED, Summary())
     store.tickets.claim(ticket.ticket_id, "li")
-    assert store.tickets.close(ticket.ticket_id, "wang", "x") is None
-    closed = store.tickets.close(ticket.ticket_id, "li", "已解决")
+    assert store.tickets.close(ticket.ticket_id, "wang", "x", "") is None
+    closed = store.tickets.close(ticket.ticket_id, "li", "已解决", "")
     assert closed is not None and closed.state is State.CLOSED and closed.close_note == "已解决"
     assert store.tickets.open_for("c1") is None
 
@@ -52,7 +52,7 @@ def test_rating_goes_to_the_last_closed_ticket_and_must_be_1_to_5(store: Handoff
     ticket = store.tickets.open("c1", "rest", Reason.REQUESTED, Summary())
     assert store.tickets.rate("c1", 5) is None  # not closed yet
     store.tickets.claim(ticket.ticket_id, "li")
-    store.tickets.close(ticket.ticket_id, "li", "")
+    store.tickets.close(ticket.ticket_id, "li", "", "")
     assert store.tickets.rate("c1", 9) is None
     assert store.tickets.rate("c1", 4).rating == 4  # type: ignore[union-attr]
 

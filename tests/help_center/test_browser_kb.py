@@ -7,6 +7,8 @@ unsent; an article full of HTML shows as text in the editor, never as markup."""
 
 from __future__ import annotations
 
+from bot.handoff.records import Role
+
 import re
 import time
 from collections.abc import Iterator
@@ -41,7 +43,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def lead(production: ProductionStack) -> AgentConsole:
     HandoffStore.from_url(production.store_urls["HANDOFF_DB_URL"]).agents.add(
-        LEAD.username, LEAD.name, LEAD.password, role="lead"
+        LEAD.username, LEAD.name, LEAD.password, role=Role.SUPERVISOR
     )
     return AgentConsole(Http.to(production.base_urls[0]), LEAD)
 

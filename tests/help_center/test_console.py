@@ -9,6 +9,8 @@ when the module ends, so the stack's answers stay as they were."""
 
 from __future__ import annotations
 
+from bot.handoff.records import Role
+
 import re
 import time
 from collections.abc import Iterator
@@ -55,7 +57,7 @@ class Written:
 @pytest.fixture(scope="module")
 def lead(served: ServedStack) -> AgentConsole:
     HandoffStore.from_url(served.handoff_url).agents.add(
-        LEAD.username, LEAD.name, LEAD.password, role="lead"
+        LEAD.username, LEAD.name, LEAD.password, role=Role.SUPERVISOR
     )
     return AgentConsole(served.http, LEAD)
 

@@ -3,6 +3,8 @@ database on SQLite and on PostgreSQL for the stores' tests."""
 
 from __future__ import annotations
 
+from bot.handoff.records import Role
+
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from tests.support.stack import ServedStack
 @pytest.fixture(scope="module")
 def lead_login(served: ServedStack) -> Login:
     HandoffStore.from_url(served.handoff_url).agents.add(
-        LEAD.username, LEAD.name, LEAD.password, role="lead"
+        LEAD.username, LEAD.name, LEAD.password, role=Role.SUPERVISOR
     )
     return LEAD
 

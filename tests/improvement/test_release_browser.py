@@ -6,6 +6,8 @@ the old answer back on both."""
 
 from __future__ import annotations
 
+from bot.handoff.records import Role
+
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -52,7 +54,7 @@ def test_a_lead_teaches_every_server_a_message_and_rolls_it_back(
     browser: Any, production: ProductionStack
 ) -> None:
     HandoffStore.from_url(production.store_urls["HANDOFF_DB_URL"]).agents.add(
-        LEAD.username, LEAD.name, LEAD.password, role="lead"
+        LEAD.username, LEAD.name, LEAD.password, role=Role.SUPERVISOR
     )
     assert all(WRONG in answer for answer in answers(production))
     # A user gets the wrong answer and rates the conversation 1: it reaches the review inbox.

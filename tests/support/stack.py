@@ -321,7 +321,7 @@ def empty_queue(stack: LocalStack) -> None:
         if ticket.state is State.QUEUED:
             tickets.cancel(ticket.conversation_id)
         elif ticket.agent is not None:
-            tickets.close(ticket.ticket_id, ticket.agent, "closed for a test of the queue")
+            tickets.close(ticket.ticket_id, ticket.agent, "closed for a test of the queue", "")
 
 
 def boot_summary() -> str:
