@@ -86,6 +86,8 @@ ASSETS = {
     "agent_review.css": "text/css; charset=utf-8",
     "agent_kb.js": "text/javascript; charset=utf-8",
     "agent_kb.css": "text/css; charset=utf-8",
+    "agent_admin.js": "text/javascript; charset=utf-8",
+    "agent_admin.css": "text/css; charset=utf-8",
 }
 MAX_REPLY_LENGTH = 2000
 MAX_TICKET_ID = 2**63  # ticket ids are 64-bit integers: a larger one names no ticket

@@ -21,6 +21,9 @@ class InsightLabels:
     """Names of reasons, channels and intents; the charts' texts; how values are written."""
 
     reasons: Mapping[str, str]
+    teams: Mapping[str, str]
+    roles: Mapping[str, str]
+    presence: Mapping[str, str]
     channels: Mapping[str, str]
     # Every named intent: the clarification button titles and the others.
     intents: Mapping[str, str]
@@ -29,6 +32,9 @@ class InsightLabels:
 
     def reason(self, reason: Reason) -> str:
         return self.reasons[reason.value]
+
+    def team(self, team: str) -> str:
+        return self.teams.get(team, team)
 
     def channel(self, channel: str) -> str:
         return self.channels.get(channel, channel)
@@ -61,9 +67,12 @@ class InsightLabels:
         return self.formats["retired_article"].format(title=use.title) if use.retired else use.title
 
     def for_pages(self) -> dict[str, dict[str, str]]:
-        """What the agent pages name: reasons, channels and intents."""
+        """What the agent pages name: reasons, teams, roles, presence, channels and intents."""
         return {
             "reasons": dict(self.reasons),
+            "teams": dict(self.teams),
+            "roles": dict(self.roles),
+            "presence": dict(self.presence),
             "channels": dict(self.channels),
             "intents": dict(self.intents),
         }
@@ -74,6 +83,9 @@ def load_insight_labels(path: Path = LABELS_FILE) -> InsightLabels:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return InsightLabels(
         reasons=dict(raw["reasons"]),
+        teams=dict(raw["teams"]),
+        roles=dict(raw["roles"]),
+        presence=dict(raw["presence"]),
         channels=dict(raw["channels"]),
         intents={**load_intent_labels().titles, **raw["intents"]},
         charts=dict(raw["charts"]),
