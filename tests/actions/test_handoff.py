@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 
 from actions.handoff import ActionHandoff, ActionSaveRating
-from bot.handoff.records import Reason, Summary, Urgency
+from bot.handoff.records import Presence, Reason, Summary, Team, Urgency
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from tests.support.actions import CONVERSATION, IDENTITY, run_action
@@ -65,3 +65,53 @@ def test_a_rating_of_a_bot_only_conversation_is_thanked_too(store: HandoffStore)
     rate = ActionSaveRating(store=store, identity=IDENTITY)
     assert run_action(rate, entities=[("rating", "5")]).responses == ["utter_thanks_for_rating"]
     assert store.tickets.last_closed_for(CONVERSATION) is None
+
+
+def said(intent: str, text: str) -> dict[str, object]:
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}
+
+
+def test_a_theft_reported_before_asking_for_a_human_is_urgent_for_the_security_team(
+    store: HandoffStore,
+) -> None:
+    theft = [said("account_compromised", "我的U被盗了"), said("request_human", "转人工")]
+    run_action(handoff(store, IN_HOURS), intent="request_human", events=theft)
+    ticket = store.tickets.open_for(CONVERSATION)
+    assert ticket is not None
+    assert (ticket.reason, ticket.urgency, ticket.team) == (
+        Reason.COMPROMISED,
+        Urgency.URGENT,
+        Team.SECURITY,
+    )
+
+
+def test_a_routine_request_goes_to_the_general_queue(store: HandoffStore) -> None:
+    asked = [said("network_fee", "gas费多少"), said("request_human", "转人工")]
+    run_action(handoff(store, IN_HOURS), intent="request_human", events=asked)
+    ticket = store.tickets.open_for(CONVERSATION)
+    assert ticket is not None
+    assert (ticket.reason, ticket.urgency, ticket.team) == (
+        Reason.REQUESTED,
+        Urgency.NORMAL,
+        Team.GENERAL,
+    )
+
+
+def test_the_wait_counts_the_agents_online_and_their_free_places(store: HandoffStore) -> None:
+    for name in ("li", "wang"):
+        store.agents.add(name, name, "correct horse battery", capacity=1)
+        store.roster.heartbeat(name, Presence.ONLINE)
+    for n in range(5):  # five tickets ahead, two free places: three wait for two agents
+        store.tickets.open(f"earlier-{n}", "rest", Reason.REQUESTED, Summary())
+    outcome = run_action(handoff(store, IN_HOURS))
+    values = outcome.values("utter_handoff_queued")
+    # Two rounds of two agents at 5 minutes a ticket: 10 minutes, not position 6 × 5.
+    assert (values["position"], values["eta_minutes"]) == (6, 10)
+
+
+def test_with_a_free_agent_online_the_wait_is_a_minute(store: HandoffStore) -> None:
+    store.agents.add("li", "小李", "correct horse battery")
+    store.roster.heartbeat("li", Presence.ONLINE)
+    store.tickets.open("earlier", "rest", Reason.REQUESTED, Summary())
+    values = run_action(handoff(store, IN_HOURS)).values("utter_handoff_queued")
+    assert (values["position"], values["eta_minutes"]) == (2, 1)

@@ -47,8 +47,9 @@ def run_action(
     slots: dict[str, Any] | None = None,
     text: str = "",
     intent: str = "any",
+    events: Sequence[dict[str, Any]] = (),
 ) -> Outcome:
-    """Runs ``action`` for a user proven to own ``account`` (or nobody)."""
+    """Runs ``action`` for a user proven to own ``account`` (or nobody), after ``events``."""
     metadata = claimed_metadata or {}
     if account is not None:
         metadata = {
@@ -63,7 +64,7 @@ def run_action(
             "entities": [{"entity": name, "value": value} for name, value in entities],
             "metadata": metadata,
         },
-        [],
+        list(events),
         False,
         None,
         {},
