@@ -1,12 +1,13 @@
-"""The agent console: a web page and a JSON API, served by the assistant's own server.
+"""The agent console: a web page and a JSON API, served by the assistant's own server (the
+desk's further routes are ``bot.handoff.desk`` and ``bot.handoff.admin``).
 
     GET  /webhooks/agent/console                  the page
     GET  /webhooks/agent/static/<file>            the pages' scripts and styles (no inline ones)
-    POST /webhooks/agent/api/login                {username, password} -> {token, agent (with role)}
-    POST /webhooks/agent/api/logout
+    POST /webhooks/agent/api/login                {username, password} -> {token, agent (profile)}
+    POST /webhooks/agent/api/logout               (the agent is offline)
     GET  /webhooks/agent/api/queue?limit=&offset= open tickets, most urgent then longest waiting:
                                                   {tickets, total, limit, offset}
-    GET  /webhooks/agent/api/tickets/<id>         ticket, summary and transcript
+    GET  /webhooks/agent/api/tickets/<id>         ticket, summary, transcript, notes and tags
     POST /webhooks/agent/api/tickets/<id>/claim
     POST /webhooks/agent/api/tickets/<id>/reply   {text}
     POST /webhooks/agent/api/tickets/<id>/close   {note}
@@ -23,8 +24,8 @@ every server sees them): each failure is answered later than the one before, and
 minutes the key is locked for 15 minutes (429 with Retry-After, no password check). Addresses in
 RATE_LIMIT_EXEMPT are throttled per username only. Password checks (scrypt, 128 MiB each) run two
 at a time. Every store call runs off the event loop. The pages live with the other channels'
-pages in ``bot/handoff/static/``; the pickup watchdog (``bot.handoff.watchdog``) starts with
-the server.
+pages in ``bot/handoff/static/``; the pickup watchdog (``bot.handoff.watchdog``) and the
+dispatcher (``bot.handoff.dispatch``) start with the server.
 """
 
 from __future__ import annotations
