@@ -55,8 +55,9 @@ class Roster:
         return [p for p in self.profiles(now) if p.presence is Presence.ONLINE]
 
     def gone(self, longer_than: timedelta, now: datetime | None = None) -> list[str]:
-        """Agents holding tickets who sent no heartbeat for ``longer_than`` (or were never
-        seen), or who went offline that long ago."""
+        """Agents holding tickets whose last heartbeat (going offline included) is older than
+        ``longer_than``. One who never sent any works through the API alone (claims by hand):
+        their tickets go back only when unanswered (``TicketStore.take_back``)."""
         cutoff = (now or utc_now()) - longer_than
         with self._engine.connect() as connection:
             holding = set(_loads(connection))
@@ -65,7 +66,7 @@ class Roster:
                     agents.c.username.in_(holding)
                 )
             ).all()
-        return sorted(name for name, seen in rows if seen is None or seen <= cutoff)
+        return sorted(name for name, seen in rows if seen is not None and seen <= cutoff)
 
 
 def _loads(connection: Connection) -> dict[str, int]:
