@@ -29,7 +29,7 @@ def rows_for(lead: AgentConsole, conversation_id: str) -> list[dict[str, Any]]:
     return [row for row in rows if row["conversation_id"] == conversation_id]
 
 
-def test_only_a_lead_reviews(served: ServedStack, lead: AgentConsole) -> None:
+def test_only_a_supervisor_reviews(served: ServedStack, lead: AgentConsole) -> None:
     agent = AgentConsole(served.http)
     for path in ("/review", "/review/intents", "/review/labels"):
         assert agent.call("GET", path).status == 403
@@ -38,7 +38,7 @@ def test_only_a_lead_reviews(served: ServedStack, lead: AgentConsole) -> None:
     answer = served.http.post(
         f"{CONSOLE_API}/login", json={"username": LEAD.username, "password": LEAD.password}
     )
-    assert answer.json()["agent"]["role"] == "lead"
+    assert answer.json()["agent"]["role"] == "supervisor"
     assert served.http.get("/webhooks/agent/review").status == 200
 
 
