@@ -131,7 +131,7 @@ class TicketStore:
                     tickets.c.agent == agent,
                     tickets.c.state == State.ASSIGNED.value,
                 )
-                .values(**values, returned_from=None, timeout_notified=False)
+                .values(**values, returned_from=None)
             )
             if not updated.rowcount:
                 return None
