@@ -1,5 +1,10 @@
 // The in-app widget page: chat over socket.io, binding codes and the account's bound users.
 // Labels come from the page's <template id="labels">; user and bot text only via textContent.
+// Typing both ways: "客服正在输入…" while the bot works on a message (until its answer or the
+// server's ack) or while the agent types (agent_typing, for 8 s unless refreshed); the user's
+// own typing goes out as user_typing, at most once every 3 s, false when the box is cleared or
+// the message sent. It goes out whoever answers (the page cannot tell an agent from the bot):
+// the server keeps it only in an open ticket.
 (function () {
   "use strict";
   var labels = {};
@@ -8,6 +13,7 @@
   });
   var REFUSALS = ["missing token", "token expired", "invalid token", "token has no subject"];
   var RETRY_AFTER_MS = 60000;
+  var TYPING_EVERY_MS = 3000, AGENT_TYPING_FOR_MS = 8000;
 
   // The app passes the token in the URL fragment (never sent to servers or logs).
   var fromFragment = new URLSearchParams(location.hash.slice(1)).get("token");
@@ -22,6 +28,25 @@
   var panel = document.getElementById("bindings"), toggle = document.getElementById("bindings-toggle");
   var list = document.getElementById("bindings-list"), empty = document.getElementById("bindings-empty");
 
+  // The typing line: shown while the bot is working on a message or the agent is typing.
+  var botWorking = false, agentTyping = false, agentTypingTimer = null;
+  function showTyping() { typing.hidden = !(botWorking || agentTyping); }
+  function setBotWorking(on) { botWorking = on; showTyping(); }
+  function setAgentTyping(on) {
+    clearTimeout(agentTypingTimer);
+    agentTyping = on;
+    if (on) agentTypingTimer = setTimeout(function () { setAgentTyping(false); }, AGENT_TYPING_FOR_MS);
+    showTyping();
+  }
+  // The user's typing: true again only after TYPING_EVERY_MS, false only after a true.
+  var typingSent = false, typingSentAt = 0;
+  function userTyping(on) {
+    if (!socket.connected) return;
+    var now = Date.now();
+    if (on ? typingSent && now - typingSentAt < TYPING_EVERY_MS : !typingSent) return;
+    typingSent = on; typingSentAt = now;
+    socket.emit("user_typing", { typing: on });
+  }
   function showNotice(text) { notice.textContent = text; notice.hidden = false; }
   function refuse(reason) {
     var why = REFUSALS.indexOf(reason) >= 0 ? labels[reason] : labels["refused-other"];
@@ -65,8 +90,10 @@
   function say(message, shown) {
     if (!socket.connected) return;
     addMessage("user", shown || message);
-    typing.hidden = false;
-    socket.emit("user_uttered", { message: message });
+    setBotWorking(true);
+    // The ack comes when the turn is over: with an agent on the conversation the bot says nothing.
+    socket.emit("user_uttered", { message: message }, function () { setBotWorking(false); });
+    userTyping(false);
   }
   function boundAt(iso) {
     var when = new Date(iso);
@@ -102,7 +129,10 @@
     statusEl.textContent = labels.online; send.disabled = false; notice.hidden = true;
     if (!panel.hidden) socket.emit("bindings_request", {});
   });
-  socket.on("disconnect", function () { statusEl.textContent = labels.reconnecting; send.disabled = true; });
+  socket.on("disconnect", function () {
+    statusEl.textContent = labels.reconnecting; send.disabled = true;
+    typingSent = false; setBotWorking(false); setAgentTyping(false);
+  });
   socket.on("connect_error", function (error) {
     var reason = error && error.message;
     if (REFUSALS.indexOf(reason) >= 0) { socket.disconnect(); refuse(reason); }
@@ -118,15 +148,17 @@
     (lines || []).forEach(function (line) { addMessage(line.role, line.text, null); });
   });
   socket.on("bot_uttered", function (message) {
-    typing.hidden = true;
+    botWorking = false; setAgentTyping(false);
     addMessage("bot", message.text, message.buttons);
   });
+  socket.on("agent_typing", function (state) { setAgentTyping(!!(state && state.typing === true)); });
   socket.on("bindings", function (bindings) { showBindings(Array.isArray(bindings) ? bindings : []); });
   document.getElementById("form").addEventListener("submit", function (event) {
     event.preventDefault();
     var text = input.value.trim();
     if (text) { say(text); input.value = ""; }
   });
+  input.addEventListener("input", function () { userTyping(input.value.trim() !== ""); });
   document.getElementById("bind").addEventListener("click", function () { socket.emit("binding_code_request", {}); });
   toggle.addEventListener("click", function () {
     panel.hidden = !panel.hidden;

@@ -10,16 +10,27 @@ session id), and every message carries the account's signed identity. On (re)con
 gets the conversation's recent history. Handshakes are limited per client address
 (``bot.channels.limits``); the owner manages the account's bindings here (``bindings``), and
 ``notify_owner`` tells the owner's conversation when a platform user is bound.
+
+Typing shows both ways while a human agent handles the conversation. The console's typing call
+reaches ``show_typing`` (through ``bot.handoff.delivery``), which tells every tab of the
+conversation, on whichever server it is connected (the rooms). The page sends ``user_typing``
+``{typing}`` as the user types, at most once every 3 s, and ``false`` when the box is cleared or
+the message sent; it cannot tell an agent's message from the bot's, so it sends whoever answers:
+the server writes it only into an open ticket of the socket's own conversation (a conditional
+update, nothing for a conversation with the bot), for ``USER_TYPING_FOR``, and drops what comes
+too often (``TypingGate``) or is not ``{typing: true|false}``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +68,9 @@ SOCKET_CLIENT = (
 SCRIPT = "application/javascript; charset=utf-8"
 HISTORY_LENGTH = 40
 TOO_MANY_CONNECTIONS = "too many connections"
+TOKEN_EXPIRED = "token expired"
+# The page refreshes its typing every 3 s: the agent sees it until a refresh is overdue.
+USER_TYPING_FOR = timedelta(seconds=6)
 
 
 def conversation_of(account_id: str, secret: bytes) -> str:
@@ -71,6 +85,46 @@ class WidgetSession:
     account_id: str
     expires: int
     address: str
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """The last typing signal of a conversation that was written, and the writes left then."""
+
+    typing: bool
+    at: float
+    allowance: float
+
+
+class TypingGate:
+    """Which of a conversation's typing signals are written: the same state again only after
+    ``repeat_after`` seconds (the page repeats every 3 s); a change at once, but no more than
+    ``burst`` writes together and ``per_second`` after that, whatever a client sends.
+    """
+
+    def __init__(
+        self, repeat_after: float = 2.0, burst: float = 4.0, per_second: float = 1.0
+    ) -> None:
+        self._repeat_after = repeat_after
+        self._burst = burst
+        self._per_second = per_second
+        self._last: dict[str, _Typed] = {}  # conversation -> its last written signal
+
+    def admits(self, conversation: str, typing: bool, now: float) -> bool:
+        last = self._last.get(conversation)
+        allowance = self._burst
+        if last is not None:
+            if last.typing == typing and now - last.at < self._repeat_after:
+                return False
+            allowance = min(self._burst, last.allowance + (now - last.at) * self._per_second)
+            if allowance < 1:
+                return False
+        self._last[conversation] = _Typed(typing, now, allowance - 1)
+        return True
+
+    def forget(self, conversation: str) -> None:
+        """The next signal is written whatever came before (the user sent their message)."""
+        self._last.pop(conversation, None)
 
 
 class WidgetChannel(InputChannel):
@@ -92,9 +146,15 @@ class WidgetChannel(InputChannel):
         self._app: Sanic | None = None
         self._bindings: OwnerBindings | None = None
         self._sessions: dict[str, WidgetSession] = {}  # socket id -> its session
+        self._typing = TypingGate()
 
     def get_output_channel(self) -> OutputChannel | None:
         return WidgetOutput(self.sio) if self.sio is not None else None
+
+    async def show_typing(self, conversation_id: str, typing: bool) -> None:
+        """The conversation's agent is typing (or stopped): for ``Delivery.typing``."""
+        if self.sio is not None:
+            await WidgetOutput(self.sio).show_typing(conversation_id, typing)
 
     def conversation(self, account_id: str) -> str:
         if self.conversation_key is None:
@@ -161,19 +221,21 @@ class WidgetChannel(InputChannel):
 
         @sio.on("disconnect")
         async def disconnect(sid: str, *_: Any) -> None:
-            self._sessions.pop(sid, None)
+            session = self._sessions.pop(sid, None)
+            if session is not None:
+                self._typing.forget(self.conversation(session.account_id))
 
         @sio.on("user_uttered")
         async def user_uttered(sid: str, data: Any = None) -> None:
-            session = self._session_of(sid)
+            session = await self._valid_session(sid)
             if session is None:
-                await sio.emit("refused", "token expired", to=sid)
-                await sio.disconnect(sid)
                 return
             text = data.get("message") if isinstance(data, dict) else None
             if not isinstance(text, str):
                 return
             conversation = self.conversation(session.account_id)
+            # The turn ends the user's typing in the ticket (``TicketStore.user_wrote``).
+            self._typing.forget(conversation)
             secret = self._identity_secret
             metadata = (
                 {IDENTITY_FIELD: sign_identity(secret, session.account_id, conversation)}
@@ -184,6 +246,16 @@ class WidgetChannel(InputChannel):
                 text, WidgetOutput(sio), conversation, input_channel=self.name(), metadata=metadata
             )
             await take_turn(self._started(), message, address=session.address)
+
+        @sio.on("user_typing")
+        async def user_typing(sid: str, data: Any = None, *_: Any) -> None:
+            session = await self._valid_session(sid)
+            typing = data.get("typing") if isinstance(data, dict) else None
+            if session is None or not isinstance(typing, bool):
+                return
+            conversation = self.conversation(session.account_id)
+            if self._typing.admits(conversation, typing, time.monotonic()):
+                await self._record_typing(conversation, typing)
 
         @sio.on("binding_code_request")
         async def binding_code(sid: str, _: Any = None) -> None:
@@ -227,6 +299,24 @@ class WidgetChannel(InputChannel):
             self._sessions.pop(sid, None)
             return None
         return session
+
+    async def _valid_session(self, sid: str) -> WidgetSession | None:
+        """The socket's session; a socket whose token expired is told so and let go."""
+        session = self._session_of(sid)
+        if session is None and self.sio is not None:
+            await self.sio.emit("refused", TOKEN_EXPIRED, to=sid)
+            await self.sio.disconnect(sid)
+        return session
+
+    async def _record_typing(self, conversation: str, typing: bool) -> None:
+        """The user's typing, in the conversation's open ticket if it has one (else nothing)."""
+        until = datetime.now(timezone.utc) + USER_TYPING_FOR if typing else None
+        tickets = services_of(self._started()).handoff.tickets
+        try:
+            await asyncio.to_thread(tickets.typing, conversation, "user", until)
+        except Exception:
+            # Only an indicator: the conversation goes on without it.
+            logger.exception("could not record typing in conversation %s", conversation)
 
     async def _admitted(self, session: WidgetSession) -> bool:
         """Whether the account's conversation is within its rate (as its messages are)."""

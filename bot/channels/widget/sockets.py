@@ -4,7 +4,8 @@ Browsers may connect only from the server's own origin or one of WIDGET_ALLOWED_
 (comma-separated); a handshake without an ``Origin`` (a native WebView, a server) is allowed.
 Behind a load balancer with several servers, REDIS_URL makes the socket.io rooms shared
 (python-socketio's Redis manager, JSON on the channel since 5.14): a reply or an agent's message
-produced on one server reaches the widget connected to another, without sticky sessions.
+produced on one server reaches the widget connected to another, without sticky sessions; so
+does an agent's typing indicator (``AGENT_TYPING_EVENT``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.services import services_of
 from bot.settings import ConfigError
 
 BOT_EVENT = "bot_uttered"
+AGENT_TYPING_EVENT = "agent_typing"
 ROOMS_CHANNEL = "im-widget"
 
 
@@ -136,3 +138,7 @@ class WidgetOutput(OutputChannel):
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
     ) -> None:
         await self._emit(recipient_id, {"custom": json_message})
+
+    async def show_typing(self, recipient_id: str, typing: bool) -> None:
+        """Tells every widget tab of the conversation that its agent is typing (or stopped)."""
+        await self._sio.emit(AGENT_TYPING_EVENT, {"typing": typing}, room=recipient_id)
