@@ -1,7 +1,7 @@
-// What the agent pages (console, dashboard, review) share: the agent's session and its role, the
-// login form of the dashboard and the review page, calls to the JSON API
-// beside the page, the names of reasons, channels and intents it serves (data/insight_labels.yml)
-// and DOM helpers. Text from the API only ever goes in through textContent: user messages are
+// What the agent pages (console, dashboard, review, help center, admin) share: the agent's session
+// and its role, the login form of the pages other than the console, calls to the JSON API beside
+// the page, the names of reasons, teams, roles, presence, channels and intents it serves
+// (data/insight_labels.yml) and DOM helpers. Text from the API only ever goes in through textContent: user messages are
 // hostile input. No inline script: the pages run under a Content-Security-Policy without
 // 'unsafe-inline'.
 var AgentPages = (function () {
@@ -13,7 +13,9 @@ var AgentPages = (function () {
   var TOKEN_KEY = "imAgentConsole.token";
   var USER_KEY = "imAgentConsole.username";
   var ROLE_KEY = "imAgentConsole.role";
-  var names = { reasons: {}, channels: {}, intents: {} };
+  var names = { reasons: {}, teams: {}, roles: {}, presence: {}, channels: {}, intents: {} };
+  // Roles that see the leads' pages (review, help center, dashboard); "lead" is the old name.
+  var SUPERVISING = { supervisor: true, admin: true, lead: true };
 
   function $(id) { return document.getElementById(id); }
 
@@ -32,7 +34,8 @@ var AgentPages = (function () {
     return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : String(key);
   }
 
-  // The Chinese name of a reason, channel or intent; the key itself when it has none.
+  // The Chinese name of a reason, team, role, presence, channel or intent; the key itself when it
+  // has none.
   function name(kind, key) { return label(names[kind], key); }
 
   function hasName(kind, key) {
@@ -51,8 +54,10 @@ var AgentPages = (function () {
   var session = {
     token: function () { return sessionStorage.getItem(TOKEN_KEY); },
     username: function () { return sessionStorage.getItem(USER_KEY); },
-    // "agent" or "lead": which pages to offer (the server checks every call itself).
+    // "agent", "supervisor" or "admin": which pages to offer (the server checks every call).
     role: function () { return sessionStorage.getItem(ROLE_KEY) || "agent"; },
+    supervises: function () { return SUPERVISING[session.role()] === true; },
+    isAdmin: function () { return session.role() === "admin"; },
     save: function (token, username) {
       sessionStorage.setItem(TOKEN_KEY, token);
       sessionStorage.setItem(USER_KEY, username);
