@@ -1,3 +1,3 @@
-"""Support insight: figures from the tracker store, the handoff tickets and the help center's
-events (``records``, ``compute``, ``sources``), and a report of them (``charts``, ``render``,
-``report``)."""
+"""Support insight: figures from the tracker store, the handoff tickets (per team and agent, with
+their tags) and the help center's events (``records``, ``compute``, ``sources``), and a report of
+them (``charts``, ``render``, ``report``)."""

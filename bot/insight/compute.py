@@ -14,6 +14,15 @@ Definitions, so that every number can be checked by hand:
 - A rating is a user message with intent ``rate`` holding a 1–5 value (the ``rating`` entity,
   else the text). It counts for the handoff when one of the conversation's tickets had been
   closed by an agent before it was given, else for the bot alone.
+- The desk's figures count the period's tickets that were not cancelled, per team (the team
+  whose queue the ticket is in now; none recorded: 综合) and per agent (who holds or closed it).
+  Handled tickets are those an agent closed. First response is first reply − assignment of
+  tickets with a reply, leaving out those whose first reply came before the current assignment
+  (it was answered, then transferred); unanswered counts handled tickets closed without any
+  reply. Handling time is close − assignment of handled tickets. Satisfaction is the tickets'
+  1–5 ratings: their mean and the share of 4 and 5, with their number. Assignment wait is
+  assignment − open per team, median and p90. Tags count the tickets of the period (cancelled
+  ones too) that carry each tag.
 - The help center counts its events of the period: per article the views and the 有帮助 /
   没帮助 votes; the helpful rate is 有帮助 / (有帮助 + 没帮助), shown with that number of votes.
   Questions no article fitted are grouped by their text lowercased with whitespace collapsed.
@@ -27,14 +36,18 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, tzinfo
 
 from bot.dialogue.ratings import rating_from
-from bot.handoff.records import Reason
+from bot.handoff.records import Reason, Team
 from bot.help_center.store import Event
 from bot.insight.records import (
     STARS,
     ArticleUse,
+    AssignmentWait,
     ChannelActivity,
     Containment,
     DayActivity,
+    DeskFigures,
+    DeskGroup,
+    DeskLog,
     Figures,
     HandoffRecord,
     HandoffTimes,
@@ -44,6 +57,8 @@ from bot.insight.records import (
     RatingGroup,
     Ratings,
     ReasonCount,
+    Satisfaction,
+    TagCount,
     TextCount,
     Understanding,
     UserTurn,
@@ -54,6 +69,7 @@ FALLBACK_INTENT = "nlu_fallback"
 RATE_INTENT = "rate"
 LOW_CONFIDENCE_LIMIT = 20
 UNANSWERED_LIMIT = 10
+TAG_LIMIT = 20
 
 
 def compute_figures(
@@ -61,9 +77,11 @@ def compute_figures(
     handoffs: Iterable[HandoffRecord],
     zone: tzinfo,
     help_log: HelpCenterLog | None = None,
+    desk_log: DeskLog | None = None,
 ) -> Figures:
     """The figures for these user messages, tickets and help-center events, days taken in
-    ``zone``; no help-center figures without a ``help_log``."""
+    ``zone``; no help-center figures without a ``help_log``; agents named by their usernames
+    without a ``desk_log``."""
     turns = sorted(turns, key=lambda turn: turn.at)
     handoffs = sorted(handoffs, key=lambda record: record.created_at)
     days = [turn.at.astimezone(zone).date() for turn in turns]
@@ -81,6 +99,7 @@ def compute_figures(
         handoff_times=_handoff_times(handoffs),
         ratings=_ratings(turns, handoffs),
         low_confidence=_low_confidence(turns),
+        desk=desk_figures(handoffs, desk_log or DeskLog()),
         help_center=None if help_log is None else help_center_use(help_log),
     )
 
@@ -266,4 +285,87 @@ def help_center_use(log: HelpCenterLog) -> HelpCenterUse:
         unanswered_questions=tuple(
             TextCount(text, count) for text, count in ranked[:UNANSWERED_LIMIT]
         ),
+    )
+
+
+def team_of(record: HandoffRecord) -> Team:
+    """The ticket's team; 综合 when none is recorded (or one this version does not know)."""
+    known = {team.value: team for team in Team}
+    return known.get(record.team or "", Team.GENERAL)
+
+
+def desk_figures(handoffs: Sequence[HandoffRecord], log: DeskLog) -> DeskFigures:
+    """Per team and per agent, assignment waits per team, and tags, of these tickets."""
+    served = [record for record in handoffs if not record.cancelled]
+    by_team: dict[Team, list[HandoffRecord]] = {team: [] for team in Team}
+    by_agent: dict[str, list[HandoffRecord]] = defaultdict(list)
+    for record in served:
+        by_team[team_of(record)].append(record)
+        if record.agent is not None:
+            by_agent[record.agent].append(record)
+    agents = [
+        _desk_group(username, log.display_names.get(username, username), records, log)
+        for username, records in by_agent.items()
+    ]
+    agents.sort(key=lambda group: (-group.handled, -group.answered, group.name or "", group.key))
+    tags = Counter(tag for record in handoffs for tag in set(record.tags))
+    ranked = sorted(tags.items(), key=lambda item: (-item[1], item[0]))
+    return DeskFigures(
+        teams=tuple(_desk_group(team.value, None, by_team[team], log) for team in Team),
+        agents=tuple(agents),
+        waits=tuple(_assignment_wait(team.value, by_team[team]) for team in Team),
+        tags=tuple(TagCount(tag, count) for tag, count in ranked[:TAG_LIMIT]),
+        distinct_tags=len(tags),
+        tagged_tickets=sum(1 for record in handoffs if record.tags),
+        teams_recorded=log.teams_recorded,
+        first_responses_recorded=log.first_responses_recorded,
+        tags_recorded=log.tags_recorded,
+    )
+
+
+def _desk_group(
+    key: str, name: str | None, records: Sequence[HandoffRecord], log: DeskLog
+) -> DeskGroup:
+    handled = [record for record in records if record.closed_at is not None]
+    responses = [
+        (record.first_response_at - record.assigned_at).total_seconds()
+        for record in records
+        if record.first_response_at is not None
+        and record.assigned_at is not None
+        and record.first_response_at >= record.assigned_at
+    ]
+    handling = [
+        (record.closed_at - record.assigned_at).total_seconds()
+        for record in handled
+        if record.closed_at is not None and record.assigned_at is not None
+    ]
+    ratings = Counter(record.rating for record in records if record.rating in STARS)
+    counts = tuple(ratings[star] for star in STARS)
+    return DeskGroup(
+        key=key,
+        name=name,
+        handled=len(handled),
+        answered=len(responses),
+        first_response_median=statistics.median(responses) if responses else None,
+        unanswered=(
+            sum(1 for record in handled if record.first_response_at is None)
+            if log.first_responses_recorded
+            else None
+        ),
+        handling_median=statistics.median(handling) if handling else None,
+        satisfaction=Satisfaction((counts[0], counts[1], counts[2], counts[3], counts[4])),
+    )
+
+
+def _assignment_wait(team: str, records: Sequence[HandoffRecord]) -> AssignmentWait:
+    waits = [
+        (record.assigned_at - record.created_at).total_seconds()
+        for record in records
+        if record.assigned_at is not None
+    ]
+    return AssignmentWait(
+        team=team,
+        assigned=len(waits),
+        median=statistics.median(waits) if waits else None,
+        p90=percentile(waits, 90),
     )

@@ -11,7 +11,7 @@ import yaml
 
 from bot.dialogue.clarify import load_intent_labels
 from bot.handoff.records import Reason
-from bot.insight.records import ArticleUse
+from bot.insight.records import ArticleUse, DeskGroup, Satisfaction
 
 LABELS_FILE = Path(__file__).resolve().parents[2] / "data" / "insight_labels.yml"
 
@@ -65,6 +65,22 @@ class InsightLabels:
         if use.title is None:
             return "—"
         return self.formats["retired_article"].format(title=use.title) if use.retired else use.title
+
+    def first_response(self, group: DeskGroup) -> str:
+        """The median first response with the tickets it is over, "2 分 0 秒（3 个工单）"."""
+        if group.first_response_median is None:
+            return "—"
+        return self.formats["first_response"].format(
+            duration=self.duration(group.first_response_median), answered=group.answered
+        )
+
+    def satisfied(self, satisfaction: Satisfaction) -> str:
+        """The share of 4–5 ratings with the number of ratings, "66.7%（3 次评分）"."""
+        if satisfaction.satisfied_share is None:
+            return "—"
+        return self.formats["satisfied"].format(
+            share=f"{satisfaction.satisfied_share:.1%}", count=satisfaction.count
+        )
 
     def for_pages(self) -> dict[str, dict[str, str]]:
         """What the agent pages name: reasons, teams, roles, presence, channels and intents."""

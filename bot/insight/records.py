@@ -1,9 +1,10 @@
-"""The support figures as frozen records, and the user messages, tickets and help-center events
-they are made from."""
+"""The support figures as frozen records, and the user messages, tickets, desk records and
+help-center events they are made from."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, ClassVar
@@ -41,6 +42,25 @@ class HandoffRecord:
     assigned_at: datetime | None
     closed_at: datetime | None
     cancelled: bool
+    # Who holds or closed it, and the user's 1–5 rating of it.
+    agent: str | None = None
+    rating: int | None = None
+    # The desk's records; a store made before the desk has none (None: the general team).
+    team: str | None = None
+    first_response_at: datetime | None = None
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeskLog:
+    """What the desk figures take from the handoff store besides its tickets: the agents'
+    display names, and which of the desk's records the store holds (one made before the desk
+    has no team, no first response and no tags)."""
+
+    display_names: Mapping[str, str] = field(default_factory=dict)
+    teams_recorded: bool = True
+    first_responses_recorded: bool = True
+    tags_recorded: bool = True
 
 
 @dataclass(frozen=True)
@@ -216,6 +236,84 @@ class HelpCenterUse:
 
 
 @dataclass(frozen=True)
+class Satisfaction:
+    """The 1–5 ratings users gave a group's tickets: how many of each, their mean, and the share
+    of 4 and 5 (satisfied)."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("count", "average", "satisfied_share")
+
+    counts: tuple[int, int, int, int, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def average(self) -> float | None:
+        total = sum(star * n for star, n in zip(STARS, self.counts, strict=True))
+        return total / self.count if self.count else None
+
+    @property
+    def satisfied_share(self) -> float | None:
+        return (self.counts[3] + self.counts[4]) / self.count if self.count else None
+
+
+@dataclass(frozen=True)
+class DeskGroup:
+    """One team's or one agent's tickets of the period (not cancelled); times in seconds, None
+    where no ticket got that far."""
+
+    # A team (bot.handoff.records.Team value), or an agent's username.
+    key: str
+    # The agent's display name (the username when the agent is not in the store); None for a
+    # team, which the labels name.
+    name: str | None
+    # Closed by an agent.
+    handled: int
+    # Tickets whose first response counts in the median.
+    answered: int
+    first_response_median: float | None
+    # Handled tickets closed without any agent reply; None when the store records no replies.
+    unanswered: int | None
+    handling_median: float | None
+    satisfaction: Satisfaction
+
+
+@dataclass(frozen=True)
+class AssignmentWait:
+    """A team's waits from opening to the (current) assignment, in seconds."""
+
+    team: str
+    assigned: int
+    median: float | None
+    p90: float | None
+
+
+@dataclass(frozen=True)
+class TagCount:
+    tag: str
+    tickets: int
+
+
+@dataclass(frozen=True)
+class DeskFigures:
+    """The agent desk's figures: per team and per agent, assignment waits per team, and the
+    tags of the period's tickets (most used first, the first ``TAG_LIMIT``)."""
+
+    teams: tuple[DeskGroup, ...]
+    agents: tuple[DeskGroup, ...]
+    waits: tuple[AssignmentWait, ...]
+    tags: tuple[TagCount, ...]
+    # Distinct tags, and tickets with at least one.
+    distinct_tags: int
+    tagged_tickets: int
+    # False for a store made before the desk: the figures that need the record are not shown.
+    teams_recorded: bool
+    first_responses_recorded: bool
+    tags_recorded: bool
+
+
+@dataclass(frozen=True)
 class Figures:
     """Everything the report, the dashboard and the summary show."""
 
@@ -231,6 +329,7 @@ class Figures:
     handoff_times: HandoffTimes
     ratings: Ratings
     low_confidence: tuple[TextCount, ...]
+    desk: DeskFigures
     # None when the handoff database has no help-center events table: no help center there.
     help_center: HelpCenterUse | None = None
 

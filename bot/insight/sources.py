@@ -1,5 +1,6 @@
-"""Reads the user messages of the tracker store, and the handoff tickets and help-center events of
-the handoff store, that the figures are made of."""
+"""Reads the user messages of the tracker store, and the handoff tickets (with the desk's teams,
+replies and tags), agents and help-center events of the handoff store, that the figures are made
+of. A handoff store made by an older version is read as it is: what it lacks is left out."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.database import create_engine
 from bot.handoff.records import Reason
-from bot.handoff.tables import tickets
+from bot.handoff.tables import agents, ticket_tags, tickets
 from bot.help_center import store as help_store
 from bot.help_center.articles import ArticleError, parse_article
 from bot.insight.compute import compute_figures
 from bot.insight.records import (
+    DeskLog,
     Figures,
     HandoffRecord,
     HelpArticle,
@@ -118,12 +120,23 @@ def user_turn(sender_id: str, stamp: float | None, raw: str | None, to_bot: bool
     )
 
 
+# Tickets' columns the desk added: a store made before it lacks them.
+DESK_COLUMNS = ("team", "first_response_at")
+
+
+def _columns(engine: Engine, table: sa.Table) -> set[str]:
+    return {column["name"] for column in sa.inspect(engine).get_columns(table.name)}
+
+
 def load_handoffs(engine: Engine, since: datetime | None = None) -> list[HandoffRecord]:
-    """Handoff tickets opened from ``since`` on, oldest first."""
+    """Handoff tickets opened from ``since`` on, oldest first, with their tags."""
     if not table_exists(engine, tickets.name):
         return []
     columns = tickets.c
+    present = _columns(engine, tickets)
+    desk = [columns[name] for name in DESK_COLUMNS if name in present]
     query = sa.select(
+        columns.ticket_id,
         columns.conversation_id,
         columns.channel,
         columns.reason,
@@ -131,22 +144,66 @@ def load_handoffs(engine: Engine, since: datetime | None = None) -> list[Handoff
         columns.assigned_at,
         columns.closed_at,
         columns.cancelled,
+        columns.agent,
+        columns.rating,
+        *desk,
     ).order_by(columns.created_at, columns.ticket_id)
     if since is not None:
         query = query.where(columns.created_at >= since)
     with engine.connect() as connection:
-        return [
-            HandoffRecord(
-                conversation_id=row.conversation_id,
-                channel=row.channel,
-                reason=Reason(row.reason),
-                created_at=row.created_at,
-                assigned_at=row.assigned_at,
-                closed_at=row.closed_at,
-                cancelled=bool(row.cancelled),
-            )
-            for row in connection.execute(query)
-        ]
+        rows = connection.execute(query).all()
+        tags = _tags(connection, since) if table_exists(engine, ticket_tags.name) else {}
+    return [
+        HandoffRecord(
+            conversation_id=row.conversation_id,
+            channel=row.channel,
+            reason=Reason(row.reason),
+            created_at=row.created_at,
+            assigned_at=row.assigned_at,
+            closed_at=row.closed_at,
+            cancelled=bool(row.cancelled),
+            agent=row.agent,
+            rating=row.rating,
+            team=row.team if "team" in present else None,
+            first_response_at=row.first_response_at if "first_response_at" in present else None,
+            tags=tuple(tags.get(row.ticket_id, ())),
+        )
+        for row in rows
+    ]
+
+
+def _tags(connection: Connection, since: datetime | None) -> dict[int, list[str]]:
+    """The tags of each ticket opened from ``since`` on that has any."""
+    query = (
+        sa.select(ticket_tags.c.ticket_id, ticket_tags.c.tag)
+        .join(tickets, tickets.c.ticket_id == ticket_tags.c.ticket_id)
+        .order_by(ticket_tags.c.ticket_id, ticket_tags.c.tag)
+    )
+    if since is not None:
+        query = query.where(tickets.c.created_at >= since)
+    found: dict[int, list[str]] = {}
+    for ticket_id, tag in connection.execute(query):
+        found.setdefault(int(ticket_id), []).append(str(tag))
+    return found
+
+
+def load_desk_log(engine: Engine) -> DeskLog:
+    """The agents' display names, and which of the desk's records the handoff store holds (all
+    of them when it has no tickets table: no tickets, nothing missing)."""
+    if not table_exists(engine, tickets.name):
+        return DeskLog()
+    present = _columns(engine, tickets)
+    names: dict[str, str] = {}
+    if table_exists(engine, agents.name):
+        with engine.connect() as connection:
+            query = sa.select(agents.c.username, agents.c.display_name)
+            names = {row.username: row.display_name for row in connection.execute(query)}
+    return DeskLog(
+        display_names=names,
+        teams_recorded="team" in present,
+        first_responses_recorded="first_response_at" in present,
+        tags_recorded=table_exists(engine, ticket_tags.name),
+    )
 
 
 def load_help_center(engine: Engine, since: datetime | None = None) -> HelpCenterLog | None:
@@ -231,6 +288,8 @@ class InsightSources:
                 turns = load_turns(tracker, since)
                 handoffs = load_handoffs(handoff, since)
                 help_log = load_help_center(handoff, since)
+                desk_log = load_desk_log(handoff)
         except sa.exc.SQLAlchemyError as error:
             raise InsightError(f"cannot read the stores: {error.__class__.__name__}") from error
-        return compute_figures(turns, handoffs, zone or SupportHours.from_env().timezone, help_log)
+        zone = zone or SupportHours.from_env().timezone
+        return compute_figures(turns, handoffs, zone, help_log, desk_log)

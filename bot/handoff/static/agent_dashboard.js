@@ -1,6 +1,8 @@
-// The support dashboard: logs in like the console (same session) and shows /api/insight, the
-// help center's articles and unanswered questions too when the server has them.
-// Shared helpers, the session and the names of reasons, channels and intents: common.js.
+// The support dashboard: logs in like the console (same session) and shows /api/insight: the
+// desk's teams, agents, assignment waits and tags, and the help center's articles and
+// unanswered questions too when the server has them.
+// Shared helpers, the session and the names of reasons, channels and intents: common.js; the
+// teams' names come from the same /api/labels, fetched here.
 (function () {
   "use strict";
 
@@ -13,6 +15,17 @@
 
   var timer = null;
   var generation = 0;
+  var teamNames = {};
+
+  function loadTeamNames() {
+    return pages.call("GET", "/labels").then(function (data) {
+      if (data && data.teams) teamNames = data.teams;
+    }, function () {});
+  }
+
+  function teamName(team) {
+    return Object.prototype.hasOwnProperty.call(teamNames, team) ? teamNames[team] : String(team);
+  }
 
   function intentLabel(intent) {
     return pages.hasName("intents", intent)
@@ -46,6 +59,17 @@
   function articleTitle(article) {
     if (article.title === null || article.title === undefined) return "—";
     return article.retired ? article.title + "（已下线）" : article.title;
+  }
+
+  // "2 分 0 秒（3 个工单）", "66.7%（3 次评分）" (data/insight_labels.yml formats).
+  function firstResponse(group) {
+    if (group.first_response_median === null || group.first_response_median === undefined) return "—";
+    return duration(group.first_response_median) + "（" + group.answered + " 个工单）";
+  }
+
+  function satisfied(satisfaction) {
+    if (satisfaction.satisfied_share === null || satisfaction.satisfied_share === undefined) return "—";
+    return percent(satisfaction.satisfied_share) + "（" + satisfaction.count + " 次评分）";
   }
 
   function total(items, key) {
@@ -170,7 +194,42 @@
       return row([t.text, t.count], "low-confidence-row");
     }), 2);
 
+    renderDesk(data.desk);
     renderHelpCenter(data.help_center);
+  }
+
+  function deskRow(name, group, testid) {
+    return row([name, group.handled, firstResponse(group),
+                group.unanswered === null ? "—" : group.unanswered,
+                duration(group.handling_median), average(group.satisfaction.average),
+                satisfied(group.satisfaction)], testid);
+  }
+
+  // A store made before the desk lacks teams, reply times or tags: said, not shown as zeros.
+  function renderDesk(desk) {
+    $("desk").classList.toggle("hidden", !desk);
+    if (!desk) return;
+    $("desk-no-teams").classList.toggle("hidden", desk.teams_recorded);
+    $("desk-no-replies").classList.toggle("hidden", desk.first_responses_recorded);
+    fill("desk-teams", desk.teams.map(function (g) {
+      return deskRow(teamName(g.key), g, "desk-team-row");
+    }), 7);
+    fill("desk-agents", desk.agents.map(function (g) {
+      return deskRow(g.name, g, "desk-agent-row");
+    }), 7);
+    fill("desk-waits", desk.waits.map(function (w) {
+      return row([teamName(w.team), w.assigned, duration(w.median), duration(w.p90)],
+                 "desk-wait-row");
+    }), 4);
+    $("desk-tags-table").classList.toggle("hidden", !desk.tags_recorded);
+    $("desk-tags-line").textContent = desk.tags_recorded
+      ? desk.tagged_tickets + " 个工单带标签，共 " + desk.distinct_tags +
+        " 种标签（同一工单的一个标签只算一次，含已取消的工单）。"
+      : "此数据库早于客服台，没有标签记录。";
+    var maxTag = desk.tags.length ? desk.tags[0].tickets : 0;
+    fill("desk-tags", desk.tags.map(function (t) {
+      return row([t.tag, t.tickets, bar(t.tickets, maxTag, "light")], "desk-tag-row");
+    }), 3);
   }
 
   // null when the handoff database has no help-center events: the section stays hidden.
@@ -242,5 +301,5 @@
     showLogin("");
   });
 
-  pages.loadNames().then(start);
+  pages.loadNames().then(loadTeamNames).then(start);
 }());
