@@ -403,7 +403,31 @@ def test_html_in_notes_tags_and_canned_replies_stays_text(
     kept = store.canned.get(reply_id)
     assert kept is not None and kept.text == "别处改过的内容"
     screenshot(wang, "canned_conflict")
+    delete = row.get_by_test_id("canned-delete")
+    delete.click()
+    expect(delete).to_have_text("确认删除")
+    delete.click()
+    expect(row).to_have_count(0)
+    assert store.canned.get(reply_id) is None
     wang.get_by_test_id("canned-close").click()
+
+    # A transfer to a colleague by name (the list says who is online), with the same note.
+    wang.get_by_test_id("transfer-button").click()
+    wang.get_by_test_id("transfer-kind-agent").check()
+    colleague = wang.locator(f'[data-testid="transfer-agent"] option[value="{SECURITY.username}"]')
+    expect(colleague).to_contain_text("离线")
+    wang.get_by_test_id("transfer-agent").select_option(SECURITY.username)
+    wang.get_by_test_id("transfer-note").fill(HOSTILE)
+    wang.get_by_test_id("transfer-submit").click()
+    expect(wang.get_by_test_id("transfer-dialog")).to_be_hidden()
+    expect(wang.get_by_test_id("summary-agent")).to_have_text(SECURITY.username)
+    handed = wang.locator('[data-testid="note"][data-kind="transfer"]')
+    expect(handed.get_by_test_id("note-head")).to_contain_text(f"转接给 客服 {SECURITY.username}")
+    expect(handed.get_by_test_id("note-text")).to_have_text(HOSTILE)
+    moved = store.tickets.get(ticket.ticket_id)
+    assert moved is not None and moved.agent == SECURITY.username
+    assert wang.locator("#pwned").count() == 0
+    assert wang.locator("img").count() == 0
 
 
 def test_an_admin_manages_agents_and_a_disabled_agents_page_drops_to_login(
