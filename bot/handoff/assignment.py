@@ -3,9 +3,12 @@ urgent first, and the wait a queued user is told.
 
 A ticket of the security team waits for a security agent while one is online (busy or not); with
 none online any online agent may take it, so a theft victim is never stuck behind an empty team.
-Among agents with free capacity the one holding fewest tickets wins, and equal loads go to the
-one assigned longest ago (round robin). A ticket just taken back from an agent goes to another
-one when there is one.
+A ticket just taken back from an agent (or transferred away by them) goes to another one when
+there is one.
+
+Among agents with free capacity the one holding fewest tickets wins; equal loads go to the one
+given fewest tickets this shift, then to the one assigned longest ago, so over a day every agent
+of a team handles about as many tickets as the others.
 
 One round assigns as many tickets as there is free capacity. Rounds are serialised: within a
 server by a lock, across servers on PostgreSQL by a transaction-scoped advisory lock, so two
@@ -18,7 +21,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -31,6 +34,8 @@ from bot.handoff.tickets import assign_in
 # Any 64-bit number the application owns: the key of the PostgreSQL advisory lock.
 ADVISORY_LOCK = 0x494D5F6465736B  # "IM_desk"
 SOON_MINUTES = 1
+# Equal loads go to whoever was given fewest tickets within this window (a working day's shift).
+SHIFT = timedelta(hours=12)
 
 
 @dataclass(frozen=True)
@@ -57,16 +62,18 @@ class Assigner:
             if not desk:
                 return []
             teams_online = {team for p in online for team in p.teams}
+            counts = _assigned_lately(connection)
             made = []
             for ticket_id, team, returned_from in _queued(connection):
                 wanted = Team(team or Team.GENERAL.value)
-                chosen = _choose(desk, wanted, teams_online, returned_from)
+                chosen = _choose(desk, wanted, teams_online, returned_from, counts)
                 if chosen is None:
                     continue
                 ticket = _give(connection, ticket_id, chosen.username)
                 if ticket is None:
                     continue
                 desk.remove(chosen)
+                counts[chosen.username] = counts.get(chosen.username, 0) + 1
                 busier = replace(chosen, load=chosen.load + 1, last_assigned_at=utc_now())
                 if busier.load < busier.capacity:
                     desk.append(busier)
@@ -97,6 +104,7 @@ class Assigner:
             .where(
                 tickets.c.state == State.QUEUED.value,
                 tickets.c.ticket_id != ticket.ticket_id,
+                sa.func.coalesce(tickets.c.team, Team.GENERAL.value) == ticket.team.value,
                 sa.or_(
                     tickets.c.urgency_rank > ticket.urgency.rank,
                     sa.and_(
@@ -120,7 +128,11 @@ def _queued(connection: Connection) -> list[tuple[int, str | None, str | None]]:
 
 
 def _choose(
-    desk: list[AgentProfile], team: Team, teams_online: set[Team], returned_from: str | None
+    desk: list[AgentProfile],
+    team: Team,
+    teams_online: set[Team],
+    returned_from: str | None,
+    counts: dict[str, int],
 ) -> AgentProfile | None:
     """The agent with free capacity who should get a ticket of ``team`` now, if any."""
     candidates = [p for p in desk if team in p.teams] if team in teams_online else desk
@@ -128,13 +140,23 @@ def _choose(
     pool = others or candidates
     if not pool:
         return None
-    return min(pool, key=_assignment_order)
+    return min(pool, key=lambda agent: _assignment_order(agent, counts))
 
 
-def _assignment_order(agent: AgentProfile) -> tuple[int, float, str]:
-    """Fewest tickets first, then the one assigned longest ago (never: first)."""
+def _assignment_order(agent: AgentProfile, counts: dict[str, int]) -> tuple[int, int, float, str]:
+    """Fewest tickets held first, then fewest given this shift, then assigned longest ago."""
     last = agent.last_assigned_at.timestamp() if agent.last_assigned_at else 0.0
-    return agent.load, last, agent.username
+    return agent.load, counts.get(agent.username, 0), last, agent.username
+
+
+def _assigned_lately(connection: Connection) -> dict[str, int]:
+    """How many tickets each agent was given within the last ``SHIFT``."""
+    rows = connection.execute(
+        sa.select(tickets.c.agent, sa.func.count())
+        .where(tickets.c.assigned_at >= utc_now() - SHIFT, tickets.c.agent.isnot(None))
+        .group_by(tickets.c.agent)
+    ).all()
+    return {str(agent): int(n) for agent, n in rows}
 
 
 def _give(connection: Connection, ticket_id: int, username: str) -> Ticket | None:

@@ -5,7 +5,8 @@ desk's further routes are ``bot.handoff.desk`` and ``bot.handoff.admin``).
     GET  /webhooks/agent/static/<file>            the pages' scripts and styles (no inline ones)
     POST /webhooks/agent/api/login                {username, password} -> {token, agent (profile)}
     POST /webhooks/agent/api/logout               (the agent is offline)
-    GET  /webhooks/agent/api/queue?limit=&offset= open tickets, most urgent then longest waiting:
+    GET  /webhooks/agent/api/queue?limit=&offset=&mine=1  open tickets, most urgent then longest
+                                                  waiting (mine=1: the agent's own):
                                                   {tickets, total, limit, offset}
     GET  /webhooks/agent/api/tickets/<id>         ticket, summary, transcript, notes and tags
     POST /webhooks/agent/api/tickets/<id>/claim
@@ -182,15 +183,17 @@ class ConsoleHandlers:
         return response.empty()
 
     async def queue(self, request: Request) -> HTTPResponse:
-        if await self._authenticated(request) is None:
+        agent_name = await self._authenticated(request)
+        if agent_name is None:
             return denied()
+        mine = agent_name if request.args.get("mine") == "1" else None
         limit = number(request, "limit", QUEUE_PAGE, 1, MAX_QUEUE_PAGE)
         offset = number(request, "offset", 0, 0, MAX_TICKET_ID - 1)
         if limit is None or offset is None:
             return bad_request(f"limit must be 1-{MAX_QUEUE_PAGE} and offset 0 or more")
         store = self._store(request)
-        page = await asyncio.to_thread(store.tickets.queue, limit, offset)
-        total = await asyncio.to_thread(store.tickets.queue_size)
+        page = await asyncio.to_thread(store.tickets.queue, limit, offset, mine)
+        total = await asyncio.to_thread(store.tickets.queue_size, mine)
         tags = await asyncio.to_thread(store.notes.tags_of, [t.ticket_id for t in page])
         now = datetime.now(timezone.utc)
         return response.json(

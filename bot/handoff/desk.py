@@ -259,12 +259,17 @@ class DeskHandlers:
         if isinstance(viewer, HTTPResponse):
             return viewer
         query = request.args.get("q", "")
-        found = await asyncio.to_thread(self._store(request).search.search, query, viewer)
+        store = self._store(request)
+        found = await asyncio.to_thread(store.search.search, query, viewer)
+        tags = await asyncio.to_thread(store.notes.tags_of, [hit.ticket.ticket_id for hit in found])
         now = datetime.now(timezone.utc)
         return response.json(
             {
                 "results": [
-                    {"ticket": ticket_json(hit.ticket, now), "excerpt": hit.excerpt}
+                    {
+                        "ticket": ticket_json(hit.ticket, now, tags.get(hit.ticket.ticket_id)),
+                        "excerpt": hit.excerpt,
+                    }
                     for hit in found
                 ]
             }

@@ -51,10 +51,12 @@ tickets = sa.Table(
     sa.Column("agent_typing_until", UtcDateTime),
     # The redacted transcript as of the last agent reply or the close, for search.
     sa.Column("transcript", sa.Text),
-    # The agent the ticket was last taken back from (no reply in time): assigned elsewhere first.
+    # The agent the ticket was last taken back from (no reply in time) or who transferred it to a
+    # team: assigned elsewhere first.
     sa.Column("returned_from", sa.String(64)),
     sa.Index("ix_handoff_tickets_state", "state", "urgency_rank", "created_at"),
     sa.Index("ix_handoff_tickets_conversation", "conversation_id", "created_at"),
+    sa.Index("ix_handoff_tickets_assigned", "assigned_at"),
 )
 
 agents = sa.Table(
@@ -160,6 +162,11 @@ def open_handoff_database(url: str) -> Engine:
     """An engine on ``url`` with the handoff tables there, in this version's shape."""
     engine = open_database(url, metadata)
     _add_new_columns(engine)
+    with engine.begin() as connection:  # an index this version gave an existing table
+        connection.exec_driver_sql(
+            "CREATE INDEX IF NOT EXISTS ix_handoff_tickets_assigned"
+            " ON handoff_tickets (assigned_at)"
+        )
     return engine
 
 

@@ -85,12 +85,15 @@ class TicketStore:
             row = connection.execute(query).mappings().first()
         return ticket_of(row) if row else None
 
-    def queue(self, limit: int | None = None, offset: int = 0) -> list[Ticket]:
-        """Open tickets: most urgent first, then longest waiting (``limit`` of them from
-        ``offset`` on, or all)."""
+    def queue(
+        self, limit: int | None = None, offset: int = 0, agent: str | None = None
+    ) -> list[Ticket]:
+        """Open tickets (``agent``'s assigned ones only, when given): most urgent first, then
+        longest waiting (``limit`` of them from ``offset`` on, or all)."""
+        held = tickets.c.agent == agent if agent is not None else sa.true()
         query = (
             sa.select(tickets)
-            .where(_OPEN)
+            .where(_OPEN, held)
             .order_by(tickets.c.urgency_rank.desc(), tickets.c.created_at, tickets.c.ticket_id)
             .limit(limit)
             .offset(offset)
@@ -98,9 +101,10 @@ class TicketStore:
         with self._engine.connect() as connection:
             return [ticket_of(row) for row in connection.execute(query).mappings()]
 
-    def queue_size(self) -> int:
-        """How many tickets are open (queued or assigned)."""
-        query = sa.select(sa.func.count()).select_from(tickets).where(_OPEN)
+    def queue_size(self, agent: str | None = None) -> int:
+        """How many tickets are open (queued or assigned; ``agent``'s only, when given)."""
+        held = tickets.c.agent == agent if agent is not None else sa.true()
+        query = sa.select(sa.func.count()).select_from(tickets).where(_OPEN, held)
         with self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
@@ -131,7 +135,7 @@ class TicketStore:
                     tickets.c.agent == agent,
                     tickets.c.state == State.ASSIGNED.value,
                 )
-                .values(**values, returned_from=None)
+                .values(**values, returned_from=agent if to_agent is None else None)
             )
             if not updated.rowcount:
                 return None

@@ -80,6 +80,11 @@ def test_a_theft_then_a_request_for_a_human_goes_to_the_security_team_first(
         SECURITY.username,
     )
     assert assigned(store, routine.sender).agent == GENERAL.username
+    mine = desk[SECURITY.username].get("/queue?mine=1")["tickets"]
+    assert [t["ticket_id"] for t in mine] == [ticket.ticket_id]
+    assert ticket.ticket_id not in {
+        t["ticket_id"] for t in desk[GENERAL.username].get("/queue?mine=1")["tickets"]
+    }
     joined = victim.say("在吗")  # the REST outbox hands over what was pushed meanwhile
     assert any(SECURITY.name in text for text in joined), joined
 

@@ -493,15 +493,14 @@
     }
   }
 
-  // The agent's own tickets: those the desk assigned (or they claimed), found by the search
-  // (agent:<username>) and on the queue page shown.
+  // The agent's own tickets: those the desk assigned (or they claimed), /queue?mine=1.
 
   function refreshMine() {
     var username = pages.session.username();
     if (state.mineBusy || !username) return;
     state.mineBusy = true;
-    api("GET", "/search?q=" + encodeURIComponent("agent:" + username)).then(function (data) {
-      state.mineFound = ((data && data.results) || []).map(function (hit) { return hit.ticket; });
+    api("GET", "/queue?mine=1&limit=200").then(function (data) {
+      state.mineFound = (data && data.tickets) || [];
       state.mineLoaded = true;
       renderMine();
     }, function (error) {
