@@ -1,8 +1,7 @@
 // The support dashboard: logs in like the console (same session) and shows /api/insight: the
 // desk's teams, agents, assignment waits and tags, and the help center's articles and
 // unanswered questions too when the server has them.
-// Shared helpers, the session and the names of reasons, channels and intents: common.js; the
-// teams' names come from the same /api/labels, fetched here.
+// Shared helpers, the session and the names of reasons, teams, channels and intents: common.js.
 (function () {
   "use strict";
 
@@ -15,17 +14,8 @@
 
   var timer = null;
   var generation = 0;
-  var teamNames = {};
 
-  function loadTeamNames() {
-    return pages.call("GET", "/labels").then(function (data) {
-      if (data && data.teams) teamNames = data.teams;
-    }, function () {});
-  }
-
-  function teamName(team) {
-    return Object.prototype.hasOwnProperty.call(teamNames, team) ? teamNames[team] : String(team);
-  }
+  function teamName(team) { return pages.name("teams", team); }
 
   function intentLabel(intent) {
     return pages.hasName("intents", intent)
@@ -301,5 +291,5 @@
     showLogin("");
   });
 
-  pages.loadNames().then(loadTeamNames).then(start);
+  pages.loadNames().then(start);
 }());
