@@ -202,7 +202,7 @@ def test_admins_manage_agents_and_a_disabled_agent_is_out_at_once(
     user = RestUser(stack.http)
     user.say("转人工")
     ticket = assigned(store, user.sender)
-    holder = desk[ticket.agent] if ticket.agent in desk else None
+    holder = desk.get(ticket.agent)
     assert holder is general
     status, disabled = admin.post(f"/admin/agents/{GENERAL.username}/disable")
     assert status == 200 and disabled["released"] == [ticket.ticket_id]

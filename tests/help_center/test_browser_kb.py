@@ -7,8 +7,6 @@ unsent; an article full of HTML shows as text in the editor, never as markup."""
 
 from __future__ import annotations
 
-from bot.handoff.records import Role
-
 import re
 import time
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ import pytest
 from playwright import sync_api
 from playwright.sync_api import ConsoleMessage, Page, Response
 
+from bot.handoff.records import Role
 from bot.handoff.store import HandoffStore
 from bot.wallet import demo_data
 from scripts.local_stack import widget_token

@@ -9,8 +9,6 @@ when the module ends, so the stack's answers stay as they were."""
 
 from __future__ import annotations
 
-from bot.handoff.records import Role
-
 import re
 import time
 from collections.abc import Iterator
@@ -18,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.handoff.records import Role
 from bot.handoff.store import HandoffStore
 from bot.help_center.articles import parse_article
 from tests.support.http import CONSOLE_API, LEAD, AgentConsole, RestUser

@@ -3,14 +3,13 @@ database on SQLite and on PostgreSQL for the stores' tests."""
 
 from __future__ import annotations
 
-from bot.handoff.records import Role
-
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from bot.handoff.records import Role
 from bot.handoff.store import HandoffStore
 from tests.support.http import LEAD, Login
 from tests.support.stack import ServedStack

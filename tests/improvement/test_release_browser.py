@@ -6,8 +6,6 @@ the old answer back on both."""
 
 from __future__ import annotations
 
-from bot.handoff.records import Role
-
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 from playwright import sync_api
 
+from bot.handoff.records import Role
 from bot.handoff.store import HandoffStore
 from bot.improvement.models import ModelStore
 from scripts.production_stack import ProductionStack
