@@ -3,7 +3,7 @@ PostgreSQL and one Redis): 200 tickets, 6 agents of capacity 3, both servers' di
 assigning at once. Every ticket is assigned once, to one agent, who closes it; nobody ever holds
 more than their capacity; and every agent handles within one ticket of the mean.
 
-The run is ``scripts/bench_assignment.py``'s, which prints the same figures on a stack of its own
+The run is ``scripts/desk_load.py``'s; ``scripts/bench_assignment.py`` prints the same figures on a stack of its own
 (``python -m scripts.bench_assignment``): the tickets are opened straight in the shared
 handoff database (``TicketStore.open``, one every 0.2 s, as the action server opens them), and
 each agent's console, on the two servers in turn, keeps its heartbeat, finds its tickets in the
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.bench_assignment import DeskFigures, DeskPlan, run_desk
+from scripts.desk_load import DeskFigures, DeskPlan, run_desk
 from scripts.production_stack import ProductionStack
 
 PLAN = DeskPlan(tickets=200, agents=6, capacity=3)

@@ -1,4 +1,4 @@
-"""The help-center editor through the console's API on the served stack: only a lead reads and
+"""The help-center editor through the console's API on the served stack: only a supervisor reads and
 edits articles; a new article, an edit and a retirement each become a version with its author
 and diff; a save from an old revision is refused (409) and a broken text with the reason (400);
 the public article page shows a live article escaped and a 404 page otherwise; an agent gets
@@ -86,7 +86,9 @@ def listed(lead: AgentConsole) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in lead.get("/kb/articles")["articles"]}
 
 
-def test_only_a_lead_reads_and_edits_articles(served: ServedStack, lead: AgentConsole) -> None:
+def test_only_a_supervisor_reads_and_edits_articles(
+    served: ServedStack, lead: AgentConsole
+) -> None:
     agent = AgentConsole(served.http)
     calls: list[tuple[str, str, Any]] = [
         ("GET", "/kb/articles", None),
@@ -99,7 +101,7 @@ def test_only_a_lead_reads_and_edits_articles(served: ServedStack, lead: AgentCo
     for method, path, body in calls:
         refused = agent.call(method, path, body if body is not None else None)
         assert refused.status == 403, (path, refused)
-        assert "lead" in refused.json()["error"]
+        assert "supervisor" in refused.json()["error"]
         anonymous = served.http.request(method, f"{CONSOLE_API}{path}", json=body or {})
         assert anonymous.status == 401, (path, anonymous)
     # Nothing was written by the refused calls.

@@ -1,4 +1,4 @@
-"""The lead's review inbox through the console's API on the served stack: only a lead sees it,
+"""The lead's review inbox through the console's API on the served stack: only a supervisor sees it,
 a message the assistant missed is listed with its reason, a label takes it out and an undo puts
 it back, a wrong intent is refused, and an agent's flag on a ticket brings its conversation in."""
 
