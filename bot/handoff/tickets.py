@@ -130,11 +130,7 @@ class TicketStore:
         with self._engine.begin() as connection:
             updated = connection.execute(
                 tickets.update()
-                .where(
-                    tickets.c.ticket_id == ticket_id,
-                    tickets.c.agent == agent,
-                    tickets.c.state == State.ASSIGNED.value,
-                )
+                .where(_held(ticket_id, agent))
                 .values(**values, returned_from=agent if to_agent is None else None)
             )
             if not updated.rowcount:
@@ -192,11 +188,7 @@ class TicketStore:
         with self._engine.begin() as connection:
             updated = connection.execute(
                 tickets.update()
-                .where(
-                    tickets.c.ticket_id == ticket_id,
-                    tickets.c.agent == agent,
-                    tickets.c.state == State.ASSIGNED.value,
-                )
+                .where(_held(ticket_id, agent))
                 .values(
                     first_response_at=sa.func.coalesce(tickets.c.first_response_at, now),
                     last_agent_reply_at=now,
@@ -244,11 +236,7 @@ class TicketStore:
         with self._engine.begin() as connection:
             updated = connection.execute(
                 tickets.update()
-                .where(
-                    tickets.c.ticket_id == ticket_id,
-                    tickets.c.agent == agent,
-                    tickets.c.state == State.ASSIGNED.value,
-                )
+                .where(_held(ticket_id, agent))
                 .values(
                     state=State.CLOSED.value,
                     closed_at=utc_now(),
@@ -337,11 +325,7 @@ def _assign(connection: Connection, ticket_id: int, agent: str, state: State) ->
 def _return_to_queue(connection: Connection, ticket_id: int, agent: str) -> Ticket | None:
     updated = connection.execute(
         tickets.update()
-        .where(
-            tickets.c.ticket_id == ticket_id,
-            tickets.c.agent == agent,
-            tickets.c.state == State.ASSIGNED.value,
-        )
+        .where(_held(ticket_id, agent))
         .values(
             state=State.QUEUED.value,
             agent=None,
@@ -351,6 +335,15 @@ def _return_to_queue(connection: Connection, ticket_id: int, agent: str) -> Tick
         )
     )
     return _get(connection, ticket_id) if updated.rowcount else None
+
+
+def _held(ticket_id: int, agent: str) -> sa.ColumnElement[bool]:
+    """The ticket, while it is assigned to ``agent``."""
+    return sa.and_(
+        tickets.c.ticket_id == ticket_id,
+        tickets.c.agent == agent,
+        tickets.c.state == State.ASSIGNED.value,
+    )
 
 
 def _open_for(connection: Connection, conversation_id: str) -> Ticket | None:
