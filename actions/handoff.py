@@ -62,7 +62,14 @@ class ActionHandoff(HandoffAction):
         anonymous = routed.reason is Reason.COMPLAINT and account_id is None
         urgency = Urgency.NORMAL if anonymous else routed.urgency
         ticket = await self.call(
-            tickets.open, tracker.sender_id, channel, routed.reason, summary, urgency, routed.team
+            tickets.open,
+            tracker.sender_id,
+            channel,
+            routed.reason,
+            summary,
+            urgency,
+            routed.team,
+            account_id,
         )
         settings = services().settings
         if not settings.hours.is_open(self.clock()):

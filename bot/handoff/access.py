@@ -1,6 +1,7 @@
 """Who a console request comes from, and whether their role may do what it asks.
 
-Agents work tickets; supervisors also review what the assistant missed, release models and edit
+Agents work their tickets and their teams' queue (``may_read``); supervisors also see every
+ticket, the live view and the dashboard, review what the assistant missed, release models and edit
 the help center; admins also manage the agents (``bot.handoff.records.Role``). A request
 without a valid session gets 401, one from a role that may not do the task 403 saying who may.
 """
@@ -14,11 +15,19 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.handoff.console_io import denied, session_agent
-from bot.handoff.records import AgentProfile, Role
+from bot.handoff.records import AgentProfile, Role, State, Ticket
 from bot.handoff.store import HandoffStore
 from bot.services import services_of
 
 REVIEW_TASK = "reviews messages"
+
+
+def may_read(viewer: AgentProfile, ticket: Ticket, held_before: bool) -> bool:
+    """Whether ``viewer`` may open ``ticket``: supervisors any; an agent their own, one waiting
+    in their teams' queue (to take it), and one they held before."""
+    if viewer.role.supervises or ticket.agent == viewer.username or held_before:
+        return True
+    return ticket.state is State.QUEUED and ticket.team in viewer.teams
 
 
 class RoleCheck:

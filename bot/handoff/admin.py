@@ -28,6 +28,7 @@ from sanic.response import HTTPResponse
 
 from bot.handoff.access import RoleCheck
 from bot.handoff.agents import MIN_PASSWORD
+from bot.handoff.audit import AGENT_CHANGE
 from bot.handoff.console_io import bad_request, body
 from bot.handoff.directory import DEFAULT_CAPACITY, MAX_CAPACITY
 from bot.handoff.dispatch import Dispatcher
@@ -91,6 +92,8 @@ class AdminHandlers:
             _teams(data.get("teams")) or (Team.GENERAL,),
             data.get("capacity") or DEFAULT_CAPACITY,
         )
+        detail = f"created: role {data.get('role') or Role.AGENT.value}, teams {data.get('teams')}"
+        await self._audit(request, admin, username, detail)
         return await self._profile(request, username)
 
     async def update(self, request: Request, username: str) -> HTTPResponse:
@@ -114,6 +117,9 @@ class AdminHandlers:
         )
         if not changed:
             return response.json({"error": "no such agent"}, status=404)
+        fields = ("display_name", "role", "teams", "capacity")
+        changes = ", ".join(f"{key} {data[key]}" for key in fields if data.get(key) is not None)
+        await self._audit(request, admin, username, f"changed: {changes}")
         self._dispatcher.wake()  # more capacity or another team may take queued tickets
         return await self._profile(request, username)
 
@@ -137,6 +143,7 @@ class AdminHandlers:
             profile.teams,
             profile.capacity,
         )
+        await self._audit(request, admin, username, "password reset")
         return await self._profile(request, username)
 
     async def disable(self, request: Request, username: str) -> HTTPResponse:
@@ -148,9 +155,16 @@ class AdminHandlers:
         store = self._roles.store(request)
         if not await asyncio.to_thread(store.agents.disable, username):
             return response.json({"error": "no such agent"}, status=404)
+        await self._audit(request, admin, username, "disabled")
         released = await asyncio.to_thread(store.tickets.release, username)
         self._dispatcher.wake()
         return await self._profile(request, username, released=[t.ticket_id for t in released])
+
+    async def _audit(self, request: Request, admin: str, username: str, detail: str) -> None:
+        store = self._roles.store(request)
+        await asyncio.to_thread(
+            store.audit.record, admin, AGENT_CHANGE, f"agent:{username}", detail
+        )
 
     async def _profile(self, request: Request, username: str, **extra: Any) -> HTTPResponse:
         profile = await asyncio.to_thread(self._roles.store(request).roster.profile, username)

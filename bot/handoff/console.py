@@ -8,12 +8,14 @@ desk's further routes are ``bot.handoff.desk`` and ``bot.handoff.admin``).
     GET  /webhooks/agent/api/queue?limit=&offset=&mine=1  open tickets, most urgent then longest
                                                   waiting (mine=1: the agent's own):
                                                   {tickets, total, limit, offset}
-    GET  /webhooks/agent/api/tickets/<id>         ticket, summary, transcript, notes and tags
+    GET  /webhooks/agent/api/tickets/<id>         ticket, summary, transcript (the ticket's time
+                                                  window), notes and tags: 403 for an agent
+                                                  whose ticket it is not
     POST /webhooks/agent/api/tickets/<id>/claim
     POST /webhooks/agent/api/tickets/<id>/reply   {text}
     POST /webhooks/agent/api/tickets/<id>/close   {note}
     GET  /webhooks/agent/dashboard                support figures for the lead (bot/insight)
-    GET  /webhooks/agent/api/insight              the figures as JSON
+    GET  /webhooks/agent/api/insight              the figures as JSON (supervisors and admins)
     GET  /webhooks/agent/api/labels               names of reasons, channels, intents (no login)
     …/review, …/api/review…, …/api/tickets/<id>/flag  the lead's review (bot.improvement.console)
     …/kb, …/api/kb…, …/api/tickets/<id>/articles       help-center editor and suggestions
@@ -47,8 +49,10 @@ from sanic.models.handler_types import RouteHandler
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.handoff.access import RoleCheck
+from bot.handoff.access import RoleCheck, may_read
 from bot.handoff.admin import AdminHandlers
+from bot.handoff.audit import CLOSE, LOGIN
+from bot.handoff.audit_console import AuditHandlers
 from bot.handoff.console_io import (
     bad_request,
     body,
@@ -103,6 +107,7 @@ class ConsoleHandlers:
     def __init__(self, store: HandoffStore | None, dispatcher: Dispatcher) -> None:
         self._given = store
         self._dispatcher = dispatcher
+        self._roles = RoleCheck(store)
         self._password_checks = asyncio.Semaphore(PASSWORD_CHECKS)
 
     def routes(self) -> list[tuple[str, str, RouteHandler]]:
@@ -169,6 +174,7 @@ class ConsoleHandlers:
             await asyncio.sleep(LOGIN_POLICY.delay(attempt.failures))
             return response.json({"error": "wrong username or password"}, status=401)
         await asyncio.to_thread(agents.login_succeeded, username, throttled)
+        await asyncio.to_thread(self._store(request).audit.record, username, LOGIN, address)
         profile = await asyncio.to_thread(self._store(request).roster.profile, username)
         assert profile is not None
         return response.json({"token": token, "agent": profile.as_dict()})
@@ -206,16 +212,20 @@ class ConsoleHandlers:
         )
 
     async def ticket(self, request: Request, ticket_id: int) -> HTTPResponse:
-        """The ticket with its transcript, notes and tags; its agent has now read it."""
-        agent_name = await self._authenticated(request)
-        if agent_name is None:
-            return denied()
+        """The ticket with its transcript (its own time window), notes and tags, for who may
+        read it (``bot.handoff.access.may_read``); its agent has now read it."""
+        viewer = await self._roles.profile(request)
+        if isinstance(viewer, HTTPResponse):
+            return viewer
         found = await self._ticket(request, ticket_id)
         if found is None:
             return response.json({"error": "no such ticket"}, status=404)
         store = self._store(request)
-        if found.agent == agent_name and found.unread:
-            await asyncio.to_thread(store.tickets.mark_read, ticket_id, agent_name)
+        held = await asyncio.to_thread(store.tickets.held_by, ticket_id, viewer.username)
+        if not may_read(viewer, found, held):
+            return response.json({"error": "this ticket is another agent's"}, status=403)
+        if found.agent == viewer.username and found.unread:
+            await asyncio.to_thread(store.tickets.mark_read, ticket_id, viewer.username)
         lines = await self._transcript(request, found)
         notes = await asyncio.to_thread(store.notes.notes, ticket_id)
         tags = await asyncio.to_thread(store.notes.tags, ticket_id)
@@ -285,6 +295,9 @@ class ConsoleHandlers:
         )
         if closed is None:
             return response.json({"error": "only your assigned ticket can be closed"}, status=409)
+        await asyncio.to_thread(
+            self._store(request).audit.record, agent_name, CLOSE, f"ticket:{ticket_id}", note
+        )
         self._dispatcher.wake()  # a place is free
         await self._delivery(request).send_response(
             closed.conversation_id, "utter_ask_rating", resume=True, channel=closed.channel
@@ -295,8 +308,9 @@ class ConsoleHandlers:
         return response.html(DASHBOARD.read_text(encoding="utf-8"))
 
     async def insight(self, request: Request) -> HTTPResponse:
-        if await self._authenticated(request) is None:
-            return denied()
+        refused = await self._roles.refused(request, "reads the support figures")
+        if refused is not None:
+            return refused
         settings = services_of(request.app).settings
         sources = InsightSources(settings.stores.tracker, settings.stores.handoff)
         try:
@@ -314,9 +328,11 @@ class ConsoleHandlers:
         return await session_agent(request, self._store(request).agents)
 
     async def _transcript(self, request: Request, ticket: Ticket) -> list[dict[str, Any]]:
+        """The conversation's messages within the ticket's window (``TicketStore.window``)."""
         agent: Agent = request.app.ctx.agent
+        since, until = await asyncio.to_thread(self._store(request).tickets.window, ticket)
         tracker = await agent.tracker_store.retrieve(ticket.conversation_id)
-        return transcript(tracker.events) if tracker else []
+        return transcript(tracker.events, since, until) if tracker else []
 
     async def _ticket(self, request: Request, ticket_id: int) -> Ticket | None:
         if ticket_id >= MAX_TICKET_ID:
@@ -356,6 +372,7 @@ class AgentConsole(InputChannel):
             ConsoleHandlers(self._store, dispatcher).routes()
             + DeskHandlers(roles, dispatcher).routes()
             + AdminHandlers(roles, dispatcher).routes()
+            + AuditHandlers(roles).routes()
             + ReviewHandlers(roles).routes()
             + ReleaseHandlers(roles).routes()
             + KnowledgeHandlers(roles).routes()

@@ -92,10 +92,17 @@ def ticket_json(ticket: Ticket, now: datetime, tags: list[str] | None = None) ->
     }
 
 
-def transcript(events: Any) -> list[dict[str, Any]]:
-    """User, bot and agent messages of a conversation, oldest first."""
+def transcript(
+    events: Any, since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """User, bot and agent messages of a conversation, oldest first (those after ``since`` and
+    up to ``until`` when given)."""
+    start = since.timestamp() if since else float("-inf")
+    end = until.timestamp() if until else float("inf")
     lines = []
     for event in events:
+        if not start < event.timestamp <= end:
+            continue
         if isinstance(event, UserUttered) and event.text:
             lines.append({"role": "user", "text": event.text})
         elif isinstance(event, BotUttered) and event.text:

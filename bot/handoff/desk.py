@@ -31,6 +31,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.handoff.access import RoleCheck
+from bot.handoff.audit import CANNED_CHANGE
+from bot.handoff.audit import TRANSFER as TRANSFER_ENTRY
 from bot.handoff.canned import CannedError, EditConflict, fill
 from bot.handoff.console_io import bad_request, body, denied, ticket_json
 from bot.handoff.delivery import Delivery
@@ -165,6 +167,9 @@ class DeskHandlers:
         if moved is None:
             return response.json({"error": "the ticket is no longer yours"}, status=409)
         where = f"agent:{target.username}" if target else f"team:{team}"
+        await asyncio.to_thread(
+            store.audit.record, viewer.username, TRANSFER_ENTRY, f"ticket:{ticket_id}", where
+        )
         try:
             await asyncio.to_thread(
                 store.notes.add, ticket_id, viewer.username, note, TRANSFER, where
@@ -246,6 +251,13 @@ class DeskHandlers:
             )
         except CannedError as error:
             return bad_request(str(error))
+        await asyncio.to_thread(
+            self._store(request).audit.record,
+            viewer.username,
+            CANNED_CHANGE,
+            f"canned:{reply.reply_id}",
+            f"created /{reply.shortcut}",
+        )
         return response.json({"reply": reply.as_dict()})
 
     async def update_canned(self, request: Request, reply_id: int) -> HTTPResponse:
@@ -292,6 +304,7 @@ class DeskHandlers:
         try:
             if delete:
                 await asyncio.to_thread(canned.delete, reply_id, viewer.username, revision)
+                await self._audit_canned(request, viewer, reply_id, f"deleted /{reply.shortcut}")
                 return response.json({"deleted": reply_id})
             shortcut, text = data.get("shortcut"), data.get("text")
             if not isinstance(shortcut, str) or not isinstance(text, str):
@@ -310,7 +323,19 @@ class DeskHandlers:
                 },
                 status=409,
             )
+        await self._audit_canned(request, viewer, reply_id, f"edited /{saved.shortcut}")
         return response.json({"reply": saved.as_dict()})
+
+    async def _audit_canned(
+        self, request: Request, viewer: AgentProfile, reply_id: int, detail: str
+    ) -> None:
+        await asyncio.to_thread(
+            self._store(request).audit.record,
+            viewer.username,
+            CANNED_CHANGE,
+            f"canned:{reply_id}",
+            detail,
+        )
 
     async def _canned_for(
         self, request: Request, viewer: AgentProfile, reply_id: int

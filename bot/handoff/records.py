@@ -111,6 +111,10 @@ class Ticket:
     user_typing: bool = False
     agent_typing: bool = False
     returned_from: str | None = None
+    # The proven owner's account: for the account panel only, never in a page's JSON.
+    account_id: str | None = None
+    last_user_message_at: datetime | None = None
+    last_agent_reply_at: datetime | None = None
 
 
 @dataclass(frozen=True)

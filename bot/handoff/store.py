@@ -1,5 +1,5 @@
 """The handoff database opened once, with its parts: tickets, the agent directory, presence and
-assignment, notes and tags, canned replies, search and the outbox.
+assignment, notes and tags, canned replies, search, the audit log and the outbox.
 
 Shared by the action server (which opens tickets) and the Rasa server (agent console, delivery):
 SQLite by default, PostgreSQL in production (HANDOFF_DB_URL); each server opens it once, in its
@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bot.database import create_engine
 from bot.handoff.assignment import Assigner
+from bot.handoff.audit import AuditLog
 from bot.handoff.canned import CannedReplies
 from bot.handoff.directory import AgentDirectory
 from bot.handoff.notes import NoteBook
@@ -35,6 +36,7 @@ class HandoffStore:
         self.notes = NoteBook(engine)
         self.canned = CannedReplies(engine)
         self.search = TicketSearch(engine)
+        self.audit = AuditLog(engine)
         self.outbox = Outbox(autocommit)
 
     @classmethod

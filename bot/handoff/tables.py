@@ -51,6 +51,10 @@ tickets = sa.Table(
     sa.Column("agent_typing_until", UtcDateTime),
     # The redacted transcript as of the last agent reply or the close, for search.
     sa.Column("transcript", sa.Text),
+    # The proven owner's account (bot.identity), for the account panel; never sent to a page.
+    sa.Column("account_id", sa.String(64)),
+    # When the user last wrote while the ticket was open (the next-response SLA counts from it).
+    sa.Column("last_user_message_at", UtcDateTime),
     # The agent the ticket was last taken back from (no reply in time) or who transferred it to a
     # team: assigned elsewhere first.
     sa.Column("returned_from", sa.String(64)),
@@ -143,6 +147,57 @@ canned_replies = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False, default=False),
 )
 
+# Append-only (bot.handoff.audit): nothing in the code updates or deletes a row.
+audit_log = sa.Table(
+    "handoff_audit_log",
+    metadata,
+    sa.Column("entry_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index("ix_handoff_audit_actor", "actor", "action", "at"),
+)
+
+# What supervisors are alerted to (unusual viewing, a blocked agent reply): newest first.
+alerts = sa.Table(
+    "handoff_alerts",
+    metadata,
+    sa.Column("alert_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("ticket_id", sa.Integer),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+# Addresses or URLs a supervisor checked and let an agent send in one ticket (bot.handoff.guard).
+guard_approvals = sa.Table(
+    "handoff_guard_approvals",
+    metadata,
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey(tickets.c.ticket_id), primary_key=True),
+    sa.Column("value", sa.String(255), primary_key=True),
+    sa.Column("approved_by", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+)
+
+# The supervisors' live view of every open conversation, bot-only ones included (bot.handoff.live).
+live_conversations = sa.Table(
+    "handoff_live_conversations",
+    metadata,
+    sa.Column("conversation_id", sa.String(255), primary_key=True),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("last_intent", sa.String(64)),
+    sa.Column("confidence", sa.Float),
+    # Comma-separated: secret_shared, theft, fallbacks.
+    sa.Column("flags", sa.String(128), nullable=False),
+    sa.Column("fallbacks_in_row", sa.Integer, nullable=False),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_user_at", UtcDateTime, nullable=False),
+    sa.Index("ix_handoff_live_last_user", "last_user_at"),
+)
+
 outbox = sa.Table(
     "handoff_outbox",
     metadata,
@@ -195,6 +250,8 @@ def _add_new_columns(engine: Engine) -> None:
             "agent_typing_until",
             "transcript",
             "returned_from",
+            "account_id",
+            "last_user_message_at",
         ],
     }
     for table, names in added.items():

@@ -34,6 +34,7 @@ class TicketStore:
         summary: Summary,
         urgency: Urgency | None = None,
         team: Team = Team.GENERAL,
+        account_id: str | None = None,
     ) -> Ticket:
         """Queues a ticket for ``team`` (at the reason's urgency unless given), or returns the
         open one."""
@@ -55,6 +56,7 @@ class TicketStore:
                     cancelled=False,
                     timeout_notified=False,
                     team=team.value,
+                    account_id=account_id,
                     user_messages=0,
                     read_messages=0,
                 )
@@ -100,6 +102,26 @@ class TicketStore:
         )
         with self._engine.connect() as connection:
             return [ticket_of(row) for row in connection.execute(query).mappings()]
+
+    def held_by(self, ticket_id: int, agent: str) -> bool:
+        """Whether ``agent`` ever held the ticket (claimed, assigned or transferred to)."""
+        query = sa.select(ticket_agents.c.username).where(
+            ticket_agents.c.ticket_id == ticket_id, ticket_agents.c.username == agent
+        )
+        with self._engine.connect() as connection:
+            return connection.execute(query).first() is not None
+
+    def window(self, ticket: Ticket) -> tuple[datetime | None, datetime | None]:
+        """The time the ticket's transcript covers: from the close of the conversation's ticket
+        before it (None: the conversation's start) to its own close (None: still open)."""
+        query = sa.select(sa.func.max(tickets.c.closed_at)).where(
+            tickets.c.conversation_id == ticket.conversation_id,
+            tickets.c.ticket_id != ticket.ticket_id,
+            tickets.c.closed_at <= ticket.created_at,
+        )
+        with self._engine.connect() as connection:
+            since = connection.execute(query).scalar_one_or_none()
+        return since, ticket.closed_at
 
     def queue_size(self, agent: str | None = None) -> int:
         """How many tickets are open (queued or assigned; ``agent``'s only, when given)."""
@@ -208,6 +230,7 @@ class TicketStore:
                 .values(
                     user_messages=sa.func.coalesce(tickets.c.user_messages, 0) + 1,
                     user_typing_until=None,
+                    last_user_message_at=utc_now(),
                 )
             )
 
@@ -398,6 +421,9 @@ def ticket_of(row: Any) -> Ticket:
         user_typing=_typing(row["user_typing_until"]),
         agent_typing=_typing(row["agent_typing_until"]),
         returned_from=row["returned_from"],
+        account_id=row["account_id"],
+        last_user_message_at=row["last_user_message_at"],
+        last_agent_reply_at=row["last_agent_reply_at"],
     )
 
 
