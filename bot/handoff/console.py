@@ -12,7 +12,8 @@ desk's further routes are ``bot.handoff.desk`` and ``bot.handoff.admin``).
                                                   window), notes and tags: 403 for an agent
                                                   whose ticket it is not
     POST /webhooks/agent/api/tickets/<id>/claim
-    POST /webhooks/agent/api/tickets/<id>/reply   {text}
+    POST /webhooks/agent/api/tickets/<id>/reply   {text}: 422 {blocked} when the outbound guard
+                                                  stops it (``bot.handoff.guard``)
     POST /webhooks/agent/api/tickets/<id>/close   {note}
     GET  /webhooks/agent/dashboard                support figures for the lead (bot/insight)
     GET  /webhooks/agent/api/insight              the figures as JSON (supervisors and admins)
@@ -68,6 +69,9 @@ from bot.handoff.delivery import Delivery
 from bot.handoff.desk import DeskHandlers
 from bot.handoff.directory import LOGIN_POLICY
 from bot.handoff.dispatch import Dispatcher
+from bot.handoff.guard import OutboundGuard
+from bot.handoff.live_console import LiveHandlers
+from bot.handoff.panel_console import PanelHandlers
 from bot.handoff.records import Presence, State, Ticket
 from bot.handoff.search import searchable
 from bot.handoff.store import HandoffStore
@@ -94,6 +98,8 @@ ASSETS = {
     "agent_kb.css": "text/css; charset=utf-8",
     "agent_admin.js": "text/javascript; charset=utf-8",
     "agent_admin.css": "text/css; charset=utf-8",
+    "agent_live.js": "text/javascript; charset=utf-8",
+    "agent_live.css": "text/css; charset=utf-8",
 }
 MAX_REPLY_LENGTH = 2000
 MAX_TICKET_ID = 2**63  # ticket ids are 64-bit integers: a larger one names no ticket
@@ -267,6 +273,12 @@ class ConsoleHandlers:
         found = await self._ticket(request, ticket_id)
         if found is None or found.state is not State.ASSIGNED or found.agent != agent_name:
             return response.json({"error": "claim the ticket first"}, status=409)
+        lines = await self._transcript(request, found)
+        blocked = await OutboundGuard(request.app).review(found, agent_name, text, lines)
+        if blocked:
+            return response.json(
+                {"error": "reply blocked", "blocked": [b.as_dict() for b in blocked]}, status=422
+            )
         await self._delivery(request).send_text(
             found.conversation_id, text.strip(), agent_name, found.channel
         )
@@ -373,6 +385,8 @@ class AgentConsole(InputChannel):
             + DeskHandlers(roles, dispatcher).routes()
             + AdminHandlers(roles, dispatcher).routes()
             + AuditHandlers(roles).routes()
+            + PanelHandlers(roles).routes()
+            + LiveHandlers(roles, dispatcher).routes()
             + ReviewHandlers(roles).routes()
             + ReleaseHandlers(roles).routes()
             + KnowledgeHandlers(roles).routes()
