@@ -222,7 +222,39 @@ def open_handoff_database(url: str) -> Engine:
             "CREATE INDEX IF NOT EXISTS ix_handoff_tickets_assigned"
             " ON handoff_tickets (assigned_at)"
         )
+    _keep_append_only(engine, audit_log)
     return engine
+
+
+def _keep_append_only(engine: Engine, table: sa.Table) -> None:
+    """Makes the database itself refuse to change or remove ``table``'s rows: not only has the
+    code no such path, a statement typed by hand into the database fails too."""
+    name = table.name
+    if engine.dialect.name == "postgresql":
+        statements = [
+            "CREATE OR REPLACE FUNCTION im_append_only() RETURNS trigger AS $$ BEGIN"
+            " RAISE EXCEPTION 'append-only table %', TG_TABLE_NAME; END $$ LANGUAGE plpgsql",
+            f"DROP TRIGGER IF EXISTS {name}_append_only ON {name}",
+            f"CREATE TRIGGER {name}_append_only BEFORE UPDATE OR DELETE ON {name}"
+            " FOR EACH ROW EXECUTE FUNCTION im_append_only()",
+        ]
+    else:
+        statements = [
+            f"CREATE TRIGGER IF NOT EXISTS {name}_no_update BEFORE UPDATE ON {name}"
+            " BEGIN SELECT RAISE(ABORT, 'append-only table'); END",
+            f"CREATE TRIGGER IF NOT EXISTS {name}_no_delete BEFORE DELETE ON {name}"
+            " BEGIN SELECT RAISE(ABORT, 'append-only table'); END",
+        ]
+    for attempt in range(3):
+        try:
+            with engine.begin() as connection:
+                for statement in statements:
+                    connection.execute(sa.text(statement))
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InternalError):
+            # Several servers starting on one PostgreSQL replace the trigger at once.
+            if attempt == 2:
+                raise
 
 
 def _add_new_columns(engine: Engine) -> None:
