@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from playwright import sync_api
 
+from bot.handoff.records import Role
+from bot.handoff.store import HandoffStore
 from bot.insight.sources import InsightSources
 from tests.browser import SCREENSHOTS, chromium
 from tests.insight.desk_stores import DeskTicket, write_desk_store
-from tests.support.http import AGENT, AgentConsole
+from tests.support.http import LEAD, AgentConsole
 from tests.support.stack import ServedStack
 
 WAIT_MS = 15_000
@@ -48,11 +50,14 @@ expect = sync_api.expect
 def desk(served: ServedStack) -> ServedStack:
     start = datetime.now(timezone.utc) - timedelta(hours=1)
     write_desk_store(served.handoff_url, start, ROWS, names={})
+    HandoffStore.from_url(served.handoff_url).agents.add(
+        LEAD.username, LEAD.name, LEAD.password, Role.SUPERVISOR
+    )
     return served
 
 
 def test_the_api_gives_the_desk_figures_of_the_store(desk: ServedStack) -> None:
-    data = AgentConsole(desk.http).get("/insight")["desk"]
+    data = AgentConsole(desk.http, LEAD).get("/insight")["desk"]
 
     mine = [group for group in data["agents"] if group["key"] == HOSTILE_AGENT]
     assert mine == [MINE]
@@ -90,8 +95,8 @@ def test_the_dashboard_shows_teams_agents_waits_and_tags_as_text(
     page: Any, desk: ServedStack
 ) -> None:
     page.goto(f"{desk.base_url}/webhooks/agent/dashboard")
-    page.get_by_test_id("login-username").fill(AGENT.username)
-    page.get_by_test_id("login-password").fill(AGENT.password)
+    page.get_by_test_id("login-username").fill(LEAD.username)
+    page.get_by_test_id("login-password").fill(LEAD.password)
     page.get_by_test_id("login-submit").click()
 
     expect(page.get_by_test_id("desk")).to_be_visible()

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright import sync_api
 
-from bot.handoff.records import Reason, State
+from bot.handoff.records import Reason, Role, State
 from bot.handoff.store import HandoffStore
 from bot.help_center.articles import Article
 from bot.help_center.store import ArticleStore, Event
@@ -36,7 +36,7 @@ from bot.insight.report import write_report
 from bot.insight.sources import InsightSources
 from tests.browser import SCREENSHOTS, chromium
 from tests.insight.known_stores import ZONE, known_sources
-from tests.support.http import AGENT, CONSOLE_API, AgentConsole, RestUser
+from tests.support.http import CONSOLE_API, LEAD, AgentConsole, RestUser
 from tests.support.stack import ALWAYS_OPEN, ServedStack, running_stack
 
 WAIT_MS = 15_000
@@ -169,6 +169,9 @@ def test_user_text_in_the_report_is_shown_as_text(page: Any, tmp_path: Path) -> 
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStack]:
     settings = {"SUPPORT_HOURS": ALWAYS_OPEN, "SUPPORT_TIMEZONE": "Asia/Shanghai"}
     with running_stack(tmp_path_factory.mktemp("insight-stack"), settings=settings) as local:
+        HandoffStore.from_url(local.handoff_url).agents.add(
+            LEAD.username, LEAD.name, LEAD.password, Role.SUPERVISOR
+        )
         yield local
 
 
@@ -210,10 +213,11 @@ def driven(stack: ServedStack) -> dict[str, Any]:
     return {"ticket": closed, "days": {first_day, datetime.now(ZONE).date()}}
 
 
-def test_the_insight_api_needs_a_login(stack: ServedStack) -> None:
+def test_the_insight_api_needs_a_supervisor_s_login(stack: ServedStack) -> None:
     url = f"{CONSOLE_API}/insight"
     assert stack.http.get(url).status == 401
     assert stack.http.get(url, headers={"Authorization": "Bearer forged-token"}).status == 401
+    assert AgentConsole(stack.http).call("GET", "/insight").status == 403
 
 
 def test_both_pages_get_the_names_from_one_route_and_one_shared_script(stack: ServedStack) -> None:
@@ -228,7 +232,7 @@ def test_both_pages_get_the_names_from_one_route_and_one_shared_script(stack: Se
 
 
 def test_the_api_figures_match_what_was_driven(stack: ServedStack, driven: dict[str, Any]) -> None:
-    data = AgentConsole(stack.http).get("/insight")
+    data = AgentConsole(stack.http, LEAD).get("/insight")
 
     sources = InsightSources(f"sqlite:///{stack.workdir / 'tracker.db'}", stack.handoff_url)
     figures = sources.figures(zone=ZoneInfo("Asia/Shanghai"))
@@ -285,8 +289,8 @@ def test_the_dashboard_shows_the_figures_to_a_logged_in_agent(
     answer = page.goto(f"{stack.base_url}/webhooks/agent/dashboard")
     assert "'unsafe-inline'" not in answer.headers["content-security-policy"]
     expect(page.get_by_test_id("login-view")).to_be_visible()
-    page.get_by_test_id("login-username").fill(AGENT.username)
-    page.get_by_test_id("login-password").fill(AGENT.password)
+    page.get_by_test_id("login-username").fill(LEAD.username)
+    page.get_by_test_id("login-password").fill(LEAD.password)
     page.get_by_test_id("login-submit").click()
 
     expect(page.get_by_test_id("dashboard-view")).to_be_visible()
@@ -326,7 +330,7 @@ def test_the_api_and_the_dashboard_show_the_help_center_as_text(
     for asked in (question, question.upper(), question):
         store.record(Event.UNANSWERED, None, asked)
 
-    help_center = AgentConsole(stack.http).get("/insight")["help_center"]
+    help_center = AgentConsole(stack.http, LEAD).get("/insight")["help_center"]
     mine = [a for a in help_center["articles"] if a["article_id"] == "insight-hostile"]
     assert mine == [
         {
@@ -344,8 +348,8 @@ def test_the_api_and_the_dashboard_show_the_help_center_as_text(
     assert {"text": grouped, "count": 3} in help_center["unanswered_questions"]
 
     page.goto(f"{stack.base_url}/webhooks/agent/dashboard")
-    page.get_by_test_id("login-username").fill(AGENT.username)
-    page.get_by_test_id("login-password").fill(AGENT.password)
+    page.get_by_test_id("login-username").fill(LEAD.username)
+    page.get_by_test_id("login-password").fill(LEAD.password)
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("help-center")).to_be_visible()
     article = page.get_by_test_id("help-article-row").filter(has_text="insight-hostile")
