@@ -110,7 +110,10 @@ class AuditLog:
             logger.error("audit log write failed: %s", type(error).__name__)
             raise AuditError("the audit log could not be written") from error
         if action == PANEL_VIEW:
-            self._watch_viewing(actor, at)
+            try:
+                self._watch_viewing(actor, at)
+            except sa.exc.SQLAlchemyError:  # the view is recorded; only its alert is missing
+                logger.exception("unusual-viewing check failed")
         return Entry(int(entry_id), at, actor, action, target, detail)
 
     def entries(

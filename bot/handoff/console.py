@@ -52,7 +52,7 @@ from sanic.response import HTTPResponse
 
 from bot.handoff.access import RoleCheck, may_read
 from bot.handoff.admin import AdminHandlers
-from bot.handoff.audit import CLOSE, LOGIN
+from bot.handoff.audit import CLOSE, LOGIN, AuditError
 from bot.handoff.audit_console import AuditHandlers
 from bot.handoff.console_io import (
     bad_request,
@@ -180,7 +180,11 @@ class ConsoleHandlers:
             await asyncio.sleep(LOGIN_POLICY.delay(attempt.failures))
             return response.json({"error": "wrong username or password"}, status=401)
         await asyncio.to_thread(agents.login_succeeded, username, throttled)
-        await asyncio.to_thread(self._store(request).audit.record, username, LOGIN, address)
+        try:
+            await asyncio.to_thread(self._store(request).audit.record, username, LOGIN, address)
+        except AuditError:  # no login unrecorded
+            await asyncio.to_thread(agents.logout, token)
+            return response.json({"error": "the audit log is unavailable"}, status=503)
         profile = await asyncio.to_thread(self._store(request).roster.profile, username)
         assert profile is not None
         return response.json({"token": token, "agent": profile.as_dict()})
