@@ -1,5 +1,5 @@
 """How the agent console reads requests (token and the agent it names, JSON body, query
-numbers) and writes its JSON (tickets, transcripts, errors)."""
+numbers) and writes its JSON (tickets with their SLA clock, transcripts, errors)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,14 @@ def masked(name: str) -> str:
     return f"{name[:2]!r}… ({len(name)} characters)"
 
 
-def ticket_json(ticket: Ticket, now: datetime, tags: list[str] | None = None) -> dict[str, Any]:
+def ticket_json(
+    ticket: Ticket,
+    now: datetime,
+    tags: list[str] | None = None,
+    sla: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ticket as the console shows it; ``sla`` is its clock (``bot.handoff.sla.sla_json``),
+    null when the caller gave none."""
     return {
         "ticket_id": ticket.ticket_id,
         "conversation_id": ticket.conversation_id,
@@ -89,6 +96,7 @@ def ticket_json(ticket: Ticket, now: datetime, tags: list[str] | None = None) ->
         "unread": ticket.unread,
         "user_typing": ticket.user_typing,
         "tags": tags or [],
+        "sla": sla,
     }
 
 

@@ -23,6 +23,9 @@ Definitions, so that every number can be checked by hand:
   1–5 ratings: their mean and the share of 4 and 5, with their number. Assignment wait is
   assignment − open per team, median and p90. Tags count the tickets of the period (cancelled
   ones too) that carry each tag.
+- SLA breaches (``bot.insight.sla``): first responses per urgency and per team against their
+  targets in business hours, and the user's last unanswered message against the next-response
+  target (a lower bound: earlier replies are not kept per message).
 - The help center counts its events of the period: per article the views and the 有帮助 /
   没帮助 votes; the helpful rate is 有帮助 / (有帮助 + 没帮助), shown with that number of votes.
   Questions no article fitted are grouped by their text lowercased with whitespace collapsed.
@@ -37,6 +40,7 @@ from datetime import date, datetime, tzinfo
 
 from bot.dialogue.ratings import rating_from
 from bot.handoff.records import Reason, Team
+from bot.handoff.sla import SlaPolicy
 from bot.help_center.store import Event
 from bot.insight.records import (
     STARS,
@@ -63,6 +67,7 @@ from bot.insight.records import (
     Understanding,
     UserTurn,
 )
+from bot.insight.sla import sla_figures
 from bot.privacy import mask_identifiers
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -78,10 +83,14 @@ def compute_figures(
     zone: tzinfo,
     help_log: HelpCenterLog | None = None,
     desk_log: DeskLog | None = None,
+    sla: SlaPolicy | None = None,
+    now: datetime | None = None,
 ) -> Figures:
     """The figures for these user messages, tickets and help-center events, days taken in
     ``zone``; no help-center figures without a ``help_log``; agents named by their usernames
-    without a ``desk_log``."""
+    without a ``desk_log``; SLA breaches under ``sla`` (none without it), open tickets judged at
+    ``now``."""
+    desk_log = desk_log or DeskLog()
     turns = sorted(turns, key=lambda turn: turn.at)
     handoffs = sorted(handoffs, key=lambda record: record.created_at)
     days = [turn.at.astimezone(zone).date() for turn in turns]
@@ -99,8 +108,9 @@ def compute_figures(
         handoff_times=_handoff_times(handoffs),
         ratings=_ratings(turns, handoffs),
         low_confidence=_low_confidence(turns),
-        desk=desk_figures(handoffs, desk_log or DeskLog()),
+        desk=desk_figures(handoffs, desk_log),
         help_center=None if help_log is None else help_center_use(help_log),
+        sla=None if sla is None else sla_figures(handoffs, sla, now, desk_log),
     )
 
 

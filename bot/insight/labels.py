@@ -11,7 +11,7 @@ import yaml
 
 from bot.dialogue.clarify import load_intent_labels
 from bot.handoff.records import Reason
-from bot.insight.records import ArticleUse, DeskGroup, Satisfaction
+from bot.insight.records import ArticleUse, DeskGroup, Satisfaction, SlaGroup
 
 LABELS_FILE = Path(__file__).resolve().parents[2] / "data" / "insight_labels.yml"
 
@@ -21,6 +21,7 @@ class InsightLabels:
     """Names of reasons, channels and intents; the charts' texts; how values are written."""
 
     reasons: Mapping[str, str]
+    urgencies: Mapping[str, str]
     teams: Mapping[str, str]
     roles: Mapping[str, str]
     presence: Mapping[str, str]
@@ -32,6 +33,9 @@ class InsightLabels:
 
     def reason(self, reason: Reason) -> str:
         return self.reasons[reason.value]
+
+    def urgency(self, urgency: str) -> str:
+        return self.urgencies.get(urgency, urgency)
 
     def team(self, team: str) -> str:
         return self.teams.get(team, team)
@@ -82,10 +86,20 @@ class InsightLabels:
             share=f"{satisfaction.satisfied_share:.1%}", count=satisfaction.count
         )
 
+    def sla_breaches(self, group: SlaGroup) -> str:
+        """First-response breaches out of the tickets measured, "2/5（40.0%）"; "—" for none."""
+        if group.breach_share is None:
+            return "—"
+        return self.formats["sla_breaches"].format(
+            breached=group.breached, measured=group.measured, share=f"{group.breach_share:.1%}"
+        )
+
     def for_pages(self) -> dict[str, dict[str, str]]:
-        """What the agent pages name: reasons, teams, roles, presence, channels and intents."""
+        """What the agent pages name: reasons, urgencies, teams, roles, presence, channels and
+        intents."""
         return {
             "reasons": dict(self.reasons),
+            "urgencies": dict(self.urgencies),
             "teams": dict(self.teams),
             "roles": dict(self.roles),
             "presence": dict(self.presence),
@@ -99,6 +113,7 @@ def load_insight_labels(path: Path = LABELS_FILE) -> InsightLabels:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     return InsightLabels(
         reasons=dict(raw["reasons"]),
+        urgencies=dict(raw["urgencies"]),
         teams=dict(raw["teams"]),
         roles=dict(raw["roles"]),
         presence=dict(raw["presence"]),

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, ClassVar
 
-from bot.handoff.records import Reason
+from bot.handoff.records import Reason, Urgency
 from bot.help_center.store import Event
 
 STARS = (1, 2, 3, 4, 5)
@@ -49,6 +49,10 @@ class HandoffRecord:
     team: str | None = None
     first_response_at: datetime | None = None
     tags: tuple[str, ...] = ()
+    # For the SLA: the ticket's urgency, the user's last message and the agents' last reply.
+    urgency: Urgency = Urgency.NORMAL
+    last_user_message_at: datetime | None = None
+    last_agent_reply_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class DeskLog:
     teams_recorded: bool = True
     first_responses_recorded: bool = True
     tags_recorded: bool = True
+    # The user's last message and the agents' last reply (supervision, issue 19).
+    last_messages_recorded: bool = True
 
 
 @dataclass(frozen=True)
@@ -314,6 +320,54 @@ class DeskFigures:
 
 
 @dataclass(frozen=True)
+class SlaTarget:
+    """An urgency's first- and next-response targets, in business seconds."""
+
+    urgency: str
+    first_seconds: float
+    next_seconds: float
+
+
+@dataclass(frozen=True)
+class SlaGroup:
+    """One urgency's or team's tickets of the period (not cancelled) against their targets."""
+
+    COMPUTED: ClassVar[tuple[str, ...]] = ("breach_share",)
+
+    # An urgency (bot.handoff.records.Urgency value), a team (Team value), or "all".
+    key: str
+    # Tickets whose first response is settled: answered, closed unanswered, or still unanswered
+    # past the target.
+    measured: int
+    # Of those, the ones answered (or closed, or still unanswered) after the target.
+    breached: int
+    # Still open, unanswered and within the target.
+    pending: int
+    # Tickets whose user's last message after an agent reply stayed unanswered past the
+    # next-response target (until the close, or now); None when the store lacks those times.
+    next_breached: int | None
+
+    @property
+    def breach_share(self) -> float | None:
+        return self.breached / self.measured if self.measured else None
+
+
+@dataclass(frozen=True)
+class SlaFigures:
+    """SLA breaches of the period, counted in business hours (``bot.handoff.sla``): the targets,
+    all tickets, per urgency (most urgent first) and per team."""
+
+    targets: tuple[SlaTarget, ...]
+    overall: SlaGroup
+    urgencies: tuple[SlaGroup, ...]
+    teams: tuple[SlaGroup, ...]
+    # False for a store made before the desk (no reply times): no breach is counted.
+    first_responses_recorded: bool
+    # False for a store without the user's last message and the agents' last reply.
+    next_responses_recorded: bool
+
+
+@dataclass(frozen=True)
 class Figures:
     """Everything the report, the dashboard and the summary show."""
 
@@ -332,6 +386,8 @@ class Figures:
     desk: DeskFigures
     # None when the handoff database has no help-center events table: no help center there.
     help_center: HelpCenterUse | None = None
+    # None when no SLA targets were given (``compute_figures``' ``sla``).
+    sla: SlaFigures | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as JSON-ready values (dates as ISO strings, times in seconds)."""

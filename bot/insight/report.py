@@ -3,7 +3,9 @@
     python -m bot.insight.report [--tracker-url URL] [--handoff-url URL]
                                  [--out results/report.html] [--days N] [--font PATH]
 
-The stores default to the ones the servers use (TRACKER_DB_URL, HANDOFF_DB_URL).
+The stores default to the ones the servers use (TRACKER_DB_URL, HANDOFF_DB_URL), and SLA
+breaches are counted with the servers' targets and support hours (SLA_FIRST_RESPONSE_MINUTES,
+SLA_NEXT_RESPONSE_MINUTES, SUPPORT_HOURS, SUPPORT_TIMEZONE).
 Charts are PNGs drawn by matplotlib with a CJK font and embedded as base64, so the page can be
 mailed or archived as it is; it loads nothing and runs no script.
 """
@@ -17,11 +19,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from bot.handoff.sla import SlaPolicy
 from bot.insight.charts import draw_charts
 from bot.insight.fonts import NOTO_SANS_CJK, MissingCjkFont
 from bot.insight.records import Figures
 from bot.insight.render import render_html, summary_text
 from bot.insight.sources import InsightError, InsightSources
+from bot.settings import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = datetime.now(timezone.utc)
     since = now - timedelta(days=args.days) if args.days else None
     try:
-        figures = InsightSources(args.tracker_url, args.handoff_url).figures(since)
+        sla = SlaPolicy.from_env()
+        figures = InsightSources(args.tracker_url, args.handoff_url).figures(
+            since, sla.hours.timezone, sla, now
+        )
         path = write_report(figures, args.out, now, args.font)
-    except (InsightError, MissingCjkFont) as error:
+    except (InsightError, MissingCjkFont, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     print(summary_text(figures))

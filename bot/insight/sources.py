@@ -1,6 +1,7 @@
 """Reads the user messages of the tracker store, and the handoff tickets (with the desk's teams,
-replies and tags), agents and help-center events of the handoff store, that the figures are made
-of. A handoff store made by an older version is read as it is: what it lacks is left out."""
+replies, tags and the times the SLA is judged by), agents and help-center events of the handoff
+store, that the figures are made of. A handoff store made by an older version is read as it is:
+what it lacks is left out."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
 
 from bot.database import create_engine
-from bot.handoff.records import Reason
+from bot.handoff.records import Reason, Urgency
+from bot.handoff.sla import SlaPolicy
 from bot.handoff.tables import agents, ticket_tags, tickets
 from bot.help_center import store as help_store
 from bot.help_center.articles import ArticleError, parse_article
@@ -120,8 +123,9 @@ def user_turn(sender_id: str, stamp: float | None, raw: str | None, to_bot: bool
     )
 
 
-# Tickets' columns the desk added: a store made before it lacks them.
+# Tickets' columns the desk added, and those supervision added: a store made before lacks them.
 DESK_COLUMNS = ("team", "first_response_at")
+MESSAGE_COLUMNS = ("last_user_message_at", "last_agent_reply_at")
 
 
 def _columns(engine: Engine, table: sa.Table) -> set[str]:
@@ -134,12 +138,13 @@ def load_handoffs(engine: Engine, since: datetime | None = None) -> list[Handoff
         return []
     columns = tickets.c
     present = _columns(engine, tickets)
-    desk = [columns[name] for name in DESK_COLUMNS if name in present]
+    desk = [columns[name] for name in (*DESK_COLUMNS, *MESSAGE_COLUMNS) if name in present]
     query = sa.select(
         columns.ticket_id,
         columns.conversation_id,
         columns.channel,
         columns.reason,
+        columns.urgency,
         columns.created_at,
         columns.assigned_at,
         columns.closed_at,
@@ -167,9 +172,23 @@ def load_handoffs(engine: Engine, since: datetime | None = None) -> list[Handoff
             team=row.team if "team" in present else None,
             first_response_at=row.first_response_at if "first_response_at" in present else None,
             tags=tuple(tags.get(row.ticket_id, ())),
+            urgency=_urgency(row.urgency),
+            last_user_message_at=_present(row, present, "last_user_message_at"),
+            last_agent_reply_at=_present(row, present, "last_agent_reply_at"),
         )
         for row in rows
     ]
+
+
+def _present(row: sa.Row[Any], present: set[str], name: str) -> datetime | None:
+    value = getattr(row, name) if name in present else None
+    return value if isinstance(value, datetime) else None
+
+
+def _urgency(stored: str) -> Urgency:
+    """The stored urgency; one this version does not know counts as normal."""
+    known = {urgency.value: urgency for urgency in Urgency}
+    return known.get(stored, Urgency.NORMAL)
 
 
 def _tags(connection: Connection, since: datetime | None) -> dict[int, list[str]]:
@@ -203,6 +222,7 @@ def load_desk_log(engine: Engine) -> DeskLog:
         teams_recorded="team" in present,
         first_responses_recorded="first_response_at" in present,
         tags_recorded=table_exists(engine, ticket_tags.name),
+        last_messages_recorded=all(name in present for name in MESSAGE_COLUMNS),
     )
 
 
@@ -281,8 +301,18 @@ class InsightSources:
         stores = StoreUrls.from_env(env)
         return cls(stores.tracker, stores.handoff)
 
-    def figures(self, since: datetime | None = None, zone: tzinfo | None = None) -> Figures:
-        """The figures from ``since`` on (everything by default), days in SUPPORT_TIMEZONE."""
+    def figures(
+        self,
+        since: datetime | None = None,
+        zone: tzinfo | None = None,
+        sla: SlaPolicy | None = None,
+        now: datetime | None = None,
+    ) -> Figures:
+        """The figures from ``since`` on (everything by default), days in SUPPORT_TIMEZONE, and
+        SLA breaches under ``sla`` when given (the server's ``SlaPolicy.of(settings)``, or
+        ``SlaPolicy.from_env()``), open tickets judged at ``now`` (by default the time of the
+        read)."""
+        now = now or datetime.now(timezone.utc)
         try:
             with _opened(self.tracker_url) as tracker, _opened(self.handoff_url) as handoff:
                 turns = load_turns(tracker, since)
@@ -292,4 +322,4 @@ class InsightSources:
         except sa.exc.SQLAlchemyError as error:
             raise InsightError(f"cannot read the stores: {error.__class__.__name__}") from error
         zone = zone or SupportHours.from_env().timezone
-        return compute_figures(turns, handoffs, zone, help_log, desk_log)
+        return compute_figures(turns, handoffs, zone, help_log, desk_log, sla, now)

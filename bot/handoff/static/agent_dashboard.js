@@ -1,6 +1,6 @@
 // The support dashboard: logs in like the console (same session) and shows /api/insight: the
-// desk's teams, agents, assignment waits and tags, and the help center's articles and
-// unanswered questions too when the server has them.
+// desk's teams, agents, SLA breaches, assignment waits and tags, and the help center's articles
+// and unanswered questions too when the server has them.
 // Shared helpers, the session and the names of reasons, teams, channels and intents: common.js.
 (function () {
   "use strict";
@@ -11,11 +11,18 @@
   var clear = pages.clear;
   var REFRESH_MS = 60000;
   var TOP_INTENTS = 10;
+  // As the console names them (data/insight_labels.yml urgencies).
+  var URGENCIES = { urgent: "紧急", high: "较急", normal: "普通" };
 
   var timer = null;
   var generation = 0;
 
   function teamName(team) { return pages.name("teams", team); }
+
+  function urgencyName(urgency) {
+    return Object.prototype.hasOwnProperty.call(URGENCIES, urgency)
+      ? URGENCIES[urgency] : String(urgency);
+  }
 
   function intentLabel(intent) {
     return pages.hasName("intents", intent)
@@ -60,6 +67,17 @@
   function satisfied(satisfaction) {
     if (satisfaction.satisfied_share === null || satisfaction.satisfied_share === undefined) return "—";
     return percent(satisfaction.satisfied_share) + "（" + satisfaction.count + " 次评分）";
+  }
+
+  // "2/5（40.0%）": first-response breaches out of the tickets measured (formats.sla_breaches).
+  function slaBreaches(group) {
+    if (group.breach_share === null || group.breach_share === undefined) return "—";
+    return group.breached + "/" + group.measured + "（" + percent(group.breach_share) + "）";
+  }
+
+  function nextBreached(group) {
+    return group.next_breached === null || group.next_breached === undefined
+      ? "—" : group.next_breached;
   }
 
   function total(items, key) {
@@ -185,6 +203,7 @@
     }), 2);
 
     renderDesk(data.desk);
+    renderSla(data.sla);
     renderHelpCenter(data.help_center);
   }
 
@@ -222,6 +241,37 @@
     }), 3);
   }
 
+  // A breach count in red when there is one.
+  function breachCell(text, breached) { return el("td", breached ? "breach" : "", text); }
+
+  // null when the server gave no SLA targets; a store without reply times says so.
+  function renderSla(sla) {
+    $("sla").classList.toggle("hidden", !sla);
+    if (!sla) return;
+    var recorded = sla.first_responses_recorded;
+    $("sla-no-replies").classList.toggle("hidden", recorded);
+    $("sla-tables").classList.toggle("hidden", !recorded);
+    $("sla-note").classList.toggle("hidden", !recorded);
+    var overall = sla.overall;
+    $("sla-line").textContent = recorded
+      ? "首次响应超时 " + slaBreaches(overall) + "，计时中 " + overall.pending +
+        " 个；下次响应超时 " + nextBreached(overall) + " 个工单。"
+      : "";
+    var targets = {};
+    sla.targets.forEach(function (t) { targets[t.urgency] = t; });
+    fill("sla-urgencies", sla.urgencies.map(function (g) {
+      var target = targets[g.key] || {};
+      return row([urgencyName(g.key), duration(target.first_seconds),
+                  duration(target.next_seconds), breachCell(slaBreaches(g), g.breached > 0),
+                  g.pending, breachCell(nextBreached(g), g.next_breached > 0)],
+                 "sla-urgency-row");
+    }), 6);
+    fill("sla-teams", sla.teams.map(function (g) {
+      return row([teamName(g.key), breachCell(slaBreaches(g), g.breached > 0), g.pending,
+                  breachCell(nextBreached(g), g.next_breached > 0)], "sla-team-row");
+    }), 4);
+  }
+
   // null when the handoff database has no help-center events: the section stays hidden.
   function renderHelpCenter(help) {
     $("help-center").classList.toggle("hidden", !help);
@@ -248,7 +298,18 @@
     generation += 1;
     $("dashboard-view").classList.add("hidden");
     $("login-view").classList.remove("hidden");
+    $("login-form").classList.remove("hidden");
+    $("denied").classList.add("hidden");
     $("login-error").textContent = message || "";
+  }
+
+  // An agent's session: the figures are for supervisors and admins (GET /api/insight is 403).
+  function showDenied() {
+    if (timer) { clearInterval(timer); timer = null; }
+    $("dashboard-view").classList.add("hidden");
+    $("login-view").classList.remove("hidden");
+    $("login-form").classList.add("hidden");
+    $("denied").classList.remove("hidden");
   }
 
   function load() {
@@ -267,6 +328,8 @@
       } else if (error.status === 401) {
         pages.session.forget();
         showLogin("登录已失效，请重新登录");
+      } else if (error.status === 403) {
+        showDenied();
       } else {
         $("updated").textContent = "数据暂时无法读取，稍后自动重试";
       }
@@ -284,6 +347,12 @@
   });
 
   $("refresh").addEventListener("click", load);
+
+  $("denied-logout").addEventListener("click", function () {
+    if (pages.session.token()) pages.call("POST", "/logout").then(null, function () {});
+    pages.session.forget();
+    showLogin("");
+  });
 
   $("logout").addEventListener("click", function () {
     if (pages.session.token()) pages.call("POST", "/logout").then(null, function () {});
