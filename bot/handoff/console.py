@@ -74,6 +74,7 @@ from bot.handoff.live_console import LiveHandlers
 from bot.handoff.panel_console import PanelHandlers
 from bot.handoff.records import Presence, State, Ticket
 from bot.handoff.search import searchable
+from bot.handoff.sla import SlaPolicy, sla_json
 from bot.handoff.store import HandoffStore
 from bot.handoff.watchdog import PickupWatchdog
 from bot.insight.labels import load_insight_labels
@@ -211,10 +212,13 @@ class ConsoleHandlers:
         page = await asyncio.to_thread(store.tickets.queue, limit, offset, mine)
         total = await asyncio.to_thread(store.tickets.queue_size, mine)
         tags = await asyncio.to_thread(store.notes.tags_of, [t.ticket_id for t in page])
-        now = datetime.now(timezone.utc)
+        now, settings = datetime.now(timezone.utc), services_of(request.app).settings
         return response.json(
             {
-                "tickets": [ticket_json(t, now, tags.get(t.ticket_id)) for t in page],
+                "tickets": [
+                    ticket_json(t, now, tags.get(t.ticket_id), sla_json(t, now, settings))
+                    for t in page
+                ],
                 "total": total,
                 "limit": limit,
                 "offset": offset,
@@ -241,7 +245,7 @@ class ConsoleHandlers:
         tags = await asyncio.to_thread(store.notes.tags, ticket_id)
         return response.json(
             {
-                "ticket": ticket_json(found, datetime.now(timezone.utc), tags),
+                "ticket": self._json(request, found, tags),
                 "transcript": lines,
                 "notes": [note.as_dict() for note in notes],
             }
@@ -265,7 +269,7 @@ class ConsoleHandlers:
             channel=claimed.channel,
             agent_name=await asyncio.to_thread(store.agents.display_name, agent_name),
         )
-        return response.json({"ticket": ticket_json(claimed, datetime.now(timezone.utc))})
+        return response.json({"ticket": self._json(request, claimed)})
 
     async def reply(self, request: Request, ticket_id: int) -> HTTPResponse:
         agent_name = await self._authenticated(request)
@@ -318,7 +322,7 @@ class ConsoleHandlers:
         await self._delivery(request).send_response(
             closed.conversation_id, "utter_ask_rating", resume=True, channel=closed.channel
         )
-        return response.json({"ticket": ticket_json(closed, datetime.now(timezone.utc))})
+        return response.json({"ticket": self._json(request, closed)})
 
     async def dashboard(self, _: Request) -> HTTPResponse:
         return response.html(DASHBOARD.read_text(encoding="utf-8"))
@@ -330,7 +334,9 @@ class ConsoleHandlers:
         settings = services_of(request.app).settings
         sources = InsightSources(settings.stores.tracker, settings.stores.handoff)
         try:
-            figures = await asyncio.to_thread(sources.figures, None, settings.hours.timezone)
+            figures = await asyncio.to_thread(
+                sources.figures, None, settings.hours.timezone, SlaPolicy.of(settings)
+            )
         except InsightError:
             logger.exception("support figures unavailable")
             return response.json({"error": "figures unavailable"}, status=503)
@@ -342,6 +348,14 @@ class ConsoleHandlers:
     async def _authenticated(self, request: Request) -> str | None:
         """The agent whose session token the request carries, if it is valid."""
         return await session_agent(request, self._store(request).agents)
+
+    @staticmethod
+    def _json(request: Request, ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
+        """The ticket as the console shows it, with its SLA state now."""
+        now = datetime.now(timezone.utc)
+        return ticket_json(
+            ticket, now, tags, sla_json(ticket, now, services_of(request.app).settings)
+        )
 
     async def _transcript(self, request: Request, ticket: Ticket) -> list[dict[str, Any]]:
         """The conversation's messages within the ticket's window (``TicketStore.window``)."""

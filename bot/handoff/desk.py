@@ -39,7 +39,9 @@ from bot.handoff.delivery import Delivery
 from bot.handoff.dispatch import JOINED, Dispatcher
 from bot.handoff.notes import TRANSFER, NoteError
 from bot.handoff.records import AgentProfile, CannedReply, Presence, State, Team, Ticket
+from bot.handoff.sla import sla_json
 from bot.handoff.store import HandoffStore
+from bot.services import services_of
 from bot.wallet.explorers import explorer_link
 
 MAX_ID = 2**63
@@ -186,7 +188,11 @@ class DeskHandlers:
                 agent_name=target.display_name,
             )
         self._dispatcher.wake()
-        return response.json({"ticket": ticket_json(moved, datetime.now(timezone.utc))})
+        now = datetime.now(timezone.utc)
+        settings = services_of(request.app).settings
+        return response.json(
+            {"ticket": ticket_json(moved, now, sla=sla_json(moved, now, settings))}
+        )
 
     async def typing(self, request: Request, ticket_id: int) -> HTTPResponse:
         held = await self._held(request, ticket_id, own=True)
@@ -274,12 +280,17 @@ class DeskHandlers:
         store = self._store(request)
         found = await asyncio.to_thread(store.search.search, query, viewer)
         tags = await asyncio.to_thread(store.notes.tags_of, [hit.ticket.ticket_id for hit in found])
-        now = datetime.now(timezone.utc)
+        now, settings = datetime.now(timezone.utc), services_of(request.app).settings
         return response.json(
             {
                 "results": [
                     {
-                        "ticket": ticket_json(hit.ticket, now, tags.get(hit.ticket.ticket_id)),
+                        "ticket": ticket_json(
+                            hit.ticket,
+                            now,
+                            tags.get(hit.ticket.ticket_id),
+                            sla_json(hit.ticket, now, settings),
+                        ),
                         "excerpt": hit.excerpt,
                     }
                     for hit in found

@@ -19,6 +19,7 @@ import pytest
 from playwright import sync_api
 
 from bot.handoff.records import Reason, Role, State
+from bot.handoff.sla import SlaPolicy
 from bot.handoff.store import HandoffStore
 from bot.help_center.articles import Article
 from bot.help_center.store import ArticleStore, Event
@@ -235,7 +236,8 @@ def test_the_api_figures_match_what_was_driven(stack: ServedStack, driven: dict[
     data = AgentConsole(stack.http, LEAD).get("/insight")
 
     sources = InsightSources(f"sqlite:///{stack.workdir / 'tracker.db'}", stack.handoff_url)
-    figures = sources.figures(zone=ZoneInfo("Asia/Shanghai"))
+    policy = SlaPolicy.from_env({"SUPPORT_HOURS": ALWAYS_OPEN})
+    figures = sources.figures(zone=ZoneInfo("Asia/Shanghai"), sla=policy)
     assert data == json.loads(json.dumps(figures.as_dict()))
 
     assert figures.conversations == 4
