@@ -6,7 +6,8 @@ answered as usual, and every message is followed by where they are in the queue 
 support hours, when agents are back). A waiting user can also give up ("不用了", the 取消排队
 button), which closes the ticket and hands the conversation back; only the conversation's owner
 can (``bot.identity.proven_owner``: a REST client without its conversation token cannot).
-Otherwise the reply guard makes sure the message was answered.
+Otherwise the reply guard makes sure the message was answered. Every turn is noted, in memory,
+for the supervisors' live view (``bot.handoff.live``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.reply_guard import ensure_reply
 from bot.handoff.delivery import Delivery
+from bot.handoff.live import LiveRecorder
 from bot.handoff.outbox import Outbox
 from bot.handoff.records import State
 from bot.handoff.tickets import TicketStore
@@ -61,9 +63,15 @@ async def finish_turn(
     sender_id: str,
     output_channel: OutputChannel,
     owner: bool,
+    live: LiveRecorder | None = None,
 ) -> bool:
-    """Under the conversation's lock: True when the user left the queue (see ``hand_back``)."""
+    """Under the conversation's lock: True when the user left the queue (see ``hand_back``).
+
+    ``live``: the server's recorder of the supervisors' live view, which notes the turn.
+    """
     tracker = await turn_tracker(agent, sender_id)
+    if live is not None and tracker is not None:
+        live.record(tracker)
     if tracker is not None and tracker.is_paused():
         if paused_this_turn(tracker):
             return False  # the handoff itself said where the user is in the queue
