@@ -40,6 +40,7 @@ from bot.channels.limits import ADDRESS_TURNS, CLIENT_FIELD, clean
 from bot.channels.metrics import INTAKE, REGISTRY, SECRET_GUARD, observe_turn
 from bot.channels.responses import say
 from bot.channels.turn_end import finish_turn, hand_back
+from bot.handoff.live import live_recorder
 from bot.identity import proven_owner, verified_account
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
 from bot.secret_guard.cues import load_cues
@@ -117,7 +118,13 @@ async def take_turn(
             await observe_turn(agent.processor.handle_message, admitted, agent, REGISTRY, store)
             owner = proven_owner(message.metadata, sender_id, services.identity)
             left_queue = await finish_turn(
-                agent, store.tickets, services.settings.hours, sender_id, output, owner
+                agent,
+                store.tickets,
+                services.settings.hours,
+                sender_id,
+                output,
+                owner,
+                live_recorder(app),
             )
             if findings:
                 await warn_during_handoff(agent, sender_id, output)

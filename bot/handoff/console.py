@@ -398,13 +398,14 @@ class AgentConsole(InputChannel):
 
         roles = RoleCheck(self._store)
         dispatcher = Dispatcher()
+        live = LiveHandlers(roles, dispatcher)
         routes = (
             ConsoleHandlers(self._store, dispatcher).routes()
             + DeskHandlers(roles, dispatcher).routes()
             + AdminHandlers(roles, dispatcher).routes()
             + AuditHandlers(roles).routes()
             + PanelHandlers(roles).routes()
-            + LiveHandlers(roles, dispatcher).routes()
+            + live.routes()
             + ReviewHandlers(roles).routes()
             + ReleaseHandlers(roles).routes()
             + KnowledgeHandlers(roles).routes()
@@ -419,6 +420,8 @@ class AgentConsole(InputChannel):
             app.add_task(dispatcher.run(app, store, services.settings.handoff))
 
         console.after_server_start(start_watchdog)
+        console.after_server_start(live.start)
+        console.before_server_stop(live.stop)
         console.after_server_start(start_model_pulling)
         console.before_server_stop(stop_model_pulling)
         return console

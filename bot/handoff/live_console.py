@@ -172,7 +172,7 @@ class LiveHandlers:
             return _not_found()
         existing = await asyncio.to_thread(store.tickets.open_for, conversation_id)
         if existing is not None:
-            return _has_ticket(existing)
+            return _has_ticket(existing, services_of(request.app).settings)
         events = [event.as_dict() for event in tracker.events]
         metadata = tracker.latest_message.metadata
         account_id = verified_account(metadata, conversation_id, services_of(request.app).identity)
@@ -196,11 +196,11 @@ class LiveHandlers:
             account_id,
         )
         if ticket.created_at < before:  # the bot handed the conversation off meanwhile
-            return _has_ticket(ticket)
+            return _has_ticket(ticket, services_of(request.app).settings)
         claimed = await asyncio.to_thread(store.tickets.claim, ticket.ticket_id, supervisor)
         if claimed is None:  # the desk gave it to an agent first
             found = await asyncio.to_thread(store.tickets.get, ticket.ticket_id)
-            return _has_ticket(found or ticket)
+            return _has_ticket(found or ticket, services_of(request.app).settings)
         await _pause(agent, conversation_id)
         display_name = await asyncio.to_thread(store.agents.display_name, supervisor)
         ctx = request.app.ctx
@@ -213,7 +213,7 @@ class LiveHandlers:
             claimed.ticket_id,
             supervisor,
         )
-        return response.json({"ticket": ticket_json(claimed, utc_now())})
+        return response.json({"ticket": _ticket(claimed, services_of(request.app).settings)})
 
 
 def entry_json(
@@ -278,12 +278,17 @@ def _not_found() -> HTTPResponse:
     return response.json({"error": "no such conversation"}, status=404)
 
 
-def _has_ticket(ticket: Ticket) -> HTTPResponse:
+def _ticket(ticket: Ticket, settings: Settings) -> dict[str, Any]:
+    now = utc_now()
+    return ticket_json(ticket, now, None, sla_json(ticket, now, settings))
+
+
+def _has_ticket(ticket: Ticket, settings: Settings) -> HTTPResponse:
     state = "is with an agent" if ticket.state is State.ASSIGNED else "waits in the queue"
     return response.json(
         {
             "error": f"the conversation has an open ticket: it {state}",
-            "ticket": ticket_json(ticket, utc_now()),
+            "ticket": _ticket(ticket, settings),
         },
         status=409,
     )
