@@ -70,6 +70,7 @@ from bot.handoff.desk import DeskHandlers
 from bot.handoff.directory import LOGIN_POLICY
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.guard import OutboundGuard
+from bot.handoff.guard_console import GuardHandlers
 from bot.handoff.live_console import LiveHandlers
 from bot.handoff.panel_console import PanelHandlers
 from bot.handoff.records import Presence, State, Ticket
@@ -405,6 +406,7 @@ class AgentConsole(InputChannel):
             + AdminHandlers(roles, dispatcher).routes()
             + AuditHandlers(roles).routes()
             + PanelHandlers(roles).routes()
+            + GuardHandlers(roles).routes()
             + live.routes()
             + ReviewHandlers(roles).routes()
             + ReleaseHandlers(roles).routes()
