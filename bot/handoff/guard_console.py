@@ -25,8 +25,9 @@ from sanic.response import HTTPResponse
 from bot.handoff.access import RoleCheck
 from bot.handoff.audit import GUARD_APPROVAL, AuditError
 from bot.handoff.console_io import bad_request, body
-from bot.handoff.guard import MAX_APPROVAL, GuardApprovals, references
+from bot.handoff.guard import MAX_APPROVAL, GuardApprovals
 from bot.handoff.records import Ticket
+from bot.handoff.references import references
 
 logger = logging.getLogger(__name__)
 

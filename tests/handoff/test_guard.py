@@ -23,16 +23,11 @@ import sqlalchemy as sa
 
 from bot.handoff.access import RoleCheck
 from bot.handoff.audit import GUARD_APPROVAL, REPLY_BLOCKED
-from bot.handoff.guard import (
-    Blocked,
-    GuardApprovals,
-    OutboundGuard,
-    official_channels,
-    references,
-    secret_requests,
-)
+from bot.handoff.guard import Blocked, GuardApprovals, OutboundGuard, official_channels
 from bot.handoff.guard_console import GuardHandlers
 from bot.handoff.records import Reason, Role, Summary, Team, Ticket
+from bot.handoff.references import references
+from bot.handoff.secret_requests import secret_requests
 from bot.handoff.store import HandoffStore
 from bot.help_center.articles import ARTICLES_DIR, load_directory
 from bot.help_center.library import HelpCenter
