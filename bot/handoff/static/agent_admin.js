@@ -1,5 +1,6 @@
 // The admins' page of the desk: every agent with role, teams, capacity, presence and load; create
-// an agent, edit their role, teams and capacity, reset their password, disable them. Logs in like
+// an agent, edit their role, teams and capacity, reset their password, disable them. Its 审计日志
+// tab pages through the audit log (newest first, by actor) and exports it as CSV. Logs in like
 // the console (same session); anyone but an admin sees why they cannot manage agents. Agent
 // names and every other field go in through textContent. Shared helpers: common.js.
 (function () {
@@ -14,8 +15,27 @@
   var ROLES = ["agent", "supervisor", "admin"];
   var MIN_PASSWORD = 8;
   var MAX_CAPACITY = 20;
+  var AUDIT_PAGE = 50;
+  // The audit log's actions (bot/handoff/audit.py), as admins read them.
+  var ACTIONS = {
+    login: "登录",
+    panel_view: "查看账户信息",
+    panel_reveal: "显示完整信息",
+    transfer: "转接会话",
+    close: "结束会话",
+    reply_blocked: "回复被拦截",
+    guard_approval: "核实放行",
+    takeover: "接管会话",
+    agent_change: "客服账号变更",
+    canned_change: "快捷回复变更"
+  };
+  // The API beside the page, for the CSV export (a file, not JSON: fetched here with the token).
+  var API = window.location.pathname.replace(/\/[^\/]+\/?$/, "") + "/api";
 
-  var state = { agents: [], editing: null, timer: null, generation: 0 };
+  var state = {
+    agents: [], editing: null, timer: null, generation: 0, tab: "agents",
+    audit: { offset: 0, actor: "", total: 0, shown: 0, seq: 0 }
+  };
 
   function notify(message, isError) {
     var notice = $("notice");
@@ -77,6 +97,8 @@
   function showDenied() {
     clearInterval(state.timer);
     $("admin-main").classList.add("hidden");
+    $("tabs").classList.add("hidden");
+    $("audit-main").classList.add("hidden");
     $("denied").classList.remove("hidden");
   }
 
@@ -95,7 +117,8 @@
   function load(first) {
     api("GET", "/admin/agents").then(function (data) {
       state.agents = (data && data.agents) || [];
-      $("admin-main").classList.remove("hidden");
+      $("tabs").classList.remove("hidden");
+      $("admin-main").classList.toggle("hidden", state.tab !== "agents");
       render();
     }, function (error) {
       if (!handled(error) && first) notify(explain(error, "加载客服列表"), true);
@@ -338,7 +361,153 @@
     });
   });
 
-  $("refresh").addEventListener("click", function () { load(true); });
+  // The audit log tab: newest first, a page at a time, by actor when one is typed.
+
+  function showTab(tab) {
+    state.tab = tab;
+    var audit = tab === "audit";
+    $("tab-agents").classList.toggle("active", !audit);
+    $("tab-audit").classList.toggle("active", audit);
+    $("tab-agents").setAttribute("aria-selected", String(!audit));
+    $("tab-audit").setAttribute("aria-selected", String(audit));
+    $("admin-main").classList.toggle("hidden", audit);
+    $("audit-main").classList.toggle("hidden", !audit);
+    $("agent-count").classList.toggle("hidden", audit);
+    hideNotice();
+    if (audit) loadAudit();
+  }
+
+  $("tab-agents").addEventListener("click", function () { showTab("agents"); });
+  $("tab-audit").addEventListener("click", function () { showTab("audit"); });
+
+  function actionName(action) {
+    return Object.prototype.hasOwnProperty.call(ACTIONS, action) ? ACTIONS[action] : String(action);
+  }
+
+  // "ticket:12" is 会话 #12, "agent:li" 客服 li; other targets as stored.
+  function targetText(target) {
+    var text = String(target || "");
+    var ticket = /^ticket:(\d+)$/.exec(text);
+    if (ticket) return "会话 #" + ticket[1];
+    if (text.indexOf("agent:") === 0) return "客服 " + text.slice(6);
+    if (text.indexOf("canned:") === 0) return "快捷回复 " + text.slice(7);
+    return text || "—";
+  }
+
+  function auditTime(iso) {
+    var date = new Date(iso);
+    return isNaN(date.getTime()) ? String(iso) : date.toLocaleString("zh-CN", { hour12: false });
+  }
+
+  function loadAudit() {
+    var audit = state.audit;
+    var seq = ++audit.seq;
+    var query = "?limit=" + AUDIT_PAGE + "&offset=" + audit.offset +
+      (audit.actor ? "&actor=" + encodeURIComponent(audit.actor) : "");
+    api("GET", "/audit" + query).then(function (data) {
+      if (seq !== audit.seq) return;
+      audit.total = Number(data && data.total) || 0;
+      renderAudit((data && data.entries) || []);
+    }, function (error) {
+      if (seq === audit.seq && !handled(error)) notify(explain(error, "加载审计日志"), true);
+    });
+  }
+
+  function renderAudit(entries) {
+    var audit = state.audit;
+    var body = $("audit-entries");
+    clear(body);
+    entries.forEach(function (entry) {
+      var row = el("tr");
+      row.setAttribute("data-testid", "audit-row");
+      row.setAttribute("data-action", String(entry.action));
+      row.setAttribute("data-entry-id", String(entry.entry_id));
+      cell(row, auditTime(entry.at), "audit-at").className = "when";
+      cell(row, entry.actor, "audit-actor-cell").classList.add("code");
+      var action = cell(row, "", "audit-action");
+      action.appendChild(el("span", "badge action " + entry.action, actionName(entry.action)));
+      cell(row, targetText(entry.target), "audit-target");
+      cell(row, entry.detail || "", "audit-detail").className = "detail";
+      body.appendChild(row);
+    });
+    if (!entries.length) {
+      var empty = el("tr");
+      var td = el("td", "muted", audit.actor ? "该操作人没有记录" : "还没有记录");
+      td.colSpan = 5;
+      empty.appendChild(td);
+      body.appendChild(empty);
+    }
+    audit.shown = entries.length;
+    // The total counts every entry: with an actor filter a full page may have more after it.
+    var more = audit.actor ? entries.length === AUDIT_PAGE : audit.offset + entries.length < audit.total;
+    $("audit-prev").disabled = audit.offset === 0;
+    $("audit-next").disabled = !more;
+    $("audit-range").textContent = (entries.length
+      ? "第 " + (audit.offset + 1) + "–" + (audit.offset + entries.length) + " 条"
+      : "没有记录") + (audit.actor ? "（操作人 " + audit.actor + "）" : "，共 " + audit.total + " 条");
+  }
+
+  $("audit-prev").addEventListener("click", function () {
+    state.audit.offset = Math.max(0, state.audit.offset - AUDIT_PAGE);
+    loadAudit();
+  });
+  $("audit-next").addEventListener("click", function () {
+    state.audit.offset += AUDIT_PAGE;
+    loadAudit();
+  });
+  $("audit-filter").addEventListener("submit", function (event) {
+    event.preventDefault();
+    state.audit.actor = $("audit-actor").value.trim();
+    state.audit.offset = 0;
+    loadAudit();
+  });
+
+  // The CSV (every entry, or the actor's) as a download: the token is the page's, so the file
+  // is fetched here and handed to the browser as a Blob.
+  $("audit-export").addEventListener("click", function () {
+    var control = $("audit-export");
+    var actor = state.audit.actor;
+    control.disabled = true;
+    fetch(API + "/audit.csv" + (actor ? "?actor=" + encodeURIComponent(actor) : ""), {
+      headers: { "Authorization": "Bearer " + (pages.session.token() || "") },
+      cache: "no-store",
+      credentials: "omit"
+    }).then(function (response) {
+      if (response.status === 401) {
+        pages.session.forget();
+        showLogin("登录已失效，请重新登录。");
+        return null;
+      }
+      if (response.status === 403) {
+        showDenied();
+        return null;
+      }
+      if (!response.ok) {
+        notify("导出失败（错误 " + response.status + "），请稍后再试。", true);
+        return null;
+      }
+      return response.blob();
+    }).then(function (blob) {
+      if (!blob) return;
+      var stamp = new Date().toISOString().slice(0, 10);
+      var link = el("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "audit-log-" + stamp + (actor ? "-" + actor : "") + ".csv";
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000);
+      notify("已导出审计日志" + (actor ? "（操作人 " + actor + "）" : "") + "。");
+    }, function () {
+      notify("无法连接服务器，请检查网络后重试。", true);
+    }).then(function () {
+      control.disabled = false;
+    });
+  });
+
+  $("refresh").addEventListener("click", function () {
+    if (state.tab === "audit") loadAudit(); else load(true);
+  });
 
   $("logout").addEventListener("click", function () {
     if (pages.session.token()) pages.call("POST", "/logout").then(null, function () {});

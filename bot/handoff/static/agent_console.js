@@ -2,9 +2,13 @@
 // queue (paged) and the agent's own tickets, a ticket's summary and transcript, claim, reply,
 // close, transfer, internal notes, tags, typing signals, canned replies ("/" in the reply box,
 // and their manager), search, and the help center's suggested articles (插入 puts one's summary
-// in the reply box, unsent), against the JSON API beside the page. Everything the API returns
-// goes in through textContent: users, agents and notes are all untrusted text. Shared helpers,
-// the session and the names of reasons, teams, roles and channels: common.js.
+// in the reply box, unsent), against the JSON API beside the page. Supervision (issue 19): the
+// ticket's account panel (masked; 显示 asks for a reason, which the server logs), replies the
+// outbound guard blocked and why, supervisors' approval of a blocked address and their alerts,
+// SLA badges (已超时 in red, due soon in amber), and the refusal of another agent's ticket.
+// Everything the API returns goes in through textContent: users, agents and notes are all
+// untrusted text. Shared helpers, the session and the names of reasons, teams, roles and
+// channels: common.js.
 (function () {
   "use strict";
 
@@ -22,6 +26,8 @@
   var QUEUE_PAGE = 50;    // tickets per page of /api/queue (the server allows up to 200)
   var TEAMS = ["general", "security"];
   var PRESENCES = ["online", "away", "offline"];
+  var ALERTS_MS = 10000;     // supervisors' alerts are read again this often
+  var GUARD_MS = 5000;       // a ticket's approvals, as often (while a supervisor has it open)
 
   var URGENCIES = { urgent: "紧急", high: "较急", normal: "普通" };
   var STATES = { queued: "排队中", assigned: "已接入", closed: "已结束" };
@@ -43,6 +49,27 @@
     explorer_link: "区块浏览器链接"
   };
   var CANNED_CONFLICT = "这条快捷回复已被他人修改，请刷新后再编辑。";
+  var SLA_KINDS = { first: "首次响应", next: "再次响应" };
+  // The account panel's fields a reason reveals, and the transfers' states and directions.
+  var REVEALABLE = { phone: "手机号", email: "邮箱", tx_hash: "交易哈希", counterparty: "对方地址" };
+  var TX_STATES = { pending: "待确认", confirmed: "已确认", failed: "失败", dropped: "已丢弃" };
+  var DIRECTIONS = { out: "转出", "in": "转入" };
+  var INCIDENT_KINDS = { complaint: "投诉", incident: "安全事件" };
+  var INCIDENT_STATES = { open: "待处理", in_progress: "处理中", resolved: "已解决" };
+  var ALERT_KINDS = { unusual_viewing: "异常查看", reply_blocked: "回复被拦截" };
+  var BLOCKED_KINDS = {
+    secret_request: "索要机密",
+    secret: "机密信息",
+    unknown_address: "地址",
+    unknown_url: "链接",
+    unknown_contact: "联系方式",
+    unchecked: "未能检查"
+  };
+  // What a supervisor may let through after checking it (never a secret or a request for one).
+  var APPROVABLE = { unknown_address: true, unknown_url: true, unknown_contact: true };
+  var DENIED_TICKET = "这是其他客服的会话，您无权查看";
+  var MIN_REASON = 4;        // a reveal's reason, in characters (bot/handoff/panel.py)
+  var MAX_REASON = 500;
 
   var state = {
     selected: null,        // ticket id
@@ -74,7 +101,14 @@
     canned: { open: false, options: [], index: 0, seq: 0, timer: null, query: null },
     cannedReplies: [],     // the manager's list
     cannedEditing: null,   // the reply the manager's form edits ({reply_id, revision})
-    agents: []             // the desk's agents, for transfers
+    agents: [],            // the desk's agents, for transfers
+    // The account panel: read once per ticket opened (each read is an audited view) and again
+    // on 刷新; ``reveal`` is the value the reason dialog is open for.
+    panel: { ticket: null, seq: 0, reveal: null },
+    // A supervisor's view of the ticket's blocked replies: its notes (where agents ask for a
+    // check), the approvals (read at most every GUARD_MS) and what is shown.
+    guard: { ticket: null, notes: [], approvals: [], readAt: 0, key: "" },
+    alerts: { timer: null, seen: 0, list: [] }
   };
 
   function duration(seconds) {
@@ -99,6 +133,41 @@
   }
 
   function teamName(team) { return pages.name("teams", team); }
+
+  // SLA: "breached", "due_soon" or "" (on time, or nothing is due) of a ticket's ``sla``.
+  function slaState(sla) {
+    if (!sla || !sla.kind) return "";
+    return sla.breached ? "breached" : sla.due_soon ? "due_soon" : "";
+  }
+
+  function slaText(sla) {
+    if (slaState(sla) === "breached") return "已超时";
+    var left = Number(sla.target_seconds) - Number(sla.elapsed_seconds);
+    return "剩余 " + duration(left);
+  }
+
+  function slaTitle(sla) {
+    var kind = label(SLA_KINDS, sla.kind);
+    var target = kind + "目标 " + duration(sla.target_seconds) + "（按服务时间计）";
+    return slaState(sla) === "breached"
+      ? target + "，已超出 " + duration(Number(sla.elapsed_seconds) - Number(sla.target_seconds))
+      : target + "，即将到期";
+  }
+
+  // Shows ``sla`` on ``node`` (a badge): red 已超时, amber with the time left, hidden otherwise.
+  function showSla(node, sla) {
+    var kind = slaState(sla);
+    node.className = "badge sla" + (kind ? " sla-" + kind : " hidden");
+    if (!kind) {
+      node.textContent = "";
+      node.removeAttribute("data-sla");
+      node.removeAttribute("title");
+      return;
+    }
+    node.textContent = slaText(sla);
+    node.title = slaTitle(sla);
+    node.setAttribute("data-sla", kind);
+  }
 
   function withTestId(node, testId) {
     node.setAttribute("data-testid", testId);
@@ -191,11 +260,15 @@
     showRoleLinks();
     hideNotice($("console-notice"));
     startPolling();
+    openFromHash();
   }
 
   // The leads' pages for supervisors and admins, agent management for admins.
   function showRoleLinks() {
     var lead = pages.session.supervises();
+    $("live-link").classList.toggle("hidden", !lead);
+    $("alerts-button").classList.toggle("hidden", !lead);
+    if (!lead) $("alerts-panel").classList.add("hidden");
     $("dashboard-link").classList.toggle("hidden", !lead);
     $("review-link").classList.toggle("hidden", !lead);
     $("kb-link").classList.toggle("hidden", !lead);
@@ -211,6 +284,9 @@
     state.mineKnown = null;
     state.me = null;
     state.typingTicket = null;
+    state.alerts.seen = 0;
+    state.alerts.list = [];
+    clear($("alerts"));
     pages.session.forget();
     selectTicket(null);
     clear($("my-tickets"));
@@ -268,6 +344,8 @@
     state.detailTimer = setInterval(function () { refreshDetail(); }, POLL_MS);
     state.heartbeatTimer = setInterval(heartbeat, HEARTBEAT_MS);
     state.meTimer = setInterval(refreshMe, ME_MS);
+    refreshAlerts();
+    state.alerts.timer = setInterval(refreshAlerts, ALERTS_MS);
   }
 
   function stopPolling() {
@@ -275,7 +353,9 @@
     clearInterval(state.detailTimer);
     clearInterval(state.heartbeatTimer);
     clearInterval(state.meTimer);
+    clearInterval(state.alerts.timer);
     state.queueTimer = state.detailTimer = state.heartbeatTimer = state.meTimer = null;
+    state.alerts.timer = null;
   }
 
   // Presence, role, teams and load
@@ -386,12 +466,15 @@
     var nodes = tickets.map(function (ticket) {
       var shown = {};
       Object.keys(ticket).forEach(function (name) {
-        if (name !== "waiting_seconds") shown[name] = ticket[name];
+        if (name !== "waiting_seconds" && name !== "sla") shown[name] = ticket[name];
       });
+      // The SLA's state changes the item; its counting seconds only the badge's text.
+      shown.sla = slaState(ticket.sla);
       var key = JSON.stringify(shown);
       var node = kept[String(ticket.ticket_id)];
       if (node && node.ticketKey === key) {
         node.waitNode.textContent = "等待 " + duration(ticket.waiting_seconds);
+        showSla(node.slaNode, ticket.sla);
         return node;
       }
       node = ticketItem(ticket, testId);
@@ -418,6 +501,11 @@
     item.setAttribute("data-urgency", String(ticket.urgency));
     item.setAttribute("data-state", String(ticket.state));
     item.setAttribute("data-team", String(ticket.team));
+    var sla = slaState(ticket.sla);
+    if (sla) {
+      item.setAttribute("data-sla", sla);
+      item.classList.add("sla-" + sla);
+    }
     item.tabIndex = 0;
     if (ticket.ticket_id === state.selected) item.classList.add("selected");
 
@@ -435,6 +523,9 @@
       unread.title = ticket.unread + " 条未读消息";
       first.appendChild(unread);
     }
+    item.slaNode = withTestId(el("span", "badge sla hidden"), "sla-badge");
+    showSla(item.slaNode, ticket.sla);
+    first.appendChild(item.slaNode);
     item.waitNode = withTestId(
       el("span", "wait", "等待 " + duration(ticket.waiting_seconds)), "queue-item-waiting"
     );
@@ -561,12 +652,38 @@
       $("note-input").value = "";
       $("tag-input").value = "";
       hideMissing();
+      hideBlocked();
+      forgetPanel();
+      forgetGuard();
     }
     markSelected();
+    $("detail-denied").classList.add("hidden");
     $("detail-empty").classList.toggle("hidden", ticketId !== null);
     $("detail").classList.toggle("hidden", ticketId === null);
     if (ticketId !== null) refreshDetail(true);
   }
+
+  // A ticket the agent may not open (GET /api/tickets/<id> answered 403): nothing of it shows.
+  function denyTicket(ticketId) {
+    selectTicket(null);
+    $("detail-empty").classList.add("hidden");
+    var denied = $("detail-denied");
+    denied.textContent = "会话 #" + ticketId + "：" + DENIED_TICKET + "。";
+    denied.setAttribute("data-ticket-id", String(ticketId));
+    denied.classList.remove("hidden");
+  }
+
+  // console#ticket=<id> (a link from an alert or another page) opens that ticket.
+  function openFromHash() {
+    var found = /^#ticket=(\d{1,12})$/.exec(window.location.hash);
+    if (!found || !pages.session.token()) return;
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+    }
+    selectTicket(Number(found[1]));
+  }
+
+  window.addEventListener("hashchange", openFromHash);
 
   function refreshDetail(force) {
     var ticketId = state.selected;
@@ -581,8 +698,13 @@
       renderTranscript(data.transcript || []);
       renderNotes(data.notes || []);
       refreshSuggestions(ticketId, data.transcript || []);
+      refreshGuard(data.ticket, data.notes || [], false);
     }, function (error) {
       if (ticketId !== state.selected || quiet(error)) return;
+      if (error.status === 403) {
+        denyTicket(ticketId);
+        return;
+      }
       consoleError(politeError(error, "加载会话"));
       if (error.status === 404) selectTicket(null);
     }).then(function () {
@@ -608,6 +730,7 @@
     var status = $("detail-state");
     status.textContent = label(STATES, ticket.state);
     status.className = "badge state-" + ticket.state;
+    showSla($("detail-sla"), ticket.sla);
     $("detail-conversation").textContent = "会话 ID：" + ticket.conversation_id;
 
     $("summary-reason").textContent = pages.name("reasons", ticket.reason);
@@ -675,6 +798,7 @@
 
     $("close-box").classList.toggle("hidden", !own);
     setInsertable(own);
+    showPanel(ticket);
     $("close-info").classList.toggle("hidden", !closed);
     $("close-note-text").textContent = closed ? (ticket.close_note || "（无备注）") : "";
   }
@@ -924,7 +1048,15 @@
     closeCanned();
     stopTyping();
     $("reply-send").disabled = true;
-    api("POST", "/tickets/" + ticketId + "/reply", { text: text }).then(function () {
+    postReply(ticketId, text).then(function (data) {
+      if (ticketId !== state.selected) return;
+      if (data.blocked) {
+        // Nothing reached the user: the text stays for the agent to correct.
+        showBlocked(data.blocked);
+        input.focus();
+        return;
+      }
+      hideBlocked();
       if (input.value.trim() === text) {
         input.value = "";
         hideMissing();
@@ -1379,7 +1511,7 @@
   });
 
   function closeDialogs() {
-    ["transfer-dialog", "canned-dialog"].forEach(function (id) {
+    ["transfer-dialog", "canned-dialog", "reveal-dialog"].forEach(function (id) {
       if ($(id).open) $(id).close();
     });
   }
@@ -1412,6 +1544,9 @@
         el("span", "meta", ticket.agent ? "客服 " + ticket.agent : "未接入"), "search-result-agent"
       ));
       head.appendChild(el("span", "meta", pages.name("reasons", ticket.reason)));
+      var sla = withTestId(el("span", "badge sla hidden"), "sla-badge");
+      showSla(sla, ticket.sla);
+      head.appendChild(sla);
       head.appendChild(el("span", "meta wait", when(ticket.created_at)));
       item.appendChild(head);
       var excerpt = hit.excerpt ||
@@ -1438,6 +1573,7 @@
       return;
     }
     $("search-submit").disabled = true;
+    $("alerts-panel").classList.add("hidden");
     api("GET", "/search?q=" + encodeURIComponent(query)).then(function (data) {
       renderResults(query, (data && data.results) || []);
     }, function (error) {
@@ -1511,6 +1647,656 @@
     }).then(function () {
       flag.disabled = false;
     });
+  });
+
+  // The account panel (账户信息): the user's account state from the wallet, identifiers masked.
+  // Shown for the agent's own tickets and, to supervisors, for any; read when the ticket is
+  // opened (the server records every read) and on 刷新, never by the poll.
+
+  function panelAllowed(ticket) {
+    return mine(ticket) || pages.session.supervises();
+  }
+
+  function forgetPanel() {
+    state.panel.ticket = null;
+    state.panel.seq += 1;
+    clear($("account-body"));
+    $("account-status").textContent = "";
+    $("account-panel").classList.add("hidden");
+    $("account-panel").removeAttribute("data-loaded");
+    if ($("reveal-dialog").open) $("reveal-dialog").close();
+  }
+
+  function showPanel(ticket) {
+    var box = $("account-panel");
+    box.classList.remove("hidden");
+    if (!panelAllowed(ticket)) {
+      if (state.panel.ticket !== null || !box.getAttribute("data-refused")) {
+        forgetPanel();
+        box.classList.remove("hidden");
+      }
+      box.setAttribute("data-refused", "1");
+      $("account-refresh").classList.add("hidden");
+      $("account-status").textContent = ticket.state === "queued"
+        ? "接入会话后可查看用户的账户信息。"
+        : "仅接待该会话的客服和主管可以查看账户信息。";
+      return;
+    }
+    box.removeAttribute("data-refused");
+    var account = ticket.summary && ticket.summary.account;
+    if (!account || account === "-") {
+      // An anonymous user (no proven account): nothing to read, no view to record.
+      if (box.getAttribute("data-loaded") === "anonymous") return;
+      forgetPanel();
+      box.classList.remove("hidden");
+      box.setAttribute("data-loaded", "anonymous");
+      $("account-refresh").classList.add("hidden");
+      $("account-status").textContent = panelError(new ApiError(409, "anonymous"));
+      return;
+    }
+    $("account-refresh").classList.remove("hidden");
+    if (state.panel.ticket !== ticket.ticket_id) loadPanel(ticket.ticket_id);
+  }
+
+  function panelError(error) {
+    switch (error.status) {
+      case -1: return "无法连接服务器，请稍后点击刷新。";
+      case 403: return "仅接待该会话的客服和主管可以查看账户信息。";
+      case 404: return "该会话不存在。";
+      case 409: return "该用户未验证身份（未登录的访客），没有可显示的账户信息。";
+      case 503: return "账户信息暂时无法读取（审计日志或钱包服务不可用），请稍后点击刷新。";
+      default: return "账户信息读取失败（错误 " + error.status + "），请稍后点击刷新。";
+    }
+  }
+
+  function loadPanel(ticketId) {
+    var seq = ++state.panel.seq;
+    state.panel.ticket = ticketId;
+    $("account-status").textContent = "正在读取账户信息…";
+    $("account-panel").setAttribute("data-loaded", "");
+    api("GET", "/tickets/" + encodeURIComponent(ticketId) + "/account").then(function (data) {
+      if (seq !== state.panel.seq || ticketId !== state.selected) return;
+      renderPanel((data && data.panel) || {});
+    }, function (error) {
+      if (seq !== state.panel.seq || ticketId !== state.selected || quiet(error)) return;
+      clear($("account-body"));
+      $("account-status").textContent = panelError(error);
+      $("account-panel").setAttribute("data-loaded", "error-" + error.status);
+    });
+  }
+
+  $("account-refresh").addEventListener("click", function () {
+    if (state.ticket && panelAllowed(state.ticket)) loadPanel(state.ticket.ticket_id);
+  });
+
+  // A masked value with its 显示 button (none when there is no value).
+  function maskedValue(field, ref, value) {
+    var box = el("span", "masked");
+    var shown = withTestId(el("span", "code", value === null || value === undefined || value === ""
+      ? "—" : value), "panel-value");
+    shown.setAttribute("data-field", field);
+    if (ref !== null) shown.setAttribute("data-ref", String(ref));
+    box.appendChild(shown);
+    if (value) {
+      var reveal = button("显示", "secondary small reveal", "reveal-button");
+      reveal.setAttribute("data-field", field);
+      if (ref !== null) reveal.setAttribute("data-ref", String(ref));
+      reveal.title = "显示完整的" + label(REVEALABLE, field) + "（需填写原因，记入审计日志）";
+      reveal.addEventListener("click", function () {
+        openReveal({ field: field, ref: ref, masked: String(value), node: shown, button: reveal });
+      });
+      box.appendChild(reveal);
+    }
+    return box;
+  }
+
+  function fact(list, name, value, testId) {
+    list.appendChild(el("dt", "", name));
+    var dd = withTestId(el("dd"), testId);
+    if (value instanceof Node) dd.appendChild(value); else dd.textContent = String(value);
+    list.appendChild(dd);
+    return dd;
+  }
+
+  // Only http(s) links are made clickable.
+  function explorerLink(url) {
+    if (!/^https?:\/\//i.test(String(url || ""))) return null;
+    var link = withTestId(el("a", "explorer", "在区块浏览器中查看"), "explorer-link");
+    link.href = String(url);
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    return link;
+  }
+
+  function renderPanel(panel) {
+    var body = $("account-body");
+    clear(body);
+    $("account-status").textContent = "查看时间 " + clock(new Date().toISOString());
+    $("account-panel").setAttribute("data-loaded", "ok");
+
+    var facts = el("dl", "account-facts");
+    fact(facts, "账户", panel.account || "—", "panel-account");
+    fact(facts, "手机", maskedValue("phone", null, panel.phone), "panel-phone");
+    fact(facts, "邮箱", maskedValue("email", null, panel.email), "panel-email");
+    var twoFactor = fact(facts, "两步验证", panel.two_factor ? "已开启" : "未开启",
+      "panel-two-factor");
+    if (!panel.two_factor) twoFactor.className = "warn";
+    var locked = fact(facts, "登录锁定",
+      panel.locked_until ? "锁定至 " + when(panel.locked_until) : "未锁定", "panel-locked");
+    if (panel.locked_until) locked.className = "warn";
+    var frozen = fact(facts, "账户冻结", panel.frozen ? "已冻结" : "否", "panel-frozen");
+    if (panel.frozen) frozen.className = "warn";
+    body.appendChild(facts);
+
+    body.appendChild(el("h4", "", "最近登录设备"));
+    var devices = el("ul", "account-list");
+    (panel.devices || []).forEach(function (device) {
+      var item = withTestId(el("li"), "panel-device");
+      var head = el("div", "row");
+      head.appendChild(el("span", "", device.device || "未知设备"));
+      if (device.new_device) head.appendChild(el("span", "badge new-device", "新设备"));
+      item.appendChild(head);
+      item.appendChild(el("div", "muted small",
+        [device.location || "", when(device.logged_in_at)].filter(Boolean).join(" · ")));
+      devices.appendChild(item);
+    });
+    if (!devices.firstChild) devices.appendChild(el("li", "muted", "无"));
+    body.appendChild(devices);
+
+    body.appendChild(el("h4", "", "最近转账"));
+    var transfers = el("ul", "account-list");
+    (panel.transfers || []).forEach(function (transfer) {
+      var item = withTestId(el("li", "transfer"), "panel-transfer");
+      item.setAttribute("data-ref", String(transfer.ref));
+      item.setAttribute("data-status", String(transfer.status));
+      var head = el("div", "row");
+      head.appendChild(el("b", "", label(DIRECTIONS, transfer.direction) + " " +
+        transfer.amount + " " + transfer.currency));
+      head.appendChild(el("span", "meta", String(transfer.chain || "")));
+      head.appendChild(withTestId(
+        el("span", "badge tx-" + transfer.status, label(TX_STATES, transfer.status)),
+        "panel-transfer-status"
+      ));
+      item.appendChild(head);
+      item.appendChild(el("div", "muted small", when(transfer.at)));
+      var hash = el("div", "line");
+      hash.appendChild(el("span", "muted small", "哈希 "));
+      hash.appendChild(maskedValue("tx_hash", transfer.ref, transfer.tx_hash));
+      item.appendChild(hash);
+      var other = el("div", "line");
+      other.appendChild(el("span", "muted small", transfer.direction === "in" ? "来自 " : "发往 "));
+      other.appendChild(maskedValue("counterparty", transfer.ref, transfer.counterparty));
+      item.appendChild(other);
+      var link = explorerLink(transfer.explorer_link);
+      if (link) item.appendChild(link);
+      transfers.appendChild(item);
+    });
+    if (!transfers.firstChild) transfers.appendChild(el("li", "muted", "无"));
+    body.appendChild(transfers);
+
+    body.appendChild(el("h4", "", "未结工单与事件"));
+    var incidents = el("ul", "account-list");
+    (panel.incidents || []).forEach(function (incident) {
+      var item = withTestId(el("li"), "panel-incident");
+      item.appendChild(el("div", "", String(incident.number) + " · " +
+        label(INCIDENT_KINDS, incident.kind) + " · " + label(INCIDENT_STATES, incident.state)));
+      item.appendChild(el("div", "muted small", when(incident.created_at)));
+      incidents.appendChild(item);
+    });
+    if (!incidents.firstChild) incidents.appendChild(el("li", "muted", "无"));
+    body.appendChild(incidents);
+  }
+
+  // 显示: a reason, then the whole value (the server logs who, what and why first).
+
+  function openReveal(target) {
+    state.panel.reveal = target;
+    $("reveal-field").textContent = label(REVEALABLE, target.field);
+    $("reveal-masked").textContent = target.masked;
+    $("reveal-reason").value = "";
+    hideNotice($("reveal-error"));
+    $("reveal-dialog").showModal();
+    $("reveal-reason").focus();
+  }
+
+  function revealError(error) {
+    switch (error.status) {
+      case -1: return "无法连接服务器，请检查网络后重试。";
+      case 400: return /reason/.test(error.message)
+        ? "请填写查看原因（" + MIN_REASON + "–" + MAX_REASON + " 个字，将记入审计日志）。"
+        : "找不到这条信息（账户数据可能已变化），请关闭后刷新账户信息。";
+      case 403: return "仅接待该会话的客服和主管可以查看账户信息。";
+      case 404: return "该会话不存在。";
+      case 409: return "该用户未验证身份，没有可显示的账户信息。";
+      case 503: return "审计日志暂时无法写入：每次查看都必须留有记录，本次未显示，请稍后再试。";
+      default: return "显示失败（错误 " + error.status + "），请稍后再试。";
+    }
+  }
+
+  $("reveal-cancel").addEventListener("click", function () { $("reveal-dialog").close(); });
+  $("reveal-dialog").addEventListener("close", function () { state.panel.reveal = null; });
+
+  $("reveal-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var target = state.panel.reveal;
+    var ticketId = state.selected;
+    if (!target || ticketId === null) return;
+    var reason = $("reveal-reason").value.trim();
+    if (reason.length < MIN_REASON) {
+      showNotice($("reveal-error"),
+        "请填写查看原因（至少 " + MIN_REASON + " 个字，将记入审计日志）。", "error");
+      $("reveal-reason").focus();
+      return;
+    }
+    var request = { field: target.field, reason: reason };
+    if (target.ref !== null) request.ref = target.ref;
+    var seq = state.panel.seq;
+    $("reveal-submit").disabled = true;
+    api("POST", "/tickets/" + encodeURIComponent(ticketId) + "/account/reveal", request).then(
+      function (data) {
+        if ($("reveal-dialog").open) $("reveal-dialog").close();
+        if (seq !== state.panel.seq || ticketId !== state.selected) return;
+        target.node.textContent = String((data && data.value) || "");
+        target.node.setAttribute("data-revealed", "true");
+        target.node.classList.add("revealed");
+        target.button.remove();
+        var link = explorerLink(data && data.explorer_link);
+        if (link) target.node.parentNode.appendChild(link);
+      },
+      function (error) {
+        if (quiet(error)) return;
+        showNotice($("reveal-error"), revealError(error), "error");
+      }
+    ).then(function () {
+      $("reveal-submit").disabled = false;
+    });
+  });
+
+  // The outbound guard: a reply it stopped stays in the box, with the reason for each value.
+
+  function shortValue(value) {
+    var text = String(value);
+    return text.length > 16 ? text.slice(0, 6) + "…" + text.slice(-4) : text;
+  }
+
+  // A link is read whole (up to 120 characters): its host is what matters.
+  function longValue(value) {
+    var text = String(value);
+    return text.length > 120 ? text.slice(0, 119) + "…" : text;
+  }
+
+  function blockedText(item) {
+    var nowhere = "未在对话、用户账户、官方渠道或帮助中心中出现过，已拦截，可请主管核实后放行。";
+    switch (item.kind) {
+      case "secret_request":
+        return "回复中包含索要助记词/私钥/密码/验证码的内容，已拦截。客服任何时候都不得向用户索要这些信息。";
+      case "secret":
+        return "回复中包含疑似助记词、私钥或密码等机密信息，已拦截，请勿发送。";
+      case "unknown_address":
+        return "地址 " + shortValue(item.value) + " " + nowhere;
+      case "unknown_url":
+        return "链接 " + longValue(item.value) + " " + nowhere;
+      case "unknown_contact":
+        return "联系方式 " + longValue(item.value) + " " + nowhere;
+      case "unchecked":
+        return "安全检查暂时无法完成，为安全起见回复未发送，请稍后重试。";
+      default:
+        return "回复未通过安全检查，已拦截。";
+    }
+  }
+
+  function showBlocked(blocked) {
+    var box = $("reply-blocked");
+    clear(box);
+    box.appendChild(withTestId(el("div", "blocked-head",
+      "回复未发送，用户不会看到这条消息；此次拦截已通知主管并记入审计日志："), "blocked-head"));
+    var list = el("ul", "");
+    blocked.forEach(function (item) {
+      var line = withTestId(el("li", "", blockedText(item)), "blocked-reason");
+      line.setAttribute("data-kind", String(item.kind));
+      if (item.value && item.kind !== "secret") line.title = String(item.value);
+      list.appendChild(line);
+    });
+    box.appendChild(list);
+    var request = checkRequest(blocked);
+    var ticketId = state.selected;
+    if (request && ticketId !== null) {
+      var ask = button("请主管核实", "secondary small", "ask-approval");
+      ask.title = "把被拦截的值写进内部备注（用户看不到），请主管核实后放行";
+      ask.addEventListener("click", function () { askForCheck(ticketId, request, ask); });
+      box.appendChild(ask);
+    }
+    box.setAttribute("data-kinds", blocked.map(function (item) { return item.kind; }).join(","));
+    box.classList.remove("hidden");
+  }
+
+  function hideBlocked() {
+    var box = $("reply-blocked");
+    box.classList.add("hidden");
+    clear(box);
+    box.removeAttribute("data-kinds");
+  }
+
+  // The reply goes through fetch itself: a 422's reasons (the guard's) are in its body.
+  var API = window.location.pathname.replace(/\/[^\/]+\/?$/, "") + "/api";
+
+  function postReply(ticketId, text) {
+    var generation = state.generation;
+    return fetch(API + "/tickets/" + encodeURIComponent(ticketId) + "/reply", {
+      method: "POST",
+      headers: {
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "Authorization": "Bearer " + (pages.session.token() || "")
+      },
+      body: JSON.stringify({ text: text }),
+      cache: "no-store",
+      credentials: "omit"
+    }).then(function (response) {
+      return response.text().then(function (raw) {
+        var data = null;
+        try { data = raw ? JSON.parse(raw) : null; } catch (ignored) { data = null; }
+        if (generation !== state.generation) throw new ApiError(0, "stale");
+        if (response.status === 422 && data && Array.isArray(data.blocked)) {
+          return { blocked: data.blocked };
+        }
+        if (response.status === 401) {
+          sessionExpired();
+          throw new ApiError(401, "login required");
+        }
+        if (!response.ok) {
+          throw new ApiError(response.status, data && data.error ? String(data.error) : "",
+            Number(response.headers.get("Retry-After")) || 0);
+        }
+        return data || {};
+      });
+    }, function () {
+      throw new ApiError(-1, "network");
+    });
+  }
+
+  // A value the guard stopped reaches a supervisor through an internal note the agent adds with
+  // 请主管核实 (the audit log and the alerts hold masked values only); the supervisor checks
+  // it and approves it for this ticket, and the agent's next reply with it is sent.
+
+  var CHECK_REQUEST = "请主管核实放行（回复被拦截）：";
+
+  // The note asking for a check of the ``blocked`` values a supervisor may approve ("" if none).
+  function checkRequest(blocked) {
+    var lines = blocked.filter(function (item) { return APPROVABLE[item.kind] && item.value; })
+      .map(function (item) { return label(BLOCKED_KINDS, item.kind) + " " + item.value; });
+    return lines.length ? [CHECK_REQUEST].concat(lines).join("\n") : "";
+  }
+
+  function askForCheck(ticketId, text, control) {
+    control.disabled = true;
+    api("POST", "/tickets/" + ticketId + "/notes", { text: text }).then(function () {
+      control.textContent = "已请主管核实";
+      consoleInfo("已在内部备注中请主管核实（用户看不到），主管放行后即可发送。");
+      refreshDetail(true);
+    }, function (error) {
+      control.disabled = false;
+      if (!quiet(error)) consoleError(politeError(error, "请求核实"));
+    });
+  }
+
+  // The values agents asked to have checked on this ticket, from their notes, oldest first.
+  function requestedValues(notes) {
+    var found = [];
+    notes.forEach(function (note) {
+      var text = String(note.text || "");
+      if (note.kind !== "note" || text.indexOf(CHECK_REQUEST) !== 0) return;
+      text.split("\n").slice(1).forEach(function (line) {
+        var match = /^(\S+) (\S.{0,254})$/.exec(line.trim());
+        if (!match) return;
+        var value = match[2].trim();
+        if (found.some(function (seen) { return seen.value === value; })) return;
+        found.push({ kind: match[1], value: value, author: note.author, at: note.created_at });
+      });
+    });
+    return found;
+  }
+
+  // "unknown_address=0x1234…abcd; secret_request=助记词" (a blocked-reply alert's detail).
+  function blockedParts(detail) {
+    return String(detail || "").split("; ").map(function (part) {
+      var at = part.indexOf("=");
+      return at < 0 ? { kind: part, value: "" } : { kind: part.slice(0, at), value: part.slice(at + 1) };
+    });
+  }
+
+  function forgetGuard() {
+    state.guard = { ticket: null, notes: [], approvals: [], readAt: 0, key: "" };
+    ["guard-blocks", "guard-requested", "guard-approvals"].forEach(function (id) { clear($(id)); });
+    $("guard-value").value = "";
+    $("guard-box").classList.add("hidden");
+  }
+
+  function refreshGuard(ticket, notes, force) {
+    if (!pages.session.supervises() || !ticket || ticket.state === "closed") {
+      if (state.guard.ticket !== null) forgetGuard();
+      return;
+    }
+    var guard = state.guard;
+    var ticketId = ticket.ticket_id;
+    if (guard.ticket !== ticketId) {
+      forgetGuard();
+      state.guard.ticket = ticketId;
+      guard = state.guard;
+    }
+    guard.notes = notes;
+    renderGuard();
+    if (!force && Date.now() - guard.readAt < GUARD_MS) return;
+    guard.readAt = Date.now();
+    api("GET", "/tickets/" + ticketId + "/guard/approvals").then(function (data) {
+      if (state.guard.ticket !== ticketId) return;
+      state.guard.approvals = (data && data.approvals) || [];
+      renderGuard();
+    }, function (error) {
+      if (!quiet(error) && error.status !== -1) consoleError(politeError(error, "读取放行记录"));
+    });
+  }
+
+  function renderGuard() {
+    var guard = state.guard;
+    var ticketId = guard.ticket;
+    if (ticketId === null) return;
+    var blocks = state.alerts.list.filter(function (alert) {
+      return alert.kind === "reply_blocked" && Number(alert.ticket_id) === ticketId;
+    });
+    var requested = requestedValues(guard.notes);
+    var approved = {};
+    guard.approvals.forEach(function (approval) { approved[approval.value] = approval; });
+    var key = JSON.stringify([ticketId, blocks, requested, guard.approvals]);
+    if (key === guard.key) return;
+    guard.key = key;
+    $("guard-box").classList.remove("hidden");
+    $("guard-box").setAttribute("data-ticket-id", String(ticketId));
+
+    var list = $("guard-blocks");
+    clear(list);
+    blocks.forEach(function (alert) {
+      var item = withTestId(el("li", "guard-item"), "guard-block");
+      item.appendChild(el("div", "muted small", "客服 " + alert.actor + " · " + when(alert.at)));
+      var parts = el("div", "chips");
+      blockedParts(alert.detail).forEach(function (part) {
+        parts.appendChild(el("span", "chip code",
+          label(BLOCKED_KINDS, part.kind) + (part.value ? " " + part.value : "")));
+      });
+      item.appendChild(parts);
+      list.appendChild(item);
+    });
+    if (!list.firstChild) list.appendChild(el("li", "muted small", "无"));
+
+    var asked = $("guard-requested");
+    clear(asked);
+    requested.forEach(function (request) {
+      var row = withTestId(el("li", "guard-item"), "guard-item");
+      row.setAttribute("data-value", request.value);
+      var head = el("div", "row");
+      head.appendChild(el("span", "badge blocked-kind", request.kind));
+      head.appendChild(el("span", "muted small", "客服 " + request.author + " · " + when(request.at)));
+      row.appendChild(head);
+      row.appendChild(withTestId(el("div", "code guard-value", request.value), "guard-value"));
+      var approval = approved[request.value];
+      if (approval) {
+        row.appendChild(withTestId(
+          el("div", "approved", "已由 " + approval.approved_by + " 核实放行"), "guard-approved"
+        ));
+      } else {
+        var approve = button("核实放行", "secondary small", "guard-approve");
+        approve.title = "核实该值属于用户或官方后放行：该会话的客服再次发送时不再拦截";
+        approve.addEventListener("click", function () {
+          approveValue(ticketId, request.value, approve);
+        });
+        row.appendChild(approve);
+      }
+      asked.appendChild(row);
+    });
+    if (!asked.firstChild) asked.appendChild(el("li", "muted small", "无"));
+
+    var approvals = $("guard-approvals");
+    clear(approvals);
+    guard.approvals.forEach(function (approval) {
+      var row = withTestId(el("li", "guard-item"), "guard-approval");
+      row.setAttribute("data-value", String(approval.value));
+      row.appendChild(el("div", "code guard-value", approval.value));
+      row.appendChild(el("div", "muted small", approval.approved_by + " · " + when(approval.at)));
+      approvals.appendChild(row);
+    });
+    if (!approvals.firstChild) approvals.appendChild(el("li", "muted small", "无"));
+  }
+
+  // Approving takes a second click (确认已核实，放行) from a listed value; typed ones go at once.
+  function approveValue(ticketId, value, control) {
+    if (control && !control.classList.contains("confirm")) {
+      control.classList.add("confirm");
+      control.textContent = "确认已核实，放行";
+      return;
+    }
+    if (control) control.disabled = true;
+    $("guard-submit").disabled = true;
+    api("POST", "/tickets/" + ticketId + "/guard/approve", { value: value }).then(function () {
+      consoleInfo("已放行 " + shortValue(value) + "：该会话的客服现在可以发送它。");
+      if (!control) $("guard-value").value = "";
+      if (state.ticket && state.ticket.ticket_id === ticketId) {
+        refreshGuard(state.ticket, state.guard.notes, true);
+      }
+    }, function (error) {
+      if (control) control.disabled = false;
+      if (quiet(error)) return;
+      consoleError(error.status === 403 ? "只有主管和管理员可以核实放行。"
+        : error.status === 400 ? "请填写完整的钱包地址、链接或联系方式（不能包含机密信息）。"
+        : error.status === 503 ? "审计日志暂时无法写入：放行必须留有记录，本次未放行，请稍后再试。"
+        : politeError(error, "放行"));
+    }).then(function () {
+      $("guard-submit").disabled = false;
+    });
+  }
+
+  $("guard-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var value = $("guard-value").value.trim();
+    if (state.guard.ticket === null) return;
+    if (!value) {
+      consoleError("请填写要放行的完整地址、链接或联系方式。");
+      return;
+    }
+    approveValue(state.guard.ticket, value, null);
+  });
+
+  // Supervisors' alerts: unusual viewing and blocked replies, newest first.
+
+  function alertText(alert) {
+    var who = "客服 " + alert.actor;
+    if (alert.kind === "unusual_viewing") {
+      return who + " 短时间内查看了大量用户的账户信息";
+    }
+    if (alert.kind === "reply_blocked") {
+      return who + " 的回复被拦截" + (alert.ticket_id ? "（会话 #" + alert.ticket_id + "）" : "");
+    }
+    return who + (alert.ticket_id ? " · 会话 #" + alert.ticket_id : "");
+  }
+
+  // The detail in words: what was blocked (masked), or how many panels were viewed.
+  function alertDetail(alert) {
+    if (alert.kind === "reply_blocked") {
+      return "被拦截：" + blockedParts(alert.detail).map(function (part) {
+        return label(BLOCKED_KINDS, part.kind) + (part.value ? " " + part.value : "");
+      }).join("；");
+    }
+    var viewed = /^(\d+) panels in/.exec(String(alert.detail));
+    if (alert.kind === "unusual_viewing" && viewed) {
+      return "10 分钟内查看了 " + viewed[1] + " 个用户的账户信息";
+    }
+    return String(alert.detail);
+  }
+
+  function refreshAlerts() {
+    if (!pages.session.token() || !pages.session.supervises()) return;
+    api("GET", "/alerts").then(function (data) {
+      state.alerts.list = (data && data.alerts) || [];
+      renderAlerts();
+      renderGuard();
+    }, function () {});
+  }
+
+  function renderAlerts() {
+    var alerts = state.alerts.list;
+    var unseen = alerts.filter(function (alert) { return alert.alert_id > state.alerts.seen; });
+    var count = $("alerts-count");
+    count.textContent = String(unseen.length);
+    count.classList.toggle("unseen", unseen.length > 0);
+    var list = $("alerts");
+    clear(list);
+    alerts.forEach(function (alert) {
+      var item = withTestId(el("li", "alert-item kind-" + alert.kind), "alert");
+      item.setAttribute("data-kind", String(alert.kind));
+      item.setAttribute("data-alert-id", String(alert.alert_id));
+      if (alert.ticket_id) item.setAttribute("data-ticket-id", String(alert.ticket_id));
+      if (alert.alert_id > state.alerts.seen) item.classList.add("unseen");
+      var head = el("div", "row");
+      head.appendChild(el("span", "badge alert-kind", label(ALERT_KINDS, alert.kind)));
+      head.appendChild(withTestId(el("span", "", alertText(alert)), "alert-text"));
+      head.appendChild(el("span", "meta wait", when(alert.at)));
+      item.appendChild(head);
+      if (alert.detail) {
+        item.appendChild(withTestId(el("div", "preview", alertDetail(alert)), "alert-detail"));
+      }
+      if (alert.ticket_id) {
+        item.tabIndex = 0;
+        item.title = "打开会话 #" + alert.ticket_id;
+        var open = function () {
+          $("alerts-panel").classList.add("hidden");
+          selectTicket(Number(alert.ticket_id));
+        };
+        item.addEventListener("click", open);
+        item.addEventListener("keydown", function (event) {
+          if (event.key === "Enter") open();
+        });
+      }
+      list.appendChild(item);
+    });
+    if (!list.firstChild) list.appendChild(el("li", "empty small", "暂无告警"));
+  }
+
+  $("alerts-button").addEventListener("click", function () {
+    var panel = $("alerts-panel");
+    var opening = panel.classList.contains("hidden");
+    panel.classList.toggle("hidden", !opening);
+    if (!opening) return;
+    closeSearch();
+    renderAlerts();
+    // What was listed when the panel opened counts as seen.
+    state.alerts.list.forEach(function (alert) {
+      state.alerts.seen = Math.max(state.alerts.seen, alert.alert_id);
+    });
+    $("alerts-count").textContent = "0";
+    $("alerts-count").classList.remove("unseen");
+    refreshAlerts();
+  });
+  $("alerts-close").addEventListener("click", function () {
+    $("alerts-panel").classList.add("hidden");
   });
 
   // Start
