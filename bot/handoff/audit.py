@@ -127,9 +127,11 @@ class AuditLog:
             rows = connection.execute(query.limit(limit).offset(offset)).mappings()
             return [_entry(row) for row in rows]
 
-    def count(self) -> int:
+    def count(self, actor: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(audit_log)
+        if actor is not None:
+            query = query.where(audit_log.c.actor == actor)
         with self._engine.connect() as connection:
-            query = sa.select(sa.func.count()).select_from(audit_log)
             return int(connection.execute(query).scalar_one())
 
     def alert(self, kind: str, actor: str, ticket_id: int | None, detail: str) -> Alert:

@@ -46,7 +46,7 @@ class AuditHandlers:
         audit = self._roles.store(request).audit
         actor = request.args.get("actor") or None
         found = await asyncio.to_thread(audit.entries, limit, offset, actor)
-        total = await asyncio.to_thread(audit.count)
+        total = await asyncio.to_thread(audit.count, actor)
         return response.json({"entries": [e.as_dict() for e in found], "total": total})
 
     async def export(self, request: Request) -> HTTPResponse:

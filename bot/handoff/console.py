@@ -5,8 +5,9 @@ desk's further routes are ``bot.handoff.desk`` and ``bot.handoff.admin``).
     GET  /webhooks/agent/static/<file>            the pages' scripts and styles (no inline ones)
     POST /webhooks/agent/api/login                {username, password} -> {token, agent (profile)}
     POST /webhooks/agent/api/logout               (the agent is offline)
-    GET  /webhooks/agent/api/queue?limit=&offset=&mine=1  open tickets, most urgent then longest
-                                                  waiting (mine=1: the agent's own):
+    GET  /webhooks/agent/api/queue?limit=&offset=&mine=1  open tickets the agent may open, most
+                                                  urgent then longest waiting (mine=1: their
+                                                  own):
                                                   {tickets, total, limit, offset}
     GET  /webhooks/agent/api/tickets/<id>         ticket, summary, transcript (the ticket's time
                                                   window), notes and tags: 403 for an agent
@@ -201,17 +202,17 @@ class ConsoleHandlers:
         return response.empty()
 
     async def queue(self, request: Request) -> HTTPResponse:
-        agent_name = await self._authenticated(request)
-        if agent_name is None:
-            return denied()
-        mine = agent_name if request.args.get("mine") == "1" else None
+        viewer = await self._roles.profile(request)
+        if isinstance(viewer, HTTPResponse):
+            return viewer
+        mine = viewer.username if request.args.get("mine") == "1" else None
         limit = number(request, "limit", QUEUE_PAGE, 1, MAX_QUEUE_PAGE)
         offset = number(request, "offset", 0, 0, MAX_TICKET_ID - 1)
         if limit is None or offset is None:
             return bad_request(f"limit must be 1-{MAX_QUEUE_PAGE} and offset 0 or more")
         store = self._store(request)
-        page = await asyncio.to_thread(store.tickets.queue, limit, offset, mine)
-        total = await asyncio.to_thread(store.tickets.queue_size, mine)
+        page = await asyncio.to_thread(store.tickets.queue, limit, offset, mine, viewer)
+        total = await asyncio.to_thread(store.tickets.queue_size, mine, viewer)
         tags = await asyncio.to_thread(store.notes.tags_of, [t.ticket_id for t in page])
         now, settings = datetime.now(timezone.utc), services_of(request.app).settings
         return response.json(

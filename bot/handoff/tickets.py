@@ -14,7 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bot.handoff.records import URGENCY_OF, Reason, State, Summary, Team, Ticket, Urgency
+from bot.handoff.records import (
+    URGENCY_OF,
+    AgentProfile,
+    Reason,
+    State,
+    Summary,
+    Team,
+    Ticket,
+    Urgency,
+)
 from bot.handoff.tables import ticket_agents, tickets, utc_now
 
 _OPEN = tickets.c.state.in_([State.QUEUED.value, State.ASSIGNED.value])
@@ -88,14 +97,18 @@ class TicketStore:
         return ticket_of(row) if row else None
 
     def queue(
-        self, limit: int | None = None, offset: int = 0, agent: str | None = None
+        self,
+        limit: int | None = None,
+        offset: int = 0,
+        agent: str | None = None,
+        viewer: AgentProfile | None = None,
     ) -> list[Ticket]:
-        """Open tickets (``agent``'s assigned ones only, when given): most urgent first, then
-        longest waiting (``limit`` of them from ``offset`` on, or all)."""
-        held = tickets.c.agent == agent if agent is not None else sa.true()
+        """Open tickets (``agent``'s assigned ones only, when given; those ``viewer`` may open,
+        when given): most urgent first, then longest waiting (``limit`` of them from ``offset``
+        on, or all)."""
         query = (
             sa.select(tickets)
-            .where(_OPEN, held)
+            .where(_OPEN, _held_by(agent), _visible_to(viewer))
             .order_by(tickets.c.urgency_rank.desc(), tickets.c.created_at, tickets.c.ticket_id)
             .limit(limit)
             .offset(offset)
@@ -123,10 +136,13 @@ class TicketStore:
             since = connection.execute(query).scalar_one_or_none()
         return since, ticket.closed_at
 
-    def queue_size(self, agent: str | None = None) -> int:
-        """How many tickets are open (queued or assigned; ``agent``'s only, when given)."""
-        held = tickets.c.agent == agent if agent is not None else sa.true()
-        query = sa.select(sa.func.count()).select_from(tickets).where(_OPEN, held)
+    def queue_size(self, agent: str | None = None, viewer: AgentProfile | None = None) -> int:
+        """How many tickets ``queue`` has in all."""
+        query = (
+            sa.select(sa.func.count())
+            .select_from(tickets)
+            .where(_OPEN, _held_by(agent), _visible_to(viewer))
+        )
         with self._engine.connect() as connection:
             return int(connection.execute(query).scalar_one())
 
@@ -358,6 +374,23 @@ def _return_to_queue(connection: Connection, ticket_id: int, agent: str) -> Tick
         )
     )
     return _get(connection, ticket_id) if updated.rowcount else None
+
+
+def _held_by(agent: str | None) -> sa.ColumnElement[bool]:
+    return tickets.c.agent == agent if agent is not None else sa.true()
+
+
+def _visible_to(viewer: AgentProfile | None) -> sa.ColumnElement[bool]:
+    """The open tickets ``viewer`` may see in the queue (``bot.handoff.access.may_read``): an
+    agent's own and those waiting in their teams' queues; a supervisor's, all."""
+    if viewer is None or viewer.role.supervises:
+        return sa.true()
+    teams = [team.value for team in viewer.teams]
+    waiting = sa.and_(
+        tickets.c.state == State.QUEUED.value,
+        sa.func.coalesce(tickets.c.team, Team.GENERAL.value).in_(teams),
+    )
+    return sa.or_(tickets.c.agent == viewer.username, waiting)
 
 
 def _held(ticket_id: int, agent: str) -> sa.ColumnElement[bool]:

@@ -49,11 +49,15 @@ def test_an_agent_opens_only_their_own_and_their_team_s_waiting_tickets(
     path = f"/tickets/{ticket['ticket_id']}"
     assert two.call("GET", path).status == 200  # waiting in their team's queue: to take it
     assert guard.call("GET", path).status == 403  # another team's
+    assert ticket["ticket_id"] not in {t["ticket_id"] for t in guard.get("/queue")["tickets"]}
     assert one.post(f"{path}/claim")[0] == 200
     assert one.call("GET", path).status == 200
     refused = two.call("GET", path)
     assert refused.status == 403 and "another agent" in refused.json()["error"]
     assert boss.call("GET", path).status == 200
+    queued = {t["ticket_id"] for t in two.get("/queue")["tickets"]}
+    assert ticket["ticket_id"] not in queued  # nor its last messages in the queue's preview
+    assert ticket["ticket_id"] in {t["ticket_id"] for t in boss.get("/queue")["tickets"]}
     assert one.post(f"{path}/close", {"note": "done"})[0] == 200
     assert one.call("GET", path).status == 200  # they held it
     assert two.call("GET", path).status == 403

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,8 +43,9 @@ from sanic import Sanic
 
 from bot.handoff.records import State
 from bot.handoff.store import HandoffStore
+from bot.handoff.tables import sessions
 from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
-from tests.support.http import AGENT, Answer, Http, Login
+from tests.support.http import AGENT, CONSOLE_API, Answer, Http, Login
 from tests.support.loop import LoopThread
 
 ALWAYS_OPEN = "00:00-23:59:59"  # agents on duty, so handoffs queue instead of waiting for morning
@@ -313,15 +317,39 @@ def actions_with(stack: LocalStack, settings: dict[str, str]) -> Iterator[None]:
         stack.start_actions()
 
 
-def empty_queue(stack: LocalStack) -> None:
-    """Closes every open ticket, as their users and agents would: the queue of a shared stack
-    holds the tickets of earlier tests."""
-    tickets = HandoffStore.from_url(stack.handoff_url).tickets
-    for ticket in tickets.queue():
-        if ticket.state is State.QUEUED:
-            tickets.cancel(ticket.conversation_id)
-        elif ticket.agent is not None:
-            tickets.close(ticket.ticket_id, ticket.agent, "closed for a test of the queue", "")
+CLEANER = Login("queue-cleaner", "清理", "a-long-cleaner-password")
+
+
+def empty_queue(stack: ServedStack | InProcessStack) -> None:
+    """Closes every open ticket as an agent would, through the console, so each conversation is
+    handed back to the bot: the queue of a shared stack holds the tickets of earlier tests, and
+    a conversation left paused (the demo accounts' are shared) would never answer again."""
+    store = HandoffStore.from_url(stack.handoff_url)
+    open_tickets = store.tickets.queue()
+    if not open_tickets:
+        return
+    if store.agents.role(CLEANER.username) is None:
+        store.agents.add(CLEANER.username, CLEANER.name, CLEANER.password)
+    for ticket in open_tickets:
+        agent = ticket.agent
+        if ticket.state is State.QUEUED and store.tickets.claim(ticket.ticket_id, CLEANER.username):
+            agent = CLEANER.username
+        if agent is None:
+            continue
+        token = secrets.token_urlsafe(16)
+        with store.engine.begin() as connection:  # a session of the ticket's agent, for this close
+            connection.execute(
+                sessions.insert().values(
+                    token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                    username=agent,
+                    expires_at=datetime.now(timezone.utc) + timedelta(minutes=1),
+                )
+            )
+        stack.http.post(
+            f"{CONSOLE_API}/tickets/{ticket.ticket_id}/close",
+            json={"note": "closed for a test of the queue"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
 
 def boot_summary() -> str:
