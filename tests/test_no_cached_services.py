@@ -18,6 +18,8 @@ ALLOWED = {
     # Data files read once (data/ and the libraries' word lists).
     ("bot/dialogue/complaints.py", "load_categories"),
     ("bot/dialogue/clarify.py", "load_intent_labels"),
+    ("bot/handoff/guard.py", "official_channels"),  # data/official_channels.yml
+    ("bot/handoff/secret_requests.py", "_words"),  # the secret guard's cue words, data/
     ("bot/improvement/inbox.py", "load_fallback_threshold"),  # config.yml
     ("bot/insight/labels.py", "load_insight_labels"),
     ("bot/secret_guard/cues.py", "load_cues"),
