@@ -39,7 +39,7 @@ from bot.channels.button_choice import button_choice
 from bot.channels.limits import ADDRESS_TURNS, CLIENT_FIELD, clean
 from bot.channels.metrics import INTAKE, REGISTRY, SECRET_GUARD, observe_turn
 from bot.channels.responses import say
-from bot.channels.turn_end import finish_turn, hand_back
+from bot.channels.turn_end import finish_turn, hand_back, resume_orphaned
 from bot.handoff.live import live_recorder
 from bot.identity import proven_owner, verified_account
 from bot.secret_guard import Finding, SecretKind, find_secrets, redact
@@ -114,6 +114,7 @@ async def take_turn(
                 await hide_earlier_parts(agent, sender_id, split)
             # "2" right after the bot's buttons means the second button, in every channel.
             admitted.text = await button_choice(agent, sender_id, admitted.text or "")
+            await resume_orphaned(agent, store.tickets, sender_id)
             begin_turn(agent, sender_id)
             await observe_turn(agent.processor.handle_message, admitted, agent, REGISTRY, store)
             owner = proven_owner(message.metadata, sender_id, services.identity)

@@ -19,7 +19,14 @@ from datetime import datetime, timezone
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, OutputChannel
-from rasa.shared.core.events import BotUttered, ConversationPaused, UserUttered
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    ConversationPaused,
+    ConversationResumed,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from bot.channels.reply_guard import ensure_reply
@@ -29,7 +36,7 @@ from bot.handoff.outbox import Outbox
 from bot.handoff.records import State
 from bot.handoff.tickets import TicketStore
 from bot.support_hours import SupportHours
-from bot.tracking import turn_tracker
+from bot.tracking import peek_tracker, turn_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +93,22 @@ async def finish_turn(
         return False
     await ensure_reply(agent, tracker, sender_id, output_channel)
     return False
+
+
+async def resume_orphaned(agent: Agent, tickets: TicketStore, sender_id: str) -> None:
+    """Before a turn (the caller holds the lock): a conversation paused for a human whose ticket
+    is no longer open (closed or cancelled outside the console) goes back to the bot, so the
+    message is answered instead of met with silence."""
+    tracker = await peek_tracker(agent, sender_id)
+    if tracker is None or not tracker.is_paused():
+        return
+    if await asyncio.to_thread(tickets.open_for, sender_id) is not None:
+        return
+    tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+    tracker.update(ConversationResumed())
+    tracker.update(ActionExecuted(ACTION_LISTEN_NAME))
+    await agent.tracker_store.save(tracker)
+    logger.warning("conversation %s was paused without an open ticket: resumed", sender_id)
 
 
 def paused_this_turn(tracker: DialogueStateTracker) -> bool:

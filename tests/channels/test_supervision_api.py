@@ -116,3 +116,12 @@ def test_a_ticket_s_transcript_is_its_own_time_window(
     later = [line["text"] for line in one.get(f"/tickets/{second['ticket_id']}")["transcript"]]
     assert "第一次的问题：gas费多少" in earlier and "第二次：转账一直没到" not in earlier
     assert "第二次：转账一直没到" in later and "第一次的问题：gas费多少" not in later
+
+
+def test_a_conversation_whose_ticket_was_closed_elsewhere_is_answered_again(
+    served: ServedStack, store: HandoffStore
+) -> None:
+    user = RestUser(served.http)
+    user.say("转人工")
+    assert store.tickets.cancel(user.sender) is not None  # closed outside the console
+    assert any("矿工费" in text or "gas" in text.lower() for text in user.say("gas费怎么算"))
