@@ -61,22 +61,21 @@ from bot.handoff.console_io import (
     denied,
     masked,
     number,
-    session_agent,
-    ticket_json,
+    shown_ticket,
     token_of,
     transcript,
 )
 from bot.handoff.delivery import Delivery
 from bot.handoff.desk import DeskHandlers
 from bot.handoff.directory import LOGIN_POLICY
-from bot.handoff.dispatch import Dispatcher
+from bot.handoff.dispatch import JOINED, Dispatcher
 from bot.handoff.guard import OutboundGuard
 from bot.handoff.guard_console import GuardHandlers
 from bot.handoff.live_console import LiveHandlers
 from bot.handoff.panel_console import PanelHandlers
 from bot.handoff.records import Presence, State, Ticket
 from bot.handoff.search import searchable
-from bot.handoff.sla import SlaPolicy, sla_json
+from bot.handoff.sla import SlaPolicy
 from bot.handoff.store import HandoffStore
 from bot.handoff.watchdog import PickupWatchdog
 from bot.insight.labels import load_insight_labels
@@ -193,7 +192,7 @@ class ConsoleHandlers:
         return response.json({"token": token, "agent": profile.as_dict()})
 
     async def logout(self, request: Request) -> HTTPResponse:
-        agent_name = await self._authenticated(request)
+        agent_name = await self._roles.agent(request)
         if agent_name is None:
             return denied()
         store = self._store(request)
@@ -217,10 +216,7 @@ class ConsoleHandlers:
         now, settings = datetime.now(timezone.utc), services_of(request.app).settings
         return response.json(
             {
-                "tickets": [
-                    ticket_json(t, now, tags.get(t.ticket_id), sla_json(t, now, settings))
-                    for t in page
-                ],
+                "tickets": [shown_ticket(t, settings, tags.get(t.ticket_id), now) for t in page],
                 "total": total,
                 "limit": limit,
                 "offset": offset,
@@ -247,14 +243,14 @@ class ConsoleHandlers:
         tags = await asyncio.to_thread(store.notes.tags, ticket_id)
         return response.json(
             {
-                "ticket": self._json(request, found, tags),
+                "ticket": shown_ticket(found, services_of(request.app).settings, tags),
                 "transcript": lines,
                 "notes": [note.as_dict() for note in notes],
             }
         )
 
     async def claim(self, request: Request, ticket_id: int) -> HTTPResponse:
-        agent_name = await self._authenticated(request)
+        agent_name = await self._roles.agent(request)
         if agent_name is None:
             return denied()
         store = self._store(request)
@@ -267,14 +263,14 @@ class ConsoleHandlers:
             return response.json({"error": "ticket is not waiting in the queue"}, status=409)
         await self._delivery(request).send_response(
             claimed.conversation_id,
-            "utter_agent_joined",
+            JOINED,
             channel=claimed.channel,
             agent_name=await asyncio.to_thread(store.agents.display_name, agent_name),
         )
-        return response.json({"ticket": self._json(request, claimed)})
+        return response.json({"ticket": shown_ticket(claimed, services_of(request.app).settings)})
 
     async def reply(self, request: Request, ticket_id: int) -> HTTPResponse:
-        agent_name = await self._authenticated(request)
+        agent_name = await self._roles.agent(request)
         if agent_name is None:
             return denied()
         text = (body(request) or {}).get("text")
@@ -298,7 +294,7 @@ class ConsoleHandlers:
         return response.json({"ok": True})
 
     async def close(self, request: Request, ticket_id: int) -> HTTPResponse:
-        agent_name = await self._authenticated(request)
+        agent_name = await self._roles.agent(request)
         if agent_name is None:
             return denied()
         data = body(request)
@@ -324,7 +320,7 @@ class ConsoleHandlers:
         await self._delivery(request).send_response(
             closed.conversation_id, "utter_ask_rating", resume=True, channel=closed.channel
         )
-        return response.json({"ticket": self._json(request, closed)})
+        return response.json({"ticket": shown_ticket(closed, services_of(request.app).settings)})
 
     async def dashboard(self, _: Request) -> HTTPResponse:
         return response.html(DASHBOARD.read_text(encoding="utf-8"))
@@ -346,18 +342,6 @@ class ConsoleHandlers:
 
     async def labels(self, _: Request) -> HTTPResponse:
         return response.json(load_insight_labels().for_pages())
-
-    async def _authenticated(self, request: Request) -> str | None:
-        """The agent whose session token the request carries, if it is valid."""
-        return await session_agent(request, self._store(request).agents)
-
-    @staticmethod
-    def _json(request: Request, ticket: Ticket, tags: list[str] | None = None) -> dict[str, Any]:
-        """The ticket as the console shows it, with its SLA state now."""
-        now = datetime.now(timezone.utc)
-        return ticket_json(
-            ticket, now, tags, sla_json(ticket, now, services_of(request.app).settings)
-        )
 
     async def _transcript(self, request: Request, ticket: Ticket) -> list[dict[str, Any]]:
         """The conversation's messages within the ticket's window (``TicketStore.window``)."""

@@ -16,6 +16,8 @@ from sanic.response import HTTPResponse
 from bot.channels.limits import encodable
 from bot.handoff.directory import AgentDirectory
 from bot.handoff.records import Ticket
+from bot.handoff.sla import sla_json
+from bot.settings import Settings
 
 
 def token_of(request: Request) -> str:
@@ -98,6 +100,14 @@ def ticket_json(
         "tags": tags or [],
         "sla": sla,
     }
+
+
+def shown_ticket(
+    ticket: Ticket, settings: Settings, tags: list[str] | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """``ticket_json`` with the ticket's SLA clock now, as every console page shows a ticket."""
+    now = now or datetime.now(timezone.utc)
+    return ticket_json(ticket, now, tags, sla_json(ticket, now, settings))
 
 
 def transcript(

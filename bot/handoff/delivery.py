@@ -16,7 +16,13 @@ from typing import Any
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, OutputChannel
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import ActionExecuted, BotUttered, ConversationResumed, Event
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    ConversationPaused,
+    ConversationResumed,
+    Event,
+)
 
 from bot.handoff.outbox import Outbox
 
@@ -78,6 +84,10 @@ class Delivery:
         )
         await self._append(conversation_id, events)
         await self.output_for(channel).send_response(conversation_id, message)
+
+    async def pause(self, conversation_id: str) -> None:
+        """The bot stays silent from now on, as after a handoff (a supervisor took over)."""
+        await self._append(conversation_id, [ConversationPaused()])
 
     async def typing(self, conversation_id: str, channel_name: str, typing: bool) -> None:
         """Shows (or stops showing) the agent typing, on channels that can (``show_typing``)."""

@@ -34,12 +34,11 @@ from bot.handoff.access import RoleCheck
 from bot.handoff.audit import CANNED_CHANGE
 from bot.handoff.audit import TRANSFER as TRANSFER_ENTRY
 from bot.handoff.canned import CannedError, EditConflict, fill
-from bot.handoff.console_io import bad_request, body, denied, ticket_json
+from bot.handoff.console_io import bad_request, body, denied, shown_ticket
 from bot.handoff.delivery import Delivery
 from bot.handoff.dispatch import JOINED, Dispatcher
 from bot.handoff.notes import TRANSFER, NoteError
 from bot.handoff.records import AgentProfile, CannedReply, Presence, State, Team, Ticket
-from bot.handoff.sla import sla_json
 from bot.handoff.store import HandoffStore
 from bot.services import services_of
 from bot.wallet.explorers import explorer_link
@@ -188,11 +187,7 @@ class DeskHandlers:
                 agent_name=target.display_name,
             )
         self._dispatcher.wake()
-        now = datetime.now(timezone.utc)
-        settings = services_of(request.app).settings
-        return response.json(
-            {"ticket": ticket_json(moved, now, sla=sla_json(moved, now, settings))}
-        )
+        return response.json({"ticket": shown_ticket(moved, services_of(request.app).settings)})
 
     async def typing(self, request: Request, ticket_id: int) -> HTTPResponse:
         held = await self._held(request, ticket_id, own=True)
@@ -285,11 +280,8 @@ class DeskHandlers:
             {
                 "results": [
                     {
-                        "ticket": ticket_json(
-                            hit.ticket,
-                            now,
-                            tags.get(hit.ticket.ticket_id),
-                            sla_json(hit.ticket, now, settings),
+                        "ticket": shown_ticket(
+                            hit.ticket, settings, tags.get(hit.ticket.ticket_id), now
                         ),
                         "excerpt": hit.excerpt,
                     }

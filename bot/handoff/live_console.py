@@ -36,7 +36,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from rasa.core.agent import Agent
-from rasa.shared.core.events import ConversationPaused
 from sanic import Sanic, response
 from sanic.models.handler_types import RouteHandler
 from sanic.request import Request
@@ -45,9 +44,9 @@ from sanic.response import HTTPResponse
 from bot.channels.limits import encodable
 from bot.handoff.access import RoleCheck
 from bot.handoff.audit import TAKEOVER, AuditError
-from bot.handoff.console_io import ticket_json, transcript
+from bot.handoff.console_io import shown_ticket, transcript
 from bot.handoff.delivery import Delivery
-from bot.handoff.dispatch import Dispatcher
+from bot.handoff.dispatch import JOINED, Dispatcher
 from bot.handoff.live import (
     CONTEXT_NAME,
     MAX_CONVERSATION_ID,
@@ -58,7 +57,6 @@ from bot.handoff.live import (
 )
 from bot.handoff.records import Reason, State, Ticket
 from bot.handoff.routing import route
-from bot.handoff.sla import sla_json
 from bot.handoff.summary import build_summary
 from bot.handoff.tables import utc_now
 from bot.identity import verified_account
@@ -72,7 +70,6 @@ PAGE = Path(__file__).resolve().parent / "static" / "agent_live.html"
 TASK = "watches live conversations"
 TAKEOVER_TASK = "takes conversations over"
 TRANSCRIPT_LINES = 30
-JOINED = "utter_agent_joined"
 
 
 class LiveHandlers:
@@ -201,10 +198,10 @@ class LiveHandlers:
         if claimed is None:  # the desk gave it to an agent first
             found = await asyncio.to_thread(store.tickets.get, ticket.ticket_id)
             return _has_ticket(found or ticket, services_of(request.app).settings)
-        await _pause(agent, conversation_id)
+        delivery = Delivery(agent, request.app.ctx.input_channels, store.outbox)
+        await delivery.pause(conversation_id)
         display_name = await asyncio.to_thread(store.agents.display_name, supervisor)
-        ctx = request.app.ctx
-        await Delivery(agent, ctx.input_channels, store.outbox).send_response(
+        await delivery.send_response(
             conversation_id, JOINED, channel=claimed.channel, agent_name=display_name
         )
         logger.info(
@@ -213,7 +210,7 @@ class LiveHandlers:
             claimed.ticket_id,
             supervisor,
         )
-        return response.json({"ticket": _ticket(claimed, services_of(request.app).settings)})
+        return response.json({"ticket": shown_ticket(claimed, services_of(request.app).settings)})
 
 
 def entry_json(
@@ -246,9 +243,7 @@ def entry_json(
         "waiting_seconds": max(int((now - since).total_seconds()), 0),
         "first_seen_at": row.first_seen_at.isoformat() if row else None,
         "last_user_at": last_user_at.isoformat() if last_user_at else None,
-        "ticket": ticket_json(ticket, now, None, sla_json(ticket, now, settings))
-        if ticket
-        else None,
+        "ticket": shown_ticket(ticket, settings, None, now) if ticket else None,
     }
 
 
@@ -256,14 +251,6 @@ def _needs_attention(entry: dict[str, Any]) -> bool:
     """Flagged, or its ticket is past its SLA target: listed first."""
     ticket = entry["ticket"]
     return bool(entry["flags"]) or bool(ticket and ticket["sla"]["breached"])
-
-
-async def _pause(agent: Agent, conversation_id: str) -> None:
-    """The bot stays silent from now on, as after a handoff (under the conversation's lock)."""
-    async with agent.lock_store.lock(conversation_id):
-        tracker = await agent.tracker_store.get_or_create_tracker(conversation_id)
-        tracker.update(ConversationPaused())
-        await agent.tracker_store.save(tracker)
 
 
 def _decoded(segment: str) -> str:
@@ -278,17 +265,12 @@ def _not_found() -> HTTPResponse:
     return response.json({"error": "no such conversation"}, status=404)
 
 
-def _ticket(ticket: Ticket, settings: Settings) -> dict[str, Any]:
-    now = utc_now()
-    return ticket_json(ticket, now, None, sla_json(ticket, now, settings))
-
-
 def _has_ticket(ticket: Ticket, settings: Settings) -> HTTPResponse:
     state = "is with an agent" if ticket.state is State.ASSIGNED else "waits in the queue"
     return response.json(
         {
             "error": f"the conversation has an open ticket: it {state}",
-            "ticket": _ticket(ticket, settings),
+            "ticket": shown_ticket(ticket, settings),
         },
         status=409,
     )

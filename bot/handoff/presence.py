@@ -41,7 +41,21 @@ class Roster:
         return self.profile(username) if updated.rowcount else None
 
     def profile(self, username: str) -> AgentProfile | None:
-        return next((p for p in self.profiles() if p.username == username), None)
+        """One agent's profile (every console request reads the requester's)."""
+        with self._engine.connect() as connection:
+            row = (
+                connection.execute(sa.select(agents).where(agents.c.username == username))
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            load = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(tickets)
+                .where(tickets.c.state == State.ASSIGNED.value, tickets.c.agent == username)
+            ).scalar_one()
+        return _profile(row, int(load), utc_now())
 
     def profiles(self, now: datetime | None = None) -> list[AgentProfile]:
         """Every agent, with their presence now and how many tickets they hold."""
