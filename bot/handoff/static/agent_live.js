@@ -47,23 +47,10 @@
     }
   }
 
-  // A call whose 401 sends the supervisor to the login form and whose 403 shows who may watch.
-  function api(method, path, body) {
-    var generation = state.generation;
-    return pages.call(method, path, body).then(function (data) {
-      if (generation !== state.generation) throw new pages.ApiError(0, "stale");
-      return data;
-    }, function (error) {
-      if (generation !== state.generation) throw new pages.ApiError(0, "stale");
-      if (error.status === 401) {
-        pages.session.forget();
-        showLogin("登录已失效，请重新登录。");
-      } else if (error.status === 403) {
-        showDenied();
-      }
-      throw error;
-    });
-  }
+  // A 401 sends the user to the login form; a 403 shows who may watch.
+  var api = pages.guardedCall(state, function () {
+    showLogin("登录已失效，请重新登录。");
+  }, showDenied);
 
   function handled(error) { return error.status === 0 || error.status === 401 || error.status === 403; }
 

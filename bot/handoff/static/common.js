@@ -137,6 +137,28 @@ var AgentPages = (function () {
     });
   }
 
+  // The API calls of a page that refreshes itself (admin, live view): an answer that arrives
+  // after the page logged out or in again (state.generation moved on) is dropped as "stale"; a
+  // 401 ends the session and calls onExpired, a 403 calls onDenied.
+  function guardedCall(state, onExpired, onDenied) {
+    return function (method, path, body) {
+      var generation = state.generation;
+      return call(method, path, body).then(function (data) {
+        if (generation !== state.generation) throw new ApiError(0, "stale");
+        return data;
+      }, function (error) {
+        if (generation !== state.generation) throw new ApiError(0, "stale");
+        if (error.status === 401) {
+          session.forget();
+          onExpired();
+        } else if (error.status === 403) {
+          onDenied();
+        }
+        throw error;
+      });
+    };
+  }
+
   return {
     $: $,
     bindLogin: bindLogin,
@@ -148,6 +170,7 @@ var AgentPages = (function () {
     loadNames: loadNames,
     session: session,
     ApiError: ApiError,
-    call: call
+    call: call,
+    guardedCall: guardedCall
   };
 }());
