@@ -1,7 +1,8 @@
-// What the agent pages (console, dashboard, review, help center, admin) share: the agent's session
-// and its role, the login form of the pages other than the console, calls to the JSON API beside
-// the page, the names of reasons, teams, roles, presence, channels and intents it serves
-// (data/insight_labels.yml) and DOM helpers. Text from the API only ever goes in through textContent: user messages are
+// What the agent pages (console, dashboard, review, help center, admin, live view) share: the
+// agent's session and its role, the login form of the pages other than the console, calls to the
+// JSON API beside the page (guardedCall for the pages that refresh themselves), the names of
+// reasons, teams, roles, presence, channels and intents it serves (data/insight_labels.yml) and
+// DOM helpers. Text from the API only ever goes in through textContent: user messages are
 // hostile input. No inline script: the pages run under a Content-Security-Policy without
 // 'unsafe-inline'.
 var AgentPages = (function () {
