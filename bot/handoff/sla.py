@@ -192,11 +192,6 @@ class SlaPolicy:
         return NO_CLOCK
 
 
-def sla_state(ticket: Ticket, now: datetime, hours: SupportHours, targets: SlaTargets) -> SlaState:
-    """The ticket's clock at ``now`` under ``targets`` counted in ``hours``."""
-    return SlaPolicy(hours, targets).state(ticket, now)
-
-
 def sla_json(ticket: Ticket, now: datetime, settings: Settings) -> dict[str, Any]:
     """The ticket's "sla" for the console's JSON (``console_io.ticket_json``)."""
     return SlaPolicy.of(settings).state(ticket, now).as_dict()

@@ -19,7 +19,6 @@ from bot.handoff.sla import (
     business_deadline,
     business_seconds,
     sla_json,
-    sla_state,
 )
 from bot.handoff.store import HandoffStore
 from bot.settings import ConfigError, Settings
@@ -31,6 +30,7 @@ HOURS = SupportHours(time(9), time(21), SHANGHAI)
 # What the test stack uses: open all day but the day's last second.
 ALWAYS = SupportHours(time(0), time(23, 59, 59), SHANGHAI)
 TARGETS = SlaTargets()
+POLICY = SlaPolicy(HOURS, TARGETS)
 
 
 def at(hour: int, minute: int = 0, second: int = 0, days: int = 0) -> datetime:
@@ -145,8 +145,8 @@ def test_each_urgency_is_breached_at_its_own_target(
     urgency: Urgency, first: int, next_: int
 ) -> None:
     waiting = ticket(urgency, created=at(10))
-    just_before = sla_state(waiting, at(10, first - 1, 59), HOURS, TARGETS)
-    reached = sla_state(waiting, at(10, first), HOURS, TARGETS)
+    just_before = POLICY.state(waiting, at(10, first - 1, 59))
+    reached = POLICY.state(waiting, at(10, first))
     assert (just_before.kind, just_before.breached) == (ResponseKind.FIRST, False)
     assert (reached.breached, reached.due_at, reached.target_seconds) == (
         True,
@@ -157,36 +157,36 @@ def test_each_urgency_is_breached_at_its_own_target(
     answered = ticket(
         urgency, at(10), State.ASSIGNED, first_response=at(10, 1), user_wrote=at(10, 2)
     )
-    waited = sla_state(answered, at(10, 2 + next_), HOURS, TARGETS)
+    waited = POLICY.state(answered, at(10, 2 + next_))
     assert (waited.kind, waited.breached, waited.due_at) == (
         ResponseKind.NEXT,
         True,
         at(10, 2 + next_),
     )
-    assert not sla_state(answered, at(10, 1 + next_), HOURS, TARGETS).breached
+    assert not POLICY.state(answered, at(10, 1 + next_)).breached
 
 
 def test_a_clock_is_due_soon_from_four_fifths_of_its_target_until_it_is_breached() -> None:
     urgent = ticket(Urgency.URGENT, created=at(10))  # 5 minutes: due soon from 4
-    assert not sla_state(urgent, at(10, 3, 59), HOURS, TARGETS).due_soon
-    soon = sla_state(urgent, at(10, 4), HOURS, TARGETS)
+    assert not POLICY.state(urgent, at(10, 3, 59)).due_soon
+    soon = POLICY.state(urgent, at(10, 4))
     assert (soon.due_soon, soon.breached, soon.elapsed_seconds) == (True, False, 240)
-    late = sla_state(urgent, at(10, 5), HOURS, TARGETS)
+    late = POLICY.state(urgent, at(10, 5))
     assert (late.due_soon, late.breached) == (False, True)
 
 
 def test_a_ticket_opened_at_night_waits_for_the_morning_before_its_clock_runs() -> None:
     night = ticket(Urgency.URGENT, created=at(22))
-    early = sla_state(night, at(8, 59, days=1), HOURS, TARGETS)
+    early = POLICY.state(night, at(8, 59, days=1))
     assert (early.elapsed_seconds, early.breached, early.due_at) == (0, False, at(9, 5, days=1))
-    assert sla_state(night, at(9, 5, days=1), HOURS, TARGETS).breached
+    assert POLICY.state(night, at(9, 5, days=1)).breached
 
 
 def test_the_next_response_clock_runs_from_the_users_message_after_the_last_reply() -> None:
     answered = ticket(
         Urgency.NORMAL, at(10), State.ASSIGNED, first_response=at(10, 2), user_wrote=at(10, 3)
     )
-    state = sla_state(answered, at(10, 10), HOURS, TARGETS)
+    state = POLICY.state(answered, at(10, 10))
     assert (state.kind, state.elapsed_seconds, state.target_seconds) == (
         ResponseKind.NEXT,
         420,
@@ -197,7 +197,7 @@ def test_the_next_response_clock_runs_from_the_users_message_after_the_last_repl
     evening = ticket(
         Urgency.NORMAL, at(20), State.ASSIGNED, first_response=at(20, 1), user_wrote=at(20, 55)
     )
-    assert sla_state(evening, at(9, 9, days=1), HOURS, TARGETS).due_at == at(9, 10, days=1)
+    assert POLICY.state(evening, at(9, 9, days=1)).due_at == at(9, 10, days=1)
 
 
 def test_no_clock_runs_while_the_user_has_the_last_word_answered() -> None:
@@ -209,16 +209,16 @@ def test_no_clock_runs_while_the_user_has_the_last_word_answered() -> None:
         user_wrote=at(10, 2),
         agent_replied=at(10, 3),
     )
-    state = sla_state(replied, at(12), HOURS, TARGETS)
+    state = POLICY.state(replied, at(12))
     assert (state.kind, state.due_at, state.breached, state.due_soon) == (None, None, False, False)
     # A user message before the first reply is answered by it.
     early = ticket(Urgency.URGENT, at(10), State.ASSIGNED, at(10, 4), user_wrote=at(10, 1))
-    assert sla_state(early, at(12), HOURS, TARGETS).kind is None
+    assert POLICY.state(early, at(12)).kind is None
 
 
 def test_a_closed_ticket_reports_its_first_response() -> None:
     late = ticket(Urgency.URGENT, at(10), State.CLOSED, first_response=at(10, 6), closed=at(11))
-    state = sla_state(late, at(15), HOURS, TARGETS)
+    state = POLICY.state(late, at(15))
     assert (state.kind, state.elapsed_seconds, state.breached, state.due_soon) == (
         ResponseKind.FIRST,
         360,
@@ -226,18 +226,18 @@ def test_a_closed_ticket_reports_its_first_response() -> None:
         False,
     )
     on_time = ticket(Urgency.URGENT, at(10), State.CLOSED, first_response=at(10, 4), closed=at(11))
-    assert not sla_state(on_time, at(15), HOURS, TARGETS).breached
+    assert not POLICY.state(on_time, at(15)).breached
     # Closed without a reply: measured up to the close.
     quick = ticket(Urgency.URGENT, at(10), State.CLOSED, closed=at(10, 2))
-    assert sla_state(quick, at(15), HOURS, TARGETS).elapsed_seconds == 120
-    assert not sla_state(quick, at(15), HOURS, TARGETS).breached
+    assert POLICY.state(quick, at(15)).elapsed_seconds == 120
+    assert not POLICY.state(quick, at(15)).breached
     unanswered = ticket(Urgency.URGENT, at(10), State.CLOSED, closed=at(10, 30))
-    assert sla_state(unanswered, at(15), HOURS, TARGETS).breached
+    assert POLICY.state(unanswered, at(15)).breached
 
 
 def test_a_cancelled_ticket_has_no_clock() -> None:
     cancelled = ticket(Urgency.URGENT, at(10), State.CLOSED, closed=at(10, 30), cancelled=True)
-    assert sla_state(cancelled, at(15), HOURS, TARGETS).as_dict() == {
+    assert POLICY.state(cancelled, at(15)).as_dict() == {
         "kind": None,
         "due_at": None,
         "elapsed_seconds": None,
@@ -250,8 +250,8 @@ def test_a_cancelled_ticket_has_no_clock() -> None:
 def test_other_targets_are_used_when_configured() -> None:
     strict = SlaTargets(first=UrgencyMinutes(urgent=1, high=2, normal=3))
     waiting = ticket(Urgency.HIGH, created=at(10))
-    assert sla_state(waiting, at(10, 2), HOURS, strict).breached
-    assert not sla_state(waiting, at(10, 2), HOURS, TARGETS).breached
+    assert SlaPolicy(HOURS, strict).state(waiting, at(10, 2)).breached
+    assert not POLICY.state(waiting, at(10, 2)).breached
 
 
 # In the console's JSON
