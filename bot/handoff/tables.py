@@ -226,12 +226,18 @@ def open_handoff_database(url: str) -> Engine:
     return engine
 
 
+# Any 64-bit number the application owns: the key of the lock around the trigger's creation.
+APPEND_ONLY_LOCK = 0x494D5F6175646974  # "IM_audit"
+
+
 def _keep_append_only(engine: Engine, table: sa.Table) -> None:
     """Makes the database itself refuse to change or remove ``table``'s rows: not only has the
     code no such path, a statement typed by hand into the database fails too."""
     name = table.name
     if engine.dialect.name == "postgresql":
         statements = [
+            # Servers starting together on one database take turns (a transaction-scoped lock).
+            f"SELECT pg_advisory_xact_lock({APPEND_ONLY_LOCK})",
             "CREATE OR REPLACE FUNCTION im_append_only() RETURNS trigger AS $$ BEGIN"
             " RAISE EXCEPTION 'append-only table %', TG_TABLE_NAME; END $$ LANGUAGE plpgsql",
             f"DROP TRIGGER IF EXISTS {name}_append_only ON {name}",
@@ -245,16 +251,9 @@ def _keep_append_only(engine: Engine, table: sa.Table) -> None:
             f"CREATE TRIGGER IF NOT EXISTS {name}_no_delete BEFORE DELETE ON {name}"
             " BEGIN SELECT RAISE(ABORT, 'append-only table'); END",
         ]
-    for attempt in range(3):
-        try:
-            with engine.begin() as connection:
-                for statement in statements:
-                    connection.execute(sa.text(statement))
-            return
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.InternalError):
-            # Several servers starting on one PostgreSQL replace the trigger at once.
-            if attempt == 2:
-                raise
+    with engine.begin() as connection:
+        for statement in statements:
+            connection.execute(sa.text(statement))
 
 
 def _add_new_columns(engine: Engine) -> None:

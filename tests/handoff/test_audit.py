@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,16 @@ def test_the_postgresql_log_refuses_changes_too(postgres: Postgres) -> None:
         with pytest.raises(sa.exc.DatabaseError), store.engine.begin() as connection:
             connection.exec_driver_sql(statement)
     assert [e.actor for e in store.audit.entries()] == ["li"]
+
+
+def test_servers_starting_together_on_postgresql_all_open_the_log(postgres: Postgres) -> None:
+    """Each start replaces the trigger: found by CI as a crash of one of two servers."""
+    url = postgres.url("tracker")
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        stores = list(pool.map(lambda _: HandoffStore.from_url(url), range(6)))
+    stores[0].audit.record("li", "login", "127.0.0.1")
+    with pytest.raises(sa.exc.DatabaseError), stores[1].engine.begin() as connection:
+        connection.exec_driver_sql("delete from handoff_audit_log")
 
 
 def test_no_code_updates_or_deletes_the_log() -> None:
