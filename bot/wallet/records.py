@@ -1,4 +1,5 @@
-"""Typed records that cross the wallet port: accounts, logins, transactions, fees and tickets."""
+"""Typed records that cross the wallet port: accounts, logins, transactions, approvals, fees and
+tickets."""
 
 from __future__ import annotations
 
@@ -93,6 +94,29 @@ class Transaction:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A token approval (授权) still in force: ``spender`` may move the owner's ``token``.
+
+    ``allowance`` is None when the approval is unlimited; ``spender_label`` names a known
+    contract ("Uniswap V3 Router") and is None for an unknown one.
+    """
+
+    account_id: str
+    chain: str
+    owner_address: str
+    token: str
+    token_address: str
+    spender: str
+    spender_label: str | None
+    allowance: Decimal | None
+    granted_at: datetime
+
+    @property
+    def unlimited(self) -> bool:
+        return self.allowance is None
+
+
+@dataclass(frozen=True)
 class NetworkFee:
     """The fee a standard transfer needs on a chain right now."""
 
@@ -128,3 +152,23 @@ class Ticket:
     account_id: str | None
     created_at: datetime
     updated_at: datetime
+
+
+# The largest amount of each currency that still counts as dust (about 1 USD): address
+# poisoners send such amounts, or zero, so that their lookalike address enters the history.
+DUST_LIMITS = {
+    "USDT": Decimal("1"),
+    "USDC": Decimal("1"),
+    "ETH": Decimal("0.0005"),
+    "BTC": Decimal("0.00002"),
+    "TRX": Decimal("5"),
+    "BNB": Decimal("0.002"),
+    "MATIC": Decimal("2"),
+    "SOL": Decimal("0.01"),
+    "LTC": Decimal("0.01"),
+}
+
+
+def is_dust(currency: str, amount: Decimal) -> bool:
+    """Zero, or at most the currency's dust limit (zero only, for a currency not listed)."""
+    return amount <= DUST_LIMITS.get(currency.upper(), Decimal(0))

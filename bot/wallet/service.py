@@ -7,6 +7,7 @@ from datetime import datetime
 
 from bot.wallet.records import (
     Account,
+    Approval,
     Direction,
     Login,
     NetworkFee,
@@ -38,6 +39,21 @@ class WalletService(ABC):
     @abstractmethod
     def transactions(self, account_id: str, direction: Direction, limit: int) -> list[Transaction]:
         """The account's latest transactions in one direction, newest first."""
+
+    @abstractmethod
+    def dust_transfers(self, account_id: str, limit: int) -> list[Transaction]:
+        """Incoming transfers of zero value or dust (``bot.wallet.records.is_dust``), newest
+        first: how address poisoning reaches a wallet's history."""
+
+    @abstractmethod
+    def approvals(self, account_id: str) -> list[Approval]:
+        """The approvals in force on the account's wallets, newest first."""
+
+    @abstractmethod
+    def changes(self, since: datetime, limit: int) -> list[Transaction]:
+        """Transactions of any account updated at or after ``since``, oldest change first: the
+        feed a watcher polls for state changes (a transaction may come again with a later
+        ``updated_at``)."""
 
     @abstractmethod
     def network_fee(self, chain: str) -> NetworkFee:

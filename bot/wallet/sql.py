@@ -15,6 +15,7 @@ from bot.database import UtcDateTime, open_database
 from bot.wallet.errors import AccountNotFound, NotFound, TransactionNotFound, WalletUnavailable
 from bot.wallet.records import (
     Account,
+    Approval,
     Direction,
     FailureReason,
     Login,
@@ -26,6 +27,7 @@ from bot.wallet.records import (
     TicketState,
     Transaction,
     TxStatus,
+    is_dust,
 )
 from bot.wallet.service import WalletService
 
@@ -91,6 +93,23 @@ transactions = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Index("ix_wallet_transactions_account_time", "account_id", "direction", "created_at"),
+    sa.Index("ix_wallet_transactions_updated", "updated_at"),
+)
+
+approvals = sa.Table(
+    "wallet_approvals",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(64), sa.ForeignKey(accounts.c.account_id), nullable=False),
+    sa.Column("chain", sa.String(16), nullable=False),
+    sa.Column("owner_address", sa.String(100), nullable=False),
+    sa.Column("token", sa.String(16), nullable=False),
+    sa.Column("token_address", sa.String(100), nullable=False),
+    sa.Column("spender", sa.String(100), nullable=False),
+    sa.Column("spender_label", sa.String(128)),
+    sa.Column("allowance", DecimalText),  # NULL: unlimited
+    sa.Column("granted_at", UtcDateTime, nullable=False),
+    sa.Index("ix_wallet_approvals_account", "account_id", "granted_at"),
 )
 
 network_fees = sa.Table(
@@ -173,6 +192,40 @@ class SqlWalletService(WalletService):
                 transactions.c.account_id == account_id, transactions.c.direction == direction.value
             )
             .order_by(transactions.c.created_at.desc())
+            .limit(limit)
+        )
+        return [_transaction(row) for row in self._all(query)]
+
+    def dust_transfers(self, account_id: str, limit: int) -> list[Transaction]:
+        # Dust limits differ per currency: small amounts are read and filtered here, newest first,
+        # until ``limit`` are found (incoming transfers of a wallet are few compared to a scan).
+        query = (
+            sa.select(transactions)
+            .where(
+                transactions.c.account_id == account_id,
+                transactions.c.direction == Direction.IN.value,
+            )
+            .order_by(transactions.c.created_at.desc())
+        )
+        found = [tx for tx in map(_transaction, self._all(query)) if is_dust(tx.currency, tx.amount)]
+        return found[:limit]
+
+    def approvals(self, account_id: str) -> list[Approval]:
+        query = (
+            sa.select(approvals)
+            .where(approvals.c.account_id == account_id)
+            .order_by(approvals.c.granted_at.desc(), approvals.c.id.desc())
+        )
+        return [
+            Approval(**{key: value for key, value in row.items() if key != "id"})
+            for row in self._all(query)
+        ]
+
+    def changes(self, since: datetime, limit: int) -> list[Transaction]:
+        query = (
+            sa.select(transactions)
+            .where(transactions.c.updated_at >= since)
+            .order_by(transactions.c.updated_at, transactions.c.tx_hash)
             .limit(limit)
         )
         return [_transaction(row) for row in self._all(query)]
