@@ -1,6 +1,7 @@
 """JSON form of the wallet records, as the HTTP contract (docs/wallet-backend.openapi.yaml) has it.
 
-Decimals travel as strings ("0.5"), datetimes as ISO 8601 with offset, enums as their values.
+Decimals travel as strings ("0.5"), datetimes as ISO 8601 with offset, enums as their values,
+missing values as null (an unlimited approval's allowance is null, never a huge number).
 """
 
 from __future__ import annotations

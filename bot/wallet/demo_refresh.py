@@ -22,7 +22,14 @@ import sqlalchemy as sa
 
 from bot.settings import StoreUrls
 from bot.wallet.demo_data import ALICE, BOB, CAROL, FRESH_MINUTES_AGO, TX_PENDING_FRESH, seed
-from bot.wallet.sql import SqlWalletService, accounts, logins, network_fees, transactions
+from bot.wallet.sql import (
+    SqlWalletService,
+    accounts,
+    approvals,
+    logins,
+    network_fees,
+    transactions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ def refresh(service: SqlWalletService, now: datetime | None = None) -> bool:
             transactions.c.account_id.in_(demo_ids),
             shift,
         )
+        _move(connection, approvals, ["granted_at"], approvals.c.account_id.in_(demo_ids), shift)
         connection.execute(network_fees.update().values(updated_at=now))
     logger.info("demo accounts moved forward by %s", shift)
     return True

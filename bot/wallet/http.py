@@ -21,6 +21,7 @@ from bot.wallet.errors import (
 )
 from bot.wallet.records import (
     Account,
+    Approval,
     Direction,
     Login,
     NetworkFee,
@@ -84,6 +85,24 @@ class HttpWalletService(WalletService):
         data = self._get("transactions", path, params, account_id, AccountNotFound)
         items = _items(data, "transactions")
         return [_decode(Transaction, item, "transactions") for item in items]
+
+    def dust_transfers(self, account_id: str, limit: int) -> list[Transaction]:
+        path = f"/accounts/{_segment(account_id, AccountNotFound)}/dust-transfers"
+        data = self._get("dust_transfers", path, {"limit": str(limit)}, account_id, AccountNotFound)
+        items = _items(data, "transactions")
+        return [_decode(Transaction, item, "dust_transfers") for item in items]
+
+    def approvals(self, account_id: str) -> list[Approval]:
+        path = f"/accounts/{_segment(account_id, AccountNotFound)}/approvals"
+        data = self._get("approvals", path, {}, account_id, AccountNotFound)
+        return [_decode(Approval, item, "approvals") for item in _items(data, "approvals")]
+
+    def changes(self, since: datetime, limit: int) -> list[Transaction]:
+        if since.tzinfo is None:
+            raise WalletUnavailable("naive datetime for since")
+        params = {"since": since.isoformat(), "limit": str(limit)}
+        data = self._get("changes", "/transactions/changes", params, None, NotFound)
+        return [_decode(Transaction, item, "changes") for item in _items(data, "transactions")]
 
     def network_fee(self, chain: str) -> NetworkFee:
         path = f"/network-fees/{_segment(chain, NotFound)}"

@@ -181,6 +181,15 @@ class BackendServer:
                 direction = _enum(Direction, _param(query, "direction"))
                 found = service.transactions(account_id, direction, _limit(query))
                 return 200, {"transactions": [to_json(tx) for tx in found]}
+            case "GET", ["accounts", account_id, "dust-transfers"]:
+                found = service.dust_transfers(account_id, _limit(query))
+                return 200, {"transactions": [to_json(tx) for tx in found]}
+            case "GET", ["accounts", account_id, "approvals"]:
+                approvals = service.approvals(account_id)
+                return 200, {"approvals": [to_json(approval) for approval in approvals]}
+            case "GET", ["transactions", "changes"]:
+                found = service.changes(_since(query), _limit(query))
+                return 200, {"transactions": [to_json(tx) for tx in found]}
             case "GET", ["network-fees", chain]:
                 return 200, to_json(service.network_fee(chain))
             case "POST", ["accounts", account_id, "freeze"]:

@@ -13,6 +13,7 @@ from bot.wallet.codec import from_json, to_json
 from bot.wallet.errors import WalletUnavailable
 from bot.wallet.records import (
     Account,
+    Approval,
     Direction,
     FailureReason,
     Login,
@@ -59,6 +60,28 @@ TICKET = Ticket(
     updated_at=UTC_NOW.astimezone(BEIJING),
 )
 
+UNLIMITED = Approval(
+    account_id="demo-alice",
+    chain="TRON",
+    owner_address="TAL1ceDem0WaLLetAddre55xxxxxxxxxxx",
+    token="USDT",
+    token_address="TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t",
+    spender="TDrainerSpenderDemoAddre55Xw9kQmRt",
+    spender_label=None,
+    allowance=None,
+    granted_at=UTC_NOW - timedelta(days=400),
+)
+LIMITED = Approval(
+    **{
+        **vars(UNLIMITED),
+        "chain": "ETH",
+        "spender": "0xE592427A0AEce92De3Edee1F18E0157C05861564",
+        "spender_label": "Uniswap V3 Router",
+        "allowance": Decimal("100.5"),
+        "granted_at": UTC_NOW.astimezone(BEIJING),
+    }
+)
+
 RECORDS: list[Any] = [
     Account("demo-alice", "13812345678", "alice@example.com", False, None, False),
     Account("demo-bob", None, None, True, UTC_NOW + timedelta(minutes=18), True),
@@ -76,6 +99,8 @@ RECORDS: list[Any] = [
         }
     ),
     NetworkFee("TRON", "TRX", Decimal("6.5"), UTC_NOW),
+    UNLIMITED,
+    LIMITED,
     TicketDraft(TicketKind.INCIDENT, "account_frozen", "陌生设备登录", Priority.URGENT, "c", "x"),
     TicketDraft(TicketKind.COMPLAINT, "other", "", Priority.NORMAL, "conv-2", None),
     TICKET,
@@ -99,6 +124,15 @@ def test_encoding_follows_the_contract() -> None:
     assert data["failure_reason"] == "out_of_gas"
     assert data["created_at"] == "2026-11-23T05:00:00.123456+00:00"
     assert data["confirmations"] == 0
+
+
+def test_an_unlimited_approval_travels_as_a_null_allowance() -> None:
+    assert to_json(UNLIMITED)["allowance"] is None
+    assert "unlimited" not in to_json(UNLIMITED)  # derived from the allowance, not sent
+    assert to_json(LIMITED)["allowance"] == "100.5"
+    assert from_json(Approval, to_json(UNLIMITED)).unlimited
+    zero = from_json(Approval, to_json(LIMITED) | {"allowance": "0"})
+    assert not zero.unlimited and zero.allowance == Decimal("0")
 
 
 def test_decoded_values_are_typed() -> None:
@@ -173,6 +207,10 @@ def test_malformed_transactions_are_unavailable(data: Any) -> None:
         (Account, "locked_until", "2026-11-23T10:00:00"),
         (Login, "logged_in_at", "2026-11-23T10:00:00"),
         (NetworkFee, "typical_fee", 6.5),
+        (Approval, "allowance", 100),
+        (Approval, "allowance", "unlimited"),
+        (Approval, "granted_at", "2026-11-23T10:00:00"),
+        (Approval, "spender", None),
         (Ticket, "state", "closed"),
         (TicketDraft, "priority", "low"),
     ],
@@ -183,6 +221,13 @@ def test_malformed_fields_of_other_records_are_unavailable(
     record = next(record for record in RECORDS if type(record) is record_type)
     with pytest.raises(WalletUnavailable):
         from_json(record_type, to_json(record) | {field: value})
+
+
+def test_an_approval_without_its_allowance_is_not_taken_for_unlimited() -> None:
+    data = to_json(LIMITED)
+    del data["allowance"]
+    with pytest.raises(WalletUnavailable):
+        from_json(Approval, data)
 
 
 def test_naive_datetimes_cannot_be_encoded() -> None:

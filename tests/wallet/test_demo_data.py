@@ -1,4 +1,5 @@
-"""The demo holds whenever it is tried: demo-bob locked, demo-alice's fresh transfer fresh.
+"""The demo holds whenever it is tried: demo-bob locked, demo-alice's fresh transfer fresh,
+her poisoned history and approvals as old as described.
 
 The clock offset: the demo accounts are seeded an hour before they are shown. Unit tests on a
 real temporary SQLite store; one conversation through the real Rasa agent and action server.
@@ -6,12 +7,15 @@ real temporary SQLite store; one conversation through the real Rasa agent and ac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
+from actions.transfer import RECENT_TRANSFERS
 from bot.dialogue.transfer_check import TransferCheckSettings, transfer_replies
 from bot.wallet import demo_data, demo_refresh
-from bot.wallet.records import Priority, TicketDraft, TicketKind
+from bot.wallet.records import Direction, Priority, TicketDraft, TicketKind, TxStatus
 from bot.wallet.sql import SqlWalletService, accounts
 from scripts.local_stack import LocalStack
 from tests.support.conversation import Conversation
@@ -70,6 +74,60 @@ def test_a_refresh_keeps_what_users_did_and_filed(tmp_path: Path) -> None:
         account_id=demo_data.ALICE, conversation_id="someone", kind=TicketKind.COMPLAINT, limit=5
     )
     assert [t.number for t in kept] == [ticket.number]
+
+
+def test_a_refresh_moves_approvals_and_the_poisoned_history_too(tmp_path: Path) -> None:
+    service = store(tmp_path)
+    demo_data.seed(service, SEEDED)
+    before = service.approvals(demo_data.ALICE) + service.approvals(demo_data.CAROL)
+    dust_before = service.dust_transfers(demo_data.ALICE, 10)
+    assert demo_refresh.refresh(service, HOUR_LATER)
+    after = service.approvals(demo_data.ALICE) + service.approvals(demo_data.CAROL)
+    assert after == [replace(a, granted_at=a.granted_at + timedelta(hours=1)) for a in before]
+    assert [HOUR_LATER - a.granted_at for a in after[:3]] == [
+        timedelta(days=10),
+        timedelta(days=20),
+        timedelta(days=400),
+    ]
+    moved = timedelta(hours=1)
+    assert service.dust_transfers(demo_data.ALICE, 10) == [
+        replace(tx, created_at=tx.created_at + moved, updated_at=tx.updated_at + moved)
+        for tx in dust_before
+    ]
+    poisoned = service.transaction(demo_data.ALICE, demo_data.TX_POISONED)
+    assert HOUR_LATER - poisoned.created_at == timedelta(minutes=200)
+
+
+def test_the_lookalikes_imitate_the_exchange_addresses() -> None:
+    for lookalike, real in (
+        (demo_data.POISON_TRON, demo_data.EXCHANGE_TRON),
+        (demo_data.POISON_ETH.lower().removeprefix("0x"), demo_data.EXCHANGE_ETH[2:]),
+    ):
+        assert len(lookalike) == len(real)
+        assert (lookalike[:4], lookalike[-4:]) == (real[:4], real[-4:])
+        assert lookalike[4:-4] != real[4:-4]
+    # Only a case-insensitive comparison sees the likeness of the EVM lookalike.
+    assert demo_data.POISON_ETH[2:6] != demo_data.EXCHANGE_ETH[2:6]
+    assert demo_data.POISON_ETH[-4:] != demo_data.EXCHANGE_ETH[-4:]
+
+
+def test_alice_paid_the_tron_lookalike_but_never_the_eth_one(tmp_path: Path) -> None:
+    service = store(tmp_path)
+    demo_data.seed(service, SEEDED)
+    sent = service.transactions(demo_data.ALICE, Direction.OUT, 50)
+    destinations = {tx.to_address.lower() for tx in sent}
+    assert demo_data.POISON_TRON.lower() in destinations
+    assert demo_data.POISON_ETH.lower() not in destinations
+    assert demo_data.EXCHANGE_ETH.lower() in destinations  # the address it imitates
+    poisoned = service.transaction(demo_data.ALICE, demo_data.TX_POISONED)
+    assert (poisoned.status, poisoned.amount, poisoned.chain) == (
+        TxStatus.CONFIRMED,
+        Decimal("1500"),
+        "TRON",
+    )
+    offered = service.transactions(demo_data.ALICE, Direction.OUT, RECENT_TRANSFERS)
+    assert demo_data.TX_POISONED not in {tx.tx_hash for tx in offered}
+    assert demo_data.TX_PENDING_LONG in {tx.tx_hash for tx in offered}
 
 
 def test_make_run_seeds_an_empty_database_and_leaves_another_alone(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ from bot.wallet.demo_data import (
     TX_PENDING_FRESH,
     TX_PENDING_LONG,
     TX_PENDING_LOW_FEE,
+    TX_POISON_DUST,
+    TX_POISON_DUST_ETH,
+    TX_POISONED,
 )
 from bot.wallet.errors import (
     AccountNotFound,
@@ -37,8 +41,15 @@ from bot.wallet.errors import (
     WalletUnavailable,
 )
 from bot.wallet.http import HttpWalletService
-from bot.wallet.records import Direction, Priority, TicketDraft, TicketKind, TicketState
-from bot.wallet.sql import SqlWalletService
+from bot.wallet.records import (
+    Direction,
+    Priority,
+    TicketDraft,
+    TicketKind,
+    TicketState,
+    TxStatus,
+)
+from bot.wallet.sql import SqlWalletService, transactions
 from tests.support.wallet_backend import BackendServer
 
 TOKEN = "test-token"
@@ -55,6 +66,9 @@ DEMO_HASHES = [
     TX_FAILED_REVERTED,
     TX_CONFIRMED,
     TX_INCOMING,
+    TX_POISON_DUST,
+    TX_POISONED,
+    TX_POISON_DUST_ETH,
 ]
 DRAFT = TicketDraft(
     kind=TicketKind.COMPLAINT,
@@ -145,6 +159,66 @@ def test_transactions_match_sql(
     assert wallet.transactions(account_id, direction, limit) == sql.transactions(
         account_id, direction, limit
     )
+
+
+@pytest.mark.parametrize("limit", [1, 50])
+@pytest.mark.parametrize("account_id", [ALICE, BOB, CAROL])
+def test_dust_transfers_match_sql(
+    wallet: HttpWalletService, sql: SqlWalletService, account_id: str, limit: int
+) -> None:
+    assert wallet.dust_transfers(account_id, limit) == sql.dust_transfers(account_id, limit)
+
+
+def test_dust_transfers_are_alices_poisoning_transfers(wallet: HttpWalletService) -> None:
+    dust = wallet.dust_transfers(ALICE, 50)
+    assert [tx.tx_hash for tx in dust] == [TX_POISON_DUST_ETH, TX_POISON_DUST]
+
+
+@pytest.mark.parametrize("account_id", [ALICE, BOB, CAROL])
+def test_approvals_match_sql(
+    wallet: HttpWalletService, sql: SqlWalletService, account_id: str
+) -> None:
+    assert wallet.approvals(account_id) == sql.approvals(account_id)
+
+
+def test_unlimited_approvals_travel_as_unlimited(wallet: HttpWalletService) -> None:
+    alice = wallet.approvals(ALICE)
+    assert [approval.unlimited for approval in alice] == [False, True, True]
+    assert alice[0].allowance == Decimal("100")
+
+
+@pytest.mark.parametrize("limit", [1, 3, 50])
+@pytest.mark.parametrize("minutes_ago", [0, 30, 200, 10_000])
+def test_changes_match_sql(
+    wallet: HttpWalletService, sql: SqlWalletService, minutes_ago: int, limit: int
+) -> None:
+    # A +08:00 offset checks that the "+" of the query survives encoding.
+    since = datetime.now(timezone(timedelta(hours=8))) - timedelta(minutes=minutes_ago)
+    assert wallet.changes(since, limit) == sql.changes(since, limit)
+
+
+def test_a_state_change_in_the_backend_reaches_the_change_feed(
+    wallet: HttpWalletService, sql: SqlWalletService
+) -> None:
+    since = datetime.now(timezone.utc)
+    assert wallet.changes(since, 10) == []
+    with sql.engine.begin() as connection:
+        connection.execute(
+            transactions.update()
+            .where(transactions.c.tx_hash == TX_PENDING_FRESH)
+            .values(status=TxStatus.CONFIRMED.value, confirmations=20, updated_at=since)
+        )
+    (confirmed,) = wallet.changes(since, 10)
+    assert (confirmed.tx_hash, confirmed.status) == (TX_PENDING_FRESH, TxStatus.CONFIRMED)
+    assert confirmed.updated_at == since
+
+
+def test_a_naive_since_is_refused_before_any_request(
+    wallet: HttpWalletService, backend: BackendServer
+) -> None:
+    with pytest.raises(WalletUnavailable):
+        wallet.changes(datetime.now(), 10)
+    assert backend.requests == 0
 
 
 @pytest.mark.parametrize("chain", ["ETH", "BTC", "TRON", "BSC", "POLYGON", "LTC", "SOLANA"])
@@ -378,6 +452,9 @@ CALLS: dict[str, Callable[[HttpWalletService], Any]] = {
     "logins": lambda wallet: wallet.logins(ALICE, datetime.now(timezone.utc)),
     "transaction": lambda wallet: wallet.transaction(ALICE, TX_CONFIRMED),
     "transactions": lambda wallet: wallet.transactions(ALICE, Direction.OUT, 5),
+    "dust_transfers": lambda wallet: wallet.dust_transfers(ALICE, 5),
+    "approvals": lambda wallet: wallet.approvals(ALICE),
+    "changes": lambda wallet: wallet.changes(datetime.now(timezone.utc), 5),
     "network_fee": lambda wallet: wallet.network_fee("ETH"),
     "create_ticket": lambda wallet: wallet.create_ticket(DRAFT),
     "tickets": lambda wallet: wallet.tickets(
@@ -394,7 +471,8 @@ CALLS: dict[str, Callable[[HttpWalletService], Any]] = {
         b"",
         b"[]",
         b"null",
-        b'{"logins": {}, "transactions": "none", "tickets": null}',
+        b'{"logins": {}, "transactions": "none", "tickets": null, "approvals": [1]}',
+        b'{"approvals": [{"account_id": "demo-alice", "allowance": 100}], "transactions": [{}]}',
         b'{"account_id": "demo-alice"}',
     ],
 )
@@ -517,6 +595,37 @@ def _response_schema(contract: dict[str, Any], template: str, method: str, statu
             None,
             400,
         ),
+        (
+            "GET",
+            "/accounts/{account_id}/dust-transfers",
+            f"/accounts/{ALICE}/dust-transfers?limit=5",
+            None,
+            200,
+        ),
+        (
+            "GET",
+            "/accounts/{account_id}/dust-transfers",
+            f"/accounts/{ALICE}/dust-transfers",
+            None,
+            400,
+        ),
+        ("GET", "/accounts/{account_id}/approvals", f"/accounts/{ALICE}/approvals", None, 200),
+        ("GET", "/accounts/{account_id}/approvals", f"/accounts/{CAROL}/approvals", None, 200),
+        (
+            "GET",
+            "/transactions/changes",
+            "/transactions/changes?since=2000-01-01T00:00:00%2B00:00&limit=50",
+            None,
+            200,
+        ),
+        (
+            "GET",
+            "/transactions/changes",
+            "/transactions/changes?since=2000-01-01T00:00:00&limit=50",
+            None,
+            400,
+        ),
+        ("GET", "/transactions/changes", "/transactions/changes?limit=50", None, 400),
         ("GET", "/network-fees/{chain}", "/network-fees/TRON", None, 200),
         ("GET", "/network-fees/{chain}", "/network-fees/DOGE", None, 404),
         (
