@@ -31,7 +31,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -102,6 +102,9 @@ class OfficialChannels:
 
     domains: frozenset[str]
     keys: frozenset[str]
+    # Each list of the file as written, by its name (web_domains, public_domains, telegram,
+    # wechat, email): what bot.link_safety names and compares lookalikes with.
+    listed: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
 
     @classmethod
     def load(cls, path: Path = OFFICIAL_CHANNELS) -> OfficialChannels:
@@ -110,7 +113,8 @@ class OfficialChannels:
         keys = {telegram_key(str(h).lstrip("@")) for h in raw.get("telegram", [])}
         keys |= {"wechat:" + str(w).lower() for w in raw.get("wechat", [])}
         keys |= {"email:" + str(e).lower() for e in raw.get("email", [])}
-        return cls(frozenset(bare_host(str(d)) for d in domains), frozenset(keys))
+        listed = {name: tuple(str(v) for v in values or []) for name, values in raw.items()}
+        return cls(frozenset(bare_host(str(d)) for d in domains), frozenset(keys), listed)
 
     def covers(self, reference: Reference) -> bool:
         if reference.key in self.keys:

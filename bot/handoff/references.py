@@ -65,9 +65,11 @@ _EMAIL = re.compile(
     re.IGNORECASE,
 )
 _HANDLE = re.compile(r"(?<![0-9A-Za-z_@./])@([A-Za-z][A-Za-z0-9_]{4,31})(?![0-9A-Za-z_])")
+# 微信号是 x, 公众号：x; and 微信号 x (a Chinese name of the ID needs no 是 or colon).
 _WECHAT_NAMED = re.compile(
-    r"(?:微信|weixin|wechat|vx|wx|v信|威信|薇信|公众号|公眾號)\s*(?:号|號|id)?\s*"
-    r"(?:是|为|為|:|：|搜索|搜)\s*[「“\"']?([A-Za-z][A-Za-z0-9_\-]{5,19})(?![A-Za-z0-9_\-])",
+    r"(?:(?:微信|weixin|wechat|vx|wx|v信|威信|薇信|公众号|公眾號)\s*(?:号|號|id)?\s*"
+    r"(?:是|为|為|:|：|搜索|搜)|(?:微信|vx|wx|v信|威信|薇信)(?:号|號|id))"
+    r"\s*[「“\"']?([A-Za-z][A-Za-z0-9_\-]{5,19})(?![A-Za-z0-9_\-])",
     re.IGNORECASE,
 )
 _WECHAT_ADD = re.compile(
