@@ -7,10 +7,14 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.wallet_action import WalletAction, send
+from bot.care.approvals import Risk, assess, drain_suspect
 from bot.dialogue.replies import Reply
+from bot.dialogue.wallet_care import theft_replies
 from bot.handoff.records import Reason
 
 FREEZE_REASON = "user reported compromise in support chat"
+# Approvals that can drain a wallet: a scam spender's, or an unlimited one.
+SUSPECT_RISKS = {Risk.DENYLISTED, Risk.UNLIMITED}
 
 
 class ActionOfferFreeze(WalletAction):
@@ -27,11 +31,26 @@ class ActionOfferFreeze(WalletAction):
             send(dispatcher, [Reply("utter_login_to_freeze")])
             return []
         account = await self.call(self.wallet.account, account_id)
+        send(dispatcher, await self.approval_suspect(tracker, account_id))
         send(
             dispatcher,
             [Reply("utter_account_already_frozen" if account.frozen else "utter_ask_freeze")],
         )
         return []
+
+    async def approval_suspect(self, tracker: Tracker, account_id: str) -> list[Reply]:
+        """The risky approval that could have drained the stolen token (the one named, else
+        any), named first: without a leaked mnemonic it is the usual cause."""
+        approvals = await self.call(self.wallet.approvals, account_id)
+        if not approvals:
+            return []
+        assessed = await self.call(assess, approvals, self.link_safety.denylisted, self.clock())
+        risky = [item for item in assessed if item.risk in SUSPECT_RISKS]
+        token = next(tracker.get_latest_entity_values("currency"), None)
+        suspect = drain_suspect(risky, token) if token else None
+        if suspect is None and risky:
+            suspect = risky[0].approval
+        return theft_replies(suspect, self.display_zone)
 
 
 class ActionFreezeAccount(WalletAction):

@@ -1,19 +1,28 @@
-"""Transfer check (transfer_pending): the state of the user's own transfer, and what to do."""
+"""Transfer check (transfer_pending): the state of the user's own transfer, and what to do.
+
+An outgoing transfer to a lookalike of an address the user used before (address poisoning) is
+warned about first; a pending one is offered a watch (「到账了通知我」, ``actions.care``).
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.care import history
 from actions.wallet_action import WalletAction, send
 from bot.action_services import services
+from bot.care.poisoning import Lookalike, poisoned_destination
 from bot.dialogue.replies import Reply
 from bot.dialogue.transfer_check import transfer_buttons, transfer_replies
+from bot.dialogue.wallet_care import poisoned_replies
 from bot.handoff.records import Reason
 from bot.privacy import mask_hash
 from bot.wallet.errors import NotFound, TransactionNotFound
-from bot.wallet.records import Direction
+from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus
 
 RECENT_TRANSFERS = 4
 
@@ -47,13 +56,29 @@ class ActionCheckTransfer(WalletAction):
         except TransactionNotFound:
             send(dispatcher, [Reply("utter_transfer_unknown_hash", {"tx": mask_hash(tx_hash)})])
             return []
-        try:
-            fee = await self.call(self.wallet.network_fee, tx.chain)
-        except NotFound:
-            fee = None
+        fee, poisoned = await asyncio.gather(self.fee(tx.chain), self.poisoning(account_id, tx))
         settings = services().settings.transfer_check
         replies = transfer_replies(tx, fee, self.clock(), settings)
+        if poisoned is not None:  # the urgent warning comes first
+            replies = poisoned_replies(poisoned, self.display_zone) + replies
+        events: list[EventType] = []
+        if tx.status is TxStatus.PENDING:
+            replies.append(Reply("utter_offer_watch", {"tx_hash": tx.tx_hash}))
+            events.append(SlotSet("watch_tx_hash", tx.tx_hash))
         send(dispatcher, replies)
         if any(reply.response == "utter_transfer_pending_long" for reply in replies):
-            return [SlotSet("handoff_reason", Reason.PENDING_TRANSFER.value)]
-        return []
+            events.append(SlotSet("handoff_reason", Reason.PENDING_TRANSFER.value))
+        return events
+
+    async def fee(self, chain: str) -> NetworkFee | None:
+        try:
+            return await self.call(self.wallet.network_fee, chain)
+        except NotFound:
+            return None
+
+    async def poisoning(self, account_id: str, tx: Transaction) -> Lookalike | None:
+        """The lookalike an outgoing transfer was sent to, if it was (address poisoning)."""
+        if tx.direction is not Direction.OUT:
+            return None
+        sent, dust = await history(self, account_id)
+        return poisoned_destination(tx, sent, dust)

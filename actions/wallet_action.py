@@ -1,4 +1,5 @@
-"""Base of the actions that use the wallet port: identity, error replies, timing."""
+"""Base of the actions that use the wallet port (and the link safety port): identity, error
+replies, timing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from bot.action_services import services
 from bot.channels.limits import CLIENT_FIELD
 from bot.dialogue.replies import Reply
 from bot.identity import IdentitySettings, proven_owner, verified_account
+from bot.link_safety.service import LinkSafety
 from bot.privacy import mask_account_id
 from bot.rate_limits import Rule
 from bot.wallet.errors import AccountNotFound, WalletError
@@ -43,14 +45,20 @@ class WalletAction(Action, ABC):
         wallet: WalletService | None = None,
         identity: IdentitySettings | None = None,
         clock: Callable[[], datetime] = utc_now,
+        link_safety: LinkSafety | None = None,
     ) -> None:
         self._wallet = wallet
         self._identity = identity
+        self._link_safety = link_safety
         self.clock = clock
 
     @property
     def wallet(self) -> WalletService:
         return self._wallet or services().wallet
+
+    @property
+    def link_safety(self) -> LinkSafety:
+        return self._link_safety or services().link_safety
 
     @property
     def display_zone(self) -> Any:

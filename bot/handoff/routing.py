@@ -1,9 +1,9 @@
 """Which queue a handoff goes to, and how urgent it is, from the whole conversation.
 
 The last message alone misleads: a user who reported stolen funds and then wrote 转人工 asked
-for a human, but their matter is the theft. Any sign of theft, a freeze or a leaked secret
-anywhere in the conversation makes the ticket urgent and the security team's, whoever asked for
-the human and however.
+for a human, but their matter is the theft. Any sign of theft, a freeze, a leaked secret or
+money sent to a poisoned (lookalike) address anywhere in the conversation makes the ticket
+urgent and the security team's, whoever asked for the human and however.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from bot.handoff.records import URGENCY_OF, Reason, Team, Urgency
 # what the assistant did about it, and the secret guard's warning (bot.channels.intake).
 SECURITY_INTENTS = {"account_compromised", "share_secret"}
 SECURITY_ACTIONS = {"action_offer_freeze", "action_freeze_account"}
-SECURITY_RESPONSES = {"utter_secret_shared"}
+SECURITY_RESPONSES = {
+    "utter_secret_shared",
+    "utter_address_poisoned",
+    "utter_lookalike_sent",
+    "utter_theft_approval_suspect",
+}
 # A generic reason gives way to what the conversation was about.
 GENERIC_REASONS = {Reason.REQUESTED, Reason.FALLBACK}
 

@@ -207,7 +207,9 @@ class SqlWalletService(WalletService):
             )
             .order_by(transactions.c.created_at.desc())
         )
-        found = [tx for tx in map(_transaction, self._all(query)) if is_dust(tx.currency, tx.amount)]
+        found = [
+            tx for tx in map(_transaction, self._all(query)) if is_dust(tx.currency, tx.amount)
+        ]
         return found[:limit]
 
     def approvals(self, account_id: str) -> list[Approval]:

@@ -33,9 +33,22 @@ def test_pending_with_low_fee(sql_wallet: SqlWalletService) -> None:
         account=demo_data.ALICE,
         entities=[("tx_hash", demo_data.TX_PENDING_LOW_FEE)],
     )
-    assert outcome.responses == ["utter_transfer_pending_status", "utter_transfer_fee_too_low"]
+    assert outcome.responses == [
+        "utter_transfer_pending_status",
+        "utter_transfer_fee_too_low",
+        "utter_transfer_explorer",
+        "utter_offer_watch",
+    ]
     assert outcome.values("utter_transfer_fee_too_low")["fee_now"] == "0.0008"
-    assert outcome.events == []
+    assert outcome.values("utter_offer_watch")["tx_hash"] == demo_data.TX_PENDING_LOW_FEE
+    assert outcome.events == [
+        {
+            "event": "slot",
+            "timestamp": None,
+            "name": "watch_tx_hash",
+            "value": demo_data.TX_PENDING_LOW_FEE,
+        }
+    ]
 
 
 def test_failed_out_of_gas(sql_wallet: SqlWalletService) -> None:
@@ -48,6 +61,7 @@ def test_failed_out_of_gas(sql_wallet: SqlWalletService) -> None:
         "utter_transfer_failed",
         "utter_failure_out_of_gas",
         "utter_transfer_failed_fee_spent",
+        "utter_transfer_explorer",
     ]
     assert outcome.values("utter_transfer_failed_fee_spent")["fee_paid"] == "0.0012"
 
@@ -56,8 +70,35 @@ def test_confirmed(sql_wallet: SqlWalletService) -> None:
     outcome = run_action(
         check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_CONFIRMED)]
     )
-    assert outcome.responses == ["utter_transfer_confirmed_out"]
+    assert outcome.responses == [
+        "utter_transfer_confirmed_out",
+        "utter_transfer_explorer",
+        "utter_evidence_card",
+    ]
     assert outcome.values("utter_transfer_confirmed_out")["confirmations"] == 25
+    assert outcome.values("utter_evidence_card")["txid"] == demo_data.TX_CONFIRMED
+
+
+def test_a_transfer_to_a_lookalike_address_is_warned_about_first(
+    sql_wallet: SqlWalletService,
+) -> None:
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_POISONED)]
+    )
+    assert outcome.responses[:2] == ["utter_address_poisoned", "utter_poison_dust_evidence"]
+    warning = outcome.values("utter_address_poisoned")
+    assert (warning["address"], warning["imitates"]) == (
+        demo_data.POISON_TRON,
+        demo_data.EXCHANGE_TRON,
+    )
+    assert "utter_evidence_card" in outcome.responses
+
+
+def test_a_transfer_to_the_genuine_address_gets_no_warning(sql_wallet: SqlWalletService) -> None:
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_CONFIRMED)]
+    )
+    assert "utter_address_poisoned" not in outcome.responses
 
 
 def test_unknown_hash(sql_wallet: SqlWalletService) -> None:
