@@ -1,0 +1,77 @@
+"""Transfer watches on the production stack: two servers on one PostgreSQL and one Redis, both
+with a watcher, tell each watching user once, within the target, on the REST outbox."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import redis
+from sqlalchemy.engine import Engine
+
+from bot.care.watcher import LEASE_KEY
+from bot.care.watches import WatchSettings, WatchStore
+from bot.handoff.store import HandoffStore
+from bot.privacy import mask_hash
+from bot.wallet.demo_data import ALICE, TX_PENDING_FRESH
+from bot.wallet.records import TxStatus
+from bot.wallet.sql import SqlWalletService, transactions
+from scripts.production_stack import ProductionStack
+
+TARGET_SECONDS = 10
+
+
+def set_status(engine: Engine, status: TxStatus) -> None:
+    """The backend sees the demo transfer in ``status``, now."""
+    with engine.begin() as connection:
+        connection.execute(
+            transactions.update()
+            .where(transactions.c.account_id == ALICE, transactions.c.tx_hash == TX_PENDING_FRESH)
+            .values(
+                status=status.value,
+                confirmations=int(status is TxStatus.CONFIRMED),
+                updated_at=datetime.now(timezone.utc),
+            )
+        )
+
+
+def test_two_servers_tell_each_watching_user_once(production: ProductionStack) -> None:
+    urls = production.store_urls
+    wallet = SqlWalletService.from_url(urls["WALLET_DB_URL"])
+    watches = WatchStore.from_url(urls["HANDOFF_DB_URL"], WatchSettings())
+    outbox = HandoffStore.from_url(urls["HANDOFF_DB_URL"]).outbox
+    conversations = [f"production-watch-{time.time_ns()}-{n}" for n in range(5)]
+    for conversation in conversations:
+        watches.start(
+            conversation_id=conversation,
+            channel="rest",
+            account_id=ALICE,
+            tx_hash=TX_PENDING_FRESH,
+            chain="TRON",
+            status=TxStatus.PENDING,
+            now=datetime.now(timezone.utc),
+        )
+    handed_over: dict[str, list[str]] = {conversation: [] for conversation in conversations}
+    try:
+        set_status(wallet.engine, TxStatus.CONFIRMED)
+        changed = time.monotonic()
+        waiting = set(conversations)
+        while waiting and time.monotonic() - changed < TARGET_SECONDS:
+            for conversation in list(waiting):
+                texts = [str(m.get("text")) for m in outbox.collect(conversation)]
+                handed_over[conversation] += texts
+                if texts:
+                    waiting.discard(conversation)
+            time.sleep(0.05)
+        assert not waiting, f"not told within {TARGET_SECONDS} s: {sorted(waiting)}"
+        time.sleep(3)  # both servers poll again meanwhile
+        for conversation in conversations:
+            handed_over[conversation] += [str(m.get("text")) for m in outbox.collect(conversation)]
+    finally:
+        set_status(wallet.engine, TxStatus.PENDING)  # the demo transfer as other tests know it
+    update = "您关注的转账（" + mask_hash(TX_PENDING_FRESH)
+    for conversation, texts in handed_over.items():
+        assert sum(text.startswith(update) for text in texts) == 1, (conversation, texts)
+    assert production.redis is not None
+    lease = redis.Redis.from_url(production.redis.url).get(LEASE_KEY)
+    assert lease, "one server holds the watcher's lease"
