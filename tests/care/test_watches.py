@@ -11,8 +11,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from bot.care.watches import START_OVERLAP, Watch, WatchSettings, WatchState, WatchStore
+from bot.care.watches import (
+    START_OVERLAP,
+    Watch,
+    WatchSettings,
+    WatchState,
+    WatchStore,
+    cursors,
+    watches,
+)
 from bot.settings import ConfigError
 from bot.wallet.records import TxStatus
 
@@ -111,12 +120,13 @@ def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Wat
         url = f"sqlite:///{tmp_path / 'handoff.db'}"
     else:
         url = request.getfixturevalue("postgres").url("tracker")
-    stores = [WatchStore.from_url(url, WatchSettings()) for _ in range(2)]
-    yield stores
+    yield [WatchStore.from_url(url, WatchSettings()) for _ in range(2)]
     # The PostgreSQL database is the module's: the next test starts without these watches.
-    with stores[0]._engine.begin() as connection:
-        connection.exec_driver_sql("DELETE FROM care_watches")
-        connection.exec_driver_sql("DELETE FROM care_watch_cursors")
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(watches.delete())
+        connection.execute(cursors.delete())
+    engine.dispose()
 
 
 def test_two_servers_claiming_at_once_tell_each_user_once(servers: list[WatchStore]) -> None:
