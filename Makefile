@@ -169,11 +169,13 @@ system-deps:
 
 # What a look-up adds to a reply; then latency and throughput of the embedded default, the
 # production setup with one and two servers, and a bare `rasa init` reference; then the desk: 200
-# tickets automatically assigned to 6 agents on two servers.
+# tickets automatically assigned to 6 agents on two servers; last, 1,000 transfer watches: the
+# delay from a change in the wallet backend to the user's message, and the watcher's cost per poll.
 bench: $(MODEL) system-deps
 	$(PY) -m scripts.bench_lookup
 	$(PY) -m scripts.bench
 	$(PY) -m scripts.bench_assignment
+	$(PY) -m scripts.bench_watches
 
 # Serving latency under bench's mixed load while a candidate trains on the same machine.
 bench-training: $(MODEL)

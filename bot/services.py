@@ -29,11 +29,14 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sanic import Blueprint, Sanic
 
+from bot.care.watches import WatchStore
 from bot.channels.binding import BindingStore
 from bot.channels.limits import Limits
 from bot.channels.rest_tokens import ConversationTokens
 from bot.handoff.store import HandoffStore
 from bot.identity import IdentitySettings
+from bot.link_safety.factory import link_safety_service
+from bot.link_safety.service import LinkSafety
 from bot.rate_limits import RateLimiter, rate_limiter
 from bot.settings import Settings
 from bot.wallet.factory import wallet_service
@@ -77,6 +80,8 @@ class Services:
         help_center: HelpCenter | None = None,
         limiter: RateLimiter | None = None,
         split_mnemonics: SplitMnemonics | None = None,
+        watches: WatchStore | None = None,
+        link_safety: LinkSafety | None = None,
     ) -> None:
         stores = settings.stores
         self.settings = settings
@@ -91,6 +96,8 @@ class Services:
         self._help_center = Once(
             help_center, lambda: _help_center(stores.handoff, settings.help_center.refresh_seconds)
         )
+        self._watches = Once(watches, lambda: WatchStore.from_url(stores.handoff, settings.watches))
+        self._link_safety = Once(link_safety, lambda: link_safety_service(settings.link_safety))
 
     @property
     def identity(self) -> IdentitySettings:
@@ -131,6 +138,17 @@ class Services:
         """The help-center articles this server answers from (in the handoff database)."""
         return self._help_center.get()
 
+    @property
+    def watches(self) -> WatchStore:
+        """Users' watches on their pending transfers, in the handoff database."""
+        return self._watches.get()
+
+    @property
+    def link_safety(self) -> LinkSafety:
+        """Checks of pasted addresses, links and contacts: the local lists, then the service of
+        LINK_SAFETY_URL when one is set."""
+        return self._link_safety.get()
+
     def open(self) -> Services:
         """Builds every part now (blocking: tables are created), rather than on first use."""
         for part in (
@@ -140,6 +158,8 @@ class Services:
             self._tokens,
             self._review,
             self._help_center,
+            self._watches,
+            self._link_safety,
         ):
             part.get()
         return self

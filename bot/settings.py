@@ -21,12 +21,14 @@ DEFAULT_MAX_REQUEST_BYTES = 256 * 1024
 DEFAULT_MODEL_PULL_SECONDS = 10
 
 if TYPE_CHECKING:
+    from bot.care.watches import WatchSettings
     from bot.channels.client_address import AddressSettings
     from bot.channels.limits import IntakeSettings
     from bot.dialogue.transfer_check import TransferCheckSettings
     from bot.handoff.settings import HandoffSettings
     from bot.help_center.settings import HelpCenterSettings
     from bot.identity import IdentitySettings
+    from bot.link_safety.factory import LinkSafetyBackend
     from bot.support_hours import SupportHours
     from bot.wallet.factory import WalletBackend
 
@@ -96,7 +98,9 @@ class Settings:
     intake: IntakeSettings
     addresses: AddressSettings
     transfer_check: TransferCheckSettings
+    watches: WatchSettings
     wallet_backend: WalletBackend | None
+    link_safety: LinkSafetyBackend | None
     development: bool
     max_request_bytes: int
     model_pull_seconds: int
@@ -104,6 +108,7 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
         # Imported here: each of these modules raises ConfigError, which it imports from this one.
+        from bot.care.watches import WatchSettings
         from bot.channels.client_address import AddressSettings
         from bot.channels.limits import IntakeSettings
         from bot.deployment import is_development
@@ -111,6 +116,7 @@ class Settings:
         from bot.handoff.settings import HandoffSettings
         from bot.help_center.settings import HelpCenterSettings
         from bot.identity import IdentitySettings
+        from bot.link_safety.factory import LinkSafetyBackend
         from bot.support_hours import SupportHours
         from bot.wallet.factory import WalletBackend
 
@@ -123,7 +129,9 @@ class Settings:
             intake=IntakeSettings.from_env(env),
             addresses=AddressSettings.from_env(env),
             transfer_check=TransferCheckSettings.from_env(env),
+            watches=WatchSettings.from_env(env),
             wallet_backend=WalletBackend.from_env(env),
+            link_safety=LinkSafetyBackend.from_env(env),
             development=is_development(env),
             max_request_bytes=_max_request_bytes(env),
             model_pull_seconds=_model_pull_seconds(env),

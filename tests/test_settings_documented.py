@@ -19,6 +19,7 @@ from bot.channels.telegram.channel import TelegramSettings
 from bot.channels.wechat.channel import WeChatSettings
 from bot.channels.widget.sockets import allowed_origins, shared_rooms
 from bot.channels.widget_auth import WidgetAuth
+from bot.link_safety.factory import LinkSafetyBackend
 from bot.locking import SupportLockStore
 from bot.settings import ConfigError, Settings
 from bot.wallet.factory import WalletBackend
@@ -84,6 +85,9 @@ def read_by_the_code() -> set[str]:
     record(lambda env: SupportLockStore(None, env))
     record(
         WalletBackend.from_env, {"WALLET_BACKEND_URL": "http://wallet", "WALLET_BACKEND_TOKEN": "t"}
+    )
+    record(
+        LinkSafetyBackend.from_env, {"LINK_SAFETY_URL": "http://safety", "LINK_SAFETY_TOKEN": "t"}
     )
     return names
 

@@ -377,6 +377,7 @@ class AgentConsole(InputChannel):
         console = Blueprint("im_agent_console", __name__)
         use_services(console)
         # Imported here: the review's labels load the secret guard (jieba) when first used.
+        from bot.care.watcher import start_watcher, stop_watcher
         from bot.help_center.console import KnowledgeHandlers
         from bot.improvement.console import ReviewHandlers
         from bot.improvement.pulling import start_model_pulling, stop_model_pulling
@@ -411,6 +412,8 @@ class AgentConsole(InputChannel):
         console.before_server_stop(live.stop)
         console.after_server_start(start_model_pulling)
         console.before_server_stop(stop_model_pulling)
+        console.after_server_start(start_watcher)
+        console.before_server_stop(stop_watcher)
         return console
 
 
