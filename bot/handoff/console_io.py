@@ -13,6 +13,7 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels.evidence_card import card_json
 from bot.channels.limits import encodable
 from bot.handoff.directory import AgentDirectory
 from bot.handoff.records import Ticket
@@ -114,7 +115,8 @@ def transcript(
     events: Any, since: datetime | None = None, until: datetime | None = None
 ) -> list[dict[str, Any]]:
     """User, bot and agent messages of a conversation, oldest first (those after ``since`` and
-    up to ``until`` when given)."""
+    up to ``until`` when given); a bot message's evidence card (``bot.channels.evidence_card``)
+    comes with its text."""
     start = since.timestamp() if since else float("-inf")
     end = until.timestamp() if until else float("inf")
     lines = []
@@ -126,6 +128,9 @@ def transcript(
         elif isinstance(event, BotUttered) and event.text:
             agent = (event.metadata or {}).get("handoff_agent")
             lines.append({"role": "agent" if agent else "bot", "text": event.text, "agent": agent})
+            card = card_json(event.data.get("custom"))
+            if card is not None:
+                lines[-1]["evidence_card"] = card
         else:
             continue
         lines[-1]["at"] = datetime.fromtimestamp(event.timestamp, timezone.utc).isoformat()

@@ -5,6 +5,9 @@
 // own typing goes out as user_typing, at most once every 3 s, false when the box is cleared or
 // the message sent. It goes out whoever answers (the page cannot tell an agent from the bot):
 // the server keeps it only in an open ticket.
+// A bot message with an evidence card (a transfer's facts for an exchange's support) is drawn as
+// the card instead of its text: title, label/value rows, a button that copies the rows as
+// "label：value" lines (the server's copy_text) and the explorer link.
 (function () {
   "use strict";
   var labels = {};
@@ -69,9 +72,58 @@
     }
     bubble.appendChild(document.createTextNode(text.slice(shown)));
   }
-  function addMessage(role, text, buttons) {
+  // The clipboard API where the page may use it (a secure context), else a selected text area.
+  function copyBySelection(text) {
+    var area = document.createElement("textarea"); area.className = "offscreen"; area.value = text;
+    area.setAttribute("readonly", ""); document.body.appendChild(area); area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (ignored) { copied = false; }
+    document.body.removeChild(area);
+    return copied ? Promise.resolve() : Promise.reject(new Error("copy failed"));
+  }
+  function copyText(text) {
+    if (!navigator.clipboard || !window.isSecureContext) return copyBySelection(text);
+    return navigator.clipboard.writeText(text).catch(function () { return copyBySelection(text); });
+  }
+  function textElement(tag, className, text) {
+    var node = document.createElement(tag); node.className = className; node.textContent = text;
+    return node;
+  }
+  var WEB_LINK = /^https?:\/\/[^\s]+$/i;
+  function fillCard(bubble, card) {
+    bubble.classList.add("card"); bubble.setAttribute("data-testid", "evidence-card");
+    bubble.appendChild(textElement("div", "card-title", card.title));
+    var rows = document.createElement("dl"); rows.className = "card-rows";
+    card.fields.forEach(function (field) {
+      var row = document.createElement("div"); row.className = "card-row"; row.setAttribute("data-testid", "card-row");
+      row.appendChild(textElement("dt", "", field.label)); row.appendChild(textElement("dd", "", field.value));
+      rows.appendChild(row);
+    });
+    bubble.appendChild(rows);
+    var actions = document.createElement("div"); actions.className = "card-actions";
+    var copy = textElement("button", "", card.copy_label); copy.type = "button"; copy.setAttribute("data-testid", "card-copy");
+    var restore = null;
+    copy.addEventListener("click", function () {
+      copyText(card.copy_text).then(function () { copy.textContent = card.copied_label; },
+        function () { copy.textContent = labels["copy-failed"]; });
+      clearTimeout(restore);
+      restore = setTimeout(function () { copy.textContent = card.copy_label; }, 2000);
+    });
+    actions.appendChild(copy);
+    if (typeof card.explorer_link === "string" && WEB_LINK.test(card.explorer_link)) {
+      var link = textElement("a", "", labels["explorer-link"]); link.href = card.explorer_link;
+      link.target = "_blank"; link.rel = "noopener"; link.setAttribute("data-testid", "card-explorer-link");
+      actions.appendChild(link);
+    }
+    bubble.appendChild(actions);
+  }
+  function isCard(card) {
+    return !!card && typeof card.title === "string" && Array.isArray(card.fields) && typeof card.copy_text === "string";
+  }
+  function addMessage(role, text, buttons, card) {
     var row = document.createElement("div"); row.className = "row " + role; row.setAttribute("data-testid", role + "-message");
-    var bubble = document.createElement("div"); bubble.className = "bubble"; fillText(bubble, role, text || "");
+    var bubble = document.createElement("div"); bubble.className = "bubble";
+    if (role === "bot" && isCard(card)) fillCard(bubble, card); else fillText(bubble, role, text || "");
     if (buttons && buttons.length) {
       var box = document.createElement("div"); box.className = "buttons";
       buttons.forEach(function (b) {
@@ -145,11 +197,11 @@
   socket.on("refused", function (reason) { socket.disconnect(); refuse(reason); });
   socket.on("history", function (lines) {
     log.textContent = "";
-    (lines || []).forEach(function (line) { addMessage(line.role, line.text, null); });
+    (lines || []).forEach(function (line) { addMessage(line.role, line.text, null, line.evidence_card); });
   });
   socket.on("bot_uttered", function (message) {
     botWorking = false; setAgentTyping(false);
-    addMessage("bot", message.text, message.buttons);
+    addMessage("bot", message.text, message.buttons, message.evidence_card);
   });
   socket.on("agent_typing", function (state) { setAgentTyping(!!(state && state.typing === true)); });
   socket.on("bindings", function (bindings) { showBindings(Array.isArray(bindings) ? bindings : []); });

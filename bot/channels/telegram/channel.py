@@ -32,6 +32,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels.binding import BindingStore
 from bot.channels.deliveries import DeliveryStore
+from bot.channels.evidence_card import EvidenceCard
 from bot.channels.limits import encodable
 from bot.channels.platform import (
     UNSUPPORTED,
@@ -168,6 +169,9 @@ class TelegramOutput(OutputChannel):
         text = json_message.get("text") if isinstance(json_message, dict) else None
         if isinstance(text, str):
             await self.send_text_message(recipient_id, text)
+        elif EvidenceCard.of(json_message) is not None:
+            # The card's response has already sent its text, which holds the same facts.
+            logger.debug("evidence card for %s sent as its text", recipient_id[:64])
         else:
             logger.warning("custom message for %s not sent: Telegram needs text", recipient_id[:64])
 

@@ -47,7 +47,13 @@ from bot.channels.intake import take_turn
 from bot.channels.limits import WIDGET_HANDSHAKES
 from bot.channels.responses import render
 from bot.channels.widget.bindings import OwnerBindings
-from bot.channels.widget.sockets import BOT_EVENT, WidgetOutput, address_of, socket_server
+from bot.channels.widget.sockets import (
+    BOT_EVENT,
+    WidgetOutput,
+    address_of,
+    socket_server,
+    widget_message,
+)
 from bot.channels.widget_auth import TokenRejected, WidgetAuth
 from bot.handoff.delivery import Delivery
 from bot.identity import IDENTITY_FIELD, sign_identity
@@ -363,5 +369,5 @@ async def recent_messages(agent: Any, conversation: str) -> list[dict[str, Any]]
         if isinstance(event, UserUttered) and event.text:
             lines.append({"role": "user", "text": event.text})
         elif isinstance(event, BotUttered) and event.text:
-            lines.append({"role": "bot", "text": event.text, "buttons": event.data.get("buttons")})
+            lines.append({"role": "bot", **widget_message({**event.data, "text": event.text})})
     return lines[-HISTORY_LENGTH:]

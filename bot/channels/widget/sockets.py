@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from rasa.core.channels.channel import OutputChannel
 from socketio import AsyncRedisManager, AsyncServer
 
+from bot.channels.evidence_card import card_json
 from bot.services import services_of
 from bot.settings import ConfigError
 
@@ -110,8 +111,18 @@ def answer_leaving_long_polls(sio: AsyncServer) -> None:
     eio.on("disconnect", disconnect)
 
 
+def widget_message(message: Mapping[str, Any]) -> dict[str, Any]:
+    """A bot message as the page draws it, in one piece: its text, buttons, image and evidence
+    card (``bot.channels.evidence_card``, drawn instead of the text)."""
+    shown = {key: message[key] for key in ("text", "buttons", "image") if message.get(key)}
+    card = card_json(message.get("custom"))
+    if card is not None:
+        shown["evidence_card"] = card
+    return shown
+
+
 class WidgetOutput(OutputChannel):
-    """Emits bot messages to every widget tab of the conversation."""
+    """Emits bot messages to every widget tab of the conversation, one socket message each."""
 
     def __init__(self, sio: AsyncServer) -> None:
         self._sio = sio
@@ -122,6 +133,13 @@ class WidgetOutput(OutputChannel):
 
     async def _emit(self, recipient_id: str, message: dict[str, Any]) -> None:
         await self._sio.emit(BOT_EVENT, message, room=recipient_id)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        # Rasa's base sends a response's text and its custom part as two messages: the page
+        # would show a card's facts twice, once as text.
+        shown = widget_message(message)
+        if shown:
+            await self._emit(recipient_id, shown)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._emit(recipient_id, {"text": text})

@@ -1,6 +1,7 @@
 // The agent console: login, the agent's presence (with a heartbeat), role, teams and load, the
-// queue (paged) and the agent's own tickets, a ticket's summary and transcript, claim, reply,
-// close, transfer, internal notes, tags, typing signals, canned replies ("/" in the reply box,
+// queue (paged) and the agent's own tickets, a ticket's summary and transcript (a bot's evidence
+// card drawn as a card, copyable: common.js), claim, reply, close, transfer, internal notes,
+// tags, typing signals, canned replies ("/" in the reply box,
 // and their manager), search, and the help center's suggested articles (插入 puts one's summary
 // in the reply box, unsent), against the JSON API beside the page. Supervision (issue 19): the
 // ticket's account panel (masked; 显示 asks for a reason, which the server logs), replies the
@@ -819,7 +820,11 @@
       var time = clock(line.at);
       item.appendChild(el("div", "who", time ? who + " · " + time : who));
       var bubble = withTestId(el("div", "bubble"), "message-text");
-      bubble.appendChild(document.createTextNode(String(line.text)));
+      if (role === "bot" && pages.isEvidenceCard(line.evidence_card)) {
+        bubble.appendChild(pages.evidenceCard(line.evidence_card));
+      } else {
+        bubble.appendChild(document.createTextNode(String(line.text)));
+      }
       item.appendChild(bubble);
       box.appendChild(item);
     });

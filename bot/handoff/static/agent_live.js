@@ -278,7 +278,9 @@
       item.setAttribute("data-role", role);
       var who = role === "agent" && line.agent ? "客服 " + String(line.agent) : ROLES[role];
       item.appendChild(el("div", "line-head", who + (clock(line.at) ? " · " + clock(line.at) : "")));
-      item.appendChild(el("div", "line-text", line.text));
+      item.appendChild(role === "bot" && pages.isEvidenceCard(line.evidence_card)
+        ? pages.evidenceCard(line.evidence_card)
+        : el("div", "line-text", line.text));
       list.appendChild(item);
     });
     if (!lines.length) list.appendChild(el("li", "muted", "还没有对话记录"));

@@ -2,8 +2,8 @@
 // agent's session and its role, the login form of the pages other than the console, calls to the
 // JSON API beside the page (guardedCall for the pages that refresh themselves), the names of
 // reasons, teams, roles, presence, channels and intents it serves (data/insight_labels.yml) and
-// DOM helpers. Text from the API only ever goes in through textContent: user messages are
-// hostile input. No inline script: the pages run under a Content-Security-Policy without
+// DOM helpers, and a bot message's evidence card with its copy button. Text from the API only
+// ever goes in through textContent: user messages are hostile input. No inline script: the pages run under a Content-Security-Policy without
 // 'unsafe-inline'.
 var AgentPages = (function () {
   "use strict";
@@ -29,6 +29,75 @@ var AgentPages = (function () {
 
   function clear(node) {
     while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  // The clipboard API where the page may use it (a secure context), else a selected text area.
+  function copyBySelection(text) {
+    var area = el("textarea", "offscreen");
+    area.value = text;
+    area.setAttribute("readonly", "");
+    document.body.appendChild(area);
+    area.select();
+    var copied = false;
+    try { copied = document.execCommand("copy"); } catch (ignored) { copied = false; }
+    document.body.removeChild(area);
+    return copied ? Promise.resolve() : Promise.reject(new Error("copy failed"));
+  }
+
+  function copyText(text) {
+    if (!navigator.clipboard || !window.isSecureContext) return copyBySelection(text);
+    return navigator.clipboard.writeText(text).catch(function () { return copyBySelection(text); });
+  }
+
+  // A bot message's evidence card (bot/channels/evidence_card.py: a transfer's facts for an
+  // exchange's support), as the transcript line carries it; false for anything else.
+  function isEvidenceCard(card) {
+    return !!card && typeof card.title === "string" && Array.isArray(card.fields) &&
+      typeof card.copy_text === "string";
+  }
+
+  var WEB_LINK = /^https?:\/\/\S+$/i;
+
+  // The card: title, label/value rows, a button that copies the rows as "label：value" lines and
+  // the explorer link (a new tab).
+  function evidenceCard(card) {
+    var box = el("div", "evidence-card");
+    box.setAttribute("data-testid", "evidence-card");
+    box.appendChild(el("div", "card-title", card.title));
+    var rows = el("dl", "card-rows");
+    card.fields.forEach(function (field) {
+      var row = el("div", "card-row");
+      row.setAttribute("data-testid", "card-row");
+      row.appendChild(el("dt", "", field.label));
+      row.appendChild(el("dd", "", field.value));
+      rows.appendChild(row);
+    });
+    box.appendChild(rows);
+    var actions = el("div", "card-actions");
+    var copy = el("button", "secondary", card.copy_label);
+    copy.type = "button";
+    copy.setAttribute("data-testid", "card-copy");
+    var restore = null;
+    copy.addEventListener("click", function () {
+      copyText(card.copy_text).then(function () {
+        copy.textContent = card.copied_label;
+      }, function () {
+        copy.textContent = "复制失败，请手动选择复制";
+      });
+      clearTimeout(restore);
+      restore = setTimeout(function () { copy.textContent = card.copy_label; }, 2000);
+    });
+    actions.appendChild(copy);
+    if (typeof card.explorer_link === "string" && WEB_LINK.test(card.explorer_link)) {
+      var link = el("a", "", "在区块浏览器中查看");
+      link.href = card.explorer_link;
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.setAttribute("data-testid", "card-explorer-link");
+      actions.appendChild(link);
+    }
+    box.appendChild(actions);
+    return box;
   }
 
   function label(map, key) {
@@ -165,6 +234,8 @@ var AgentPages = (function () {
     bindLogin: bindLogin,
     el: el,
     clear: clear,
+    isEvidenceCard: isEvidenceCard,
+    evidenceCard: evidenceCard,
     label: label,
     name: name,
     hasName: hasName,
