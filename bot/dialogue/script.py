@@ -62,7 +62,8 @@ def convert_text(text: str, script: Script) -> str:
 
 
 def convert_response(message: dict[str, Any], script: Script) -> dict[str, Any]:
-    """A rendered response with its text and button titles in ``script``; payloads unchanged."""
+    """A rendered response with its text, button titles and evidence card's words in ``script``;
+    payloads and the card's values unchanged."""
     if script is Script.SIMPLIFIED:
         return message
     converted = dict(message)
@@ -76,7 +77,29 @@ def convert_response(message: dict[str, Any], script: Script) -> dict[str, Any]:
                 else button
                 for button in message[key]
             ]
+    custom = message.get("custom")
+    card = custom.get("evidence_card") if isinstance(custom, dict) else None
+    if isinstance(card, dict):
+        converted["custom"] = {**custom, "evidence_card": _convert_card(card, script)}
     return converted
+
+
+def _convert_card(card: dict[str, Any], script: Script) -> dict[str, Any]:
+    """The card's title, button words and row labels in ``script``; its values as they are."""
+    words = {
+        key: convert_text(card[key], script)
+        for key in ("title", "copy_label", "copied_label")
+        if isinstance(card.get(key), str)
+    }
+    fields = card.get("fields")
+    if isinstance(fields, list):
+        words["fields"] = [
+            {**row, "label": convert_text(row["label"], script)}
+            if isinstance(row, dict) and isinstance(row.get("label"), str)
+            else row
+            for row in fields
+        ]
+    return {**card, **words}
 
 
 @cache

@@ -17,9 +17,14 @@ def test_pending_transfer_with_low_fee(conversation: Conversation) -> None:
     assert [r.response for r in replies] == [
         "utter_transfer_pending_status",
         "utter_transfer_fee_too_low",
+        "utter_transfer_explorer",
+        "utter_offer_watch",
     ]
     assert "0.00021 ETH" in replies[1].text and "0.0008 ETH" in replies[1].text
     assert demo_data.TX_PENDING_LOW_FEE not in replies[0].text
+    assert f"https://etherscan.io/tx/{demo_data.TX_PENDING_LOW_FEE}" in replies[2].text
+    (watch,) = replies[3].buttons
+    assert watch["title"] == "到账了通知我" and demo_data.TX_PENDING_LOW_FEE in watch["payload"]
 
 
 def test_failed_transfer(conversation: Conversation) -> None:
@@ -30,6 +35,7 @@ def test_failed_transfer(conversation: Conversation) -> None:
         "utter_transfer_failed",
         "utter_failure_out_of_gas",
         "utter_transfer_failed_fee_spent",
+        "utter_transfer_explorer",
     ]
 
 
@@ -37,8 +43,56 @@ def test_confirmed_transfer(conversation: Conversation) -> None:
     replies = conversation.say(
         f"转到交易所的U没到账 txid {demo_data.TX_CONFIRMED}", demo_data.ALICE
     )
-    assert [r.response for r in replies] == ["utter_transfer_confirmed_out"]
+    assert [r.response for r in replies] == [
+        "utter_transfer_confirmed_out",
+        "utter_transfer_explorer",
+        "utter_evidence_card",
+    ]
     assert "25 个确认" in replies[0].text
+    card = replies[2].text
+    assert f"交易哈希：{demo_data.TX_CONFIRMED}" in card
+    assert f"收款地址：{demo_data.EXCHANGE_TRON}" in card and "金额：500 USDT" in card
+    assert "网络：TRON" in card and "确认数：25" in card
+
+
+def test_a_transfer_to_a_poisoned_address_is_warned_about(conversation: Conversation) -> None:
+    replies = conversation.say(f"我转的1500U到现在没到 {demo_data.TX_POISONED}", demo_data.ALICE)
+    assert [r.response for r in replies][:2] == [
+        "utter_address_poisoned",
+        "utter_poison_dust_evidence",
+    ]
+    assert demo_data.POISON_TRON in replies[0].text
+    assert demo_data.EXCHANGE_TRON in replies[0].text
+
+
+def test_address_safety_check_names_the_lookalikes(conversation: Conversation) -> None:
+    replies = conversation.say("帮我检查一下地址安全吗", demo_data.ALICE)
+    assert replies[0].response == "utter_address_check_found"
+    assert demo_data.POISON_TRON in replies[1].text and "1500 USDT" in replies[1].text
+
+
+def test_risky_approvals_are_listed_with_revoke_steps(conversation: Conversation) -> None:
+    replies = conversation.say("我的授权安全吗", demo_data.ALICE)
+    responses = [r.response for r in replies]
+    assert responses[:2] == ["utter_approvals_found", "utter_approval_denylisted"]
+    assert "utter_revoke_steps" in responses
+    steps = next(r.text for r in replies if r.response == "utter_revoke_steps")
+    assert "授权管理" in steps and "取消授权" in steps
+
+
+def test_is_this_official_support(conversation: Conversation) -> None:
+    replies = conversation.say("这个是官方客服吗 @IMWalletOfficiaI")
+    assert [r.response for r in replies] == ["utter_safety_lookalike"]
+    assert "IMWalletOfficial" in replies[0].text
+
+
+def test_the_watch_button_starts_a_watch(conversation: Conversation) -> None:
+    replies = conversation.say(
+        f"这笔转账一直pending {demo_data.TX_PENDING_LOW_FEE}", demo_data.ALICE
+    )
+    payload = replies[-1].buttons[0]["payload"]
+    assert conversation.responses(payload, demo_data.ALICE) == ["utter_watch_started"]
+    assert conversation.responses("到账了通知我", demo_data.ALICE) == ["utter_watch_already"]
 
 
 def test_unknown_hash(conversation: Conversation) -> None:

@@ -169,6 +169,11 @@ def test_the_demo_seeded_an_hour_ago_works_after_make_run(
         responses = conversation.responses(
             f"这笔转账一直pending {demo_data.TX_PENDING_FRESH}", demo_data.ALICE
         )
-        assert responses == ["utter_transfer_pending_status", "utter_transfer_pending_wait"]
+        assert responses == [
+            "utter_transfer_pending_status",
+            "utter_transfer_pending_wait",
+            "utter_transfer_explorer",
+            "utter_offer_watch",
+        ]
     finally:
         demo_data.seed(service)
