@@ -140,6 +140,17 @@ class TelegramUser:
             m["text"] for m in self.send(update(message=private_message(self.user_id, text=text)))
         ]
 
+    def press(self, callback_data: str) -> list[dict[str, Any]]:
+        """Presses an inline button of the bot's message; the sendMessage calls it caused."""
+        query = {
+            "id": f"4382bfdwdsb323b2d9{fresh_id()}",
+            "from": person(self.user_id),
+            "message": private_message(self.user_id, text="…"),
+            "chat_instance": "-5371938740185432120",
+            "data": callback_data,
+        }
+        return self.send(update(callback_query=query))
+
     def bind(self, binding_url: str, account: str = demo_data.ALICE) -> None:
         code = issue_code(binding_url, account)
         assert any("绑定成功" in text for text in self.say(f"绑定 {code}"))
