@@ -8,6 +8,11 @@ whole article and two buttons. When none fits it asks which of the likely topics
 clarification always did. A button of the "more articles" offer names its article
 (``/help_center{"help_article": …}``).
 
+An article on a wallet-care topic also offers the check of the user's own wallet
+(``ARTICLE_CHECKS``): the approvals after an article on approvals, the history after the one on
+address poisoning (both for a proven owner), and the check of a pasted handle or link after the
+ones on official channels and impersonation.
+
 ``action_help_feedback`` takes the answer to 有帮助吗: 有帮助 is counted; 没帮助 is counted and
 offers the next two articles, and a second 没帮助 hands the conversation to a human.
 """
@@ -42,6 +47,26 @@ FEEDBACK_BUTTONS = [
     {"title": "👎 没帮助", "payload": "/deny"},
 ]
 TO_HUMAN_BUTTON = {"title": "都不是，转人工", "payload": "/request_human"}
+# Articles followed by a check of the user's own case (``actions.care``): the check's intent,
+# and whether it needs a proven owner.
+ARTICLE_CHECKS = {
+    "address-poisoning": ("address_safety", True),
+    "approval-theft": ("approval_safety", True),
+    "revoke-approval": ("approval_safety", True),
+    "what-is-approval": ("approval_safety", True),
+    "official-channels": ("verify_official", False),
+    "support-impersonation": ("verify_official", False),
+    "phishing-sites": ("verify_official", False),
+}
+
+
+def check_buttons(article_id: str, identified: bool) -> list[dict[str, str]]:
+    """The button of the check an article leads to, titled as the intent's label."""
+    check = ARTICLE_CHECKS.get(article_id)
+    if check is None or (check[1] and not identified):
+        return []
+    intent = check[0]
+    return [{"title": load_intent_labels().titles[intent], "payload": f"/{intent}"}]
 
 
 def article_button(article: Article) -> dict[str, str]:
@@ -106,7 +131,7 @@ class ActionHelpCenter(HelpCenterAction):
         reply = Reply(
             "utter_help_article",
             {"title": article.title, "summary": article.summary, "link": link},
-            FEEDBACK_BUTTONS,
+            FEEDBACK_BUTTONS + check_buttons(article.article_id, account_id is not None),
         )
         send(dispatcher, [reply])
         # An article picked from the "more" offer: a 没帮助 now goes to a human.

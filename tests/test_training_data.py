@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from bot.dialogue.transfer_check import STUCK_CAUSES
 from bot.wallet.records import FailureReason, TicketState
 from scripts.local_stack import ROOT
 
@@ -21,6 +22,7 @@ BUILT_IN_RESPONSES = {"utter_default"}  # Rasa's action_default_fallback
 FAMILIES = {
     "utter_failure_": [*(reason.value for reason in FailureReason), "unknown"],
     "utter_ticket_": [state.value for state in TicketState],
+    "utter_transfer_stuck_": [*set(STUCK_CAUSES.values()), "unknown"],
 }
 
 

@@ -13,6 +13,7 @@ from actions.help_center import ActionHelpCenter, ActionHelpFeedback
 from bot.handoff.store import HandoffStore
 from bot.help_center.library import HelpCenter
 from bot.help_center.store import ArticleStore, events
+from bot.wallet import demo_data
 from tests.support.actions import CONVERSATION, IDENTITY, run_action
 
 
@@ -42,6 +43,32 @@ def test_a_question_gets_the_articles_short_answer_link_and_feedback_buttons(
     assert slots["help_articles"]["shown"] == "revoke-approval"
     assert len(slots["help_articles"]["others"]) == 2
     assert recorded(library) == [("view", "revoke-approval")]
+
+
+def test_an_article_on_approvals_offers_the_owner_a_check_of_their_own(
+    library: HelpCenter,
+) -> None:
+    outcome = run_action(
+        ActionHelpCenter(library, identity=IDENTITY),
+        account=demo_data.ALICE,
+        text="怎么取消授权",
+        intent="help_center",
+    )
+    buttons = outcome.values("utter_help_article")["buttons"]
+    assert [b["payload"] for b in buttons] == ["/affirm", "/deny", "/approval_safety"]
+    assert buttons[2]["title"] == "检查和取消授权"
+
+
+def test_an_article_on_impersonation_offers_to_check_a_handle_to_anyone(
+    library: HelpCenter,
+) -> None:
+    outcome = run_action(
+        ActionHelpCenter(library, identity=IDENTITY),
+        text="有人冒充客服私信我怎么办",
+        intent="help_center",
+    )
+    message = outcome.values("utter_help_article")
+    assert message["buttons"][-1]["payload"] == "/verify_official"
 
 
 def test_nothing_fits_the_likely_topics_are_offered_and_the_question_kept(

@@ -7,7 +7,6 @@ import time
 from datetime import datetime, timezone
 
 import redis
-from sqlalchemy.engine import Engine
 
 from bot.care.watcher import LEASE_KEY
 from bot.care.watches import WatchSettings, WatchStore
@@ -15,29 +14,14 @@ from bot.handoff.store import HandoffStore
 from bot.privacy import mask_hash
 from bot.wallet.demo_data import ALICE, TX_PENDING_FRESH
 from bot.wallet.records import TxStatus
-from bot.wallet.sql import SqlWalletService, transactions
 from scripts.production_stack import ProductionStack
+from tests.support.demo_transfer import set_demo_transfer
 
 TARGET_SECONDS = 10
 
 
-def set_status(engine: Engine, status: TxStatus) -> None:
-    """The backend sees the demo transfer in ``status``, now."""
-    with engine.begin() as connection:
-        connection.execute(
-            transactions.update()
-            .where(transactions.c.account_id == ALICE, transactions.c.tx_hash == TX_PENDING_FRESH)
-            .values(
-                status=status.value,
-                confirmations=int(status is TxStatus.CONFIRMED),
-                updated_at=datetime.now(timezone.utc),
-            )
-        )
-
-
 def test_two_servers_tell_each_watching_user_once(production: ProductionStack) -> None:
     urls = production.store_urls
-    wallet = SqlWalletService.from_url(urls["WALLET_DB_URL"])
     watches = WatchStore.from_url(urls["HANDOFF_DB_URL"], WatchSettings())
     outbox = HandoffStore.from_url(urls["HANDOFF_DB_URL"]).outbox
     conversations = [f"production-watch-{time.time_ns()}-{n}" for n in range(5)]
@@ -53,7 +37,7 @@ def test_two_servers_tell_each_watching_user_once(production: ProductionStack) -
         )
     handed_over: dict[str, list[str]] = {conversation: [] for conversation in conversations}
     try:
-        set_status(wallet.engine, TxStatus.CONFIRMED)
+        set_demo_transfer(urls["WALLET_DB_URL"], TxStatus.CONFIRMED)
         changed = time.monotonic()
         waiting = set(conversations)
         while waiting and time.monotonic() - changed < TARGET_SECONDS:
@@ -68,7 +52,8 @@ def test_two_servers_tell_each_watching_user_once(production: ProductionStack) -
         for conversation in conversations:
             handed_over[conversation] += [str(m.get("text")) for m in outbox.collect(conversation)]
     finally:
-        set_status(wallet.engine, TxStatus.PENDING)  # the demo transfer as other tests know it
+        # The demo transfer as other tests know it.
+        set_demo_transfer(urls["WALLET_DB_URL"], TxStatus.PENDING)
     update = "您关注的转账（" + mask_hash(TX_PENDING_FRESH)
     for conversation, texts in handed_over.items():
         assert sum(text.startswith(update) for text in texts) == 1, (conversation, texts)

@@ -86,20 +86,6 @@ def events_in_tracker(stack: LocalStack, sender_id: str) -> int:
         )
 
 
-def press(user: TelegramUser, callback_data: str) -> list[dict[str, Any]]:
-    """Presses an inline button; the sendMessage calls it caused."""
-    query = {
-        "id": f"4382bfdwdsb323b2d9{fresh_id()}",
-        "from": person(user.user_id),
-        "message": private_message(user.user_id, text="您是想问下面哪个问题吗？"),
-        "chat_instance": "-5371938740185432120",
-        "data": callback_data,
-    }
-    sent = user.send(update(callback_query=query))
-    assert query["id"] in user.platforms.answered_queries()
-    return sent
-
-
 def wrong_code(code: str) -> str:
     """A well-formed code that is not ``code``."""
     return "ZZZZ-ZZZZ" if code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
@@ -280,7 +266,7 @@ def test_buttons_are_inline_keyboards_and_presses_are_processed(
     question = next(m for m in sent if "reply_markup" in m)
     keyboard = [button for row in question["reply_markup"]["inline_keyboard"] for button in row]
     assert {"text": "都不是", "callback_data": "/deny"} in keyboard
-    answer = press(user, "/network_fee")
+    answer = user.press("/network_fee")
     assert answer and "矿工费" in answer[0]["text"]
 
 
@@ -321,11 +307,11 @@ def test_long_button_payloads_fit_telegram_and_still_work(
     assert keyboard and all(len(b["callback_data"].encode()) <= 64 for b in keyboard)
     stored = [b["callback_data"] for b in keyboard if b["callback_data"].startswith("#")]
     assert stored, "transfer buttons carry a hash: longer than Telegram's 64 bytes"
-    answer = press(user, stored[0])
+    answer = user.press(stored[0])
     assert answer and not any("系统开了个小差" in m["text"] for m in answer)
     # Another user cannot use someone else's stored button.
     other = TelegramUser(served.http, platforms)
-    assert press(other, stored[0]) == []
+    assert other.press(stored[0]) == []
 
 
 def test_guessing_codes_with_many_made_up_users_closes_binding_for_everyone(

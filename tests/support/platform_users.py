@@ -141,15 +141,18 @@ class TelegramUser:
         ]
 
     def press(self, callback_data: str) -> list[dict[str, Any]]:
-        """Presses an inline button of the bot's message; the sendMessage calls it caused."""
+        """Presses an inline button of the bot's message (Telegram must see the press
+        acknowledged); the sendMessage calls it caused."""
         query = {
             "id": f"4382bfdwdsb323b2d9{fresh_id()}",
             "from": person(self.user_id),
-            "message": private_message(self.user_id, text="…"),
+            "message": private_message(self.user_id, text="您是想问下面哪个问题吗？"),
             "chat_instance": "-5371938740185432120",
             "data": callback_data,
         }
-        return self.send(update(callback_query=query))
+        sent = self.send(update(callback_query=query))
+        assert query["id"] in self.platforms.answered_queries()
+        return sent
 
     def bind(self, binding_url: str, account: str = demo_data.ALICE) -> None:
         code = issue_code(binding_url, account)
