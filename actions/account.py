@@ -1,4 +1,7 @@
-"""Account status (password_reset) and the security check-up (account_security)."""
+"""Account status (password_reset) and the security check-up (account_security).
+
+A security question that names a handle, link or address (「@xxx 找我要助记词，是真的吗」) also
+gets that value checked, as 「这个是官方客服吗」 would (``actions.care``)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.care import check_pasted, pasted
 from actions.wallet_action import WalletAction, send
 from bot.dialogue.account_check import (
     CHECKUP_DAYS,
@@ -35,7 +39,8 @@ class ActionAccountStatus(WalletAction):
 
 
 class ActionSecurityCheckup(WalletAction):
-    """2FA state and new-device logins of the last days, with advice."""
+    """2FA state and new-device logins of the last days, with advice; first, the verdict on any
+    handle, link or address the message names."""
 
     def name(self) -> str:
         return "action_security_checkup"
@@ -43,6 +48,8 @@ class ActionSecurityCheckup(WalletAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
+        if pasted(tracker):
+            send(dispatcher, await check_pasted(self, tracker, account_id))
         if account_id is None:
             send(dispatcher, [Reply("utter_account_security"), Reply("utter_login_for_checkup")])
             return []

@@ -56,6 +56,11 @@ ANSWERED_WHILE_QUEUED = {
     "supported_coins": "utter_supported_coins",
     "bot_challenge": "utter_bot_challenge",
     "ticket_status": "action_ticket_status",
+    # Safety questions do not wait for an agent: a queued user is who scammers approach.
+    "verify_official": "action_verify_official",
+    "address_safety": "action_check_address_safety",
+    "approval_safety": "action_check_approvals",
+    "watch_transfer": "action_watch_transfer",
 }
 
 

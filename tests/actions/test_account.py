@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from actions.account import ActionAccountStatus, ActionSecurityCheckup
+from bot.link_safety.local import LocalLinkSafety
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from tests.support.actions import IDENTITY, fixed_clock, run_action
@@ -64,3 +65,20 @@ def test_checkup_of_a_healthy_account(sql_wallet: SqlWalletService) -> None:
 def test_checkup_without_identity(sql_wallet: SqlWalletService) -> None:
     outcome = run_action(checkup(sql_wallet))
     assert outcome.responses == ["utter_account_security", "utter_login_for_checkup"]
+
+
+def test_a_handle_named_in_a_security_question_is_checked_first(
+    sql_wallet: SqlWalletService,
+) -> None:
+    action = ActionSecurityCheckup(
+        wallet=sql_wallet,
+        identity=IDENTITY,
+        clock=fixed_clock,
+        link_safety=LocalLinkSafety.from_files(),
+    )
+    outcome = run_action(action, text="@IMWalletOfficiaI 私信我要助记词，是真的吗")
+    assert outcome.responses == [
+        "utter_safety_lookalike",
+        "utter_account_security",
+        "utter_login_for_checkup",
+    ]

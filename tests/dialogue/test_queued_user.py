@@ -49,6 +49,9 @@ def test_a_queued_complaint_is_answered_with_its_status_and_place_until_an_agent
     faq = user.say("矿工费怎么算")
     assert "矿工费" in faq[0] and faq[-1].startswith("您仍在排队，第 1 位")
     assert user.say("有人吗") == [faq[-1]]  # anything else: at least where they are
+    # Someone claiming to be support wrote to the waiting user: checked at once, not queued.
+    scam = user.say("这个是官方客服吗 @IMWalletOfficiaI")
+    assert "不是官方的" in scam[0] and scam[-1].startswith("您仍在排队，第 1 位")
 
     console = AgentConsole(stack.http)
     ticket = console.ticket_of(user.sender)

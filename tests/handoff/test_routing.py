@@ -21,6 +21,14 @@ def user(intent: str) -> dict[str, Any]:
         user("share_secret"),
         {"event": "action", "name": "action_freeze_account"},
         {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_secret_shared"}},
+        # Money sent to a poisoned (lookalike) address, or a drainer's approval named.
+        {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_address_poisoned"}},
+        {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_lookalike_sent"}},
+        {
+            "event": "bot",
+            "text": "…",
+            "metadata": {"utter_action": "utter_theft_approval_suspect"},
+        },
     ],
 )
 def test_any_security_sign_makes_the_ticket_urgent_for_the_security_team(
