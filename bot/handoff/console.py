@@ -92,6 +92,7 @@ ASSETS = {
     "common.js": "text/javascript; charset=utf-8",
     "agent_console.js": "text/javascript; charset=utf-8",
     "agent_console.css": "text/css; charset=utf-8",
+    "evidence_card.css": "text/css; charset=utf-8",
     "agent_dashboard.js": "text/javascript; charset=utf-8",
     "agent_dashboard.css": "text/css; charset=utf-8",
     "agent_review.js": "text/javascript; charset=utf-8",
