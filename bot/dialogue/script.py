@@ -78,15 +78,17 @@ def convert_response(message: dict[str, Any], script: Script) -> dict[str, Any]:
                 for button in message[key]
             ]
     custom = message.get("custom")
-    card = custom.get("evidence_card") if isinstance(custom, dict) else None
-    if isinstance(card, dict):
-        converted["custom"] = {**custom, "evidence_card": _convert_card(card, script)}
+    if isinstance(custom, dict) and isinstance(custom.get("evidence_card"), dict):
+        converted["custom"] = {
+            **custom,
+            "evidence_card": _convert_card(custom["evidence_card"], script),
+        }
     return converted
 
 
 def _convert_card(card: dict[str, Any], script: Script) -> dict[str, Any]:
     """The card's title, button words and row labels in ``script``; its values as they are."""
-    words = {
+    words: dict[str, Any] = {
         key: convert_text(card[key], script)
         for key in ("title", "copy_label", "copied_label")
         if isinstance(card.get(key), str)
