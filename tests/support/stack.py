@@ -41,7 +41,7 @@ from rasa.core.utils import read_endpoints_from_path
 from rasa.utils.log_utils import configure_structlog
 from sanic import Sanic
 
-from bot.handoff.records import State
+from bot.handoff.records import State, Ticket
 from bot.handoff.store import HandoffStore
 from bot.handoff.tables import sessions
 from scripts.local_stack import BOOTS, MODEL, ROOT, LocalStack
@@ -325,31 +325,34 @@ def empty_queue(stack: ServedStack | InProcessStack) -> None:
     handed back to the bot: the queue of a shared stack holds the tickets of earlier tests, and
     a conversation left paused (the demo accounts' are shared) would never answer again."""
     store = HandoffStore.from_url(stack.handoff_url)
-    open_tickets = store.tickets.queue()
-    if not open_tickets:
-        return
+    for ticket in store.tickets.queue():
+        close_ticket(store, stack.http, ticket)
+
+
+def close_ticket(store: HandoffStore, http: Http, ticket: Ticket) -> None:
+    """Closes an open ticket through the console of ``http``'s server, as its agent would (a
+    queued one is claimed by a cleaner first), so its conversation is handed back to the bot."""
     if store.agents.role(CLEANER.username) is None:
         store.agents.add(CLEANER.username, CLEANER.name, CLEANER.password)
-    for ticket in open_tickets:
-        agent = ticket.agent
-        if ticket.state is State.QUEUED and store.tickets.claim(ticket.ticket_id, CLEANER.username):
-            agent = CLEANER.username
-        if agent is None:
-            continue
-        token = secrets.token_urlsafe(16)
-        with store.engine.begin() as connection:  # a session of the ticket's agent, for this close
-            connection.execute(
-                sessions.insert().values(
-                    token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                    username=agent,
-                    expires_at=datetime.now(timezone.utc) + timedelta(minutes=1),
-                )
+    agent = ticket.agent
+    if ticket.state is State.QUEUED and store.tickets.claim(ticket.ticket_id, CLEANER.username):
+        agent = CLEANER.username
+    if agent is None:
+        return
+    token = secrets.token_urlsafe(16)
+    with store.engine.begin() as connection:  # a session of the ticket's agent, for this close
+        connection.execute(
+            sessions.insert().values(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                username=agent,
+                expires_at=datetime.now(timezone.utc) + timedelta(minutes=1),
             )
-        stack.http.post(
-            f"{CONSOLE_API}/tickets/{ticket.ticket_id}/close",
-            json={"note": "closed for a test of the queue"},
-            headers={"Authorization": f"Bearer {token}"},
         )
+    http.post(
+        f"{CONSOLE_API}/tickets/{ticket.ticket_id}/close",
+        json={"note": "closed for a test of the queue"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
 
 
 def boot_summary() -> str:
