@@ -66,7 +66,7 @@ MODEL_CACHE ?= $(CACHE_HOME)/models
 TRAINED := $(MODEL_CACHE)/wallet-$(call digest,$(sort $(filter-out $(SPACY_MODEL),$(TRAIN_INPUTS))) \
 	requirements.lock).tar.gz
 
-.PHONY: help install spacy-model train train-reviewed kb-export kb-import seed agent run production-stack shell actions test system-deps lint eval bench bench-training leak-check report time-training cross-validate clean
+.PHONY: help install spacy-model train train-reviewed kb-export kb-import seed demo-confirm demo-pending agent run production-stack shell actions test system-deps lint eval bench bench-training leak-check report time-training cross-validate clean
 
 help:
 	@echo "make run    - set everything up and start the assistant (REST + socket.io on :$(RASA_PORT))"
@@ -131,6 +131,14 @@ kb-import: $(INSTALLED)
 seed: $(INSTALLED)
 	@mkdir -p var
 	@$(PY) -m bot.wallet.demo_refresh --if-empty
+
+# The demo's chain moves only by hand: confirm demo-alice's fresh pending TRON transfer (a
+# 「到账了通知我」 watch on it is told within seconds); make demo-pending puts it back.
+demo-confirm: $(INSTALLED)
+	@$(PY) -m bot.wallet.demo_chain confirmed
+
+demo-pending: $(INSTALLED)
+	@$(PY) -m bot.wallet.demo_chain pending
 
 # make agent AGENT=li [AGENT_NAME=小李] [ROLE=admin] [TEAMS=general,security] [CAPACITY=3]: creates a
 # console login (the first admin; admins manage the others in the console) or sets a new password

@@ -1,7 +1,8 @@
 """Transfer check (transfer_pending): the state of the user's own transfer, and what to do.
 
-An outgoing transfer to a lookalike of an address the user used before (address poisoning) is
-warned about first; a pending one is offered a watch (「到账了通知我」, ``actions.care``).
+An outgoing transfer to a lookalike of an address the user used before (address poisoning) gets
+the urgent warning instead of the usual advice; any other pending one is offered a watch
+(「到账了通知我」, ``actions.care``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from bot.action_services import services
 from bot.care.poisoning import Lookalike, poisoned_destination
 from bot.dialogue.replies import Reply
 from bot.dialogue.transfer_check import transfer_buttons, transfer_replies
-from bot.dialogue.wallet_care import poisoned_replies
+from bot.dialogue.wallet_care import poisoned_transfer_replies
 from bot.handoff.records import Reason
 from bot.privacy import mask_hash
 from bot.wallet.errors import NotFound, TransactionNotFound
@@ -59,8 +60,11 @@ class ActionCheckTransfer(WalletAction):
         fee, poisoned = await asyncio.gather(self.fee(tx.chain), self.poisoning(account_id, tx))
         settings = services().settings.transfer_check
         replies = transfer_replies(tx, fee, self.clock(), settings)
-        if poisoned is not None:  # the urgent warning comes first
-            replies = poisoned_replies(poisoned, self.display_zone) + replies
+        if poisoned is not None:
+            # The warning instead of the usual advice: the money went to a scammer, not to an
+            # exchange to ask, and speeding it up would only help them.
+            send(dispatcher, poisoned_transfer_replies(poisoned, tx, replies, self.display_zone))
+            return []
         events: list[EventType] = []
         if tx.status is TxStatus.PENDING:
             replies.append(Reply("utter_offer_watch", {"tx_hash": tx.tx_hash}))

@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 from bot.care.approvals import Assessed, Risk
 from bot.care.poisoning import Lookalike, same_address
 from bot.dialogue.replies import Reply
+from bot.dialogue.transfer_check import NONCE_CHAINS
 from bot.link_safety.records import Candidate, Kind, Reason, Status, Verdict
 from bot.nlu.amounts import format_amount
 from bot.privacy import mask_address
-from bot.wallet.records import Approval, NetworkFee, Transaction
+from bot.wallet.records import Approval, NetworkFee, Transaction, TxStatus
 
 APPROVAL_RESPONSES = {
     Risk.DENYLISTED: "utter_approval_denylisted",
@@ -54,6 +55,18 @@ def poisoned_replies(lookalike: Lookalike, zone: ZoneInfo) -> list[Reply]:
     if lookalike.dust is not None:
         replies.append(Reply("utter_poison_dust_evidence", _dust_values(lookalike, zone)))
     return replies
+
+
+def poisoned_transfer_replies(
+    lookalike: Lookalike, tx: Transaction, explained: Sequence[Reply], zone: ZoneInfo
+) -> list[Reply]:
+    """What a transfer sent to a lookalike gets: the warning, what can still be done while it is
+    pending, and its explorer page (of ``explained``, the usual answer)."""
+    replies = poisoned_replies(lookalike, zone)
+    if tx.status is TxStatus.PENDING:
+        cancel = "utter_poisoned_pending_cancel" if tx.chain in NONCE_CHAINS else None
+        replies.append(Reply(cancel or "utter_poisoned_pending", {"chain": tx.chain}))
+    return replies + [reply for reply in explained if reply.response == "utter_transfer_explorer"]
 
 
 def address_check_replies(

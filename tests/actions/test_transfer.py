@@ -85,13 +85,17 @@ def test_a_transfer_to_a_lookalike_address_is_warned_about_first(
     outcome = run_action(
         check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_POISONED)]
     )
-    assert outcome.responses[:2] == ["utter_address_poisoned", "utter_poison_dust_evidence"]
+    # Not the usual "ask the exchange" advice nor its evidence card: the money went to a scammer.
+    assert outcome.responses == [
+        "utter_address_poisoned",
+        "utter_poison_dust_evidence",
+        "utter_transfer_explorer",
+    ]
     warning = outcome.values("utter_address_poisoned")
     assert (warning["address"], warning["imitates"]) == (
         demo_data.POISON_TRON,
         demo_data.EXCHANGE_TRON,
     )
-    assert "utter_evidence_card" in outcome.responses
 
 
 def test_a_transfer_to_the_genuine_address_gets_no_warning(sql_wallet: SqlWalletService) -> None:

@@ -21,11 +21,11 @@ import pytest
 
 from bot.care.watches import WatchSettings
 from bot.privacy import mask_hash
+from bot.wallet.demo_chain import set_fresh_transfer
 from bot.wallet.demo_data import ALICE, TX_PENDING_FRESH
 from bot.wallet.records import TxStatus
 from scripts.local_stack import widget_token
 from scripts.production_stack import ProductionStack
-from tests.support.demo_transfer import set_demo_transfer
 from tests.support.fakes import FakePlatforms
 from tests.support.http import WidgetUser, fresh_address
 from tests.support.platform_users import TelegramUser, private_message, update
@@ -113,12 +113,12 @@ async def watched_on_widget(wallet_url: str, asking_at: str, *listening_at: str)
         for tab in tabs:  # the turns' replies reached every tab; only what follows counts
             while not tab.texts.empty():
                 tab.texts.get_nowait()
-        await asyncio.to_thread(set_demo_transfer, wallet_url, TxStatus.CONFIRMED)
+        await asyncio.to_thread(set_fresh_transfer, wallet_url, TxStatus.CONFIRMED)
         changed = time.monotonic()
         try:
             return list(await asyncio.gather(*(told_on_widget(tab, changed) for tab in tabs)))
         finally:
-            await asyncio.to_thread(set_demo_transfer, wallet_url, TxStatus.PENDING)
+            await asyncio.to_thread(set_fresh_transfer, wallet_url, TxStatus.PENDING)
     finally:
         for tab in tabs:
             await tab.close()
@@ -179,11 +179,11 @@ def test_a_telegram_user_is_told_once_within_the_target(
     answer = [m["text"] for m in user.press(telegram_offer(asked))]
     assert any(text.startswith(STARTED) for text in answer), answer
     before = len(user.received())
-    set_demo_transfer(served.wallet_url, TxStatus.CONFIRMED)
+    set_fresh_transfer(served.wallet_url, TxStatus.CONFIRMED)
     changed = time.monotonic()
     try:
         told = told_on_telegram(user, before, changed)
     finally:
-        set_demo_transfer(served.wallet_url, TxStatus.PENDING)
+        set_fresh_transfer(served.wallet_url, TxStatus.PENDING)
     assert_told_once(told)
     print(f"telegram: told {told.delay:.2f} s after the backend's change")

@@ -12,10 +12,10 @@ from bot.care.watcher import LEASE_KEY
 from bot.care.watches import WatchSettings, WatchStore
 from bot.handoff.store import HandoffStore
 from bot.privacy import mask_hash
+from bot.wallet.demo_chain import set_fresh_transfer
 from bot.wallet.demo_data import ALICE, TX_PENDING_FRESH
 from bot.wallet.records import TxStatus
 from scripts.production_stack import ProductionStack
-from tests.support.demo_transfer import set_demo_transfer
 
 TARGET_SECONDS = 10
 
@@ -37,7 +37,7 @@ def test_two_servers_tell_each_watching_user_once(production: ProductionStack) -
         )
     handed_over: dict[str, list[str]] = {conversation: [] for conversation in conversations}
     try:
-        set_demo_transfer(urls["WALLET_DB_URL"], TxStatus.CONFIRMED)
+        set_fresh_transfer(urls["WALLET_DB_URL"], TxStatus.CONFIRMED)
         changed = time.monotonic()
         waiting = set(conversations)
         while waiting and time.monotonic() - changed < TARGET_SECONDS:
@@ -53,7 +53,7 @@ def test_two_servers_tell_each_watching_user_once(production: ProductionStack) -
             handed_over[conversation] += [str(m.get("text")) for m in outbox.collect(conversation)]
     finally:
         # The demo transfer as other tests know it.
-        set_demo_transfer(urls["WALLET_DB_URL"], TxStatus.PENDING)
+        set_fresh_transfer(urls["WALLET_DB_URL"], TxStatus.PENDING)
     update = "您关注的转账（" + mask_hash(TX_PENDING_FRESH)
     for conversation, texts in handed_over.items():
         assert sum(text.startswith(update) for text in texts) == 1, (conversation, texts)

@@ -3,8 +3,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from bot.care.poisoning import Lookalike
 from bot.dialogue.transfer_check import TransferCheckSettings, transfer_replies
+from bot.dialogue.wallet_care import poisoned_transfer_replies
 from bot.wallet import demo_data
 from bot.wallet.sql import SqlWalletService
 from tests.support.conversation import NOW
@@ -152,3 +155,20 @@ def test_hashes_and_addresses_are_masked_in_the_explanation(
     reply = transfer_replies(tx, None, NOW, SETTINGS)[0]
     assert reply.values["tx"] != tx.tx_hash and "…" in reply.values["tx"]
     assert reply.values["to"] != tx.to_address and "…" in reply.values["to"]
+
+
+def test_a_pending_transfer_to_a_lookalike_is_cancelled_not_sped_up(
+    sql_wallet: SqlWalletService,
+) -> None:
+    tx = sql_wallet.transaction(demo_data.ALICE, demo_data.TX_PENDING_LOW_FEE)
+    lookalike = Lookalike("ETH", tx.to_address, demo_data.EXCHANGE_ETH, tx.created_at, None)
+    explained = transfer_replies(tx, sql_wallet.network_fee("ETH"), NOW, SETTINGS)
+    replies = poisoned_transfer_replies(lookalike, tx, explained, ZoneInfo("Asia/Shanghai"))
+    assert [r.response for r in replies] == [
+        "utter_address_poisoned",
+        "utter_poisoned_pending_cancel",
+        "utter_transfer_explorer",
+    ]
+    on_tron = replace(tx, chain="TRON")
+    replies = poisoned_transfer_replies(lookalike, on_tron, explained, ZoneInfo("Asia/Shanghai"))
+    assert replies[1].response == "utter_poisoned_pending"
