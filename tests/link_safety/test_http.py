@@ -13,12 +13,10 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import yaml
 
 from bot.link_safety.factory import LinkSafetyBackend, link_safety_service
 from bot.link_safety.http import HttpLinkSafety
@@ -26,10 +24,10 @@ from bot.link_safety.local import LocalLinkSafety
 from bot.link_safety.records import Candidate, Kind, Reason, Status, Verdict
 from bot.services import Services
 from bot.settings import ConfigError, Settings
+from tests.support.openapi import load_contract
 
 TOKEN = "link-token"
 TIMEOUT = 0.5
-CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "link-safety.openapi.yaml"
 UNLISTED_ADDRESS = Candidate(Kind.ADDRESS, "TJRyWwFs9wTFGZg3JbrVriFbNfCug5tDeC", "TRON")
 SCAM = {"status": "denylisted", "label": "慢雾标记的钓鱼地址", "reason": "denylisted_address"}
 
@@ -89,20 +87,8 @@ def safety(service: Service) -> Iterator[HttpLinkSafety]:
 
 
 def contract_schema(name: str) -> jsonschema.Draft7Validator:
-    contract = yaml.safe_load(CONTRACT.read_text(encoding="utf-8"))
-    return jsonschema.Draft7Validator(_json_schema(contract["components"]["schemas"][name]))
-
-
-def _json_schema(node: Any) -> Any:
-    """An OpenAPI 3.0 schema object as JSON Schema: ``nullable`` becomes a null type."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") and "type" in node:
-        converted["type"] = [node["type"], "null"]
-    return converted
+    schemas = load_contract("link-safety.openapi.yaml")["components"]["schemas"]
+    return jsonschema.Draft7Validator(schemas[name])
 
 
 def test_the_service_is_asked_with_the_contracts_body_and_token(

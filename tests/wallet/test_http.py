@@ -9,13 +9,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import requests
-import yaml
 
 from bot.wallet.demo_data import (
     ALICE,
@@ -50,12 +48,12 @@ from bot.wallet.records import (
     TxStatus,
 )
 from bot.wallet.sql import SqlWalletService, transactions
+from tests.support.openapi import load_contract
 from tests.support.wallet_backend import BackendServer
 
 TOKEN = "test-token"
 TIMEOUT = 0.5
 RETRIES = 2
-CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "wallet-backend.openapi.yaml"
 
 DEMO_HASHES = [
     TX_PENDING_LOW_FEE,
@@ -532,21 +530,9 @@ def test_errors_carry_no_backend_text_or_user_input(
 # The test backend keeps to the documented contract
 
 
-def _json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 schema objects as JSON Schema: ``nullable`` becomes a null type."""
-    if isinstance(node, list):
-        return [_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    converted = {key: _json_schema(value) for key, value in node.items() if key != "nullable"}
-    if node.get("nullable") and "type" in node:
-        converted["type"] = [node["type"], "null"]
-    return converted
-
-
 @pytest.fixture(scope="module")
 def contract() -> dict[str, Any]:
-    return _json_schema(yaml.safe_load(CONTRACT.read_text(encoding="utf-8")))
+    return load_contract("wallet-backend.openapi.yaml")
 
 
 def _response_schema(contract: dict[str, Any], template: str, method: str, status: int) -> Any:
