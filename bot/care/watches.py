@@ -91,6 +91,11 @@ cursors = sa.Table(
 )
 
 
+# A watch starts at a user's message (the 「到账了通知我」 button) and ends within this: so every
+# message it sends falls inside WeChat's 48-hour customer-service window, where a push is allowed.
+MAX_HOURS = 47.0
+
+
 def _positive(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name) or str(default)
     try:
@@ -116,9 +121,15 @@ class WatchSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WatchSettings:
+        hours = _positive(env, "TRANSFER_WATCH_HOURS", cls.hours)
+        if hours > MAX_HOURS:
+            raise ConfigError(
+                f"TRANSFER_WATCH_HOURS must be at most {MAX_HOURS:g} (WeChat's 48-hour window),"
+                f" got {hours:g}"
+            )
         return cls(
             poll_seconds=_positive(env, "TRANSFER_WATCH_POLL_SECONDS", cls.poll_seconds),
-            hours=_positive(env, "TRANSFER_WATCH_HOURS", cls.hours),
+            hours=hours,
         )
 
 

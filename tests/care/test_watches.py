@@ -222,14 +222,15 @@ def test_a_watch_before_the_first_poll_is_covered(store: WatchStore) -> None:
 
 def test_settings_come_from_the_environment() -> None:
     assert WatchSettings.from_env({}) == WatchSettings(poll_seconds=2, hours=24)
-    given = {"TRANSFER_WATCH_POLL_SECONDS": "0.5", "TRANSFER_WATCH_HOURS": "48"}
-    assert WatchSettings.from_env(given) == WatchSettings(poll_seconds=0.5, hours=48)
+    given = {"TRANSFER_WATCH_POLL_SECONDS": "0.5", "TRANSFER_WATCH_HOURS": "47"}
+    assert WatchSettings.from_env(given) == WatchSettings(poll_seconds=0.5, hours=47)
     assert replace(WatchSettings(), hours=1).lifetime == timedelta(hours=1)
     for name, value in [
         ("TRANSFER_WATCH_POLL_SECONDS", "0"),
         ("TRANSFER_WATCH_POLL_SECONDS", "soon"),
         ("TRANSFER_WATCH_HOURS", "-1"),
         ("TRANSFER_WATCH_HOURS", "inf"),
+        ("TRANSFER_WATCH_HOURS", "48"),  # past WeChat's window, a push would be refused
     ]:
         with pytest.raises(ConfigError, match=name):
             WatchSettings.from_env({name: value})
