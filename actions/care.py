@@ -32,6 +32,8 @@ from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus
 # How much of the history the lookalike checks read.
 HISTORY_TRANSFERS = 200
 HISTORY_DUST = 50
+# Values checked in one message: a pasted list does not turn into a flood of checks.
+MAX_PASTED = 5
 
 
 class ActionWatchTransfer(WalletAction):
@@ -150,7 +152,7 @@ async def check_pasted(
 ) -> list[Reply]:
     """Each pasted value's verdict; for the proven owner, also a pasted address that imitates
     one they sent to (the urgent poisoning warning)."""
-    found = candidates(tracker.latest_message.get("text") or "")
+    found = candidates(tracker.latest_message.get("text") or "")[:MAX_PASTED]
     safety = action.link_safety
     checked = [(candidate, await action.call(safety.check, candidate)) for candidate in found]
     replies = safety_replies(checked)

@@ -200,3 +200,9 @@ def test_is_this_official_without_anything_pasted_asks_for_it(
     assert run_action(verify(sql_wallet), text="这个是官方客服吗").responses == [
         "utter_safety_ask_value"
     ]
+
+
+def test_a_pasted_list_is_checked_five_values_at_most(sql_wallet: SqlWalletService) -> None:
+    handles = " ".join(f"@helper_desk_{n}" for n in range(40))
+    outcome = run_action(verify(sql_wallet), text=f"这些是官方的吗 {handles}")
+    assert outcome.responses == ["utter_safety_unknown"] * 5
