@@ -181,13 +181,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
 
 @pytest.fixture(scope="session")
 def production(
-    tmp_path_factory: pytest.TempPathFactory, model_path: Path
+    tmp_path_factory: pytest.TempPathFactory, model_path: Path, platforms: FakePlatforms
 ) -> Iterator[ProductionStack]:
-    """Two servers on one PostgreSQL and one Redis, with agents on duty and the agent li."""
+    """Two servers on one PostgreSQL and one Redis, with agents on duty, the agent li, and
+    Telegram and WeChat on the stand-in APIs."""
     stack = ProductionStack(
         tmp_path_factory.mktemp("production"),
         servers=2,
-        settings={"SUPPORT_HOURS": ALWAYS_OPEN, **UNLIMITED},
+        settings={"SUPPORT_HOURS": ALWAYS_OPEN, **UNLIMITED, **platforms.env()},
     )
     with stack:
         HandoffStore.from_url(stack.store_urls["HANDOFF_DB_URL"]).agents.add(

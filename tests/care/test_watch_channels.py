@@ -2,7 +2,7 @@
 transfer on the in-app widget or on Telegram (a bound user), presses 「到账了通知我」, and once the
 wallet backend confirms the transfer she is told exactly once, within the target, on that
 channel: on the embedded default (one Rasa server on SQLite, with the stand-in Telegram API),
-and on the widget of the production stack, whichever of its two servers polls.
+and on the widget and Telegram of the production stack, whichever of its two servers polls.
 
 A module stack of its own: these tests watch demo-alice's widget conversation and change her
 demo transfer, which the shared stack's tests read.
@@ -27,7 +27,7 @@ from bot.wallet.records import TxStatus
 from scripts.local_stack import widget_token
 from scripts.production_stack import ProductionStack
 from tests.support.fakes import FakePlatforms
-from tests.support.http import WidgetUser, fresh_address
+from tests.support.http import Http, WidgetUser, fresh_address
 from tests.support.platform_users import TelegramUser, private_message, update
 from tests.support.stack import SERVED, ServedStack, running_stack
 
@@ -170,20 +170,42 @@ def told_on_telegram(user: TelegramUser, before: int, changed: float) -> Told:
     return Told(delay, [str(m["text"]) for m in user.received()[before:]])
 
 
+def watched_on_telegram(
+    asking: TelegramUser, pressing: TelegramUser, binding_url: str, wallet_url: str
+) -> Told:
+    """Demo-alice, bound, asks through ``asking``'s server and presses the offer through
+    ``pressing``'s (the same chat); the backend confirms her transfer: what she was told."""
+    asking.bind(binding_url)
+    asked = asking.send(update(message=private_message(asking.user_id, text=ASK)))
+    answer = [m["text"] for m in pressing.press(telegram_offer(asked))]
+    assert any(text.startswith(STARTED) for text in answer), answer
+    before = len(asking.received())
+    set_fresh_transfer(wallet_url, TxStatus.CONFIRMED)
+    changed = time.monotonic()
+    try:
+        return told_on_telegram(asking, before, changed)
+    finally:
+        set_fresh_transfer(wallet_url, TxStatus.PENDING)
+
+
 def test_a_telegram_user_is_told_once_within_the_target(
     served: ServedStack, platforms: FakePlatforms
 ) -> None:
     user = TelegramUser(served.http, platforms)
-    user.bind(served.env()["BINDING_DB_URL"])  # the bound user is demo-alice
-    asked = user.send(update(message=private_message(user.user_id, text=ASK)))
-    answer = [m["text"] for m in user.press(telegram_offer(asked))]
-    assert any(text.startswith(STARTED) for text in answer), answer
-    before = len(user.received())
-    set_fresh_transfer(served.wallet_url, TxStatus.CONFIRMED)
-    changed = time.monotonic()
-    try:
-        told = told_on_telegram(user, before, changed)
-    finally:
-        set_fresh_transfer(served.wallet_url, TxStatus.PENDING)
+    told = watched_on_telegram(user, user, served.env()["BINDING_DB_URL"], served.wallet_url)
     assert_told_once(told)
     print(f"telegram: told {told.delay:.2f} s after the backend's change")
+
+
+def test_two_servers_tell_a_telegram_user_once(
+    production: ProductionStack, platforms: FakePlatforms
+) -> None:
+    """Telegram's webhook behind a balancer: the question reaches one server, the press the
+    other; whichever server's watcher sees the change, the chat gets the update once."""
+    first, second = (Http.to(url) for url in production.base_urls)
+    asking = TelegramUser(first, platforms)
+    pressing = TelegramUser(second, platforms, asking.user_id)
+    urls = production.store_urls
+    told = watched_on_telegram(asking, pressing, urls["BINDING_DB_URL"], urls["WALLET_DB_URL"])
+    assert_told_once(told)
+    print(f"production telegram: told {told.delay:.2f} s after the backend's change")
