@@ -380,7 +380,10 @@ def test_widget_answers_and_buttons_work_for_the_logged_in_user(
     expect(page.get_by_test_id("bot-message").last).to_contain_text("最近的几笔转出")
     page.screenshot(path=str(SCREENSHOTS / "widget_transfers.png"))
     buttons.nth(1).click()  # 0.5 ETH pending with a low fee
-    expect(page.get_by_test_id("bot-message").last).to_contain_text("0.0008 ETH", timeout=WAIT_MS)
+    # The transfer's state ends with the offer to watch it, a button of its own.
+    expect(page.get_by_test_id("bot-message").last).to_contain_text("到账了通知我", timeout=WAIT_MS)
+    expect(page.get_by_test_id("bot-message").nth(-3)).to_contain_text("0.0008 ETH")
+    expect(page.get_by_test_id("bot-message").nth(-2)).to_contain_text("etherscan.io/tx/")
     page.screenshot(path=str(SCREENSHOTS / "widget_state.png"))
     # History survives a reload: the conversation belongs to the token's account.
     page.reload()

@@ -99,7 +99,9 @@ def test_the_panel_shows_the_account_with_every_identifier_masked(
         fresh["tx_hash"] == demo_data.TX_PENDING_FRESH[:4] + "…" + demo_data.TX_PENDING_FRESH[-4:]
     )
     assert fresh["counterparty"].startswith(demo_data.EXCHANGE_TRON[:6] + "…")
-    incoming = next(t for t in transfers if t["direction"] == "in")
+    masked_incoming = demo_data.TX_INCOMING[:4] + "…" + demo_data.TX_INCOMING[-4:]
+    incoming = next(t for t in transfers if t["tx_hash"] == masked_incoming)
+    assert incoming["direction"] == "in"
     assert incoming["counterparty"].startswith(demo_data.EXCHANGE_TRON[:6])  # where it came from
     assert len({t["ref"] for t in transfers}) == 12
     assert "explorer_link" not in fresh  # it holds the whole hash
