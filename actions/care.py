@@ -4,6 +4,8 @@ address, link or contact is official."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Sequence
 from typing import Any
 
 from rasa_sdk import Tracker
@@ -20,14 +22,16 @@ from bot.dialogue.transfer_check import transfer_replies
 from bot.dialogue.wallet_care import (
     address_check_replies,
     approval_replies,
-    poisoned_replies,
+    pasted_poisoned_replies,
     safety_replies,
 )
 from bot.link_safety.candidates import candidates
 from bot.link_safety.records import Kind
 from bot.privacy import mask_hash
-from bot.wallet.errors import NotFound, TransactionNotFound
-from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus
+from bot.wallet.errors import NotFound, TransactionNotFound, WalletError
+from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus, is_dust
+
+logger = logging.getLogger(__name__)
 
 # How much of the history the lookalike checks read.
 HISTORY_TRANSFERS = 200
@@ -159,33 +163,50 @@ async def check_pasted(
     addresses = [candidate for candidate in found if candidate.kind is Kind.ADDRESS]
     if account_id is None or not addresses:
         return replies
-    sent, dust = await history(action, account_id)
-    known = lookalikes(sent, dust)
+    try:
+        sent, baits = await history(action, account_id)
+    except WalletError as error:  # the lists' verdict still stands
+        logger.error("history for the pasted-address check unavailable: %s", type(error).__name__)
+        return replies
     for candidate in addresses:
-        warning = next(
-            (item for item in known if same_address(item.chain, item.address, candidate.value)),
-            None,
-        )
-        genuine = next(
-            (tx for tx in sent if looks_alike(tx.chain, candidate.value, tx.to_address)), None
-        )
-        if warning is None and genuine is not None:
-            warning = Lookalike(
-                genuine.chain, candidate.value, genuine.to_address, genuine.created_at, None
-            )
+        warning = pasted_lookalike(candidate.value, sent, baits)
         if warning is not None:
-            return poisoned_replies(warning, action.display_zone) + replies
+            return pasted_poisoned_replies(warning) + replies
     return replies
+
+
+def pasted_lookalike(
+    address: str, sent: Sequence[Transaction], baits: Sequence[Transaction]
+) -> Lookalike | None:
+    """``address`` when it imitates one the user paid: a lookalike found in the history, or a
+    new address alike the first one paid. One the user paid before, and no bait, is trusted."""
+    known = lookalikes(sent, baits)
+    found = next((item for item in known if same_address(item.chain, item.address, address)), None)
+    if found is not None:
+        return found
+    if any(same_address(tx.chain, tx.to_address, address) for tx in sent):
+        return None
+    paid = sorted(
+        (tx for tx in sent if looks_alike(tx.chain, address, tx.to_address)),
+        key=lambda tx: tx.created_at,
+    )
+    if not paid:
+        return None
+    genuine = paid[0]
+    return Lookalike(genuine.chain, address, genuine.to_address, genuine.created_at, None)
 
 
 async def history(
     action: WalletAction, account_id: str
 ) -> tuple[list[Transaction], list[Transaction]]:
-    """The user's outgoing transfers and incoming dust, read at once."""
-    return await asyncio.gather(
+    """The user's real outgoing transfers, and the baits: incoming dust, and the zero-value
+    "transfers" a poisoner makes appear as sent by the user (an ERC-20 ``transferFrom`` of 0)."""
+    sent, dust = await asyncio.gather(
         action.call(action.wallet.transactions, account_id, Direction.OUT, HISTORY_TRANSFERS),
         action.call(action.wallet.dust_transfers, account_id, HISTORY_DUST),
     )
+    fake = [tx for tx in sent if is_dust(tx.currency, tx.amount)]
+    return [tx for tx in sent if tx not in fake], [*dust, *fake]
 
 
 async def network_fees(action: WalletAction, chains: set[str]) -> dict[str, NetworkFee]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -11,10 +13,15 @@ from bot.care.approvals import Risk, assess, drain_suspect
 from bot.dialogue.replies import Reply
 from bot.dialogue.wallet_care import theft_replies
 from bot.handoff.records import Reason
+from bot.wallet.errors import WalletError
+
+logger = logging.getLogger(__name__)
 
 FREEZE_REASON = "user reported compromise in support chat"
 # Approvals that can drain a wallet: a scam spender's, or an unlimited one.
 SUSPECT_RISKS = {Risk.DENYLISTED, Risk.UNLIMITED}
+# The chains' own coins, which no approval can move.
+NATIVE_COINS = {"BTC", "ETH", "TRX", "BNB", "MATIC", "POL", "LTC", "SOL"}
 
 
 class ActionOfferFreeze(WalletAction):
@@ -41,15 +48,20 @@ class ActionOfferFreeze(WalletAction):
     async def approval_suspect(self, tracker: Tracker, account_id: str) -> list[Reply]:
         """The risky approval that could have drained the stolen token (the one named, else
         any), named first: without a leaked mnemonic it is the usual cause."""
-        approvals = await self.call(self.wallet.approvals, account_id)
-        if not approvals:
-            return []
-        assessed = await self.call(assess, approvals, self.link_safety.denylisted, self.clock())
-        risky = [item for item in assessed if item.risk in SUSPECT_RISKS]
         token = next(tracker.get_latest_entity_values("currency"), None)
-        suspect = drain_suspect(risky, token) if token else None
-        if suspect is None and risky:
-            suspect = risky[0].approval
+        if token is not None and token.upper() in NATIVE_COINS:
+            return []  # approvals move tokens, never a chain's own coin
+        try:
+            approvals = await self.call(self.wallet.approvals, account_id)
+            assessed = await self.call(assess, approvals, self.link_safety.denylisted, self.clock())
+        except WalletError as error:  # the freeze question matters more than the hint
+            logger.error("approvals unavailable for the theft hint: %s", type(error).__name__)
+            return []
+        risky = [item for item in assessed if item.risk in SUSPECT_RISKS]
+        if token is not None:
+            suspect = drain_suspect(risky, token)
+        else:
+            suspect = risky[0].approval if risky else None
         return theft_replies(suspect, self.display_zone)
 
 

@@ -8,6 +8,7 @@ the urgent warning instead of the usual advice; any other pending one is offered
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -22,8 +23,10 @@ from bot.dialogue.transfer_check import transfer_buttons, transfer_replies
 from bot.dialogue.wallet_care import poisoned_transfer_replies
 from bot.handoff.records import Reason
 from bot.privacy import mask_hash
-from bot.wallet.errors import NotFound, TransactionNotFound
+from bot.wallet.errors import NotFound, TransactionNotFound, WalletError
 from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus
+
+logger = logging.getLogger(__name__)
 
 RECENT_TRANSFERS = 4
 
@@ -81,8 +84,13 @@ class ActionCheckTransfer(WalletAction):
             return None
 
     async def poisoning(self, account_id: str, tx: Transaction) -> Lookalike | None:
-        """The lookalike an outgoing transfer was sent to, if it was (address poisoning)."""
+        """The lookalike an outgoing transfer was sent to, if it was (address poisoning); None
+        when the history cannot be read (the transfer's state is still told)."""
         if tx.direction is not Direction.OUT:
             return None
-        sent, dust = await history(self, account_id)
-        return poisoned_destination(tx, sent, dust)
+        try:
+            sent, baits = await history(self, account_id)
+        except WalletError as error:
+            logger.error("history for the poisoning check unavailable: %s", type(error).__name__)
+            return None
+        return poisoned_destination(tx, sent, baits)

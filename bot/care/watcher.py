@@ -31,6 +31,8 @@ from typing import Any, Protocol
 from sanic import Sanic
 
 from bot.care.watches import Watch, WatchSettings, WatchStore
+from bot.channels.binding import BindingStore
+from bot.channels.platform import platform_user
 from bot.dialogue.transfer_check import TransferCheckSettings, transfer_replies
 from bot.handoff.delivery import Delivery
 from bot.handoff.records import State
@@ -56,7 +58,12 @@ NOTES = {
 FEED_BATCH = 500  # changes read at once
 MAX_PAGES = 20  # batches read in one poll, so a backlog after an outage drains quickly
 CLAIM = timedelta(minutes=1)  # a claim lapses (another poll tells the user) if its server stops
+CLAIM_BATCH = 5  # watches claimed at once: told within seconds, well inside CLAIM
+CLAIM_BATCHES = 40  # batches in one poll (200 users); the rest wait for the next poll
 LEASE_KEY = "im:care:watcher"
+# Channels whose chats reach an account through a binding (the widget and REST prove the owner
+# with every message, and their conversation ids are their own).
+BOUND_PLATFORMS = frozenset({"telegram", "wechat"})
 MIN_LEASE_SECONDS = 10.0
 APP_CONTEXT = "transfer_watcher"
 
@@ -143,6 +150,7 @@ class Outcome(Enum):
     TOLD = "told"  # the user heard the transfer's new status
     EXPIRED = "expired"  # the user heard the watch ended
     PUT_BACK = "put_back"  # tried again at a later poll
+    UNBOUND = "unbound"  # the chat no longer belongs to the account: ended, nothing sent
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,10 @@ class TransferWatcher:
         settings: WatchSettings,
         transfer_check: TransferCheckSettings,
         owner: Ownership | None = None,
+        bindings: BindingStore | None = None,
     ) -> None:
         self._watches = watches
+        self._bindings = bindings
         self._wallet = wallet
         self._handoff = handoff
         self._settings = settings
@@ -194,12 +204,18 @@ class TransferWatcher:
         except WalletError as error:
             logger.warning("transfer watcher: wallet backend unavailable (%s); next poll", error)
             return Poll()
-        now = utc_now()
         told = expired = 0
-        for watch in await asyncio.to_thread(self._watches.claim_due, now, CLAIM):
-            outcome = await self._tell(delivery, watch, now)
-            told += outcome is Outcome.TOLD
-            expired += outcome is Outcome.EXPIRED
+        # Small batches, each claimed just before it is told: a claim never lapses while its
+        # users are being told (a burst after an outage), so no other server tells them again.
+        for _ in range(CLAIM_BATCHES):
+            now = utc_now()
+            batch = await asyncio.to_thread(self._watches.claim_due, now, CLAIM, CLAIM_BATCH)
+            for watch in batch:
+                outcome = await self._tell(delivery, watch, now)
+                told += outcome is Outcome.TOLD
+                expired += outcome is Outcome.EXPIRED
+            if len(batch) < CLAIM_BATCH:
+                break
         if changes or told or expired:
             logger.info(
                 "transfer watcher: %d changes, %d told, %d expired in %.0f ms",
@@ -248,6 +264,12 @@ class TransferWatcher:
 
     async def _tell(self, delivery: Delivery, watch: Watch, now: datetime) -> Outcome:
         """Tells the user of a claimed watch what became of it, or puts it back."""
+        if not await asyncio.to_thread(self._still_owned, watch):
+            # Unbound since (a hijacked Telegram taken away, say): its account's transfer is no
+            # longer that chat's business.
+            logger.warning("watch %d ended unsent: its chat left the account", watch.watch_id)
+            await asyncio.to_thread(self._watches.finish, watch, None, now)
+            return Outcome.UNBOUND
         try:
             tx: Transaction | None = await asyncio.to_thread(
                 self._wallet.transaction, watch.account_id, watch.tx_hash
@@ -303,6 +325,14 @@ class TransferWatcher:
         if tx.status is TxStatus.CONFIRMED and ticket.state is State.QUEUED:
             await send(watch.conversation_id, CLOSE_OFFER, channel=watch.channel, tx=masked)
 
+    def _still_owned(self, watch: Watch) -> bool:
+        """Whether a platform chat (Telegram, WeChat) is still bound to the watch's account;
+        other channels prove the owner at every message and keep their conversation."""
+        user = platform_user(watch.conversation_id)
+        if user is None or user.platform not in BOUND_PLATFORMS or self._bindings is None:
+            return True
+        return self._bindings.account_for(user.platform, user.user) == watch.account_id
+
 
 async def start_watcher(app: Sanic, _: Any = None) -> None:
     """The ``after_server_start`` listener: the server's watcher polls from now on."""
@@ -315,6 +345,7 @@ async def start_watcher(app: Sanic, _: Any = None) -> None:
         settings.watches,
         settings.transfer_check,
         ownership(settings.stores.redis, settings.watches),
+        services.bindings,
     )
     setattr(app.ctx, APP_CONTEXT, watcher)
     watcher.start(app)

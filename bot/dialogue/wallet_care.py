@@ -23,6 +23,8 @@ from bot.nlu.amounts import format_amount
 from bot.privacy import mask_address
 from bot.wallet.records import Approval, NetworkFee, Transaction, TxStatus
 
+# Lookalikes listed one by one; more are counted.
+MAX_LOOKALIKES = 8
 APPROVAL_RESPONSES = {
     Risk.DENYLISTED: "utter_approval_denylisted",
     Risk.UNLIMITED: "utter_approval_unlimited",
@@ -57,6 +59,12 @@ def poisoned_replies(lookalike: Lookalike, zone: ZoneInfo) -> list[Reply]:
     return replies
 
 
+def pasted_poisoned_replies(lookalike: Lookalike) -> list[Reply]:
+    """The urgent warning about a pasted address that imitates one the user paid before."""
+    values = {"address": lookalike.address, "imitates": lookalike.imitates}
+    return [Reply("utter_pasted_address_poisoned", values)]
+
+
 def poisoned_transfer_replies(
     lookalike: Lookalike, tx: Transaction, explained: Sequence[Reply], zone: ZoneInfo
 ) -> list[Reply]:
@@ -78,12 +86,20 @@ def address_check_replies(
         return [Reply("utter_address_check_clean")]
     replies = [Reply("utter_address_check_found", {"count": len(found)})]
     paid = [(item, _first_payment(item, sent)) for item in found]
-    for item, payment in paid:
-        if payment is not None:
-            replies.append(Reply("utter_lookalike_sent", _sent_values(item, payment, zone)))
-    for item, payment in paid:
-        if payment is None:
-            replies.append(Reply("utter_lookalike_dust", _dust_values(item, zone)))
+    listed = [
+        Reply("utter_lookalike_sent", _sent_values(item, payment, zone))
+        for item, payment in paid
+        if payment is not None
+    ]
+    listed += [
+        Reply("utter_lookalike_dust", _dust_values(item, zone))
+        for item, payment in paid
+        if payment is None
+    ]
+    # Dust is cheap to send: a flood of lookalikes gets the ones paid first, then a count.
+    replies += listed[:MAX_LOOKALIKES]
+    if len(listed) > MAX_LOOKALIKES:
+        replies.append(Reply("utter_lookalike_more", {"count": len(listed) - MAX_LOOKALIKES}))
     replies.append(Reply("utter_address_check_advice"))
     return replies
 

@@ -21,6 +21,7 @@ SECURITY_ACTIONS = {"action_offer_freeze", "action_freeze_account"}
 SECURITY_RESPONSES = {
     "utter_secret_shared",
     "utter_address_poisoned",
+    "utter_pasted_address_poisoned",
     "utter_lookalike_sent",
     "utter_theft_approval_suspect",
 }

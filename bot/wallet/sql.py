@@ -34,6 +34,8 @@ from bot.wallet.service import WalletService
 logger = logging.getLogger(__name__)
 
 TICKET_PREFIX = {TicketKind.COMPLAINT: "C", TicketKind.INCIDENT: "S"}
+# The newest incoming transfers searched for dust (limits differ per currency, so in Python).
+DUST_SCAN = 2000
 
 
 class DecimalText(sa.types.TypeDecorator):
@@ -206,6 +208,7 @@ class SqlWalletService(WalletService):
                 transactions.c.direction == Direction.IN.value,
             )
             .order_by(transactions.c.created_at.desc())
+            .limit(DUST_SCAN)
         )
         found = [
             tx for tx in map(_transaction, self._all(query)) if is_dust(tx.currency, tx.amount)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -10,12 +12,17 @@ from actions.care import (
     ActionCheckApprovals,
     ActionVerifyOfficial,
     ActionWatchTransfer,
+    pasted_lookalike,
 )
+from bot.care.poisoning import Lookalike
 from bot.care.watches import WatchSettings, WatchStore
+from bot.dialogue.wallet_care import address_check_replies
 from bot.link_safety.local import LocalLinkSafety
 from bot.wallet import demo_data
+from bot.wallet.records import Direction, Transaction, TxStatus
 from bot.wallet.sql import SqlWalletService
 from tests.support.actions import IDENTITY, fixed_clock, run_action
+from tests.support.conversation import NOW
 
 SAFETY = LocalLinkSafety.from_files()
 
@@ -134,11 +141,25 @@ def test_a_pasted_lookalike_of_an_address_the_user_paid_is_an_urgent_warning(
 ) -> None:
     text = f"我准备转到这个地址 {demo_data.POISON_TRON} 安全吗"
     outcome = run_action(address_check(sql_wallet), account=demo_data.ALICE, text=text)
-    assert outcome.responses[0] == "utter_address_poisoned"
-    assert outcome.values("utter_address_poisoned")["imitates"] == demo_data.EXCHANGE_TRON
+    assert outcome.responses[0] == "utter_pasted_address_poisoned"
+    assert outcome.values("utter_pasted_address_poisoned")["imitates"] == demo_data.EXCHANGE_TRON
     # An anonymous user learns nothing about anyone's history: only the lists' verdict.
     anonymous = run_action(address_check(sql_wallet), text=text)
     assert anonymous.responses == ["utter_safety_unknown_address"]
+
+
+def test_a_pasted_address_is_judged_against_the_addresses_the_user_paid(
+    sql_wallet: SqlWalletService,
+) -> None:
+    sent = sql_wallet.transactions(demo_data.ALICE, Direction.OUT, 200)
+    baits = sql_wallet.dust_transfers(demo_data.ALICE, 50)
+    # demo-alice paid the poisoner's lookalike once: the address she paid first is the real one.
+    assert pasted_lookalike(demo_data.EXCHANGE_TRON, sent, baits) is None
+    poisoned = pasted_lookalike(demo_data.POISON_TRON, sent, baits)
+    assert poisoned is not None and poisoned.imitates == demo_data.EXCHANGE_TRON
+    fake = demo_data.EXCHANGE_TRON[:4] + "Zz9Qk7mVt3Lp8Rw2Yx6Nc1Bd" + demo_data.EXCHANGE_TRON[-4:]
+    new = pasted_lookalike(fake, sent, baits)
+    assert new is not None and (new.address, new.imitates) == (fake, demo_data.EXCHANGE_TRON)
 
 
 def approvals(sql_wallet: SqlWalletService) -> ActionCheckApprovals:
@@ -206,3 +227,32 @@ def test_a_pasted_list_is_checked_five_values_at_most(sql_wallet: SqlWalletServi
     handles = " ".join(f"@helper_desk_{n}" for n in range(40))
     outcome = run_action(verify(sql_wallet), text=f"这些是官方的吗 {handles}")
     assert outcome.responses == ["utter_safety_unknown"] * 5
+
+
+def test_a_flood_of_lookalikes_is_listed_in_part_then_counted() -> None:
+    genuine = "T" + "A" * 33
+    paid = Transaction(
+        tx_hash="ab" * 32,
+        account_id=demo_data.ALICE,
+        chain="TRON",
+        currency="USDT",
+        amount=Decimal("100"),
+        direction=Direction.OUT,
+        from_address="T" + "U" * 33,
+        to_address=genuine,
+        fee=Decimal("1"),
+        fee_currency="TRX",
+        status=TxStatus.CONFIRMED,
+        confirmations=20,
+        failure_reason=None,
+        created_at=NOW - timedelta(days=30),
+        updated_at=NOW - timedelta(days=30),
+    )
+    found = [
+        Lookalike("TRON", genuine[:4] + f"{n:029d}" + genuine[-4:], genuine, NOW, None)
+        for n in range(30)
+    ]
+    replies = address_check_replies(found, [paid], ZoneInfo("Asia/Shanghai"))
+    assert [r.response for r in replies].count("utter_lookalike_dust") == 8
+    assert replies[-2].response == "utter_lookalike_more"
+    assert replies[-2].values["count"] == 22

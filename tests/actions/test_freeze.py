@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import pytest
+
 from actions.freeze import ActionFreezeAccount, ActionOfferFreeze
 from bot.link_safety.local import LocalLinkSafety
 from bot.wallet import demo_data
-from bot.wallet.records import Priority, TicketKind
+from bot.wallet.errors import WalletUnavailable
+from bot.wallet.records import Approval, Priority, TicketKind
 from bot.wallet.sql import SqlWalletService
 from tests.support.actions import CONVERSATION, IDENTITY, run_action
 
@@ -71,3 +74,21 @@ def test_nobody_can_freeze_without_proven_identity(sql_wallet: SqlWalletService)
     )
     assert outcome.responses == ["utter_login_to_freeze"]
     assert not sql_wallet.account(demo_data.ALICE).frozen
+
+
+def test_a_stolen_coin_no_approval_can_move_names_no_approval(
+    sql_wallet: SqlWalletService,
+) -> None:
+    outcome = run_action(offer(sql_wallet), account=demo_data.ALICE, entities=[("currency", "BTC")])
+    assert outcome.responses == ["utter_account_compromised", "utter_ask_freeze"]
+
+
+def test_the_freeze_is_offered_when_the_approvals_cannot_be_read(
+    sql_wallet: SqlWalletService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(account_id: str) -> list[Approval]:
+        raise WalletUnavailable("approvals endpoint down")
+
+    monkeypatch.setattr(sql_wallet, "approvals", down)
+    outcome = run_action(offer(sql_wallet), account=demo_data.ALICE)
+    assert outcome.responses == ["utter_account_compromised", "utter_ask_freeze"]

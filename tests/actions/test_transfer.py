@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import pytest
+
 from actions.transfer import ActionCheckTransfer
 from bot.wallet import demo_data
+from bot.wallet.errors import WalletUnavailable
+from bot.wallet.records import Transaction
 from bot.wallet.sql import SqlWalletService, metadata
 from tests.support.actions import IDENTITY, fixed_clock, run_action
 
@@ -147,3 +151,16 @@ def test_backend_down_gets_an_apology_and_a_human(sql_wallet: SqlWalletService) 
         check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_CONFIRMED)]
     )
     assert outcome.responses == ["utter_backend_unavailable"]
+
+
+def test_the_state_is_told_when_the_history_cannot_be_read(
+    sql_wallet: SqlWalletService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(account_id: str, limit: int) -> list[Transaction]:
+        raise WalletUnavailable("dust endpoint down")
+
+    monkeypatch.setattr(sql_wallet, "dust_transfers", down)
+    outcome = run_action(
+        check(sql_wallet), account=demo_data.ALICE, entities=[("tx_hash", demo_data.TX_POISONED)]
+    )
+    assert outcome.responses[0] == "utter_transfer_confirmed_out"

@@ -28,6 +28,7 @@ from bot.care.watcher import (
     TransferWatcher,
 )
 from bot.care.watches import WatchSettings, WatchState, WatchStore
+from bot.channels.binding import BindingStore
 from bot.dialogue.transfer_check import TransferCheckSettings
 from bot.handoff.delivery import Delivery
 from bot.handoff.records import Reason, Summary
@@ -393,3 +394,31 @@ def test_a_rasa_server_tells_a_rest_user_within_the_target(
     texts = [str(message.get("text")) for message in handed_over]
     assert sum(text.startswith(update) for text in texts) == 1, texts
     assert texts[0].startswith(update) and delay <= 10
+
+
+def test_a_platform_chat_unbound_since_the_watch_started_is_told_nothing(
+    desk: Desk, run: Any, tmp_path: Path
+) -> None:
+    bindings = BindingStore.from_url(f"sqlite:///{tmp_path / 'channels.db'}")
+    code = bindings.issue_code(ALICE, timedelta(minutes=10))
+    assert bindings.redeem(code, "telegram", "4242") == ALICE
+    for chat in ("telegram:4242", "telegram:5151", "widget:5e1f"):  # bound, never bound, widget
+        desk.watches.start(
+            conversation_id=chat,
+            channel=chat.partition(":")[0],
+            account_id=ALICE,
+            tx_hash=TX_PENDING_FRESH,
+            chain="TRON",
+            status=TxStatus.PENDING,
+            now=utc_now(),
+        )
+    bindings.unbind(ALICE, "telegram", "4242")  # the owner took the chat away
+    watcher = TransferWatcher(
+        desk.watches, desk.wallet, desk.handoff, SETTINGS, TRANSFER_CHECK, bindings=bindings
+    )
+    settle(desk.wallet, TX_PENDING_FRESH, TxStatus.CONFIRMED)
+    assert run(watcher.poll(desk.delivery)).told == 1  # the widget's owner only
+    assert desk.responses("telegram:4242", run) == []
+    assert desk.responses("telegram:5151", run) == []
+    assert desk.responses("widget:5e1f", run)[0] == UPDATE
+    assert desk.watches.active_count() == 0
