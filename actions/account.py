@@ -48,8 +48,9 @@ class ActionSecurityCheckup(WalletAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
-        if pasted(tracker):
-            send(dispatcher, await check_pasted(self, tracker, account_id))
+        found = pasted(tracker)
+        if found:
+            send(dispatcher, await check_pasted(self, found, account_id))
         if account_id is None:
             send(dispatcher, [Reply("utter_account_security"), Reply("utter_login_for_checkup")])
             return []

@@ -15,7 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.wallet_action import WalletAction, send
 from bot.action_services import services
 from bot.care.approvals import assess
-from bot.care.poisoning import Lookalike, lookalikes, looks_alike, same_address
+from bot.care.poisoning import lookalikes, pasted_lookalike, split_baits
 from bot.care.watches import WatchStore
 from bot.dialogue.replies import Reply
 from bot.dialogue.transfer_check import transfer_replies
@@ -26,10 +26,10 @@ from bot.dialogue.wallet_care import (
     safety_replies,
 )
 from bot.link_safety.candidates import candidates
-from bot.link_safety.records import Kind
+from bot.link_safety.records import Candidate, Kind
 from bot.privacy import mask_hash
 from bot.wallet.errors import NotFound, TransactionNotFound, WalletError
-from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus, is_dust
+from bot.wallet.records import Direction, NetworkFee, Transaction, TxStatus
 
 logger = logging.getLogger(__name__)
 
@@ -102,14 +102,15 @@ class ActionCheckAddressSafety(WalletAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
-        if pasted(tracker):
-            send(dispatcher, await check_pasted(self, tracker, account_id))
+        values = pasted(tracker)
+        if values:
+            send(dispatcher, await check_pasted(self, values, account_id))
             return []
         if account_id is None:
             send(dispatcher, [Reply("utter_login_to_check_wallet")])
             return []
-        sent, dust = await history(self, account_id)
-        found = lookalikes(sent, dust)
+        sent, baits = await history(self, account_id)
+        found = lookalikes(sent, baits)
         send(dispatcher, address_check_replies(found, sent, self.display_zone))
         return []
 
@@ -123,7 +124,7 @@ class ActionVerifyOfficial(WalletAction):
     async def act(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, account_id: str | None
     ) -> list[EventType]:
-        send(dispatcher, await check_pasted(self, tracker, account_id))
+        send(dispatcher, await check_pasted(self, pasted(tracker), account_id))
         return []
 
 
@@ -147,16 +148,16 @@ class ActionCheckApprovals(WalletAction):
         return []
 
 
-def pasted(tracker: Tracker) -> bool:
-    return bool(candidates(tracker.latest_message.get("text") or ""))
+def pasted(tracker: Tracker) -> list[Candidate]:
+    """The addresses, links and contacts the message names, at most ``MAX_PASTED``."""
+    return candidates(tracker.latest_message.get("text") or "")[:MAX_PASTED]
 
 
 async def check_pasted(
-    action: WalletAction, tracker: Tracker, account_id: str | None
+    action: WalletAction, found: Sequence[Candidate], account_id: str | None
 ) -> list[Reply]:
     """Each pasted value's verdict; for the proven owner, also a pasted address that imitates
     one they sent to (the urgent poisoning warning)."""
-    found = candidates(tracker.latest_message.get("text") or "")[:MAX_PASTED]
     safety = action.link_safety
     checked = [(candidate, await action.call(safety.check, candidate)) for candidate in found]
     replies = safety_replies(checked)
@@ -175,38 +176,15 @@ async def check_pasted(
     return replies
 
 
-def pasted_lookalike(
-    address: str, sent: Sequence[Transaction], baits: Sequence[Transaction]
-) -> Lookalike | None:
-    """``address`` when it imitates one the user paid: a lookalike found in the history, or a
-    new address alike the first one paid. One the user paid before, and no bait, is trusted."""
-    known = lookalikes(sent, baits)
-    found = next((item for item in known if same_address(item.chain, item.address, address)), None)
-    if found is not None:
-        return found
-    if any(same_address(tx.chain, tx.to_address, address) for tx in sent):
-        return None
-    paid = sorted(
-        (tx for tx in sent if looks_alike(tx.chain, address, tx.to_address)),
-        key=lambda tx: tx.created_at,
-    )
-    if not paid:
-        return None
-    genuine = paid[0]
-    return Lookalike(genuine.chain, address, genuine.to_address, genuine.created_at, None)
-
-
 async def history(
     action: WalletAction, account_id: str
 ) -> tuple[list[Transaction], list[Transaction]]:
-    """The user's real outgoing transfers, and the baits: incoming dust, and the zero-value
-    "transfers" a poisoner makes appear as sent by the user (an ERC-20 ``transferFrom`` of 0)."""
+    """The user's real outgoing transfers and the baits (``bot.care.poisoning.split_baits``)."""
     sent, dust = await asyncio.gather(
         action.call(action.wallet.transactions, account_id, Direction.OUT, HISTORY_TRANSFERS),
         action.call(action.wallet.dust_transfers, account_id, HISTORY_DUST),
     )
-    fake = [tx for tx in sent if is_dust(tx.currency, tx.amount)]
-    return [tx for tx in sent if tx not in fake], [*dust, *fake]
+    return split_baits(sent, dust)
 
 
 async def network_fees(action: WalletAction, chains: set[str]) -> dict[str, NetworkFee]:

@@ -11,11 +11,11 @@ sender of dust is never the genuine one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.wallet.records import Transaction
+from bot.wallet.records import Transaction, is_dust
 
 # The port's EVM chains and the names the NLU's chain entity gives them: one 0x address each,
 # whose letters' case is only a checksum.
@@ -87,6 +87,40 @@ def poisoned_destination(
         address.first_sent = tx.created_at
     genuine = _genuine_for(address, seen)
     return address.imitating(genuine) if genuine is not None else None
+
+
+def pasted_lookalike(
+    address: str, sent: Sequence[Transaction], baits: Sequence[Transaction]
+) -> Lookalike | None:
+    """``address`` (pasted, not yet paid) when it imitates one the user paid: a lookalike found
+    in the history, or a new address alike the first one paid. One the user paid before, and no
+    bait, is trusted."""
+    known = lookalikes(sent, baits)
+    found = next((item for item in known if same_address(item.chain, item.address, address)), None)
+    if found is not None:
+        return found
+    if any(same_address(tx.chain, tx.to_address, address) for tx in sent):
+        return None
+    paid = sorted(
+        (tx for tx in sent if looks_alike(tx.chain, address, tx.to_address)),
+        key=lambda tx: tx.created_at,
+    )
+    if not paid:
+        return None
+    genuine = paid[0]
+    return Lookalike(genuine.chain, address, genuine.to_address, genuine.created_at, None)
+
+
+def split_baits(
+    sent: Iterable[Transaction], dust: Iterable[Transaction]
+) -> tuple[list[Transaction], list[Transaction]]:
+    """The user's real outgoing transfers, and the baits: incoming ``dust``, and the zero-value
+    "transfers" a poisoner makes appear as sent by the user (an ERC-20 ``transferFrom`` of 0)."""
+    real: list[Transaction] = []
+    fake: list[Transaction] = []
+    for tx in sent:
+        (fake if is_dust(tx.currency, tx.amount) else real).append(tx)
+    return real, [*dust, *fake]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,9 +12,8 @@ from actions.care import (
     ActionCheckApprovals,
     ActionVerifyOfficial,
     ActionWatchTransfer,
-    pasted_lookalike,
 )
-from bot.care.poisoning import Lookalike
+from bot.care.poisoning import Lookalike, pasted_lookalike, split_baits
 from bot.care.watches import WatchSettings, WatchStore
 from bot.dialogue.wallet_care import address_check_replies
 from bot.link_safety.local import LocalLinkSafety
@@ -151,8 +150,10 @@ def test_a_pasted_lookalike_of_an_address_the_user_paid_is_an_urgent_warning(
 def test_a_pasted_address_is_judged_against_the_addresses_the_user_paid(
     sql_wallet: SqlWalletService,
 ) -> None:
-    sent = sql_wallet.transactions(demo_data.ALICE, Direction.OUT, 200)
-    baits = sql_wallet.dust_transfers(demo_data.ALICE, 50)
+    sent, baits = split_baits(
+        sql_wallet.transactions(demo_data.ALICE, Direction.OUT, 200),
+        sql_wallet.dust_transfers(demo_data.ALICE, 50),
+    )
     # demo-alice paid the poisoner's lookalike once: the address she paid first is the real one.
     assert pasted_lookalike(demo_data.EXCHANGE_TRON, sent, baits) is None
     poisoned = pasted_lookalike(demo_data.POISON_TRON, sent, baits)
