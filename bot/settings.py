@@ -37,6 +37,18 @@ class ConfigError(ValueError):
     """An operator setting is missing or malformed; the message names the variable."""
 
 
+def positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    """The setting ``name``: a finite number above 0 (``default`` when unset)."""
+    raw = env.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise ConfigError(f"{name} must be a positive number, got {raw!r}")
+    return value
+
+
 def _max_request_bytes(env: Mapping[str, str] = os.environ) -> int:
     """MAX_REQUEST_BYTES, a positive number of bytes (``bot.channels.http_guard``)."""
     value = env.get("MAX_REQUEST_BYTES") or str(DEFAULT_MAX_REQUEST_BYTES)

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from bot.database import UtcDateTime, open_database
-from bot.settings import ConfigError
+from bot.settings import ConfigError, positive_number
 from bot.wallet.records import Transaction, TxStatus
 
 logger = logging.getLogger(__name__)
@@ -96,17 +96,6 @@ cursors = sa.Table(
 MAX_HOURS = 47.0
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name) or str(default)
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise ConfigError(f"{name} must be a positive number, got {raw!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class WatchSettings:
     """TRANSFER_WATCH_POLL_SECONDS (how often the watcher reads the change feed) and
@@ -121,14 +110,14 @@ class WatchSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> WatchSettings:
-        hours = _positive(env, "TRANSFER_WATCH_HOURS", cls.hours)
+        hours = positive_number(env, "TRANSFER_WATCH_HOURS", cls.hours)
         if hours > MAX_HOURS:
             raise ConfigError(
                 f"TRANSFER_WATCH_HOURS must be at most {MAX_HOURS:g} (WeChat's 48-hour window),"
                 f" got {hours:g}"
             )
         return cls(
-            poll_seconds=_positive(env, "TRANSFER_WATCH_POLL_SECONDS", cls.poll_seconds),
+            poll_seconds=positive_number(env, "TRANSFER_WATCH_POLL_SECONDS", cls.poll_seconds),
             hours=hours,
         )
 

@@ -7,18 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from bot.handoff.records import Urgency
-from bot.settings import ConfigError
-
-
-def _minutes(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name) or str(default)
-    try:
-        value = float(raw)
-    except ValueError as error:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from error
-    if value <= 0:
-        raise ConfigError(f"{name} must be positive, got {raw!r}")
-    return value
+from bot.settings import ConfigError, positive_number
 
 
 @dataclass(frozen=True)
@@ -96,11 +85,11 @@ class HandoffSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> HandoffSettings:
         return cls(
-            minutes_per_ticket=_minutes(env, "HANDOFF_MINUTES_PER_TICKET", 5),
-            pickup_minutes=_minutes(env, "HANDOFF_PICKUP_MINUTES", 10),
-            watch_seconds=_minutes(env, "HANDOFF_WATCH_SECONDS", 30),
-            session_hours=_minutes(env, "AGENT_SESSION_HOURS", 12),
-            assign_seconds=_minutes(env, "HANDOFF_ASSIGN_SECONDS", 2),
-            reassign_minutes=_minutes(env, "HANDOFF_REASSIGN_MINUTES", 5),
+            minutes_per_ticket=positive_number(env, "HANDOFF_MINUTES_PER_TICKET", 5),
+            pickup_minutes=positive_number(env, "HANDOFF_PICKUP_MINUTES", 10),
+            watch_seconds=positive_number(env, "HANDOFF_WATCH_SECONDS", 30),
+            session_hours=positive_number(env, "AGENT_SESSION_HOURS", 12),
+            assign_seconds=positive_number(env, "HANDOFF_ASSIGN_SECONDS", 2),
+            reassign_minutes=positive_number(env, "HANDOFF_REASSIGN_MINUTES", 5),
             sla=SlaTargets.from_env(env),
         )

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.link_safety.service import LinkSafety
-from bot.settings import ConfigError
+from bot.settings import ConfigError, positive_number
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,7 @@ class LinkSafetyBackend:
         token = env.get("LINK_SAFETY_TOKEN")
         if not token:
             raise ConfigError("LINK_SAFETY_TOKEN must be set when LINK_SAFETY_URL is")
-        value = env.get("LINK_SAFETY_TIMEOUT") or str(cls.timeout)
-        try:
-            timeout = float(value)
-        except ValueError:
-            timeout = 0.0
-        if not timeout > 0:
-            raise ConfigError(
-                f"LINK_SAFETY_TIMEOUT must be a positive number of seconds, not {value!r}"
-            )
-        return cls(url, token, timeout)
+        return cls(url, token, positive_number(env, "LINK_SAFETY_TIMEOUT", cls.timeout))
 
 
 def link_safety_service(backend: LinkSafetyBackend | None) -> LinkSafety:
