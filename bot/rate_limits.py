@@ -99,6 +99,14 @@ return {admitted and 1 or 0, first and 1 or 0}
 """
 
 
+def async_redis(url: str) -> Any:
+    """An asyncio Redis client as every shared store of a server uses it (the rate limits, the
+    WeChat token, the transfer watcher's lease): a dead Redis answers within a second."""
+    from redis import asyncio as redis_asyncio
+
+    return redis_asyncio.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
 class RedisRateLimiter:
     """Buckets in Redis, shared by every server (REDIS_URL)."""
 
@@ -108,9 +116,7 @@ class RedisRateLimiter:
 
     @classmethod
     def from_url(cls, url: str) -> RedisRateLimiter:
-        from redis import asyncio as redis_asyncio
-
-        return cls(redis_asyncio.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0))
+        return cls(async_redis(url))
 
     async def admit(self, scope: str, key: str, rule: Rule) -> Admission:
         try:

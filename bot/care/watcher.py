@@ -39,6 +39,7 @@ from bot.handoff.records import State
 from bot.handoff.store import HandoffStore
 from bot.handoff.tables import utc_now
 from bot.privacy import mask_hash
+from bot.rate_limits import async_redis
 from bot.services import services_of
 from bot.wallet.errors import TransactionNotFound, WalletError
 from bot.wallet.records import Transaction, TxStatus
@@ -116,11 +117,7 @@ class RedisOwnership:
 
     @classmethod
     def from_url(cls, url: str, lease_seconds: float) -> RedisOwnership:
-        from redis import asyncio as redis_asyncio
-
-        # The same client settings as the rate limits' (bot.rate_limits).
-        client = redis_asyncio.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        return cls(client, lease_seconds)
+        return cls(async_redis(url), lease_seconds)
 
     async def acquire(self) -> bool:
         try:

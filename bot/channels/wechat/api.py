@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import aiohttp
 
 from bot.channels.platform import PlatformApi
+from bot.rate_limits import async_redis
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +79,7 @@ class RedisTokenStore:
 
     @classmethod
     def from_url(cls, url: str, app_id: str) -> RedisTokenStore:
-        from redis import asyncio as redis_asyncio
-
-        client = redis_asyncio.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        return cls(client, app_id)
+        return cls(async_redis(url), app_id)
 
     async def get(self) -> str | None:
         try:
