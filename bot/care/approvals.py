@@ -81,14 +81,6 @@ def assess(approvals: Iterable[Approval], denylisted: Denylist, now: datetime) -
     return sorted(assessed, key=_order)
 
 
-def by_risk(assessed: Iterable[Assessed]) -> dict[Risk, list[Assessed]]:
-    """``assessed`` grouped by risk, the most serious group first; only risks that occur."""
-    groups: dict[Risk, list[Assessed]] = {}
-    for item in sorted(assessed, key=_order):
-        groups.setdefault(item.risk, []).append(item)
-    return groups
-
-
 def drain_suspect(
     assessed: Iterable[Assessed], token: str, chain: str | None = None
 ) -> Approval | None:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.care.approvals import Reason, Risk, assess, by_risk, drain_suspect
+from bot.care.approvals import Reason, Risk, assess, drain_suspect
 from bot.link_safety.local import LocalLinkSafety
 from bot.wallet import demo_data
 from bot.wallet.records import Approval
@@ -72,9 +72,12 @@ def test_approvals_come_most_serious_first_then_newest_first() -> None:
         older_unlimited,
         low,
     ]
-    groups = by_risk(reversed(assessed))
-    assert list(groups) == [Risk.DENYLISTED, Risk.UNLIMITED, Risk.LOW]
-    assert [item.approval for item in groups[Risk.UNLIMITED]] == [newer_unlimited, older_unlimited]
+    assert [item.risk for item in assessed] == [
+        Risk.DENYLISTED,
+        Risk.UNLIMITED,
+        Risk.UNLIMITED,
+        Risk.LOW,
+    ]
 
 
 def test_the_denylist_may_be_a_check_per_chain() -> None:
@@ -126,13 +129,11 @@ def test_demo_alices_approvals_through_the_local_denylist(tmp_path: Path) -> Non
     safety = LocalLinkSafety.from_files()
 
     assessed = assess(service.approvals(demo_data.ALICE), safety.denylisted, NOW)
-    groups = by_risk(assessed)
-    assert [item.approval.spender for item in groups[Risk.DENYLISTED]] == [
-        demo_data.DENYLISTED_TRON_SPENDER
+    assert [(item.risk, item.approval.token, item.approval.spender) for item in assessed] == [
+        (Risk.DENYLISTED, "USDT", demo_data.DENYLISTED_TRON_SPENDER),
+        (Risk.UNLIMITED, "USDT", demo_data.UNKNOWN_ETH_SPENDER),  # 400 days ago
+        (Risk.LOW, "USDC", demo_data.UNISWAP_V3_ROUTER),
     ]
-    unlimited_eth = [item.approval.token for item in groups[Risk.UNLIMITED]]
-    assert unlimited_eth == ["USDT"]  # to the unknown spender, 400 days ago
-    assert [item.approval.token for item in groups[Risk.LOW]] == ["USDC"]
     # Stolen USDT: the TRON drainer before the old unlimited ETH approval.
     suspect = drain_suspect(assessed, "USDT")
     assert suspect is not None and suspect.spender == demo_data.DENYLISTED_TRON_SPENDER
