@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, shown_time
 from bot.privacy import mask_email, mask_phone
 from bot.wallet.records import Account, Login
 
@@ -49,14 +49,10 @@ def security_checkup_replies(
     new_devices = [login for login in logins if login.new_device]
     if new_devices:
         lines = "\n".join(
-            f"• {login.device} · {login.location} · {_local(login.logged_in_at, zone)}"
+            f"• {login.device} · {login.location} · {shown_time(login.logged_in_at, zone)}"
             for login in new_devices
         )
         findings.append(Reply("utter_checkup_new_logins", {"days": days, "logins": lines}))
     if not findings:
         findings.append(Reply("utter_checkup_all_good", {"days": days}))
     return [*findings, Reply("utter_account_security")]
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return f"{moment.astimezone(zone):%m-%d %H:%M}"

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, shown_time
 from bot.wallet.records import Ticket
 
 CATEGORIES_FILE = Path(__file__).resolve().parents[2] / "data" / "complaint_categories.yml"
@@ -56,7 +56,7 @@ def ticket_replies(
             {
                 "ticket_number": ticket.number,
                 "category": categories.names.get(ticket.category, categories.complaint[OTHER]),
-                "created": f"{ticket.created_at.astimezone(zone):%m-%d %H:%M}",
+                "created": shown_time(ticket.created_at, zone),
             },
         )
         for ticket in tickets

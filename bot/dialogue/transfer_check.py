@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, shown_time
 from bot.nlu.amounts import format_amount
 from bot.privacy import mask_address, mask_hash
 from bot.settings import ConfigError
@@ -164,7 +164,7 @@ def transfer_buttons(recent: Sequence[Transaction], zone: ZoneInfo) -> list[dict
         {
             "title": (
                 f"{format_amount(tx.amount)} {tx.currency} → {mask_address(tx.to_address)}"
-                f" · {tx.created_at.astimezone(zone):%m-%d %H:%M}"
+                f" · {shown_time(tx.created_at, zone)}"
             ),
             "payload": f'/transfer_pending{{"tx_hash":"{tx.tx_hash}"}}',
         }

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.care.approvals import Assessed, Risk
 from bot.care.poisoning import Lookalike, same_address
-from bot.dialogue.replies import Reply
+from bot.dialogue.replies import Reply, shown_time
 from bot.dialogue.transfer_check import NONCE_CHAINS
 from bot.link_safety.records import Candidate, Kind, Reason, Status, Verdict
 from bot.nlu.amounts import format_amount
@@ -179,7 +179,7 @@ def _sent_values(item: Lookalike, payment: Transaction, zone: ZoneInfo) -> dict[
         "chain": item.chain,
         "address": item.address,
         "imitates": item.imitates,
-        "time": _time(payment.created_at, zone),
+        "time": shown_time(payment.created_at, zone),
         "amount": format_amount(payment.amount),
         "currency": payment.currency,
     }
@@ -191,14 +191,10 @@ def _dust_values(item: Lookalike, zone: ZoneInfo) -> dict[str, object]:
         "chain": item.chain,
         "address": item.address,
         "imitates": item.imitates,
-        "time": _time(dust.created_at if dust else item.first_seen, zone),
+        "time": shown_time(dust.created_at if dust else item.first_seen, zone),
         "amount": format_amount(dust.amount) if dust else "0",
         "currency": dust.currency if dust else "",
     }
-
-
-def _time(moment: datetime, zone: ZoneInfo) -> str:
-    return f"{moment.astimezone(zone):%m-%d %H:%M}"
 
 
 def _date(moment: datetime, zone: ZoneInfo) -> str:
