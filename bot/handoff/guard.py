@@ -52,6 +52,7 @@ from bot.handoff.references import (
     link,
     references,
     telegram_key,
+    within,
 )
 from bot.handoff.secret_requests import secret_requests
 from bot.handoff.tables import guard_approvals, utc_now
@@ -126,7 +127,7 @@ class OfficialChannels:
         return False
 
     def _official_host(self, host: str) -> bool:
-        return any(host == d or host.endswith("." + d) for d in self.domains)
+        return any(within(host, domain) for domain in self.domains)
 
 
 @cache

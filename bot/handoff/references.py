@@ -207,6 +207,11 @@ def link(value: str, has_scheme: bool) -> Reference | None:
     return Reference("url", value, "host:" + host)
 
 
+def within(host: str, domain: str) -> bool:
+    """``host`` is ``domain`` or one of its subdomains (both as ``bare_host`` gives them)."""
+    return bool(domain) and (host == domain or host.endswith("." + domain))
+
+
 def bare_host(host: str) -> str:
     """``host`` as it compares: lower case, without a final dot or ``www.``."""
     host = host.lower().rstrip(".")

@@ -20,7 +20,7 @@ import yaml
 
 from bot.care.poisoning import is_evm, same_address
 from bot.handoff.guard import OfficialChannels, official_channels
-from bot.handoff.references import bare_host
+from bot.handoff.references import bare_host, within
 from bot.link_safety.records import UNKNOWN, Candidate, Kind, Reason, Status, Verdict
 from bot.link_safety.service import LinkSafety
 
@@ -122,13 +122,13 @@ class LocalLinkSafety(LinkSafety):
 
     def _host(self, host: str) -> Verdict:
         for entry in self._denylist.domains:
-            if _within(host, bare_host(entry.value)):
+            if within(host, bare_host(entry.value)):
                 return Verdict(Status.DENYLISTED, entry.label, Reason.DENYLISTED_DOMAIN)
         for domains, reason in (
             (self._web, Reason.OFFICIAL_DOMAIN),
             (self._public, Reason.PUBLIC_SITE),
         ):
-            domain = next((d for d in domains if _within(host, d)), None)
+            domain = next((d for d in domains if within(host, d)), None)
             if domain is not None:
                 return Verdict(Status.OFFICIAL, domain, reason)
         # Another host of a public site's owner (store.apple.com) is theirs, not an imitation.
@@ -202,11 +202,6 @@ def _host(link: str) -> str | None:
     except ValueError:
         return None
     return bare_host(host) if host else None
-
-
-def _within(host: str, domain: str) -> bool:
-    """``host`` is ``domain`` or one of its subdomains."""
-    return bool(domain) and (host == domain or host.endswith("." + domain))
 
 
 def _registered(host: str) -> str:
