@@ -5,7 +5,9 @@ four characters of one the user sent to, so that the next copy from the history 
 Addresses are compared per chain, in any case on EVM chains (``same_address``); two addresses
 look alike when they differ but share those characters (``looks_alike``). Of two alike
 addresses, the genuine one is the one the user used first; an address that first appeared as the
-sender of dust is never the genuine one.
+sender of dust is never the genuine one. Zero-value "sends" a poisoner makes appear in the
+user's outgoing history count as bait, not as use (``split_baits``); an address the user pasted
+is judged against what they paid (``pasted_lookalike``).
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ they watch (``bot.care.watches``) is confirmed, fails or is dropped, or that the
 Every TRANSFER_WATCH_POLL_SECONDS the watcher reads the wallet port's change feed from the stored
 cursor, notes the new status on the watches of the transfers that left PENDING (one query per
 batch), and only then moves the cursor on. It then claims the watches due (settled, expired, or
-left half-told by a server that stopped) and tells each user on their own channel through
+left half-told by a server that stopped), a few at a time so that no claim lapses while it is
+being told, and tells each user on their own channel through
 ``Delivery``: ``utter_watch_update``, then the same explanation the user gets when asking
 (``transfer_replies``); a note on the conversation's open ticket and, for a confirmed transfer
 whose ticket is still queued, ``utter_watch_close_ticket_offer``. An expired watch gets
-``utter_watch_expired`` once, unless the transfer settled after all. A backend outage
+``utter_watch_expired`` once, unless the transfer settled after all. A Telegram or WeChat chat
+no longer bound to the watch's account is told nothing. A backend outage
 (``WalletError``) is logged and the poll is tried again next time: nothing is lost.
 
 One server polls at a time: with REDIS_URL a lease in Redis (``SET NX PX``, renewed by its
